@@ -1,0 +1,1 @@
+/* shared/config.c - to be written */

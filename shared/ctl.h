@@ -1,0 +1,97 @@
+/*
+ * ctl.h - the control protocol between mwsup and each mwworker.
+ *
+ * One SOCK_SEQPACKET socketpair per worker, so every message arrives whole.
+ * The supervisor sends CTL_REQUEST with the client socket attached
+ * (SCM_RIGHTS) and the request already parsed into CGI-style parameters
+ * (the FastCGI model: the worker never parses HTTP).  A small body travels
+ * inline after the parameters; a larger one in a sealed memfd attached as
+ * a second descriptor.  The worker answers the client directly on that
+ * socket, then sends CTL_DONE; the supervisor kept its own dup of the
+ * socket and takes the connection back for keep-alive.
+ *
+ * Worker descriptors at exec: 3 control socket, 4 slot table memfd,
+ * 5 config memfd.
+ */
+#ifndef MW_CTL_H
+#define MW_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CTL_FD_CONTROL	3
+#define CTL_FD_SLOTS	4
+#define CTL_FD_CONFIG	5
+
+#define CTL_MSG_MAX	(64 * 1024)	/* largest message, inline body incl. */
+
+enum ctl_type {
+	CTL_READY = 1,		/* worker -> sup: warm, ready for requests */
+	CTL_REQUEST,		/* sup -> worker: serve this connection */
+	CTL_DONE,		/* worker -> sup: response sent */
+	CTL_QUIT,		/* sup -> worker: exit when idle */
+};
+
+/* CTL_REQUEST flags */
+#define CTL_REQ_HEAD		0x1	/* HEAD: send headers only */
+#define CTL_REQ_KEEPALIVE	0x2	/* client may keep the connection */
+#define CTL_REQ_BODY_FD		0x4	/* body is in the second fd */
+#define CTL_REQ_CHUNKED_OK	0x8	/* HTTP/1.1: chunked response allowed */
+
+struct ctl_request {
+	uint32_t type;		/* CTL_REQUEST */
+	uint32_t flags;
+	uint64_t id;		/* request id, unique per supervisor run */
+	uint32_t params_len;	/* name\0value\0 pairs following this header */
+	uint32_t http_minor;	/* HTTP/1.x */
+	uint64_t body_len;	/* body bytes, inline after params or in fd */
+};
+
+/* CTL_DONE flags */
+#define CTL_DONE_KEEPALIVE	0x1	/* connection may carry another request */
+#define CTL_DONE_RECYCLE	0x2	/* worker exits now (limit reached, fatal) */
+
+struct ctl_done {
+	uint32_t type;		/* CTL_DONE */
+	uint32_t flags;
+	uint64_t id;
+	uint32_t status;	/* HTTP status sent */
+	uint32_t pad;
+	uint64_t bytes_out;	/* bytes written to the client */
+};
+
+struct ctl_ready {
+	uint32_t type;		/* CTL_READY */
+	uint32_t pid;
+};
+
+struct ctl_quit {
+	uint32_t type;		/* CTL_QUIT */
+	uint32_t pad;
+};
+
+/* Send one message with up to 2 descriptors.  Returns 0, or -1 with errno
+ * (EAGAIN when the socket is full). */
+int	ctl_send(int sock, const void *msg, size_t len, const int *fds, int nfds);
+/* Receive one message into buf (cap >= CTL_MSG_MAX); up to *nfds received
+ * descriptors are stored in fds and *nfds updated.  Returns the length,
+ * 0 on EOF, -1 with errno. */
+ssize_t	ctl_recv(int sock, void *buf, size_t cap, int *fds, int *nfds);
+
+/* CGI parameter list builder. */
+struct ctl_params {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+int	ctl_params_add(struct ctl_params *p, const char *name,
+	    const char *value, size_t vlen);
+void	ctl_params_reset(struct ctl_params *p);
+void	ctl_params_free(struct ctl_params *p);
+/* Iterate: *off starts at 0; returns 1 with name/value set, 0 at the end,
+ * -1 on a malformed list. */
+int	ctl_params_next(const char *buf, size_t len, size_t *off,
+	    const char **name, const char **value, size_t *vlen);
+
+#endif

@@ -1,0 +1,1 @@
+/* supervisor/conn.c - to be written */

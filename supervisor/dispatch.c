@@ -1,0 +1,1 @@
+/* supervisor/dispatch.c - to be written */

@@ -1,0 +1,1 @@
+/* supervisor/listen.c - to be written */

@@ -1,0 +1,1 @@
+/* supervisor/loop.c - to be written */

@@ -1,0 +1,1 @@
+/* supervisor/main.c - to be written */

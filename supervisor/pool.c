@@ -1,0 +1,1 @@
+/* supervisor/pool.c - to be written */

@@ -1,0 +1,1 @@
+/* supervisor/route.c - to be written */

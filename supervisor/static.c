@@ -1,0 +1,1 @@
+/* supervisor/static.c - to be written */

@@ -1,0 +1,1 @@
+/* worker/main.c - to be written */

@@ -1,0 +1,1 @@
+/* worker/request.h */

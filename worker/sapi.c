@@ -1,0 +1,1 @@
+/* worker/sapi.c - to be written */
