@@ -1,1 +1,1063 @@
-/* supervisor/conn.c - to be written */
+/*
+ * conn.c - client connections in the supervisor.
+ *
+ * The supervisor reads every request head (and body, up to the limits)
+ * itself, under deadlines, so a slow or hostile client never occupies a
+ * worker.  libhttp-parser does the parsing; this file enforces limits,
+ * turns the request into CGI parameters for the worker, writes the
+ * supervisor's own responses (errors, static files) and takes a
+ * connection back from a worker for the next keep-alive request.
+ *
+ * Closed connections are parked on a graveyard list and freed after the
+ * current epoll batch, since a later event in the same batch may still
+ * point at them.
+ */
+#include "conn.h"
+#include "ctl.h"
+#include "dispatch.h"
+#include "listen.h"
+#include "log.h"
+#include "pool.h"
+#include "route.h"
+#include "static.h"
+#include "sup.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#define CONN_READ_CHUNK		16384
+#define CONN_IN_CAP		(2 * CONN_READ_CHUNK)
+#define CONN_BODY_INLINE	(32 * 1024)	/* larger bodies go in a memfd */
+#define CONN_LINGER_MS		2000
+#define CONN_WRITE_MS		60000		/* no write progress: give up */
+
+static LIST_HEAD(, conn) conn_all = LIST_HEAD_INITIALIZER(conn_all);
+static LIST_HEAD(, conn) conn_dead = LIST_HEAD_INITIALIZER(conn_dead);
+static int conn_n;
+static http_parser_settings conn_settings;
+static struct ctl_params conn_params;
+
+static void conn_on_event(struct loop_ev *ev, uint32_t events);
+static void conn_parse(struct conn *c);
+static void conn_close(struct conn *c);
+static void conn_linger(struct conn *c);
+static void conn_next_request(struct conn *c);
+
+const char *
+conn_reason(int status)
+{
+	switch (status) {
+#define XX(num, name, string) case num: return #string;
+	HTTP_STATUS_MAP(XX)
+#undef XX
+	}
+	return "Unknown";
+}
+
+int
+conn_count(void)
+{
+	return conn_n;
+}
+
+/* --- request storage ------------------------------------------------ */
+
+static int
+conn_hbuf_append(struct conn *c, const char *p, size_t n)
+{
+	if (c->hlen + n > sup.cfg->head_max) {
+		c->error_status = c->head_done ? 431 :
+		    (c->nhdrs == 0 && !c->in_value ? 414 : 431);
+		return -1;
+	}
+	if (c->hlen + n + 1 > c->hcap) {
+		size_t cap = c->hcap ? c->hcap : 1024;
+		char *nb;
+
+		while (cap < c->hlen + n + 1)
+			cap *= 2;
+		if ((nb = realloc(c->hbuf, cap)) == NULL) {
+			c->error_status = 503;
+			return -1;
+		}
+		c->hbuf = nb;
+		c->hcap = cap;
+	}
+	memcpy(c->hbuf + c->hlen, p, n);
+	c->hlen += n;
+	return 0;
+}
+
+static void
+conn_reset_request(struct conn *c)
+{
+	c->hlen = 0;
+	c->url_len = 0;
+	c->nhdrs = 0;
+	c->in_value = 0;
+	c->head_done = c->msg_done = 0;
+	c->keepalive = 0;
+	c->expect_continue = 0;
+	c->error_status = 0;
+	c->body_len = 0;
+	if (c->body_fd >= 0) {
+		close(c->body_fd);
+		c->body_fd = -1;
+	}
+	if (c->body_cap > CONN_BODY_INLINE) {
+		free(c->body);
+		c->body = NULL;
+		c->body_cap = 0;
+	}
+	c->parsing = 0;
+	c->status = 0;
+	c->close_after = 0;
+	free(c->msg);
+	c->msg = NULL;
+	c->msg_len = 0;
+}
+
+const char *
+conn_header(struct conn *c, const char *name, size_t *lenp)
+{
+	size_t nl = strlen(name);
+	int i;
+
+	for (i = 0; i < c->nhdrs; i++) {
+		struct conn_hdr *h = &c->hdrs[i];
+
+		if (h->name_len == nl &&
+		    strncasecmp(c->hbuf + h->name, name, nl) == 0) {
+			if (lenp)
+				*lenp = h->value_len;
+			return c->hbuf + h->value;
+		}
+	}
+	return NULL;
+}
+
+/* --- parser callbacks ----------------------------------------------- */
+
+static int
+conn_on_url(http_parser *p, const char *at, size_t n)
+{
+	struct conn *c = p->data;
+
+	if (conn_hbuf_append(c, at, n) < 0)
+		return -1;
+	c->url_len += (uint32_t)n;
+	return 0;
+}
+
+static int
+conn_on_header_field(http_parser *p, const char *at, size_t n)
+{
+	struct conn *c = p->data;
+	struct conn_hdr *h;
+
+	if (c->nhdrs == 0 || c->in_value) {
+		if (c->nhdrs >= sup.cfg->headers_max) {
+			c->error_status = 431;
+			return -1;
+		}
+		if (c->nhdrs == c->hdrs_cap) {
+			int cap = c->hdrs_cap ? c->hdrs_cap * 2 : 16;
+			struct conn_hdr *nh;
+
+			nh = realloc(c->hdrs, (size_t)cap * sizeof(*nh));
+			if (nh == NULL) {
+				c->error_status = 503;
+				return -1;
+			}
+			c->hdrs = nh;
+			c->hdrs_cap = cap;
+		}
+		h = &c->hdrs[c->nhdrs++];
+		h->name = (uint32_t)c->hlen;
+		h->name_len = 0;
+		h->value = 0;
+		h->value_len = 0;
+		c->in_value = 0;
+	}
+	h = &c->hdrs[c->nhdrs - 1];
+	if (conn_hbuf_append(c, at, n) < 0)
+		return -1;
+	h->name_len += (uint32_t)n;
+	return 0;
+}
+
+static int
+conn_on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct conn *c = p->data;
+	struct conn_hdr *h = &c->hdrs[c->nhdrs - 1];
+
+	if (!c->in_value) {
+		c->in_value = 1;
+		h->value = (uint32_t)c->hlen;
+	}
+	if (memchr(at, '\0', n)) {
+		c->error_status = 400;
+		return -1;
+	}
+	if (conn_hbuf_append(c, at, n) < 0)
+		return -1;
+	h->value_len += (uint32_t)n;
+	return 0;
+}
+
+static int
+conn_on_headers_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+	const char *v;
+	size_t vl;
+
+	c->head_done = 1;
+	if (p->method == HTTP_CONNECT) {
+		c->error_status = 405;
+		return -1;
+	}
+	if (p->http_major != 1) {
+		c->error_status = 505;
+		return -1;
+	}
+	if (p->http_minor >= 1 && conn_header(c, "Host", NULL) == NULL) {
+		c->error_status = 400;
+		return -1;
+	}
+	if ((p->flags & F_CONTENTLENGTH) &&
+	    p->content_length > sup.cfg->body_max) {
+		c->error_status = 413;
+		return -1;
+	}
+	if ((v = conn_header(c, "Expect", &vl)) != NULL) {
+		if (vl != 12 || strncasecmp(v, "100-continue", 12) != 0) {
+			c->error_status = 417;
+			return -1;
+		}
+		c->expect_continue = p->http_minor >= 1;
+	}
+	c->state = CONN_BODY;
+	c->deadline = loop_now_ms() + (uint64_t)sup.cfg->body_timeout_ms;
+	if (c->expect_continue && ((p->flags & F_CHUNKED) ||
+	    ((p->flags & F_CONTENTLENGTH) && p->content_length > 0))) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		/* Best effort: a full socket buffer only delays the client. */
+		(void)!send(c->ev.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+	}
+	return 0;
+}
+
+static int
+conn_body_spill(struct conn *c)
+{
+	int fd = memfd_create("mwsup-body", MFD_CLOEXEC);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -1;
+	while (off < c->body_len) {
+		ssize_t w = write(fd, c->body + off, c->body_len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	c->body_fd = fd;
+	return 0;
+}
+
+static int
+conn_on_body(http_parser *p, const char *at, size_t n)
+{
+	struct conn *c = p->data;
+
+	if (c->body_len + n > sup.cfg->body_max) {
+		c->error_status = 413;
+		return -1;
+	}
+	if (c->body_fd < 0 && c->body_len + n > CONN_BODY_INLINE) {
+		if (conn_body_spill(c) < 0) {
+			log_err("request body: memfd: %s", strerror(errno));
+			c->error_status = 503;
+			return -1;
+		}
+	}
+	if (c->body_fd >= 0) {
+		size_t off = 0;
+
+		while (off < n) {
+			ssize_t w = write(c->body_fd, at + off, n - off);
+
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				log_err("request body: write: %s",
+				    strerror(errno));
+				c->error_status = 503;
+				return -1;
+			}
+			off += (size_t)w;
+		}
+	} else {
+		if (c->body_len + n > c->body_cap) {
+			size_t cap = c->body_cap ? c->body_cap : 4096;
+			char *nb;
+
+			while (cap < c->body_len + n)
+				cap *= 2;
+			if ((nb = realloc(c->body, cap)) == NULL) {
+				c->error_status = 503;
+				return -1;
+			}
+			c->body = nb;
+			c->body_cap = cap;
+		}
+		memcpy(c->body + c->body_len, at, n);
+	}
+	c->body_len += n;
+	return 0;
+}
+
+static int
+conn_on_message_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+
+	c->msg_done = 1;
+	c->keepalive = http_should_keep_alive(p);
+	/* Stop here: bytes after this message belong to the next request. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+void
+conn_init_parser_settings(void)
+{
+	http_parser_settings_init(&conn_settings);
+	conn_settings.on_url = conn_on_url;
+	conn_settings.on_header_field = conn_on_header_field;
+	conn_settings.on_header_value = conn_on_header_value;
+	conn_settings.on_headers_complete = conn_on_headers_complete;
+	conn_settings.on_body = conn_on_body;
+	conn_settings.on_message_complete = conn_on_message_complete;
+	/* Our own limit (limits.head) is checked on the stored bytes; the
+	 * parser's counts whitespace too, so give it a little more room. */
+	http_parser_set_max_header_size((uint32_t)sup.cfg->head_max + 4096);
+}
+
+/* --- output --------------------------------------------------------- */
+
+int
+conn_out_append(struct conn *c, const void *p, size_t n)
+{
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 1024;
+		char *nb;
+
+		while (cap < c->out_len + n)
+			cap *= 2;
+		if ((nb = realloc(c->out, cap)) == NULL)
+			return -1;
+		c->out = nb;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return 0;
+}
+
+int
+conn_out_printf(struct conn *c, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;
+	return conn_out_append(c, buf, (size_t)n);
+}
+
+/* Returns 1 when everything is written, 0 when blocked, -1 on error. */
+static int
+conn_flush(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->ev.fd, c->out + c->out_off,
+		    c->out_len - c->out_off, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		c->out_off += (size_t)w;
+		c->deadline = loop_now_ms() + CONN_WRITE_MS;
+	}
+	while (c->file_fd >= 0 && c->file_off < c->file_end) {
+		ssize_t w = sendfile(c->ev.fd, c->file_fd, &c->file_off,
+		    (size_t)(c->file_end - c->file_off));
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		if (w == 0)
+			return -1;	/* file shrank under us */
+		c->deadline = loop_now_ms() + CONN_WRITE_MS;
+	}
+	return 1;
+}
+
+static void
+conn_write_done(struct conn *c)
+{
+	c->out_len = c->out_off = 0;
+	if (c->file_fd >= 0) {
+		close(c->file_fd);
+		c->file_fd = -1;
+	}
+	if (c->close_after || !c->keepalive || sup.stopping)
+		conn_linger(c);
+	else
+		conn_next_request(c);
+}
+
+void
+conn_start_write(struct conn *c)
+{
+	int r;
+
+	c->state = CONN_WRITE;
+	c->deadline = loop_now_ms() + CONN_WRITE_MS;
+	r = conn_flush(c);
+	if (r < 0) {
+		conn_close(c);
+		return;
+	}
+	if (r == 1) {
+		conn_write_done(c);
+		return;
+	}
+	if (loop_watch(&c->ev, EPOLLOUT) < 0)
+		conn_close(c);
+}
+
+static const char *
+conn_http_date(void)
+{
+	static char buf[64];
+	static time_t last;
+	time_t now = time(NULL);
+
+	if (now != last) {
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		last = now;
+	}
+	return buf;
+}
+
+static void
+conn_send_status(struct conn *c, int status, int keep)
+{
+	char body[512];
+	int blen;
+
+	if (!keep)
+		c->close_after = 1;
+	blen = snprintf(body, sizeof(body),
+	    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
+	    "<body><h1>%d %s</h1></body></html>\n",
+	    status, conn_reason(status), status, conn_reason(status));
+	c->status = status;
+	c->out_len = c->out_off = 0;
+	conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\nDate: %s\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: %d\r\n%s%s\r\n",
+	    status, conn_reason(status), conn_http_date(), blen,
+	    status == 503 ? "Retry-After: 1\r\n" : "",
+	    c->close_after || !c->keepalive ? "Connection: close\r\n" : "");
+	if (c->parser.method != HTTP_HEAD || !c->msg_done)
+		conn_out_append(c, body, (size_t)blen);
+	if (status >= 500)
+		log_warn("%s:%s: answered %d", c->peer_addr, c->peer_port,
+		    status);
+	conn_start_write(c);
+}
+
+void
+conn_error(struct conn *c, int status)
+{
+	conn_send_status(c, status, 0);
+}
+
+void
+conn_error_keep(struct conn *c, int status)
+{
+	conn_send_status(c, status, 1);
+}
+
+/* --- the worker side ------------------------------------------------ */
+
+static int
+conn_param(const char *name, const char *value)
+{
+	return ctl_params_add(&conn_params, name, value, strlen(value));
+}
+
+static int
+conn_param_n(const char *name, const char *value, size_t n)
+{
+	return ctl_params_add(&conn_params, name, value, n);
+}
+
+/* Header name to its CGI form; returns 0 if it must not be passed. */
+static int
+conn_cgi_name(const char *name, size_t n, char *out, size_t cap)
+{
+	size_t i;
+
+	if (n + 6 > cap)
+		return 0;
+	/* Names with '_' could impersonate others after mapping; the Proxy
+	 * header would become HTTP_PROXY (httpoxy). */
+	if (memchr(name, '_', n) || (n == 5 && strncasecmp(name, "proxy", 5) == 0))
+		return 0;
+	memcpy(out, "HTTP_", 5);
+	for (i = 0; i < n; i++)
+		out[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+	out[5 + n] = '\0';
+	return 1;
+}
+
+static int
+conn_build_headers(struct conn *c)
+{
+	char name[128], *val = NULL;
+	size_t vcap = 0;
+	int i, j, rc = 0;
+
+	for (i = 0; i < c->nhdrs && rc == 0; i++) {
+		struct conn_hdr *h = &c->hdrs[i];
+		const char *hn = c->hbuf + h->name;
+		size_t vlen = 0;
+		int seen = 0;
+
+		for (j = 0; j < i; j++)
+			if (c->hdrs[j].name_len == h->name_len &&
+			    strncasecmp(c->hbuf + c->hdrs[j].name, hn,
+			    h->name_len) == 0)
+				seen = 1;
+		if (seen)
+			continue;
+		if ((h->name_len == 14 && strncasecmp(hn, "content-length", 14) == 0) ||
+		    (h->name_len == 17 && strncasecmp(hn, "transfer-encoding", 17) == 0))
+			continue;
+		if (h->name_len == 12 && strncasecmp(hn, "content-type", 12) == 0)
+			snprintf(name, sizeof(name), "CONTENT_TYPE");
+		else if (!conn_cgi_name(hn, h->name_len, name, sizeof(name)))
+			continue;
+		/* join repeated fields: ", " in general, "; " for cookies */
+		for (j = i; j < c->nhdrs; j++) {
+			struct conn_hdr *o = &c->hdrs[j];
+			size_t need;
+
+			if (o->name_len != h->name_len ||
+			    strncasecmp(c->hbuf + o->name, hn, h->name_len) != 0)
+				continue;
+			need = vlen + o->value_len + 2;
+			if (need > vcap) {
+				char *nv = realloc(val, need * 2);
+
+				if (nv == NULL) {
+					rc = -1;
+					break;
+				}
+				val = nv;
+				vcap = need * 2;
+			}
+			if (vlen > 0) {
+				val[vlen++] = strcmp(name, "HTTP_COOKIE") == 0 ? ';' : ',';
+				val[vlen++] = ' ';
+			}
+			memcpy(val + vlen, c->hbuf + o->value, o->value_len);
+			vlen += o->value_len;
+		}
+		if (rc == 0)
+			rc = conn_param_n(name, val ? val : "", vlen);
+	}
+	free(val);
+	return rc;
+}
+
+static int
+conn_build_request(struct conn *c, const struct route *r, char **msgp,
+    size_t *lenp)
+{
+	struct ctl_request req;
+	const char *url = c->hbuf, *q;
+	char num[32], *msg;
+	const char *host;
+	size_t hostlen, total;
+
+	ctl_params_reset(&conn_params);
+	q = memchr(url, '?', c->url_len);
+	if (conn_param("GATEWAY_INTERFACE", "CGI/1.1") ||
+	    conn_param("SERVER_SOFTWARE", "mwsup/" PACKAGE_VERSION) ||
+	    conn_param("REQUEST_METHOD", http_method_str(c->parser.method)) ||
+	    conn_param_n("REQUEST_URI", url, c->url_len) ||
+	    conn_param_n("QUERY_STRING", q ? q + 1 : "",
+	    q ? c->url_len - (size_t)(q + 1 - url) : 0) ||
+	    conn_param("SCRIPT_FILENAME", r->script_filename) ||
+	    conn_param("SCRIPT_NAME", r->script_name) ||
+	    conn_param("DOCUMENT_ROOT", sup.cfg->mw_root) ||
+	    conn_param("SERVER_PROTOCOL",
+	    c->parser.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1") ||
+	    conn_param("REMOTE_ADDR", c->peer_addr) ||
+	    conn_param("REMOTE_PORT", c->peer_port) ||
+	    conn_param("SERVER_ADDR", c->local_addr) ||
+	    conn_param("SERVER_PORT", c->local_port))
+		return -1;
+	if (r->has_path_info && conn_param("PATH_INFO", r->path_info))
+		return -1;
+	if (sup.cfg->server_name)
+		host = sup.cfg->server_name, hostlen = strlen(host);
+	else if ((host = conn_header(c, "Host", &hostlen)) != NULL) {
+		const char *colon = memrchr(host, ':', hostlen);
+
+		if (colon && !memchr(colon, ']', hostlen - (size_t)(colon - host)))
+			hostlen = (size_t)(colon - host);
+	} else
+		host = c->local_addr, hostlen = strlen(host);
+	if (conn_param_n("SERVER_NAME", host, hostlen))
+		return -1;
+	if (c->body_len > 0 || conn_header(c, "Content-Length", NULL) ||
+	    (c->parser.flags & F_CHUNKED)) {
+		snprintf(num, sizeof(num), "%zu", c->body_len);
+		if (conn_param("CONTENT_LENGTH", num))
+			return -1;
+	}
+	if (conn_build_headers(c) < 0)
+		return -1;
+
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_REQUEST;
+	req.id = c->req_id;
+	req.params_len = (uint32_t)conn_params.len;
+	req.http_minor = c->parser.http_minor;
+	req.body_len = c->body_len;
+	if (c->parser.method == HTTP_HEAD)
+		req.flags |= CTL_REQ_HEAD;
+	if (c->keepalive && !sup.stopping)
+		req.flags |= CTL_REQ_KEEPALIVE;
+	if (c->parser.http_minor >= 1)
+		req.flags |= CTL_REQ_CHUNKED_OK;
+	total = sizeof(req) + conn_params.len;
+	if (total > CTL_MSG_MAX) {
+		c->error_status = 431;
+		return -1;
+	}
+	if (c->body_fd < 0 && total + c->body_len > CTL_MSG_MAX &&
+	    conn_body_spill(c) < 0)
+		return -1;
+	if (c->body_fd >= 0)
+		req.flags |= CTL_REQ_BODY_FD;
+	else
+		total += c->body_len;
+	if ((msg = malloc(total)) == NULL)
+		return -1;
+	memcpy(msg, &req, sizeof(req));
+	memcpy(msg + sizeof(req), conn_params.buf, conn_params.len);
+	if (c->body_fd < 0 && c->body_len > 0)
+		memcpy(msg + sizeof(req) + conn_params.len, c->body,
+		    c->body_len);
+	*msgp = msg;
+	*lenp = total;
+	return 0;
+}
+
+static struct route conn_route;
+
+static void
+conn_request_ready(struct conn *c)
+{
+	c->deadline = 0;
+	c->req_id = ++sup.next_request_id;
+	route_request(sup.cfg, c->hbuf, c->url_len, &conn_route);
+	switch (conn_route.kind) {
+	case ROUTE_ERROR:
+		if (conn_route.status == 404 || conn_route.status == 403)
+			conn_error_keep(c, conn_route.status);
+		else
+			conn_error(c, conn_route.status);
+		return;
+	case ROUTE_STATIC:
+		static_serve(c, conn_route.file);
+		return;
+	case ROUTE_PHP:
+		break;
+	}
+	if (conn_build_request(c, &conn_route, &c->msg, &c->msg_len) < 0) {
+		if (!c->error_status)
+			log_err("request for a worker: %s", strerror(errno));
+		conn_error(c, c->error_status ? c->error_status : 503);
+		return;
+	}
+	loop_watch(&c->ev, 0);
+	c->state = CONN_QUEUED;
+	dispatch_submit(c);
+}
+
+void
+conn_worker_done(struct conn *c, int keepalive)
+{
+	c->worker = NULL;
+	c->keepalive = keepalive;
+	if (keepalive && !sup.stopping)
+		conn_next_request(c);
+	else
+		conn_linger(c);
+}
+
+void
+conn_worker_failed(struct conn *c, int status, int nothing_sent)
+{
+	c->worker = NULL;
+	if (nothing_sent)
+		conn_error(c, status);
+	else
+		conn_close(c);
+}
+
+/* --- reading ---------------------------------------------------------- */
+
+static void
+conn_next_request(struct conn *c)
+{
+	conn_reset_request(c);
+	c->state = CONN_HEAD;
+	c->deadline = loop_now_ms() + (uint64_t)sup.cfg->keepalive_timeout_ms;
+	if (c->in_off < c->in_len) {
+		conn_parse(c);		/* pipelined bytes already here */
+		if (c->state != CONN_HEAD && c->state != CONN_BODY)
+			return;
+	}
+	if (c->state == CONN_HEAD || c->state == CONN_BODY)
+		if (loop_watch(&c->ev, EPOLLIN | EPOLLRDHUP) < 0)
+			conn_close(c);
+}
+
+static void
+conn_parse(struct conn *c)
+{
+	while ((c->state == CONN_HEAD || c->state == CONN_BODY) &&
+	    c->in_off < c->in_len) {
+		size_t n;
+		enum http_errno err;
+
+		if (!c->parsing) {
+			conn_reset_request(c);
+			http_parser_init(&c->parser, HTTP_REQUEST);
+			c->parser.data = c;
+			c->parsing = 1;
+			c->req_start = loop_now_ms();
+			c->deadline = c->req_start +
+			    (uint64_t)sup.cfg->header_timeout_ms;
+		}
+		n = http_parser_execute(&c->parser, &conn_settings,
+		    c->in + c->in_off, c->in_len - c->in_off);
+		c->in_off += n;
+		err = HTTP_PARSER_ERRNO(&c->parser);
+		if (c->error_status) {
+			conn_error(c, c->error_status);
+			return;
+		}
+		if (err == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+		} else if (err != HPE_OK) {
+			conn_error(c, err == HPE_HEADER_OVERFLOW ? 431 : 400);
+			return;
+		}
+		if (c->msg_done) {
+			c->parsing = 0;
+			conn_request_ready(c);
+			break;
+		}
+		if (n == 0)
+			break;
+	}
+	if (c->in_off == c->in_len)
+		c->in_off = c->in_len = 0;
+}
+
+static void
+conn_read(struct conn *c)
+{
+	for (;;) {
+		ssize_t r;
+
+		/* The parser consumes all it is given until a request is
+		 * complete, and we stop reading then: the buffer never holds
+		 * more than one read beyond the current request. */
+		if (c->in_off > 0) {
+			memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+			c->in_len -= c->in_off;
+			c->in_off = 0;
+		}
+		if (c->in == NULL) {
+			if ((c->in = malloc(CONN_IN_CAP)) == NULL) {
+				conn_close(c);
+				return;
+			}
+			c->in_cap = CONN_IN_CAP;
+		}
+		if (c->in_len == c->in_cap) {
+			conn_error(c, 431);
+			return;
+		}
+		r = recv(c->ev.fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			conn_close(c);
+			return;
+		}
+		if (r == 0) {
+			/* EOF before a whole request: nobody waits for an answer */
+			conn_close(c);
+			return;
+		}
+		c->in_len += (size_t)r;
+		conn_parse(c);
+		if (c->state != CONN_HEAD && c->state != CONN_BODY)
+			return;
+		if ((size_t)r < CONN_READ_CHUNK)
+			break;
+	}
+}
+
+static void
+conn_on_event(struct loop_ev *ev, uint32_t events)
+{
+	struct conn *c = ev->data;
+
+	switch (c->state) {
+	case CONN_HEAD:
+	case CONN_BODY:
+		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			conn_read(c);
+		break;
+	case CONN_WRITE:
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			conn_close(c);
+			break;
+		}
+		switch (conn_flush(c)) {
+		case -1:
+			conn_close(c);
+			break;
+		case 1:
+			conn_write_done(c);
+			break;
+		}
+		break;
+	case CONN_LINGER: {
+		char buf[4096];
+		ssize_t r;
+
+		while ((r = recv(c->ev.fd, buf, sizeof(buf), 0)) > 0)
+			;
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* After the last response: stop sending, let the client's unread bytes
+ * drain so the kernel does not answer them with a reset that could destroy
+ * the response in flight, then close. */
+static void
+conn_linger(struct conn *c)
+{
+	c->state = CONN_LINGER;
+	c->deadline = loop_now_ms() + CONN_LINGER_MS;
+	if (shutdown(c->ev.fd, SHUT_WR) < 0 ||
+	    loop_watch(&c->ev, EPOLLIN | EPOLLRDHUP) < 0)
+		conn_close(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	if (c->in_queue)
+		dispatch_cancel(c);
+	loop_watch(&c->ev, 0);
+	close(c->ev.fd);
+	c->ev.fd = -1;
+	c->state = CONN_CLOSED;
+	LIST_REMOVE(c, link);
+	LIST_INSERT_HEAD(&conn_dead, c, link);
+	conn_n--;
+	listen_resume_if_paused();
+}
+
+void
+conn_reap(void)
+{
+	struct conn *c;
+
+	while ((c = LIST_FIRST(&conn_dead)) != NULL) {
+		LIST_REMOVE(c, link);
+		if (c->body_fd >= 0)
+			close(c->body_fd);
+		if (c->file_fd >= 0)
+			close(c->file_fd);
+		free(c->in);
+		free(c->hbuf);
+		free(c->hdrs);
+		free(c->body);
+		free(c->out);
+		free(c->msg);
+		free(c);
+	}
+}
+
+void
+conn_tick(void)
+{
+	struct conn *c, *next;
+	uint64_t now = loop_now_ms();
+
+	for (c = LIST_FIRST(&conn_all); c; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c->deadline == 0 || now < c->deadline)
+			continue;
+		switch (c->state) {
+		case CONN_HEAD:
+			if (c->parsing && c->hlen + c->in_len > 0)
+				conn_error(c, 408);
+			else
+				conn_close(c);
+			break;
+		case CONN_BODY:
+			conn_error(c, 408);
+			break;
+		default:
+			conn_close(c);
+			break;
+		}
+	}
+}
+
+static void
+conn_addr_text(const struct sockaddr_storage *ss, char *addr, size_t acap,
+    char *port, size_t pcap)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, addr, (socklen_t)acap);
+		snprintf(port, pcap, "%u", ntohs(s4->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, (socklen_t)acap);
+		/* v4-mapped: show the IPv4 form, as MediaWiki expects */
+		if (strncmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.'))
+			memmove(addr, addr + 7, strlen(addr + 7) + 1);
+		snprintf(port, pcap, "%u", ntohs(s6->sin6_port));
+	} else {
+		/* unix socket: a local client; MediaWiki needs a valid IP */
+		snprintf(addr, acap, "127.0.0.1");
+		snprintf(port, pcap, "0");
+	}
+}
+
+void
+conn_accept(int lfd, int is_unix)
+{
+	for (;;) {
+		struct sockaddr_storage peer, local;
+		socklen_t plen = sizeof(peer), llen = sizeof(local);
+		struct conn *c;
+		int fd;
+
+		if (conn_n >= sup.cfg->connections_max) {
+			listen_pause(0);
+			return;
+		}
+		fd = accept4(lfd, (struct sockaddr *)&peer, &plen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("accept: %s; pausing accepts",
+				    strerror(errno));
+				listen_pause(1);
+			} else if (errno != EAGAIN)
+				log_err("accept: %s", strerror(errno));
+			return;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			log_err("accept: out of memory");
+			close(fd);
+			return;
+		}
+		c->body_fd = c->file_fd = -1;
+		c->is_unix = is_unix;
+		if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
+			memset(&local, 0, sizeof(local));
+		conn_addr_text(&peer, c->peer_addr, sizeof(c->peer_addr),
+		    c->peer_port, sizeof(c->peer_port));
+		conn_addr_text(&local, c->local_addr, sizeof(c->local_addr),
+		    c->local_port, sizeof(c->local_port));
+		if (is_unix)
+			snprintf(c->local_port, sizeof(c->local_port), "80");
+		loop_ev_init(&c->ev, fd, conn_on_event, c);
+		c->state = CONN_HEAD;
+		c->deadline = loop_now_ms() + (uint64_t)sup.cfg->header_timeout_ms;
+		LIST_INSERT_HEAD(&conn_all, c, link);
+		conn_n++;
+		if (loop_watch(&c->ev, EPOLLIN | EPOLLRDHUP) < 0) {
+			log_err("epoll: %s", strerror(errno));
+			conn_close(c);
+		}
+	}
+}

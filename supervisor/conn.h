@@ -1,1 +1,110 @@
-/* supervisor/conn.h */
+/*
+ * conn.h - client connections: read and parse requests, write responses.
+ *
+ * A connection belongs to the supervisor except while a worker serves a
+ * request on it; the supervisor keeps its descriptor (the worker gets a
+ * dup through SCM_RIGHTS) so it can still answer 502/504 or take the
+ * connection back for the next keep-alive request.
+ */
+#ifndef MW_CONN_H
+#define MW_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <http_parser.h>
+
+#include "loop.h"
+
+struct listener;
+struct worker;
+
+enum conn_state {
+	CONN_HEAD,		/* waiting for / reading a request head */
+	CONN_BODY,		/* reading the request body */
+	CONN_QUEUED,		/* complete request, waiting for a worker */
+	CONN_WORKER,		/* a worker owns the socket */
+	CONN_WRITE,		/* supervisor writing its own response */
+	CONN_LINGER,		/* response sent, draining input before close */
+	CONN_CLOSED,
+};
+
+struct conn_hdr {
+	uint32_t name, name_len;	/* offsets into hbuf */
+	uint32_t value, value_len;
+};
+
+struct conn {
+	struct loop_ev	 ev;
+	enum conn_state	 state;
+	LIST_ENTRY(conn) link;		/* all connections */
+	TAILQ_ENTRY(conn) qlink;	/* dispatch queue */
+	uint64_t	 deadline;	/* ms; 0 = none */
+	uint64_t	 req_start;	/* ms */
+	uint64_t	 req_id;
+	int		 is_unix;
+	char		 peer_addr[64], peer_port[8];
+	char		 local_addr[64], local_port[8];
+
+	/* input */
+	char		*in;
+	size_t		 in_len, in_cap, in_off;
+	http_parser	 parser;
+	size_t		 head_bytes;
+	int		 parsing;	/* a request has started */
+
+	/* current request */
+	char		*hbuf;		/* url, then header names and values */
+	size_t		 hlen, hcap;
+	uint32_t	 url_len;
+	struct conn_hdr	*hdrs;
+	int		 nhdrs, hdrs_cap;
+	int		 in_value;
+	int		 head_done, msg_done;
+	int		 keepalive;
+	int		 expect_continue;
+	int		 error_status;	/* set by a callback to reject */
+	char		*body;
+	size_t		 body_len, body_cap;
+	int		 body_fd;	/* memfd once the body is large */
+
+	/* output */
+	char		*out;
+	size_t		 out_len, out_off, out_cap;
+	int		 file_fd;
+	off_t		 file_off, file_end;
+	int		 close_after;
+	int		 status;	/* of the response being written */
+
+	struct worker	*worker;
+	char		*msg;		/* CTL_REQUEST for the worker */
+	size_t		 msg_len;
+	int		 in_queue;	/* on the dispatch queue */
+};
+
+void	 conn_init_parser_settings(void);
+void	 conn_accept(int fd, int is_unix);
+/* A worker finished with c: take it back (keepalive) or close it. */
+void	 conn_worker_done(struct conn *c, int keepalive);
+/* The worker died or timed out; answer status if nothing was sent yet. */
+void	 conn_worker_failed(struct conn *c, int status, int nothing_sent);
+/* Answer with a supervisor-generated error page and close. */
+void	 conn_error(struct conn *c, int status);
+/* The same, keeping the connection open if the client allows. */
+void	 conn_error_keep(struct conn *c, int status);
+void	 conn_tick(void);
+void	 conn_reap(void);
+int	 conn_count(void);
+/* Look up a request header (case-insensitive); NULL if absent. */
+const char *conn_header(struct conn *c, const char *name, size_t *lenp);
+
+/* Queue output; used by static.c for headers. */
+int	 conn_out_append(struct conn *c, const void *p, size_t n);
+int	 conn_out_printf(struct conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void	 conn_start_write(struct conn *c);
+
+const char *conn_reason(int status);
+
+#endif

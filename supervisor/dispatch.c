@@ -1,1 +1,132 @@
-/* supervisor/dispatch.c - to be written */
+/*
+ * dispatch.c - the request queue between connections and workers.
+ *
+ * A request that finds no idle worker waits here, in arrival order, for
+ * at most the request timeout; past queue_max new requests get 503 at
+ * once, which tells a load balancer to try another host instead of
+ * piling up latency.
+ */
+#include "dispatch.h"
+#include "conn.h"
+#include "log.h"
+#include "pool.h"
+#include "sup.h"
+
+static TAILQ_HEAD(, conn) dispatch_q = TAILQ_HEAD_INITIALIZER(dispatch_q);
+static int dispatch_n;
+
+static void
+dispatch_enqueue(struct conn *c, int front)
+{
+	if (front)
+		TAILQ_INSERT_HEAD(&dispatch_q, c, qlink);
+	else
+		TAILQ_INSERT_TAIL(&dispatch_q, c, qlink);
+	c->in_queue = 1;
+	dispatch_n++;
+}
+
+static struct conn *
+dispatch_dequeue(void)
+{
+	struct conn *c = TAILQ_FIRST(&dispatch_q);
+
+	if (c)
+		dispatch_cancel(c);
+	return c;
+}
+
+void
+dispatch_cancel(struct conn *c)
+{
+	if (!c->in_queue)
+		return;
+	TAILQ_REMOVE(&dispatch_q, c, qlink);
+	c->in_queue = 0;
+	dispatch_n--;
+}
+
+void
+dispatch_submit(struct conn *c)
+{
+	struct worker *w;
+
+	while ((w = pool_pick_idle()) != NULL)
+		if (pool_assign(w, c) == 0)
+			return;
+	if (sup.cfg->dispatch == DISPATCH_LONGEST_BUSY &&
+	    (w = pool_pick_longest_busy()) != NULL) {
+		w->pending = c;
+		c->worker = w;
+		return;
+	}
+	if (dispatch_n >= sup.cfg->queue_max) {
+		log_warn("queue full (%d requests waiting): 503",
+		    dispatch_n);
+		conn_error(c, 503);
+		return;
+	}
+	c->deadline = 0;
+	c->req_start = loop_now_ms();
+	dispatch_enqueue(c, 0);
+}
+
+void
+dispatch_worker_idle(struct worker *w)
+{
+	struct conn *c;
+
+	if (w->pending) {
+		c = w->pending;
+		w->pending = NULL;
+		c->worker = NULL;
+		if (pool_assign(w, c) == 0)
+			return;
+		dispatch_enqueue(c, 1);
+		return;
+	}
+	while (w->state == WORKER_IDLE && (c = dispatch_dequeue()) != NULL) {
+		if (pool_assign(w, c) < 0) {
+			dispatch_enqueue(c, 1);
+			return;
+		}
+	}
+}
+
+/* A worker died holding a pending request: put it back in front. */
+void
+dispatch_requeue(struct conn *c)
+{
+	c->worker = NULL;
+	dispatch_enqueue(c, 1);
+}
+
+int
+dispatch_queue_len(void)
+{
+	return dispatch_n;
+}
+
+void
+dispatch_tick(void)
+{
+	uint64_t limit = (uint64_t)sup.cfg->request_timeout_ms;
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&dispatch_q)) != NULL &&
+	    loop_now_ms() - c->req_start >= limit) {
+		dispatch_cancel(c);
+		log_warn("request waited %llu ms for a worker: 503",
+		    (unsigned long long)(loop_now_ms() - c->req_start));
+		conn_error(c, 503);
+	}
+}
+
+void
+dispatch_fail_all(int status)
+{
+	struct conn *c;
+
+	while ((c = dispatch_dequeue()) != NULL)
+		conn_error(c, status);
+}

@@ -1,1 +1,27 @@
-/* supervisor/dispatch.h */
+/*
+ * dispatch.h - hand complete requests to workers, or hold them.
+ *
+ * The queue is FIFO.  With the "queue" policy a request waits here until a
+ * worker reports idle; with "longest-busy" it goes at once to the worker
+ * that has been busy longest (that worker picks it up when it is done),
+ * which is the origin's rule and is kept for comparison.
+ */
+#ifndef MW_DISPATCH_H
+#define MW_DISPATCH_H
+
+struct conn;
+struct worker;
+
+void	dispatch_submit(struct conn *c);
+void	dispatch_cancel(struct conn *c);
+/* A worker became idle: give it the oldest waiting request, if any. */
+void	dispatch_worker_idle(struct worker *w);
+int	dispatch_queue_len(void);
+/* Requests waiting past the request timeout get 503. */
+void	dispatch_tick(void);
+/* Fail every waiting request with status (shutdown). */
+void	dispatch_fail_all(int status);
+/* A worker died holding a request it had not started: queue it again. */
+void	dispatch_requeue(struct conn *c);
+
+#endif

@@ -1,1 +1,320 @@
-/* supervisor/listen.c - to be written */
+/*
+ * listen.c - open the listening sockets and feed accepts to conn.c.
+ *
+ * With socket activation systemd owns the sockets and passes them as fds
+ * 3..; we never close or unlink those, so a restart of the service loses
+ * no connection (they wait in the kernel backlog).  Without systemd we
+ * bind each configured address ourselves, before dropping privileges.
+ */
+#include "listen.h"
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "sup.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define LISTEN_MAX		32
+#define LISTEN_BACKLOG		1024
+#define LISTEN_BACKOFF_MS	100
+
+struct listener {
+	struct loop_ev	 ev;
+	int		 is_unix;
+	int		 from_systemd;
+	char		 name[256];
+	char		*unix_path;	/* unlink at exit if we made it */
+};
+
+static struct listener listen_socks[LISTEN_MAX];
+static int listen_n;
+static int listen_paused;
+static uint64_t listen_retry_at;
+
+static void
+listen_on_event(struct loop_ev *ev, uint32_t events)
+{
+	struct listener *l = ev->data;
+
+	conn_accept(ev->fd, l->is_unix);
+}
+
+static int
+listen_add(int fd, int is_unix, int from_systemd, const char *name)
+{
+	struct listener *l;
+
+	if (listen_n == LISTEN_MAX) {
+		log_err("listen %s: more than %d sockets", name, LISTEN_MAX);
+		return -1;
+	}
+	l = &listen_socks[listen_n++];
+	loop_ev_init(&l->ev, fd, listen_on_event, l);
+	l->is_unix = is_unix;
+	l->from_systemd = from_systemd;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	return 0;
+}
+
+static int
+listen_bind_unix(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("listen unix:%s: path too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	/* A stale socket from an earlier run is replaced; anything else at
+	 * that path is left alone. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("listen unix:%s: exists and is not a socket",
+			    path);
+			return -1;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("listen unix:%s: socket: %s", path, strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
+		log_err("listen unix:%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	chmod(path, 0666);
+	if (listen_add(fd, 1, 0, path) < 0) {
+		close(fd);
+		return -1;
+	}
+	listen_socks[listen_n - 1].unix_path = strdup(path);
+	return 0;
+}
+
+static int
+listen_bind_inet(const char *spec)
+{
+	char host[256];
+	const char *port, *h = spec;
+	struct addrinfo hints, *res, *ai;
+	size_t hl;
+	int rc, bound = 0;
+
+	if (*h == '[') {
+		const char *close_br = strchr(h, ']');
+
+		if (close_br == NULL || close_br[1] != ':') {
+			log_err("listen %s: bad address", spec);
+			return -1;
+		}
+		hl = (size_t)(close_br - h - 1);
+		h++;
+		port = close_br + 2;
+	} else {
+		port = strrchr(h, ':');
+		if (port == NULL) {
+			log_err("listen %s: no port", spec);
+			return -1;
+		}
+		hl = (size_t)(port - h);
+		port++;
+	}
+	if (hl >= sizeof(host)) {
+		log_err("listen %s: host name too long", spec);
+		return -1;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(hl ? host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		log_err("listen %s: %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		int fd, one = 1;
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		    listen(fd, LISTEN_BACKLOG) < 0) {
+			log_err("listen %s: %s", spec, strerror(errno));
+			close(fd);
+			freeaddrinfo(res);
+			return -1;
+		}
+		if (listen_add(fd, 0, 0, spec) < 0) {
+			close(fd);
+			freeaddrinfo(res);
+			return -1;
+		}
+		bound++;
+	}
+	freeaddrinfo(res);
+	if (bound == 0) {
+		log_err("listen %s: no usable address", spec);
+		return -1;
+	}
+	return 0;
+}
+
+int
+listen_open(const struct config *cfg)
+{
+	int n, i;
+
+	n = sd_listen_fds(1);
+	if (n < 0) {
+		log_err("sd_listen_fds: %s", strerror(-n));
+		return -1;
+	}
+	if (n > 0) {
+		for (i = 0; i < n; i++) {
+			int fd = SD_LISTEN_FDS_START + i;
+			char name[64];
+			int is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1,
+			    NULL, 0) > 0;
+
+			if (!is_unix && sd_is_socket_inet(fd, 0, SOCK_STREAM,
+			    1, 0) <= 0) {
+				log_err("socket passed by systemd (fd %d) is "
+				    "not a listening stream socket", fd);
+				return -1;
+			}
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+			snprintf(name, sizeof(name), "systemd fd %d", fd);
+			if (listen_add(fd, is_unix, 1, name) < 0)
+				return -1;
+		}
+		sup.socket_activated = 1;
+		log_info("using %d socket(s) from systemd", n);
+	} else {
+		for (i = 0; i < cfg->nlisten; i++) {
+			const char *spec = cfg->listen[i];
+			int rc = strncmp(spec, "unix:", 5) == 0 ?
+			    listen_bind_unix(spec + 5) : listen_bind_inet(spec);
+
+			if (rc < 0)
+				return -1;
+		}
+	}
+	for (i = 0; i < listen_n; i++)
+		if (loop_watch(&listen_socks[i].ev, EPOLLIN) < 0) {
+			log_err("epoll %s: %s", listen_socks[i].name,
+			    strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
+void
+listen_pause(int backoff)
+{
+	int i;
+
+	for (i = 0; i < listen_n; i++)
+		loop_watch(&listen_socks[i].ev, 0);
+	listen_paused = 1;
+	listen_retry_at = backoff ? loop_now_ms() + LISTEN_BACKOFF_MS : 0;
+}
+
+static void
+listen_resume(void)
+{
+	int i;
+
+	listen_paused = 0;
+	if (sup.stopping)
+		return;
+	for (i = 0; i < listen_n; i++)
+		loop_watch(&listen_socks[i].ev, EPOLLIN);
+}
+
+void
+listen_resume_if_paused(void)
+{
+	if (listen_paused && listen_retry_at == 0 &&
+	    conn_count() < sup.cfg->connections_max)
+		listen_resume();
+}
+
+void
+listen_tick(void)
+{
+	if (listen_paused && listen_retry_at && loop_now_ms() >= listen_retry_at)
+		listen_resume();
+}
+
+void
+listen_stop(void)
+{
+	int i;
+
+	for (i = 0; i < listen_n; i++) {
+		struct listener *l = &listen_socks[i];
+
+		loop_watch(&l->ev, 0);
+		/* systemd keeps its sockets across our restart; clients then
+		 * wait in the backlog for the next instance */
+		if (!l->from_systemd && l->ev.fd >= 0) {
+			close(l->ev.fd);
+			l->ev.fd = -1;
+		}
+	}
+}
+
+void
+listen_cleanup(void)
+{
+	int i;
+
+	for (i = 0; i < listen_n; i++) {
+		if (listen_socks[i].unix_path) {
+			unlink(listen_socks[i].unix_path);
+			free(listen_socks[i].unix_path);
+			listen_socks[i].unix_path = NULL;
+		}
+	}
+}
+
+int
+listen_count(void)
+{
+	return listen_n;
+}
+
+const char *
+listen_describe(int i)
+{
+	return listen_socks[i].name;
+}

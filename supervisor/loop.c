@@ -1,1 +1,111 @@
-/* supervisor/loop.c - to be written */
+/*
+ * loop.c - a minimal epoll loop: register, wait, call back.
+ *
+ * The supervisor is single-threaded, so the loop owns no locks and no
+ * queues; callbacks run to completion.  A callback may close and free
+ * other objects, so events for an object freed in the same batch are
+ * guarded by the owner (it removes its fd from the set before freeing,
+ * and the loop re-checks each ev->events before calling).
+ */
+#include "loop.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOOP_BATCH	64
+
+static int loop_epfd = -1;
+static uint64_t loop_now;
+
+int
+loop_init(void)
+{
+	loop_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop_epfd < 0)
+		return -1;
+	loop_update_time();
+	return 0;
+}
+
+void
+loop_ev_init(struct loop_ev *ev, int fd, loop_fn *fn, void *data)
+{
+	ev->fd = fd;
+	ev->fn = fn;
+	ev->data = data;
+	ev->events = 0;
+}
+
+int
+loop_watch(struct loop_ev *ev, uint32_t events)
+{
+	struct epoll_event ee;
+	int op;
+
+	if (events == ev->events)
+		return 0;
+	memset(&ee, 0, sizeof(ee));
+	ee.events = events;
+	ee.data.ptr = ev;
+	if (events == 0)
+		op = EPOLL_CTL_DEL;
+	else if (ev->events == 0)
+		op = EPOLL_CTL_ADD;
+	else
+		op = EPOLL_CTL_MOD;
+	if (epoll_ctl(loop_epfd, op, ev->fd, &ee) < 0) {
+		if (op == EPOLL_CTL_DEL && (errno == ENOENT || errno == EBADF)) {
+			ev->events = 0;
+			return 0;
+		}
+		return -1;
+	}
+	ev->events = events;
+	return 0;
+}
+
+void
+loop_update_time(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	loop_now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+loop_now_ms(void)
+{
+	return loop_now;
+}
+
+int
+loop_run_once(int timeout_ms)
+{
+	struct epoll_event evs[LOOP_BATCH];
+	int n, i;
+
+	n = epoll_wait(loop_epfd, evs, LOOP_BATCH, timeout_ms);
+	loop_update_time();
+	if (n < 0) {
+		if (errno != EINTR)
+			log_err("epoll_wait: %s", strerror(errno));
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct loop_ev *ev = evs[i].data.ptr;
+
+		/*
+		 * An earlier callback in this batch may have stopped watching
+		 * this object; its events are stale then.  Objects are freed
+		 * only after loop_release_pending(), see conn.c.
+		 */
+		if (ev->events == 0)
+			continue;
+		ev->fn(ev, evs[i].events);
+	}
+	return n;
+}

@@ -1,1 +1,286 @@
-/* supervisor/main.c - to be written */
+/*
+ * main.c - mwsup: command line, start-up, signals and the main loop.
+ *
+ * Start-up order matters: parse the config (exit 2 on any error), bind
+ * the sockets while still privileged, drop to the configured user, then
+ * start workers.  Signals arrive through a signalfd so every handler runs
+ * in the loop, never asynchronously.
+ */
+#include "conn.h"
+#include "dispatch.h"
+#include "listen.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+#include "sup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+struct sup sup;
+
+static struct loop_ev main_sig_ev;
+static int main_ready_sent;
+static int main_terms;
+static uint64_t main_stop_deadline;
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: mwsup [-t] [-v] [-c FILE]\n"
+	    "  -c, --config FILE  configuration (default %s/mw.yaml)\n"
+	    "  -t, --test         check the configuration and exit\n"
+	    "  -v, --verbose      log debug messages\n"
+	    "  -h, --help         show this help\n"
+	    "  -V, --version      show the version\n"
+	    "See mwsup(8) and mw.yaml(5).\n", MW_SYSCONFDIR);
+}
+
+static int
+main_drop_privileges(void)
+{
+	struct passwd *pw;
+	struct group *gr = NULL;
+	gid_t gid;
+
+	if (geteuid() != 0 || sup.cfg->user == NULL)
+		return 0;
+	if ((pw = getpwnam(sup.cfg->user)) == NULL) {
+		log_err("%s: user %s: no such user", sup.cfg->path,
+		    sup.cfg->user);
+		return -1;
+	}
+	gid = pw->pw_gid;
+	if (sup.cfg->group) {
+		if ((gr = getgrnam(sup.cfg->group)) == NULL) {
+			log_err("%s: group %s: no such group", sup.cfg->path,
+			    sup.cfg->group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		log_err("dropping privileges to %s: %s", sup.cfg->user,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_err("dropping privileges to %s: still root", sup.cfg->user);
+		return -1;
+	}
+	log_info("running as %s", sup.cfg->user);
+	return 0;
+}
+
+static int
+main_config_memfd(const char *buf, size_t len)
+{
+	int fd = memfd_create("mwsup-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	/* Workers must read exactly what was validated. */
+	fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+	    F_SEAL_SEAL);
+	return fd;
+}
+
+static void
+main_begin_stop(void)
+{
+	if (sup.stopping)
+		return;
+	sup.stopping = 1;
+	main_stop_deadline = loop_now_ms() +
+	    (uint64_t)sup.cfg->shutdown_timeout_ms;
+	sd_notify(0, "STOPPING=1");
+	log_notice("stopping: finishing %d busy worker(s), %d queued",
+	    pool_busy_count(), dispatch_queue_len());
+	listen_stop();
+	pool_quit_all();
+}
+
+static void
+main_on_signal(struct loop_ev *ev, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	while (read(ev->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			pool_on_sigchld();
+			break;
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			if (++main_terms > 1 || si.ssi_signo == SIGQUIT) {
+				log_notice("second stop signal: exiting now");
+				main_stop_deadline = loop_now_ms();
+			}
+			main_begin_stop();
+			break;
+		case SIGHUP:
+			log_warn("SIGHUP: reload is not supported yet; "
+			    "restart mwsup to apply a new configuration");
+			break;
+		}
+	}
+}
+
+static int
+main_setup_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	loop_ev_init(&main_sig_ev, fd, main_on_signal, NULL);
+	return loop_watch(&main_sig_ev, EPOLLIN);
+}
+
+static void
+main_check_ready(void)
+{
+	if (main_ready_sent || sup.stopping ||
+	    pool_ready_count() < sup.cfg->workers)
+		return;
+	main_ready_sent = 1;
+	sd_notifyf(0, "READY=1\nSTATUS=%d workers ready", sup.cfg->workers);
+	log_notice("ready: %d workers, listening on %d socket(s)",
+	    sup.cfg->workers, listen_count());
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config",	required_argument, NULL, 'c' },
+		{ "test",	no_argument,	   NULL, 't' },
+		{ "verbose",	no_argument,	   NULL, 'v' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ "version",	no_argument,	   NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = MW_SYSCONFDIR "/mw.yaml";
+	int test_only = 0, ch;
+	struct config cfg;
+	char *buf = NULL;
+	size_t len = 0;
+
+	log_init("mwsup");
+	while ((ch = getopt_long(argc, argv, "c:tvhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test_only = 1;
+			break;
+		case 'v':
+			log_set_verbose(1);
+			break;
+		case 'h':
+			main_usage(stdout);
+			return 0;
+		case 'V':
+			printf("mwsup %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			main_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "mwsup: unexpected argument: %s\n", argv[optind]);
+		main_usage(stderr);
+		return 2;
+	}
+	if (config_load(&cfg, path, &buf, &len) < 0)
+		return 2;
+	if (test_only) {
+		printf("mwsup: configuration file %s is valid\n", path);
+		config_free(&cfg);
+		free(buf);
+		return 0;
+	}
+	sup.cfg = &cfg;
+	if (loop_init() < 0)
+		fatal("epoll: %s", strerror(errno));
+	if (main_setup_signals() < 0)
+		fatal("signals: %s", strerror(errno));
+	conn_init_parser_settings();
+	if (listen_open(&cfg) < 0)
+		return 1;
+	if (main_drop_privileges() < 0)
+		return 1;
+	if ((sup.config_fd = main_config_memfd(buf, len)) < 0)
+		fatal("config memfd: %s", strerror(errno));
+	free(buf);
+	sup.slots_fd = slots_create((uint32_t)cfg.workers, &sup.slots);
+	if (sup.slots_fd < 0)
+		fatal("slot table: %s", strerror(errno));
+	if (pool_init(argv[0]) < 0 || pool_start() < 0)
+		return 1;
+	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,
+	    cfg.workers, pool_worker_path());
+
+	for (;;) {
+		loop_run_once(LOOP_TICK_MS);
+		conn_reap();
+		conn_tick();
+		dispatch_tick();
+		pool_tick();
+		listen_tick();
+		conn_reap();
+		main_check_ready();
+		if (sup.stopping) {
+			if (conn_count() == 0 && pool_alive_count() == 0)
+				break;
+			if (loop_now_ms() >= main_stop_deadline) {
+				log_warn("shutdown deadline: killing %d "
+				    "worker(s)", pool_alive_count());
+				pool_kill_all();
+				break;
+			}
+		}
+	}
+	listen_cleanup();
+	log_notice("stopped");
+	return 0;
+}

@@ -1,1 +1,509 @@
-/* supervisor/pool.c - to be written */
+/*
+ * pool.c - the worker processes.
+ *
+ * Each worker is fork+exec'd (never just forked: PHP must not inherit a
+ * supervisor's heap, and an exec'd worker shows up as itself in ps and in
+ * the journal) with its control socket, the slot table and the config
+ * bytes at fixed descriptors.  The supervisor learns of a worker's end
+ * twice: EOF on its control socket (answer its client at once) and
+ * SIGCHLD (reap, account, respawn).  Workers that die young are respawned
+ * with exponential back-off so a broken config cannot spin the CPU.
+ */
+#include "pool.h"
+#include "conn.h"
+#include "ctl.h"
+#include "dispatch.h"
+#include "log.h"
+#include "sup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define POOL_YOUNG_MS		2000	/* dying younger than this is a failure */
+#define POOL_BACKOFF_MIN_MS	100
+#define POOL_BACKOFF_MAX_MS	30000
+#define POOL_QUIT_GRACE_MS	5000
+
+static struct worker *pool_w;
+static int pool_n;
+static int pool_rr;
+static char pool_path[PATH_MAX];
+static uint32_t pool_generation = 1;
+
+static void pool_on_ctl(struct loop_ev *ev, uint32_t events);
+
+const char *
+pool_worker_path(void)
+{
+	return pool_path;
+}
+
+/* The worker binary: configured, else beside a build-tree mwsup, else the
+ * installed one. */
+int
+pool_init(const char *argv0)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (sup.cfg->worker_path) {
+		snprintf(pool_path, sizeof(pool_path), "%s", sup.cfg->worker_path);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		pool_path[0] = '\0';
+		if (n > 0) {
+			char *slash;
+
+			self[n] = '\0';
+			slash = strrchr(self, '/');
+			if (slash && slash - self >= 11 &&
+			    strncmp(slash - 11, "/supervisor", 11) == 0) {
+				slash[-11] = '\0';
+				if (strlen(self) + 16 < sizeof(pool_path)) {
+					strcpy(pool_path, self);
+					strcat(pool_path, "/worker/mwworker");
+				}
+				if (access(pool_path, X_OK) != 0)
+					pool_path[0] = '\0';
+			}
+		}
+		if (pool_path[0] == '\0')
+			snprintf(pool_path, sizeof(pool_path), "%s/mwworker",
+			    MW_LIBEXECDIR);
+	}
+	(void)argv0;
+	if (access(pool_path, X_OK) != 0) {
+		log_err("worker %s: %s", pool_path, strerror(errno));
+		return -1;
+	}
+	pool_n = sup.cfg->workers;
+	pool_w = calloc((size_t)pool_n, sizeof(*pool_w));
+	if (pool_w == NULL) {
+		log_err("worker pool: out of memory");
+		return -1;
+	}
+	for (int i = 0; i < pool_n; i++) {
+		pool_w[i].index = i;
+		pool_w[i].ev.fd = -1;
+		pool_w[i].state = WORKER_DOWN;
+	}
+	return 0;
+}
+
+static struct slot *
+pool_slot(struct worker *w)
+{
+	return &sup.slots->slots[w->index];
+}
+
+/* Move fd out of the 0..9 range so the dup2()s below cannot clobber it. */
+static int
+pool_high_fd(int fd)
+{
+	return fcntl(fd, F_DUPFD, 10);
+}
+
+static void __attribute__((noreturn))
+pool_exec_child(struct worker *w, int ctl)
+{
+	char slot[16], gen[16];
+	sigset_t none;
+	int c, s, f;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	c = pool_high_fd(ctl);
+	s = pool_high_fd(sup.slots_fd);
+	f = pool_high_fd(sup.config_fd);
+	if (c < 0 || s < 0 || f < 0 ||
+	    dup2(c, CTL_FD_CONTROL) < 0 || dup2(s, CTL_FD_SLOTS) < 0 ||
+	    dup2(f, CTL_FD_CONFIG) < 0) {
+		log_err("worker %d: setting up descriptors: %s", w->index,
+		    strerror(errno));
+		_exit(127);
+	}
+	snprintf(slot, sizeof(slot), "%d", w->index);
+	snprintf(gen, sizeof(gen), "%u", w->generation);
+	execl(pool_path, "mwworker", "--slot", slot, "--generation", gen,
+	    "--config-name", sup.cfg->path, (char *)NULL);
+	log_err("exec %s: %s", pool_path, strerror(errno));
+	_exit(127);
+}
+
+static int
+pool_spawn(struct worker *w)
+{
+	struct slot *sl = pool_slot(w);
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_err("worker %d: socketpair: %s", w->index, strerror(errno));
+		return -1;
+	}
+	w->generation = pool_generation;
+	atomic_store(&sl->pid, 0);
+	atomic_store(&sl->generation, w->generation);
+	atomic_store(&sl->requests, 0);
+	atomic_store(&sl->request_id, 0);
+	atomic_store(&sl->bytes_out, 0);
+	slot_set_state(sl, SLOT_STARTING);
+	pid = fork();
+	if (pid < 0) {
+		log_err("worker %d: fork: %s", w->index, strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0)
+		pool_exec_child(w, sv[1]);
+	close(sv[1]);
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	w->pid = pid;
+	w->state = WORKER_STARTING;
+	w->started = loop_now_ms();
+	w->deadline = w->started + (uint64_t)sup.cfg->startup_timeout_ms;
+	w->killed_status = 0;
+	w->conn = NULL;
+	loop_ev_init(&w->ev, sv[0], pool_on_ctl, w);
+	if (loop_watch(&w->ev, EPOLLIN) < 0) {
+		log_err("worker %d: epoll: %s", w->index, strerror(errno));
+		kill(pid, SIGKILL);
+	}
+	log_debug("worker %d: started pid %d", w->index, (int)pid);
+	return 0;
+}
+
+int
+pool_start(void)
+{
+	for (int i = 0; i < pool_n; i++)
+		if (pool_spawn(&pool_w[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* The worker can no longer serve its request: answer the client. */
+static void
+pool_lose_request(struct worker *w, int status)
+{
+	struct conn *c = w->conn;
+
+	if (w->pending) {
+		dispatch_requeue(w->pending);
+		w->pending = NULL;
+	}
+	if (c == NULL)
+		return;
+	w->conn = NULL;
+	conn_worker_failed(c, status,
+	    atomic_load(&pool_slot(w)->bytes_out) == 0);
+}
+
+/* Control socket closed or broken: the process is gone or going. */
+static void
+pool_ctl_lost(struct worker *w)
+{
+	loop_watch(&w->ev, 0);
+	close(w->ev.fd);
+	w->ev.fd = -1;
+	pool_lose_request(w, w->killed_status > 0 ? w->killed_status : 502);
+	if (w->state != WORKER_DOWN)
+		w->state = WORKER_EXITING;
+}
+
+static void
+pool_on_ctl(struct loop_ev *ev, uint32_t events)
+{
+	struct worker *w = ev->data;
+	union {
+		char buf[256];
+		struct ctl_ready ready;
+		struct ctl_done done;
+		uint32_t type;
+	} m;
+	ssize_t n;
+
+	n = ctl_recv(ev->fd, m.buf, sizeof(m.buf), NULL, NULL);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || (size_t)n < sizeof(uint32_t)) {
+		if (w->state != WORKER_EXITING)
+			log_warn("worker %d (pid %d): control socket closed",
+			    w->index, (int)w->pid);
+		pool_ctl_lost(w);
+		return;
+	}
+	switch (m.type) {
+	case CTL_READY:
+		if (w->state != WORKER_STARTING)
+			break;
+		log_debug("worker %d (pid %d): ready in %llu ms", w->index,
+		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
+		w->state = WORKER_IDLE;
+		w->deadline = 0;
+		if (!sup.stopping)
+			dispatch_worker_idle(w);
+		else
+			pool_quit_all();
+		break;
+	case CTL_DONE: {
+		struct conn *c = w->conn;
+
+		if ((size_t)n < sizeof(m.done) || w->state != WORKER_BUSY ||
+		    c == NULL || m.done.id != c->req_id) {
+			log_err("worker %d (pid %d): unexpected done message",
+			    w->index, (int)w->pid);
+			kill(w->pid, SIGKILL);
+			pool_ctl_lost(w);
+			return;
+		}
+		w->conn = NULL;
+		w->deadline = 0;
+		conn_worker_done(c, (m.done.flags & CTL_DONE_KEEPALIVE) != 0);
+		if (m.done.flags & CTL_DONE_RECYCLE) {
+			w->state = WORKER_EXITING;
+			w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
+			if (w->pending) {
+				dispatch_requeue(w->pending);
+				w->pending = NULL;
+			}
+			break;
+		}
+		w->state = WORKER_IDLE;
+		if (sup.stopping) {
+			pool_quit_all();
+			break;
+		}
+		dispatch_worker_idle(w);
+		break;
+	}
+	default:
+		log_err("worker %d (pid %d): unknown message type %u",
+		    w->index, (int)w->pid, m.type);
+		kill(w->pid, SIGKILL);
+		pool_ctl_lost(w);
+	}
+}
+
+int
+pool_assign(struct worker *w, struct conn *c)
+{
+	int fds[2] = { c->ev.fd, c->body_fd };
+	struct slot *sl = pool_slot(w);
+
+	atomic_store(&sl->bytes_out, 0);
+	if (ctl_send(w->ev.fd, c->msg, c->msg_len, fds,
+	    c->body_fd >= 0 ? 2 : 1) < 0) {
+		log_err("worker %d (pid %d): sending request: %s", w->index,
+		    (int)w->pid, strerror(errno));
+		kill(w->pid, SIGKILL);
+		pool_ctl_lost(w);
+		return -1;
+	}
+	free(c->msg);
+	c->msg = NULL;
+	w->state = WORKER_BUSY;
+	w->conn = c;
+	w->busy_since = loop_now_ms();
+	w->deadline = w->busy_since + (uint64_t)sup.cfg->request_timeout_ms;
+	c->worker = w;
+	c->state = CONN_WORKER;
+	c->deadline = 0;
+	return 0;
+}
+
+struct worker *
+pool_pick_idle(void)
+{
+	for (int k = 0; k < pool_n; k++) {
+		struct worker *w = &pool_w[(pool_rr + k) % pool_n];
+
+		if (w->state == WORKER_IDLE) {
+			pool_rr = (w->index + 1) % pool_n;
+			return w;
+		}
+	}
+	return NULL;
+}
+
+struct worker *
+pool_pick_longest_busy(void)
+{
+	struct worker *best = NULL;
+
+	for (int i = 0; i < pool_n; i++) {
+		struct worker *w = &pool_w[i];
+
+		if (w->state == WORKER_BUSY && w->pending == NULL &&
+		    (best == NULL || w->busy_since < best->busy_since))
+			best = w;
+	}
+	return best;
+}
+
+static int
+pool_count(enum worker_state st)
+{
+	int n = 0;
+
+	for (int i = 0; i < pool_n; i++)
+		n += pool_w[i].state == st;
+	return n;
+}
+
+int
+pool_ready_count(void)
+{
+	return pool_count(WORKER_IDLE) + pool_count(WORKER_BUSY);
+}
+
+int
+pool_busy_count(void)
+{
+	return pool_count(WORKER_BUSY);
+}
+
+int
+pool_alive_count(void)
+{
+	return pool_n - pool_count(WORKER_DOWN);
+}
+
+static void
+pool_schedule_respawn(struct worker *w)
+{
+	uint64_t now = loop_now_ms(), delay = 0;
+
+	if (now - w->started < POOL_YOUNG_MS || w->killed_status == -1) {
+		w->fails++;
+		delay = POOL_BACKOFF_MIN_MS;
+		for (int i = 1; i < w->fails && delay < POOL_BACKOFF_MAX_MS; i++)
+			delay *= 2;
+		if (delay > POOL_BACKOFF_MAX_MS)
+			delay = POOL_BACKOFF_MAX_MS;
+		if (w->fails > 1)
+			log_warn("worker %d: failed %d times in a row; next "
+			    "start in %llu ms", w->index, w->fails,
+			    (unsigned long long)delay);
+	} else {
+		w->fails = 0;
+	}
+	w->respawn_at = now + delay;
+}
+
+void
+pool_on_sigchld(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct worker *w = NULL;
+
+		for (int i = 0; i < pool_n; i++)
+			if (pool_w[i].pid == pid && pool_w[i].state != WORKER_DOWN)
+				w = &pool_w[i];
+		if (w == NULL)
+			continue;
+		if (WIFSIGNALED(status))
+			log_warn("worker %d (pid %d): killed by signal %d%s",
+			    w->index, (int)pid, WTERMSIG(status),
+			    WCOREDUMP(status) ? " (core dumped)" : "");
+		else if (WEXITSTATUS(status) != 0)
+			log_warn("worker %d (pid %d): exited with status %d",
+			    w->index, (int)pid, WEXITSTATUS(status));
+		else
+			log_debug("worker %d (pid %d): exited", w->index,
+			    (int)pid);
+		if (w->state == WORKER_STARTING)
+			w->killed_status = -1;	/* never became ready */
+		if (w->ev.fd >= 0)
+			pool_ctl_lost(w);
+		slot_set_state(pool_slot(w), SLOT_EMPTY);
+		atomic_store(&pool_slot(w)->pid, 0);
+		w->state = WORKER_DOWN;
+		w->pid = 0;
+		pool_schedule_respawn(w);
+	}
+}
+
+void
+pool_tick(void)
+{
+	uint64_t now = loop_now_ms();
+
+	for (int i = 0; i < pool_n; i++) {
+		struct worker *w = &pool_w[i];
+
+		switch (w->state) {
+		case WORKER_DOWN:
+			if (!sup.stopping && now >= w->respawn_at)
+				if (pool_spawn(w) < 0)
+					w->respawn_at = now + POOL_BACKOFF_MAX_MS;
+			break;
+		case WORKER_STARTING:
+			if (now >= w->deadline) {
+				log_err("worker %d (pid %d): not ready after "
+				    "%d ms; killing it", w->index, (int)w->pid,
+				    sup.cfg->startup_timeout_ms);
+				w->deadline = now + POOL_QUIT_GRACE_MS;
+				kill(w->pid, SIGKILL);
+			}
+			break;
+		case WORKER_BUSY:
+			if (now >= w->deadline && w->killed_status == 0) {
+				log_err("worker %d (pid %d): request over the "
+				    "%d ms timeout; killing it", w->index,
+				    (int)w->pid, sup.cfg->request_timeout_ms);
+				w->killed_status = 504;
+				kill(w->pid, SIGKILL);
+			}
+			break;
+		case WORKER_EXITING:
+			if (w->deadline && now >= w->deadline && w->pid > 0) {
+				kill(w->pid, SIGKILL);
+				w->deadline = 0;
+			}
+			break;
+		case WORKER_IDLE:
+			break;
+		}
+	}
+}
+
+void
+pool_quit_all(void)
+{
+	struct ctl_quit q = { CTL_QUIT, 0 };
+
+	for (int i = 0; i < pool_n; i++) {
+		struct worker *w = &pool_w[i];
+
+		if (w->state != WORKER_IDLE && w->state != WORKER_STARTING)
+			continue;
+		if (w->ev.fd >= 0 && ctl_send(w->ev.fd, &q, sizeof(q), NULL, 0) < 0)
+			kill(w->pid, SIGTERM);
+		w->state = WORKER_EXITING;
+		w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
+	}
+}
+
+void
+pool_kill_all(void)
+{
+	for (int i = 0; i < pool_n; i++)
+		if (pool_w[i].pid > 0)
+			kill(pool_w[i].pid, SIGKILL);
+}

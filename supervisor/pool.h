@@ -1,1 +1,55 @@
-/* supervisor/pool.h */
+/*
+ * pool.h - the worker processes: spawn, watch, time out, reap, respawn.
+ */
+#ifndef MW_POOL_H
+#define MW_POOL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+struct conn;
+
+enum worker_state {
+	WORKER_DOWN,		/* no process; respawn_at says when */
+	WORKER_STARTING,	/* exec'd, not ready yet */
+	WORKER_IDLE,
+	WORKER_BUSY,
+	WORKER_EXITING,		/* told to quit or recycling; await SIGCHLD */
+};
+
+struct worker {
+	struct loop_ev	 ev;		/* control socket */
+	int		 index;		/* slot index */
+	pid_t		 pid;
+	enum worker_state state;
+	uint32_t	 generation;
+	struct conn	*conn;		/* request being served */
+	uint64_t	 deadline;	/* ms: startup or request deadline */
+	uint64_t	 busy_since;	/* ms */
+	uint64_t	 started;	/* ms */
+	uint64_t	 respawn_at;	/* ms, WORKER_DOWN only */
+	int		 fails;		/* consecutive early deaths */
+	int		 killed_status;	/* 504 when we killed it for time */
+	struct conn	*pending;	/* longest-busy: next request */
+};
+
+int	 pool_init(const char *argv0);
+int	 pool_start(void);
+void	 pool_on_sigchld(void);
+void	 pool_tick(void);
+/* An idle worker, chosen from a rotating start, or NULL. */
+struct worker *pool_pick_idle(void);
+struct worker *pool_pick_longest_busy(void);
+/* Hand c to w (which must be idle); 0 or -1 (w failed, c untouched). */
+int	 pool_assign(struct worker *w, struct conn *c);
+int	 pool_ready_count(void);
+int	 pool_busy_count(void);
+int	 pool_alive_count(void);
+/* Ask every worker to exit once idle. */
+void	 pool_quit_all(void);
+void	 pool_kill_all(void);
+const char *pool_worker_path(void);
+
+#endif

@@ -1,1 +1,30 @@
-/* supervisor/route.h */
+/*
+ * route.h - decide what a request path is: a PHP entry point, a static
+ * file, or an error.  Pure functions of the URL and the config, so they
+ * can be fuzzed and tested alone.
+ */
+#ifndef MW_ROUTE_H
+#define MW_ROUTE_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "config.h"
+
+enum route_kind { ROUTE_PHP, ROUTE_STATIC, ROUTE_ERROR };
+
+struct route {
+	enum route_kind	kind;
+	int		status;			/* ROUTE_ERROR: 400/403/404 */
+	char		script_filename[PATH_MAX];	/* ROUTE_PHP */
+	char		script_name[64];
+	char		path_info[4096];	/* decoded, may be empty */
+	int		has_path_info;
+	char		file[PATH_MAX];		/* ROUTE_STATIC */
+};
+
+/* url is the request-target as received (not NUL-terminated). */
+void	route_request(const struct config *cfg, const char *url, size_t len,
+	    struct route *r);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * sup.h - the few process-wide facts every supervisor module reads.
+ *
+ * Kept deliberately small: the loaded configuration, the slot table and
+ * whether a stop was asked for.  Everything else belongs to one module.
+ */
+#ifndef MW_SUP_H
+#define MW_SUP_H
+
+#include "config.h"
+#include "slots.h"
+
+struct sup {
+	struct config		*cfg;
+	struct slot_table	*slots;
+	int			 slots_fd;
+	int			 config_fd;	/* memfd with the config bytes */
+	int			 stopping;	/* SIGTERM seen: drain and exit */
+	int			 socket_activated;
+	uint64_t		 next_request_id;
+};
+
+extern struct sup sup;
+
+#endif
