@@ -1,0 +1,549 @@
+# MwTest - helpers for mwsup's tests (t/tNNNN-*.t).
+#
+# Each test file is standalone: it makes its own wiki with tools/mkwiki in a
+# temporary directory, starts the real mwsup from the build tree named by
+# $MWSUP_BUILD, talks HTTP to it and looks at what a user would see.  Only
+# core Perl modules are used, so the tests run on a bare Debian with perl.
+# The temporary directory (wiki, mwsup logs) is removed at the end unless a
+# test failed or MWSUP_KEEP=1; its path is printed then.
+package MwTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use IO::Socket::IP;
+use IO::Socket::UNIX;
+use POSIX qw(:sys_wait_h);
+use Scalar::Util qw(blessed);
+use Socket qw(SOCK_STREAM);
+use Test::More ();
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(
+	repo_dir build_dir mwsup_bin mwworker_bin test_dir
+	free_port free_port6 have_ipv6
+	wiki set_yaml read_file write_file append_settings
+	start_mwsup stop_mwsup current_server
+	log_text log_like log_unlike
+	http raw parse_response form cookie_jar
+	worker_pids wait_until run_cmd
+);
+
+my $REPO = abs_path(dirname(__FILE__) . '/../..');
+my $BUILD = abs_path($ENV{MWSUP_BUILD} // "$REPO/build")
+	// ($ENV{MWSUP_BUILD} // "$REPO/build");
+my $TIMEOUT_START = $ENV{MWSUP_START_TIMEOUT} // 60;
+
+sub repo_dir { $REPO }
+sub build_dir { $BUILD }
+sub mwsup_bin { "$BUILD/supervisor/mwsup" }
+sub mwworker_bin { "$BUILD/worker/mwworker" }
+
+# --- temporary directory of this test file --------------------------------
+
+my $TESTDIR;
+my @SERVERS;		# every mwsup started, stopped in END
+my $CURRENT;		# the server http() talks to by default
+
+# test_dir(): this test file's scratch directory, made on first use under
+# t/tmp (or $MWSUP_TEST_TMP).  Traversable by everyone because mwsup run as
+# root serves the wiki as www-data.
+sub test_dir {
+	return $TESTDIR if $TESTDIR;
+	my $base = $ENV{MWSUP_TEST_TMP} // "$REPO/t/tmp";
+	make_path($base);
+	chmod 0755, $base;
+	my $name = $0;
+	$name =~ s{.*/}{};
+	$name =~ s{\.t$}{};
+	$TESTDIR = tempdir("$name-XXXXXX", DIR => $base, CLEANUP => 0);
+	chmod 0755, $TESTDIR;
+	return $TESTDIR;
+}
+
+my $MAIN_PID = $$;	# forked children must not clean up
+
+END {
+	return unless $$ == $MAIN_PID;
+	my $status = $?;
+	stop_mwsup($_) for grep { !$_->{stopped} } @SERVERS;
+	if ($TESTDIR && -d $TESTDIR) {
+		my $builder = Test::More->builder;
+		if (($ENV{MWSUP_KEEP} // '') eq '1' || !$builder->is_passing) {
+			Test::More::diag("kept test files in $TESTDIR");
+		} else {
+			system('rm', '-rf', '--', $TESTDIR);
+		}
+	}
+	$? = $status;
+}
+
+sub read_file {
+	my ($path) = @_;
+	open(my $fh, '<:raw', $path) or die "read $path: $!\n";
+	local $/;
+	my $s = <$fh>;
+	return $s // '';
+}
+
+sub write_file {
+	my ($path, $content) = @_;
+	open(my $fh, '>:raw', $path) or die "write $path: $!\n";
+	print $fh $content;
+	close($fh) or die "write $path: $!\n";
+}
+
+# --- ports -----------------------------------------------------------------
+
+# free_port(): a TCP port nothing listens on right now (the kernel's pick).
+sub free_port {
+	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+	    Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+		or die "free_port: bind 127.0.0.1:0: $!\n";
+	my $port = $s->sockport;
+	close($s);
+	return $port;
+}
+
+sub have_ipv6 {
+	my $s = IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0,
+	    Proto => 'tcp', Listen => 1);
+	return 0 unless $s;
+	close($s);
+	return 1;
+}
+
+sub free_port6 {
+	my $s = IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0,
+	    Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+		or die "free_port6: bind [::1]:0: $!\n";
+	my $port = $s->sockport;
+	close($s);
+	return $port;
+}
+
+# --- the wiki --------------------------------------------------------------
+
+# wiki(%yaml): a fresh wiki made by tools/mkwiki on a free port, in its own
+# directory under test_dir().  Arguments are mw.yaml changes, as for
+# set_yaml ('pool.workers' => 1).  Returns a hash: dir, port, config,
+# settings, images, sitename, admin_user, admin_pass.
+my $NWIKI = 0;
+sub wiki {
+	my (%yaml) = @_;
+	my $dir = test_dir() . '/wiki' . ($NWIKI++ ? $NWIKI : '');
+	my $port = free_port();
+	my ($rc, $out, $err) = run_cmd("$REPO/tools/mkwiki", $dir, $port);
+	if ($rc != 0) {
+		Test::More::diag("tools/mkwiki $dir $port failed ($rc):\n$out$err");
+		Test::More::BAIL_OUT("cannot create a test wiki");
+	}
+	my $w = {
+		dir => $dir,
+		port => $port,
+		config => "$dir/mw.yaml",
+		settings => "$dir/LocalSettings.php",
+		images => "$dir/images",
+		sitename => $ENV{MW_SITENAME} || 'Mwsup Demo',
+		admin_user => $ENV{MW_ADMIN_USER} || 'Admin',
+		admin_pass => $ENV{MW_ADMIN_PASS} || 'mwsup-demo-admin',
+	};
+	set_yaml($w, %yaml) if %yaml;
+	return $w;
+}
+
+# set_yaml($wiki_or_path, KEY => VALUE, ...): edit the mw.yaml text.
+# KEY is "top" or "section.key"; VALUE is a scalar, an array ref (written
+# as a block list) or undef (the line is removed).  Keys missing from the
+# file are added (the section too).  Only the two-level layout that
+# etc/mw.yaml and tools/mkwiki use is understood.
+sub set_yaml {
+	my ($w, @pairs) = @_;
+	my $path = ref($w) ? $w->{config} : $w;
+	my @lines = split /\n/, read_file($path), -1;
+	pop @lines if @lines && $lines[-1] eq '';
+	while (@pairs) {
+		my ($key, $val) = splice(@pairs, 0, 2);
+		my ($sec, $name) = $key =~ /^([^.]+)\.(.+)$/ ? ($1, $2) : (undef, $key);
+		my @new = !defined($val) ? ()
+		    : ref($val) eq 'ARRAY' ? ("$name:", map { "  - " . _yq($_) } @$val)
+		    : ("$name: " . _yq($val));
+		if (!defined $sec) {
+			my ($start, $end) = _yaml_block(\@lines, $name);
+			if (defined $start) {
+				splice(@lines, $start, $end - $start, @new);
+			} else {
+				push @lines, '', @new;
+			}
+			next;
+		}
+		@new = map { "  $_" } @new;
+		my ($start, $end) = _yaml_block(\@lines, $sec);
+		if (!defined $start) {
+			push @lines, '', "$sec:", @new;
+			next;
+		}
+		my $found;
+		for my $i ($start + 1 .. $end - 1) {
+			if ($lines[$i] =~ /^  \Q$name\E:/) {
+				my $j = $i + 1;	# a list value continues on "    - " lines
+				$j++ while $j < $end && $lines[$j] =~ /^    /;
+				splice(@lines, $i, $j - $i, map { s/^  -/    -/r } @new);
+				$found = 1;
+				last;
+			}
+		}
+		splice(@lines, $start + 1, 0, @new) unless $found;
+	}
+	write_file($path, join("\n", @lines) . "\n");
+}
+
+# A YAML scalar, double-quoted when plain style would change its meaning
+# ("[::1]:8080" would start a flow sequence).
+sub _yq {
+	my ($v) = @_;
+	return $v if $v eq '[]' || $v eq '{}';
+	return $v unless $v =~ /^[\[\]{}&*!|>'"%@`#,?:-]|: | #|^\s|\s$/;
+	$v =~ s/(["\\])/\\$1/g;
+	return "\"$v\"";
+}
+
+# Index of the top-level KEY line and of the line after its block (blank
+# lines and comments in column 0 before the next key are not part of it).
+sub _yaml_block {
+	my ($lines, $key) = @_;
+	for my $i (0 .. $#$lines) {
+		next unless $lines->[$i] =~ /^\Q$key\E:/;
+		my $j = $i + 1;
+		$j++ while $j < @$lines && $lines->[$j] !~ /^[^\s#]/;
+		$j-- while $j > $i + 1 && $lines->[$j - 1] =~ /^(#.*)?$/;
+		return ($i, $j);
+	}
+	return;
+}
+
+# append_settings($wiki, $php): add PHP code at the end of LocalSettings.php.
+sub append_settings {
+	my ($w, $php) = @_;
+	open(my $fh, '>>', $w->{settings}) or die "append $w->{settings}: $!\n";
+	print $fh "\n# Added by test $0\n$php\n";
+	close($fh) or die "append $w->{settings}: $!\n";
+}
+
+# --- running mwsup ---------------------------------------------------------
+
+# start_mwsup($config, %opt): run "mwsup -c $config" with stdout and stderr
+# going to a log file; return once it answers HTTP (GET /) or bail out
+# with the log.  Options: port (default: the first 127.0.0.1 listen address
+# of the config), host, unix (a socket path to wait on instead), args
+# (extra command line arguments), wait => 0 (do not wait), env (hash).
+# Returns a server hash: pid, log, port, host, unix, config.
+my $NSRV = 0;
+sub start_mwsup {
+	my ($config, %opt) = @_;
+	my $bin = mwsup_bin();
+	Test::More::BAIL_OUT("no mwsup binary at $bin (build first, or set MWSUP_BUILD)")
+		unless -x $bin;
+	my ($host, $port) = ($opt{host} // '127.0.0.1', $opt{port});
+	if (!defined $port && !$opt{unix}) {
+		my $text = read_file($config);
+		($port) = $text =~ /^\s+-\s+["']?127\.0\.0\.1:(\d+)/m;
+		die "start_mwsup: no 127.0.0.1 listen address in $config; pass port\n"
+			unless $port;
+	}
+	my $log = test_dir() . '/mwsup' . (++$NSRV) . '.log';
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>>', $log) or die "$log: $!\n";
+		open(STDERR, '>&', \*STDOUT);
+		%ENV = (%ENV, %{ $opt{env} // {} });
+		exec($bin, '-c', $config, @{ $opt{args} // [] })
+			or die "exec $bin: $!\n";
+	}
+	my $srv = { pid => $pid, log => $log, config => $config, port => $port,
+		host => $host, unix => $opt{unix}, started => time() };
+	push @SERVERS, $srv;
+	$CURRENT = $srv;
+	return $srv if defined $opt{wait} && !$opt{wait};
+
+	my $deadline = time() + $TIMEOUT_START;
+	while (time() < $deadline) {
+		if (waitpid($pid, WNOHANG) == $pid) {
+			$srv->{stopped} = 1;
+			$srv->{status} = $?;
+			Test::More::diag("mwsup log:\n" . log_text($srv));
+			Test::More::BAIL_OUT("mwsup exited (" . _wstat($?) .
+			    ") before answering HTTP");
+		}
+		my $head = raw($srv->{unix} // $port,
+		    "GET / HTTP/1.1\r\nHost: $host:" . ($port // 80) .
+		    "\r\nConnection: close\r\n\r\n", timeout => 5, host => $host);
+		return $srv if defined $head && $head =~ m{^HTTP/1\.[01] \d{3} };
+		sleep(0.2);
+	}
+	Test::More::diag("mwsup log:\n" . log_text($srv));
+	Test::More::BAIL_OUT("mwsup did not answer GET / within $TIMEOUT_START s");
+}
+
+sub current_server { $CURRENT }
+
+sub _wstat {
+	my ($st) = @_;
+	return 'signal ' . ($st & 127) if $st & 127;
+	return 'exit ' . ($st >> 8);
+}
+
+# stop_mwsup($srv): SIGTERM, then SIGKILL after 10 s; returns the wait
+# status ($?-style).
+sub stop_mwsup {
+	my ($srv) = @_;
+	$srv //= $CURRENT;
+	return $srv->{status} if $srv->{stopped};
+	kill('TERM', $srv->{pid});
+	my $deadline = time() + 10;
+	while (time() < $deadline) {
+		if (waitpid($srv->{pid}, WNOHANG) == $srv->{pid}) {
+			$srv->{stopped} = 1;
+			return $srv->{status} = $?;
+		}
+		sleep(0.05);
+	}
+	Test::More::diag("mwsup $srv->{pid} ignored SIGTERM for 10 s; killing it");
+	kill('KILL', $srv->{pid});
+	waitpid($srv->{pid}, 0);
+	$srv->{stopped} = 1;
+	$srv->{killed} = 1;
+	return $srv->{status} = $?;
+}
+
+sub log_text {
+	my ($srv) = @_;
+	$srv //= $CURRENT;
+	return -e $srv->{log} ? read_file($srv->{log}) : '';
+}
+
+# log_like($srv, qr/.../, $description): the log matches (waits up to 5 s
+# for the line to appear, since logging may trail the event).
+sub log_like {
+	my ($srv, $re, $desc) = @_;
+	wait_until(sub { log_text($srv) =~ $re }, 5);
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	return Test::More::like(log_text($srv), $re, $desc);
+}
+
+sub log_unlike {
+	my ($srv, $re, $desc) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	return Test::More::unlike(log_text($srv), $re, $desc);
+}
+
+# worker_pids($srv): pids of the live mwworker children of mwsup, sorted.
+sub worker_pids {
+	my ($srv) = @_;
+	$srv //= $CURRENT;
+	my @pids;
+	opendir(my $dh, '/proc') or die "/proc: $!\n";
+	for my $pid (grep { /^\d+$/ } readdir($dh)) {
+		open(my $fh, '<', "/proc/$pid/stat") or next;
+		my $stat = <$fh> // next;
+		# pid (comm) state ppid ...; comm may hold spaces and parens.
+		my ($comm, $state, $ppid) = $stat =~ /^\d+ \((.*)\) (\S) (\d+) /s
+			or next;
+		next unless $ppid == $srv->{pid} && $state ne 'Z' && $state ne 'X';
+		next unless $comm =~ /mwworker/ || _cmdline($pid) =~ /mwworker/;
+		push @pids, $pid;
+	}
+	return sort { $a <=> $b } @pids;
+}
+
+sub _cmdline {
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/cmdline") or return '';
+	local $/;
+	return <$fh> // '';
+}
+
+# wait_until(sub {...}, $seconds): poll until the code returns true;
+# returns its last value.
+sub wait_until {
+	my ($code, $secs) = @_;
+	my $deadline = time() + ($secs // 10);
+	my $v;
+	until ($v = $code->()) {
+		last if time() >= $deadline;
+		sleep(0.1);
+	}
+	return $v;
+}
+
+# run_cmd(@argv): run a program; returns (exit code, stdout, stderr).
+# A death by signal gives 128 + signal number.
+sub run_cmd {
+	my @argv = @_;
+	my $dir = tempdir(CLEANUP => 1);
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>', "$dir/out") or die;
+		open(STDERR, '>', "$dir/err") or die;
+		exec(@argv) or do { print STDERR "exec $argv[0]: $!\n"; POSIX::_exit(127) };
+	}
+	waitpid($pid, 0);
+	my $st = $?;
+	my $rc = ($st & 127) ? 128 + ($st & 127) : $st >> 8;
+	return ($rc, read_file("$dir/out"), read_file("$dir/err"));
+}
+
+# --- HTTP ------------------------------------------------------------------
+
+# http($method, $path, \%headers, $body, \%opt): one request with
+# HTTP::Tiny to the current server (or opt port/host).  Redirects are not
+# followed; the connection is closed after the request unless opt ua is an
+# HTTP::Tiny made with keep_alive.  opt jar: a cookie_jar() to send and
+# collect cookies.  Returns {status, reason, headers, body}: header names
+# lowercased, each value a string, except "set-cookie", always a list.
+sub http {
+	my ($method, $path, $headers, $body, $opt) = @_;
+	$opt //= {};
+	my $port = $opt->{port} // ($CURRENT && $CURRENT->{port})
+		// die "http: no port\n";
+	my $host = $opt->{host} // ($CURRENT && $CURRENT->{host}) // '127.0.0.1';
+	$host = "[$host]" if $host =~ /:/;
+	my $ua = $opt->{ua} // HTTP::Tiny->new(max_redirect => 0,
+	    keep_alive => 0, timeout => $opt->{timeout} // 60,
+	    ($opt->{jar} ? (cookie_jar => $opt->{jar}) : ()));
+	my %args = (headers => $headers // {});
+	$args{content} = $body if defined $body;
+	my $r = $ua->request($method, "http://$host:$port$path", \%args);
+	my %h;
+	while (my ($k, $v) = each %{ $r->{headers} }) {
+		if ($k eq 'set-cookie') {
+			$h{$k} = ref $v ? $v : [$v];
+		} else {
+			$h{$k} = ref $v ? join(', ', @$v) : $v;
+		}
+	}
+	$h{'set-cookie'} //= [];
+	return { status => $r->{status}, reason => $r->{reason},
+		headers => \%h, body => $r->{content} // '' };
+}
+
+# form(key => value, ...): an application/x-www-form-urlencoded body.
+sub form {
+	my (@pairs) = @_;
+	return HTTP::Tiny->new->www_form_urlencode(\@pairs);
+}
+
+# raw($port_or_socket_path, $bytes, %opt): write bytes, return everything
+# the server sends until it closes the connection or goes quiet for
+# opt timeout seconds (default 10).  In list context also returns whether
+# the server closed the connection.  undef if the connection failed.
+sub raw {
+	my ($where, $bytes, %opt) = @_;
+	my $timeout = $opt{timeout} // 10;
+	my $s;
+	if ($where =~ m{/}) {
+		$s = IO::Socket::UNIX->new(Peer => $where, Type => SOCK_STREAM);
+	} else {
+		$s = IO::Socket::IP->new(PeerHost => $opt{host} // '127.0.0.1',
+		    PeerPort => $where, Proto => 'tcp', Timeout => $timeout);
+	}
+	return unless $s;
+	$s->autoflush(1);
+	local $SIG{PIPE} = 'IGNORE';
+	my $off = 0;
+	while ($off < length $bytes) {
+		my $n = syswrite($s, $bytes, length($bytes) - $off, $off);
+		last unless $n;	# the server may close early on a bad request
+		$off += $n;
+	}
+	my ($out, $closed) = ('', 0);
+	my $rin = '';
+	vec($rin, fileno($s), 1) = 1;
+	while (1) {
+		my $n = select(my $rout = $rin, undef, undef, $timeout);
+		last if $n <= 0;
+		my $got = sysread($s, my $buf, 65536);
+		if (!$got) { $closed = 1; last; }
+		$out .= $buf;
+	}
+	close($s);
+	return wantarray ? ($out, $closed) : $out;
+}
+
+# parse_response($bytes): the first HTTP response in raw bytes, as http()
+# returns it (the body is whatever follows the head).
+sub parse_response {
+	my ($bytes) = @_;
+	return { status => 0, headers => {}, body => '', 'set-cookie' => [] }
+		unless defined $bytes && $bytes =~ /\A(.*?)\r?\n\r?\n(.*)\z/s;
+	my ($head, $body) = ($1, $2);
+	my ($line, @fields) = split /\r?\n/, $head;
+	my ($status, $reason) = $line =~ m{^HTTP/\d\.\d (\d{3}) ?(.*)$};
+	my %h = ('set-cookie' => []);
+	for (@fields) {
+		my ($k, $v) = /^([^:]+):\s*(.*?)\s*$/ or next;
+		$k = lc $k;
+		if ($k eq 'set-cookie') { push @{ $h{$k} }, $v }
+		elsif (exists $h{$k}) { $h{$k} .= ", $v" }
+		else { $h{$k} = $v }
+	}
+	if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+		my $plain = '';
+		while ($body =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+			my $n = hex $1;
+			last if $n == 0;
+			$plain .= substr($body, 0, $n, '');
+			$body =~ s/\A\r\n//;
+		}
+		$body = $plain;
+	}
+	return { status => $status // 0, reason => $reason, headers => \%h,
+		body => $body };
+}
+
+# cookie_jar(): a minimal jar for HTTP::Tiny's cookie_jar option: keeps
+# name=value per cookie name (one host per test), drops expired ones.
+sub cookie_jar { MwTest::Jar->new }
+
+package MwTest::Jar;
+
+sub new { bless { cookies => {} }, shift }
+
+sub add {
+	my ($self, $url, $header) = @_;
+	my ($pair, @attrs) = split /;\s*/, $header;
+	my ($name, $value) = split /=/, $pair, 2;
+	return unless defined $name && length $name;
+	my $expired = grep { /^max-age=\s*-?0*$/i || /^max-age=\s*-/i
+	    || (/^expires=(.*)$/i && _past($1)) } @attrs;
+	if ($expired || !defined $value || $value eq 'deleted') {
+		delete $self->{cookies}{$name};
+	} else {
+		$self->{cookies}{$name} = $value;
+	}
+	return;
+}
+
+sub _past {
+	my ($date) = @_;
+	my ($y) = $date =~ /(\d{4})/;
+	return defined $y && $y < 2000;	# MediaWiki deletes with a 1970 date
+}
+
+sub cookie_header {
+	my ($self, $url) = @_;
+	return join('; ', map { "$_=$self->{cookies}{$_}" }
+	    sort keys %{ $self->{cookies} });
+}
+
+sub names { sort keys %{ $_[0]{cookies} } }
+
+1;

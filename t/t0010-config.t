@@ -1,0 +1,112 @@
+#!/usr/bin/perl
+# mwsup's command line and the checking of mw.yaml (mwsup -t -c FILE):
+# good files pass, each kind of mistake is refused with exit status 2 and a
+# "FILE:LINE:COLUMN: message" that points at the mistake.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use MwTest;
+
+my $mwsup = mwsup_bin();
+BAIL_OUT("no mwsup binary at $mwsup (build first, or set MWSUP_BUILD)")
+	unless -x $mwsup;
+
+my $default = repo_dir() . '/etc/mw.yaml';
+my $base = read_file($default);
+my $dir = test_dir();
+
+my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $default);
+is($rc, 0, 'the shipped etc/mw.yaml passes the check (exit 0)')
+	or diag($err);
+
+my $w = wiki();
+($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $w->{config});
+is($rc, 0, 'the mw.yaml written by tools/mkwiki passes the check (exit 0)')
+	or diag($err);
+
+# bad_config(name, regex, replacement, expected message, description):
+# etc/mw.yaml with the first line matching regex replaced; mwsup -t must
+# exit 2 and report that line, with a message matching expected.
+my $n = 0;
+sub bad_config {
+	my ($name, $from, $to, $msg, $what) = @_;
+	my @lines = split /\n/, $base, -1;
+	my ($lineno) = grep { $lines[$_] =~ $from } 0 .. $#lines;
+	die "test bug: no line matches $from in etc/mw.yaml\n" unless defined $lineno;
+	$lines[$lineno] = $to;
+	my $file = "$dir/$name.yaml";
+	write_file($file, join("\n", @lines));
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $file);
+	my $line = $lineno + 1;
+	subtest $what => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/^\Q$file\E:$line:\d+: /m,
+		    "stderr points at $name.yaml line $line");
+		like($err, $msg, 'the message names the problem');
+	};
+}
+
+bad_config('unknown-key', qr/^  queue_max:/, '  frobnicate: 3',
+    qr/frobnicate/, 'an unknown key is refused and named');
+bad_config('unknown-section', qr/^recycle:/, 'recycel:',
+    qr/recycel/, 'an unknown top-level section is refused and named');
+bad_config('workers-type', qr/^  workers:/, '  workers: lots',
+    qr/workers/, 'a word where a number belongs is refused (workers: lots)');
+bad_config('workers-zero', qr/^  workers:/, '  workers: 0',
+    qr/workers/, 'a pool of zero workers is refused as out of range');
+bad_config('port-range', qr/^  - 127\.0\.0\.1:8080/, '  - 127.0.0.1:70000',
+    qr/70000|port/, 'a listen port above 65535 is refused');
+bad_config('dispatch', qr/^  dispatch:/, '  dispatch: fastest',
+    qr/dispatch|fastest/, 'an unknown dispatch policy is refused');
+bad_config('relative-root', qr/^  root:/, '  root: usr/share/mediawiki',
+    qr/root|absolute/, 'a relative MediaWiki root is refused');
+bad_config('timeout-type', qr/^  request:/, '  request: soon',
+    qr/request|soon/, 'a timeout that is not a number of seconds is refused');
+bad_config('size-suffix', qr/^  body: 100M/, '  body: 100Q',
+    qr/body|100Q/, 'a size with an unknown suffix is refused');
+
+# A YAML syntax error: the position comes from the YAML parser, so only its
+# form is checked.
+my $syntax = "$dir/syntax.yaml";
+write_file($syntax, "listen:\n  - 127.0.0.1:8080\npool:\n  workers: [1, 2\n");
+($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $syntax);
+subtest 'a YAML syntax error is refused with its position' => sub {
+	is($rc, 2, 'mwsup -t exits with status 2');
+	like($err, qr/^\Q$syntax\E:\d+:\d+: \S/m, 'stderr has FILE:LINE:COL: message');
+};
+
+my $missing = "$dir/no-such-file.yaml";
+($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $missing);
+subtest 'a config file that does not exist is refused by name' => sub {
+	is($rc, 2, 'mwsup -t exits with status 2');
+	like($err, qr/\Q$missing\E/, 'stderr names the missing file');
+};
+
+# Starting (not -t) with a bad config fails the same way, before listening.
+($rc, $out, $err) = run_cmd($mwsup, '-c', "$dir/workers-zero.yaml");
+is($rc, 2, 'starting with a bad config exits with status 2 too');
+
+my ($version) = read_file(repo_dir() . '/configure.ac') =~ /AC_INIT\(\[mwsup\],\s*\[([^\]]+)\]/;
+($rc, $out, $err) = run_cmd($mwsup, '--version');
+subtest 'mwsup --version prints the version' => sub {
+	is($rc, 0, 'exit 0');
+	like($out, qr/\Q$version\E/, "stdout has the version $version");
+};
+
+($rc, $out, $err) = run_cmd($mwsup, '--help');
+subtest 'mwsup --help prints usage on stdout' => sub {
+	is($rc, 0, 'exit 0');
+	like($out, qr/usage/i, 'stdout has a usage line');
+	like($out, qr/-c\b/, 'the usage mentions -c');
+	like($out, qr/-t\b/, 'the usage mentions -t');
+};
+
+($rc, $out, $err) = run_cmd($mwsup, '--no-such-option');
+subtest 'an unknown option is refused with usage' => sub {
+	is($rc, 2, 'exit 2');
+	like($err, qr/usage/i, 'stderr has the usage');
+};
+
+done_testing();
