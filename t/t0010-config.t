@@ -42,7 +42,7 @@ sub bad_config {
 	my $line = $lineno + 1;
 	subtest $what => sub {
 		is($rc, 2, 'mwsup -t exits with status 2');
-		like($err, qr/^\Q$file\E:$line:\d+: /m,
+		like($err, qr/(?:^|\s)\Q$file\E:$line:\d+: /m,
 		    "stderr points at $name.yaml line $line");
 		like($err, $msg, 'the message names the problem');
 	};
@@ -74,7 +74,7 @@ write_file($syntax, "listen:\n  - 127.0.0.1:8080\npool:\n  workers: [1, 2\n");
 ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $syntax);
 subtest 'a YAML syntax error is refused with its position' => sub {
 	is($rc, 2, 'mwsup -t exits with status 2');
-	like($err, qr/^\Q$syntax\E:\d+:\d+: \S/m, 'stderr has FILE:LINE:COL: message');
+	like($err, qr/(?:^|\s)\Q$syntax\E:\d+:\d+: \S/m, 'stderr has FILE:LINE:COL: message');
 };
 
 my $missing = "$dir/no-such-file.yaml";
