@@ -60,6 +60,11 @@ dispatch_submit(struct conn *c)
 		c->worker = w;
 		return;
 	}
+	if (pool_ready_count() == 0 && pool_crash_looping()) {
+		/* Nobody will be able to serve it soon: say so now. */
+		conn_error(c, 503);
+		return;
+	}
 	if (dispatch_n >= sup.cfg->queue_max) {
 		log_warn("queue full (%d requests waiting): 503",
 		    dispatch_n);
@@ -113,6 +118,11 @@ dispatch_tick(void)
 	uint64_t limit = (uint64_t)sup.cfg->request_timeout_ms;
 	struct conn *c;
 
+	if (dispatch_n > 0 && pool_ready_count() == 0 && pool_crash_looping()) {
+		log_warn("no worker can start: failing %d queued request(s)",
+		    dispatch_n);
+		dispatch_fail_all(503);
+	}
 	while ((c = TAILQ_FIRST(&dispatch_q)) != NULL &&
 	    loop_now_ms() - c->req_start >= limit) {
 		dispatch_cancel(c);

@@ -381,6 +381,15 @@ pool_alive_count(void)
 	return pool_n - pool_count(WORKER_DOWN);
 }
 
+int
+pool_crash_looping(void)
+{
+	for (int i = 0; i < pool_n; i++)
+		if (pool_w[i].fails < 2)
+			return 0;
+	return 1;
+}
+
 static void
 pool_schedule_respawn(struct worker *w)
 {

@@ -47,6 +47,8 @@ int	 pool_assign(struct worker *w, struct conn *c);
 int	 pool_ready_count(void);
 int	 pool_busy_count(void);
 int	 pool_alive_count(void);
+/* Every worker has failed to start repeatedly. */
+int	 pool_crash_looping(void);
 /* Ask every worker to exit once idle. */
 void	 pool_quit_all(void);
 void	 pool_kill_all(void);
