@@ -1,1 +1,419 @@
-/* worker/main.c - to be written */
+/*
+ * main.c - mwworker: one PHP worker process under mwsup.
+ *
+ * Started by the supervisor with the control socket, the slot table and
+ * the config bytes on descriptors 3, 4 and 5 (see ctl.h).  It starts PHP
+ * once, reports CTL_READY, then serves one request at a time until the
+ * supervisor says quit, goes away (EOF), or a limit says this process has
+ * served enough.  Policy lives in the supervisor; the worker only reports
+ * (slot table, CTL_DONE flags) and exits when asked or when it must.
+ */
+#include "config.h"		/* autoconf's, from the build directory */
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../shared/config.h"	/* mw.yaml; the plain name is autoconf's */
+#include "ctl.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "sapi.h"
+#include "slots.h"
+
+struct worker {
+	struct config	 cfg;
+	char		*cfg_buf;
+	struct slot	*slot;
+	uint32_t	 generation;
+	uint64_t	 requests;
+	sigset_t	 wait_mask;	/* the mask while waiting: SIGTERM open */
+};
+
+/* Handled only while waiting for the next message (blocked otherwise), so
+ * a request in progress always finishes. */
+static volatile sig_atomic_t worker_stop;
+
+static void
+worker_on_signal(int sig)
+{
+	worker_stop = 1;
+}
+
+static void
+worker_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: mwworker --slot N --generation G --config-name PATH\n"
+	    "       mwworker --help | --version\n"
+	    "\n"
+	    "PHP worker of mwsup, started by the supervisor only: descriptor 3\n"
+	    "is the control socket, 4 the slot table, 5 the configuration.\n"
+	    "See mwworker(8).\n");
+}
+
+static unsigned long
+worker_number(const char *opt, const char *s, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v > max)
+		fatal("%s %s: not a number in 0..%lu", opt, s, max);
+	return v;
+}
+
+static void
+worker_signals(struct worker *w)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = worker_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &block, &w->wait_mask) < 0)
+		fatal("sigprocmask: %s", strerror(errno));
+	sigdelset(&w->wait_mask, SIGTERM);
+	sigdelset(&w->wait_mask, SIGINT);
+
+	/* The supervisor's death must not leave workers behind. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		log_warn("prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+}
+
+static bool
+worker_stop_pending(void)
+{
+	sigset_t pend;
+
+	if (worker_stop)
+		return true;
+	if (sigpending(&pend) < 0)
+		return false;
+	return sigismember(&pend, SIGTERM) == 1 ||
+	    sigismember(&pend, SIGINT) == 1;
+}
+
+static void
+worker_load_config(struct worker *w, const char *name)
+{
+	struct stat st;
+	size_t len = 0;
+
+	if (fstat(CTL_FD_CONFIG, &st) < 0)
+		fatal("config %s: descriptor %d: %s", name, CTL_FD_CONFIG,
+		    strerror(errno));
+	if ((w->cfg_buf = malloc((size_t)st.st_size + 1)) == NULL)
+		fatal("config %s: %s", name, strerror(errno));
+	while (len < (size_t)st.st_size) {
+		ssize_t n = pread(CTL_FD_CONFIG, w->cfg_buf + len,
+		    (size_t)st.st_size - len, (off_t)len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fatal("config %s: read descriptor %d: %s", name,
+			    CTL_FD_CONFIG, strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	w->cfg_buf[len] = '\0';
+	close(CTL_FD_CONFIG);
+	if (config_parse(&w->cfg, name, w->cfg_buf, len) < 0)
+		exit(2);	/* config_parse said what is wrong */
+}
+
+static void
+worker_map_slot(struct worker *w, unsigned long slot)
+{
+	struct slot_table *tab;
+
+	if (slots_map(CTL_FD_SLOTS, &tab) < 0)
+		fatal("slot table on descriptor %d: %s", CTL_FD_SLOTS,
+		    strerror(errno));
+	close(CTL_FD_SLOTS);	/* the mapping stays */
+	if (slot >= tab->nslots)
+		fatal("slot %lu: the table has %u slots", slot, tab->nslots);
+	w->slot = &tab->slots[slot];
+}
+
+static uint64_t
+worker_rss_kb(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+
+	if (f == NULL)
+		return 0;
+	n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	if (n != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
+}
+
+static void
+worker_send(const void *msg, size_t len)
+{
+	while (ctl_send(CTL_FD_CONTROL, msg, len, NULL, 0) < 0) {
+		struct pollfd p = { CTL_FD_CONTROL, POLLOUT, 0 };
+
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			(void)poll(&p, 1, 1000);
+			continue;
+		}
+		if (errno == EPIPE || errno == ECONNRESET) {
+			/* The supervisor is gone; nobody to report to. */
+			exit(0);
+		}
+		fatal("control socket: send: %s", strerror(errno));
+	}
+}
+
+static void __attribute__((noreturn))
+worker_exit(struct worker *w, int code)
+{
+	slot_set_state(w->slot, SLOT_EXITING);
+	mwsapi_shutdown();
+	config_free(&w->cfg);
+	free(w->cfg_buf);
+	exit(code);
+}
+
+/* Serve one CTL_REQUEST; returns true when the worker must exit after. */
+static bool
+worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
+{
+	struct request rq;
+	struct ctl_done done;
+	struct slot *s = w->slot;
+	uint64_t rss;
+	bool recycle;
+
+	memset(&done, 0, sizeof(done));
+	done.type = CTL_DONE;
+	if (request_open(&rq, msg, len, fds, nfds, s) < 0) {
+		/* A malformed message is the supervisor's bug; the client
+		 * still gets an answer, and this worker stays healthy. */
+		if (rq.client_fd >= 0) {
+			struct response r;
+
+			response_init(&r, rq.client_fd, 0, 1, NULL);
+			(void)response_fail(&r, 500);
+			done.bytes_out = r.sent;
+			response_free(&r);
+			(void)shutdown(rq.client_fd, SHUT_WR);
+			close(rq.client_fd);
+		}
+		done.id = rq.id;
+		done.status = 500;
+		worker_send(&done, sizeof(done));
+		return false;
+	}
+
+	atomic_store(&s->request_id, rq.id);
+	atomic_store(&s->bytes_out, 0);
+	atomic_store(&s->status, 0);
+	slot_set_state(s, SLOT_BUSY);
+
+	request_run(&rq);
+
+	w->requests++;
+	rss = worker_rss_kb();
+	atomic_store(&s->status, (uint32_t)rq.resp.status);
+	atomic_store(&s->bytes_out, rq.resp.sent);
+	atomic_store(&s->requests, w->requests);
+	atomic_store(&s->rss_kb, rss);
+
+	done.id = rq.id;
+	done.status = (uint32_t)rq.resp.status;
+	done.bytes_out = rq.resp.sent;
+	if ((rq.flags & CTL_REQ_KEEPALIVE) && response_keepalive(&rq.resp))
+		done.flags |= CTL_DONE_KEEPALIVE;
+
+	recycle = rq.fatal;
+	if (rq.fatal)
+		log_notice("request %llu ended in a fatal error: recycling",
+		    (unsigned long long)rq.id);
+	if (w->cfg.max_requests && w->requests >= w->cfg.max_requests) {
+		log_info("served %llu requests: recycling",
+		    (unsigned long long)w->requests);
+		recycle = true;
+	}
+	if (w->cfg.max_rss_kb && rss > w->cfg.max_rss_kb) {
+		log_notice("resident memory %llu KiB over %llu KiB: recycling",
+		    (unsigned long long)rss,
+		    (unsigned long long)w->cfg.max_rss_kb);
+		recycle = true;
+	}
+	if (worker_stop_pending())
+		recycle = true;
+	if (recycle)
+		done.flags |= CTL_DONE_RECYCLE;
+
+	request_close(&rq);
+	atomic_store(&s->request_id, 0);
+	slot_set_state(s, recycle ? SLOT_EXITING : SLOT_IDLE);
+	worker_send(&done, sizeof(done));
+	return recycle;
+}
+
+static void __attribute__((noreturn))
+worker_loop(struct worker *w)
+{
+	static union {
+		char buf[CTL_MSG_MAX];
+		struct ctl_request align;
+	} m;
+
+	for (;;) {
+		struct pollfd p = { CTL_FD_CONTROL, POLLIN, 0 };
+		int fds[2], nfds = 2;
+		uint32_t type;
+		ssize_t n;
+
+		if (worker_stop)
+			worker_exit(w, 0);
+		if (ppoll(&p, 1, NULL, &w->wait_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("control socket: poll: %s", strerror(errno));
+		}
+		n = ctl_recv(CTL_FD_CONTROL, m.buf, sizeof(m.buf), fds, &nfds);
+		if (n == 0)
+			worker_exit(w, 0);	/* supervisor gone */
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			if (errno == ECONNRESET)
+				worker_exit(w, 0);
+			fatal("control socket: receive: %s", strerror(errno));
+		}
+		if ((size_t)n < sizeof(type)) {
+			log_err("control message of %zd bytes: too short", n);
+			while (nfds > 0)
+				close(fds[--nfds]);
+			continue;
+		}
+		memcpy(&type, m.buf, sizeof(type));
+		switch (type) {
+		case CTL_REQUEST:
+			if (worker_serve(w, m.buf, (size_t)n, fds, nfds))
+				worker_exit(w, 0);
+			break;
+		case CTL_QUIT:
+			while (nfds > 0)
+				close(fds[--nfds]);
+			worker_exit(w, 0);
+		default:
+			log_err("control message type %u: unknown, ignored",
+			    type);
+			while (nfds > 0)
+				close(fds[--nfds]);
+			break;
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "slot",		required_argument, NULL, 's' },
+		{ "generation",		required_argument, NULL, 'g' },
+		{ "config-name",	required_argument, NULL, 'c' },
+		{ "help",		no_argument,	   NULL, 'h' },
+		{ "version",		no_argument,	   NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct worker w;
+	const char *cfg_name = "config";
+	unsigned long slot = 0;
+	bool have_slot = false;
+	struct ctl_ready ready;
+	int c;
+
+	log_init("mwworker");
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			slot = worker_number("--slot", optarg, UINT32_MAX);
+			have_slot = true;
+			break;
+		case 'g':
+			w.generation = (uint32_t)worker_number("--generation",
+			    optarg, UINT32_MAX);
+			break;
+		case 'c':
+			cfg_name = optarg;
+			break;
+		case 'h':
+			worker_usage(stdout);
+			return 0;
+		case 'V':
+			printf("mwworker (%s) %s\n", PACKAGE_NAME,
+			    PACKAGE_VERSION);
+			return 0;
+		default:
+			worker_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !have_slot) {
+		worker_usage(stderr);
+		return 2;
+	}
+
+	worker_signals(&w);
+	worker_load_config(&w, cfg_name);
+	worker_map_slot(&w, slot);
+	atomic_store(&w.slot->pid, (uint32_t)getpid());
+	atomic_store(&w.slot->generation, w.generation);
+	atomic_store(&w.slot->requests, 0);
+	atomic_store(&w.slot->request_id, 0);
+	slot_set_state(w.slot, SLOT_STARTING);
+
+	/* MediaWiki finds LocalSettings.php through this (getenv falls
+	 * back to the process environment). */
+	if (w.cfg.mw_settings &&
+	    setenv("MW_CONFIG_FILE", w.cfg.mw_settings, 1) < 0)
+		fatal("setenv MW_CONFIG_FILE: %s", strerror(errno));
+	if (w.cfg.mw_root && chdir(w.cfg.mw_root) < 0)
+		log_warn("chdir %s: %s", w.cfg.mw_root, strerror(errno));
+
+	if (mwsapi_init(&w.cfg) < 0) {
+		slot_set_state(w.slot, SLOT_EXITING);
+		return 1;
+	}
+
+	memset(&ready, 0, sizeof(ready));
+	ready.type = CTL_READY;
+	ready.pid = (uint32_t)getpid();
+	slot_set_state(w.slot, SLOT_IDLE);
+	worker_send(&ready, sizeof(ready));
+	worker_loop(&w);
+}

@@ -1,1 +1,65 @@
-/* worker/request.h */
+/*
+ * request.h - one HTTP request served by this worker, start to finish.
+ *
+ * The supervisor sends a request already parsed into CGI parameters, the
+ * body inline or in a memfd, and the client socket.  request_run() is the
+ * one place that runs PHP for it: today a full PHP request (startup,
+ * script, shutdown) as PHP-FPM does; later the checkpoint/restore cycle
+ * replaces its middle without touching the SAPI glue or the main loop.
+ */
+#ifndef MW_REQUEST_H
+#define MW_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl.h"
+#include "response.h"
+
+struct slot;
+
+struct request {
+	uint64_t	 id;
+	uint32_t	 flags;		/* CTL_REQ_* */
+	int		 http_minor;
+
+	const char	*params;	/* name\0value\0..., inside the message */
+	size_t		 params_len;
+	const char	*method, *uri, *script, *query, *content_type;
+
+	const char	*body;		/* inline or mapped from the memfd */
+	size_t		 body_len, body_off;
+	void		*body_map;	/* mmap of the body memfd, or NULL */
+
+	int		 client_fd;	/* ours to close; the supervisor has a dup */
+	int		 body_fd;	/* -1 when the body is inline */
+
+	struct response	 resp;
+
+	bool		 fatal;		/* fatal error or uncaught exception */
+	bool		 finished_early;	/* fastcgi_finish_request() ran */
+};
+
+/* Take a CTL_REQUEST message (msg, len) and its descriptors.  On success
+ * the request owns the descriptors; on error (logged) it has closed them
+ * except the client socket, which stays in *client_fd for an error answer,
+ * or -1. */
+int	 request_open(struct request *rq, const char *msg, size_t len,
+	    const int *fds, int nfds, struct slot *slot);
+/* Run the script and answer the client. */
+void	 request_run(struct request *rq);
+/* fastcgi_finish_request(): the response is complete now (PHP's output
+ * buffers already ended); the script goes on with its output discarded. */
+void	 request_finish_early(struct request *rq);
+/* Close the descriptors and unmap the body; shuts the socket's write side
+ * down when the connection is not kept alive, so the client sees the end
+ * even though the supervisor still holds a dup. */
+void	 request_close(struct request *rq);
+
+/* Parameter lookup for the SAPI (getenv, cookies): NULL when absent. */
+const char *request_param(const struct request *rq, const char *name);
+/* Copy up to n body bytes for PHP's POST reader; 0 at the end. */
+size_t	 request_read_body(struct request *rq, char *buf, size_t n);
+
+#endif

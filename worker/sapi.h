@@ -1,1 +1,25 @@
-/* worker/sapi.h */
+/*
+ * sapi.h - mwworker's own PHP SAPI module.
+ *
+ * PHP already owns every sapi_* name (sapi_startup, sapi_flush, ...), so
+ * this module's prefix is mwsapi_.  It starts libphp once per process and
+ * connects PHP's callbacks (output, headers, body, cookies, $_SERVER,
+ * getenv, error log) to the request being served.
+ */
+#ifndef MW_SAPI_H
+#define MW_SAPI_H
+
+struct config;
+struct request;
+
+/* Start PHP with the config's php: settings over Debian's php.ini and
+ * conf.d.  Returns 0, or -1 after logging why. */
+int	mwsapi_init(const struct config *cfg);
+void	mwsapi_shutdown(void);
+
+/* Bind a request to PHP's request globals before php_request_startup(),
+ * and unbind it after php_request_shutdown(). */
+void	mwsapi_request_begin(struct request *rq);
+void	mwsapi_request_end(struct request *rq);
+
+#endif

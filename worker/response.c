@@ -1,0 +1,582 @@
+/*
+ * response.c - framing and writing one HTTP/1.x response to the client.
+ *
+ * The client socket is shared with the supervisor (it keeps a dup) and is
+ * non-blocking on both sides, so every write goes through one poll loop
+ * with a no-progress deadline rather than flipping O_NONBLOCK.  The slot's
+ * bytes_out is updated after each write: the supervisor answers 502 for a
+ * dead worker only while it is still zero.
+ */
+#include "response.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "log.h"
+
+void
+response_init(struct response *r, int fd, uint32_t req_flags, int http_minor,
+    _Atomic uint64_t *bytes_out)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->req_flags = req_flags;
+	r->http_minor = http_minor >= 1 ? 1 : 0;
+	r->bytes_out = bytes_out;
+	r->status = 200;
+	r->script_length = -1;
+	r->mode = RESPONSE_BUFFERING;
+}
+
+void
+response_free(struct response *r)
+{
+	free(r->head);
+	free(r->buf);
+	r->head = r->buf = NULL;
+	r->head_len = r->head_cap = r->len = r->cap = 0;
+}
+
+static const char *
+response_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 203: return "Non-Authoritative Information";
+	case 204: return "No Content";
+	case 205: return "Reset Content";
+	case 206: return "Partial Content";
+	case 300: return "Multiple Choices";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 425: return "Too Early";
+	case 426: return "Upgrade Required";
+	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 451: return "Unavailable For Legal Reasons";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Unknown";
+}
+
+/* Grow-and-append on a malloc'd buffer; allocation failure is fatal: the
+ * worker cannot answer sensibly without memory, and the supervisor will
+ * answer 502 and start a fresh one. */
+static void
+response_append(char **p, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t nc = *cap ? *cap : 1024;
+		char *nb;
+
+		while (nc < *len + n)
+			nc *= 2;
+		if ((nb = realloc(*p, nc)) == NULL)
+			fatal("response buffer of %zu bytes: out of memory", nc);
+		*p = nb;
+		*cap = nc;
+	}
+	memcpy(*p + *len, s, n);
+	*len += n;
+}
+
+static void
+response_count(struct response *r, size_t n)
+{
+	r->sent += n;
+	if (r->bytes_out)
+		atomic_store_explicit(r->bytes_out, r->sent,
+		    memory_order_relaxed);
+}
+
+/*
+ * Write all of iov.  sendmsg with MSG_NOSIGNAL because the client may have
+ * gone (SIGPIPE would kill us); writev when the descriptor is not a socket
+ * (a pipe in tests).  Returns -1 and marks the response broken on error or
+ * after RESPONSE_WRITE_TIMEOUT_MS without progress.
+ */
+static int
+response_sendv(struct response *r, struct iovec *iov, int iovcnt)
+{
+	bool use_write = false;
+
+	if (r->broken)
+		return -1;
+	while (iovcnt > 0) {
+		struct msghdr mh;
+		ssize_t n;
+
+		if (iov->iov_len == 0) {
+			iov++;
+			iovcnt--;
+			continue;
+		}
+		if (!use_write) {
+			memset(&mh, 0, sizeof(mh));
+			mh.msg_iov = iov;
+			mh.msg_iovlen = (size_t)iovcnt;
+			n = sendmsg(r->fd, &mh, MSG_NOSIGNAL);
+			if (n < 0 && errno == ENOTSOCK) {
+				use_write = true;
+				continue;
+			}
+		} else
+			n = writev(r->fd, iov, iovcnt);
+		if (n < 0) {
+			struct pollfd pfd;
+			int pr;
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				if (errno != EPIPE && errno != ECONNRESET)
+					log_warn("write to client: %s",
+					    strerror(errno));
+				r->broken = true;
+				return -1;
+			}
+			pfd.fd = r->fd;
+			pfd.events = POLLOUT;
+			do
+				pr = poll(&pfd, 1, RESPONSE_WRITE_TIMEOUT_MS);
+			while (pr < 0 && errno == EINTR);
+			if (pr <= 0) {
+				if (pr == 0)
+					log_warn("write to client: no progress "
+					    "for %d s, giving up",
+					    RESPONSE_WRITE_TIMEOUT_MS / 1000);
+				else
+					log_warn("poll on client: %s",
+					    strerror(errno));
+				r->broken = true;
+				return -1;
+			}
+			continue;
+		}
+		response_count(r, (size_t)n);
+		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+void
+response_set_status(struct response *r, int status)
+{
+	r->status = status >= 100 && status <= 999 ? status : 200;
+}
+
+void
+response_add_header(struct response *r, const char *line, size_t len)
+{
+	const char *colon = memchr(line, ':', len), *v, *end = line + len;
+	size_t nlen;
+
+	/* PHP refuses CR/LF in header(); a header without a name is
+	 * meaningless on the wire.  Both are dropped, with a trace. */
+	if (colon == NULL || colon == line || memchr(line, '\r', len) ||
+	    memchr(line, '\n', len)) {
+		log_warn("script header \"%.*s\": malformed, not sent",
+		    (int)(len > 80 ? 80 : len), line);
+		return;
+	}
+	nlen = (size_t)(colon - line);
+	for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+#define IS(name) (nlen == sizeof(name) - 1 && \
+	    strncasecmp(line, name, sizeof(name) - 1) == 0)
+	if (IS("Content-Length")) {
+		char digits[24];
+		size_t dl = (size_t)(end - v);
+		char *ep;
+		unsigned long long n;
+
+		while (dl > 0 && (v[dl - 1] == ' ' || v[dl - 1] == '\t'))
+			dl--;
+		if (dl == 0 || dl >= sizeof(digits) ||
+		    strspn(v, "0123456789") < dl) {
+			log_warn("script header Content-Length \"%.*s\": "
+			    "not a number, ignored", (int)(dl > 40 ? 40 : dl),
+			    v);
+			return;
+		}
+		memcpy(digits, v, dl);
+		digits[dl] = '\0';
+		errno = 0;
+		n = strtoull(digits, &ep, 10);
+		if (errno || n > INT64_MAX) {
+			log_warn("script header Content-Length %s: out of "
+			    "range, ignored", digits);
+			return;
+		}
+		r->script_length = (int64_t)n;
+		return;		/* emitted by response_head, exactly once */
+	}
+	if (IS("Transfer-Encoding")) {
+		log_warn("script header Transfer-Encoding: ignored, the "
+		    "worker frames the response itself");
+		return;
+	}
+	if (IS("Connection")) {
+		/* Connection management is ours; only honour a close. */
+		const char *p;
+
+		for (p = v; p + 5 <= end; p++)
+			if (strncasecmp(p, "close", 5) == 0)
+				r->script_close = true;
+		return;
+	}
+	if (IS("Date"))
+		r->has_date = true;
+	else if (IS("Server"))
+		r->has_server = true;
+#undef IS
+	response_append(&r->head, &r->head_len, &r->head_cap, line, len);
+	response_append(&r->head, &r->head_len, &r->head_cap, "\r\n", 2);
+}
+
+void
+response_headers_done(struct response *r)
+{
+	r->have_headers = true;
+}
+
+static bool
+response_status_has_body(int status)
+{
+	return !(status < 200 || status == 204 || status == 304);
+}
+
+static bool
+response_is_head(const struct response *r)
+{
+	return (r->req_flags & CTL_REQ_HEAD) != 0;
+}
+
+/* RFC 9110 IMF-fixdate, by hand: strftime would follow the locale the
+ * script may have set. */
+static size_t
+response_date(char *out, size_t cap)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	gmtime_r(&now, &tm);
+	n = snprintf(out, cap, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/*
+ * Choose the framing and put the status line and headers on the wire,
+ * followed by the held-back body when final (the whole response is known).
+ */
+static void
+response_start(struct response *r, bool final)
+{
+	char line[256], *h = NULL;
+	size_t hlen = 0, hcap = 0, n;
+	bool keep;
+	struct iovec iov[2];
+	int iovcnt = 1;
+
+	if (!response_status_has_body(r->status) || response_is_head(r))
+		r->framing = RESPONSE_NO_BODY;
+	else if (final || r->script_length >= 0)
+		r->framing = RESPONSE_LENGTH;
+	else if ((r->req_flags & CTL_REQ_CHUNKED_OK) && r->http_minor == 1)
+		r->framing = RESPONSE_CHUNKED;
+	else
+		r->framing = RESPONSE_UNTIL_CLOSE;
+
+	keep = (r->req_flags & CTL_REQ_KEEPALIVE) && !r->script_close &&
+	    r->framing != RESPONSE_UNTIL_CLOSE;
+	r->close_after = !keep;
+
+	n = (size_t)snprintf(line, sizeof(line), "HTTP/1.%d %d %s\r\n",
+	    r->http_minor, r->status, response_reason(r->status));
+	response_append(&h, &hlen, &hcap, line, n);
+	if (r->head_len)
+		response_append(&h, &hlen, &hcap, r->head, r->head_len);
+	if (!r->has_date && (n = response_date(line, sizeof(line))) > 0)
+		response_append(&h, &hlen, &hcap, line, n);
+	if (!r->has_server)
+		response_append(&h, &hlen, &hcap, "Server: mwsup\r\n", 15);
+
+	switch (r->framing) {
+	case RESPONSE_LENGTH:
+		r->length = r->script_length >= 0 ?
+		    (uint64_t)r->script_length : r->len;
+		break;
+	case RESPONSE_NO_BODY:
+		/* HEAD tells the length the GET would have had; 1xx, 204
+		 * and 304 carry none. */
+		r->length = 0;
+		if (!response_status_has_body(r->status))
+			break;
+		if (r->script_length >= 0)
+			r->length = (uint64_t)r->script_length;
+		else if (final)
+			r->length = r->body_total;
+		else
+			break;
+		n = (size_t)snprintf(line, sizeof(line),
+		    "Content-Length: %" PRIu64 "\r\n", r->length);
+		response_append(&h, &hlen, &hcap, line, n);
+		r->length = 0;
+		break;
+	case RESPONSE_CHUNKED:
+		response_append(&h, &hlen, &hcap,
+		    "Transfer-Encoding: chunked\r\n", 28);
+		break;
+	case RESPONSE_UNTIL_CLOSE:
+		break;
+	}
+	if (r->framing == RESPONSE_LENGTH) {
+		n = (size_t)snprintf(line, sizeof(line),
+		    "Content-Length: %" PRIu64 "\r\n", r->length);
+		response_append(&h, &hlen, &hcap, line, n);
+	}
+	if (!keep)
+		response_append(&h, &hlen, &hcap, "Connection: close\r\n", 19);
+	else if (r->http_minor == 0)
+		response_append(&h, &hlen, &hcap,
+		    "Connection: keep-alive\r\n", 24);
+	response_append(&h, &hlen, &hcap, "\r\n", 2);
+
+	iov[0].iov_base = h;
+	iov[0].iov_len = hlen;
+	if (final && r->framing == RESPONSE_LENGTH && r->len > 0) {
+		size_t body = r->len < r->length ? r->len : (size_t)r->length;
+
+		iov[1].iov_base = r->buf;
+		iov[1].iov_len = body;
+		iovcnt = 2;
+		r->body_sent += body;
+		r->len = 0;
+	}
+	r->mode = RESPONSE_STREAMING;
+	(void)response_sendv(r, iov, iovcnt);
+	free(h);
+}
+
+/* Send the held-back bytes of a streaming response in its framing. */
+static void
+response_drain(struct response *r)
+{
+	struct iovec iov[3];
+	char size[24];
+	size_t n = r->len;
+
+	if (n == 0 || r->broken) {
+		r->len = 0;
+		return;
+	}
+	switch (r->framing) {
+	case RESPONSE_CHUNKED:
+		iov[0].iov_base = size;
+		iov[0].iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n",
+		    n);
+		iov[1].iov_base = r->buf;
+		iov[1].iov_len = n;
+		iov[2].iov_base = "\r\n";
+		iov[2].iov_len = 2;
+		(void)response_sendv(r, iov, 3);
+		break;
+	case RESPONSE_LENGTH:
+		/* Never more than announced: extra bytes would be read as the
+		 * next response on a kept-alive connection. */
+		if (r->body_sent + n > r->length) {
+			log_warn("script wrote more than its Content-Length "
+			    "%" PRIu64 ", rest dropped", r->length);
+			n = (size_t)(r->length - r->body_sent);
+		}
+		/* FALLTHROUGH */
+	case RESPONSE_UNTIL_CLOSE:
+		iov[0].iov_base = r->buf;
+		iov[0].iov_len = n;
+		(void)response_sendv(r, iov, 1);
+		break;
+	case RESPONSE_NO_BODY:
+		n = 0;
+		break;
+	}
+	r->body_sent += n;
+	r->len = 0;
+}
+
+int
+response_write(struct response *r, const char *data, size_t len)
+{
+	if (r->broken)
+		return -1;
+	if (r->mode == RESPONSE_DONE || len == 0)
+		return 0;
+	r->body_total += len;
+	if (response_is_head(r) || !response_status_has_body(r->status))
+		return 0;	/* counted for HEAD's Content-Length only */
+	if (r->mode == RESPONSE_BUFFERING) {
+		if (r->len + len <= RESPONSE_BUF_MAX) {
+			response_append(&r->buf, &r->len, &r->cap, data, len);
+			return 0;
+		}
+		response_start(r, false);
+		response_drain(r);
+	}
+	if (len >= RESPONSE_CHUNK_MIN && r->len == 0) {
+		/* Large piece: send it without copying. */
+		const char *saved = r->buf;
+		size_t saved_cap = r->cap;
+
+		r->buf = (char *)data;
+		r->len = len;
+		response_drain(r);
+		r->buf = (char *)saved;
+		r->cap = saved_cap;
+	} else {
+		response_append(&r->buf, &r->len, &r->cap, data, len);
+		if (r->len >= RESPONSE_CHUNK_MIN)
+			response_drain(r);
+	}
+	return r->broken ? -1 : 0;
+}
+
+void
+response_flush(struct response *r)
+{
+	if (r->mode == RESPONSE_DONE || r->broken || !r->have_headers)
+		return;
+	if (response_is_head(r) || !response_status_has_body(r->status))
+		return;		/* nothing to stream; the head goes at the end */
+	if (r->mode == RESPONSE_BUFFERING)
+		response_start(r, false);
+	response_drain(r);
+}
+
+void
+response_finish(struct response *r)
+{
+	if (r->mode == RESPONSE_DONE)
+		return;
+	if (!r->have_headers) {
+		/* PHP never got as far as sending headers (startup failed). */
+		(void)response_fail(r, 500);
+		return;
+	}
+	if (r->mode == RESPONSE_BUFFERING)
+		response_start(r, true);
+	else {
+		response_drain(r);
+		if (r->framing == RESPONSE_CHUNKED) {
+			struct iovec iov = { "0\r\n\r\n", 5 };
+
+			(void)response_sendv(r, &iov, 1);
+		}
+	}
+	if (r->framing == RESPONSE_LENGTH && r->body_sent < r->length) {
+		log_warn("script wrote %" PRIu64 " bytes, less than its "
+		    "Content-Length %" PRIu64 ": connection will be closed",
+		    r->body_sent, r->length);
+		r->truncated = true;
+	}
+	r->mode = RESPONSE_DONE;
+}
+
+bool
+response_fail(struct response *r, int status)
+{
+	char page[512];
+	int n;
+
+	if (r->mode == RESPONSE_DONE)
+		return false;	/* already complete, e.g. fastcgi_finish_request() */
+	if (r->sent > 0 || r->mode != RESPONSE_BUFFERING) {
+		/* Part of the response is out: the only honest signal left is
+		 * an incomplete body (no last chunk) and a closed connection. */
+		r->mode = RESPONSE_DONE;
+		r->truncated = true;
+		return false;
+	}
+	r->head_len = 0;
+	r->len = 0;
+	r->body_total = 0;
+	r->script_length = -1;
+	r->script_close = false;
+	r->has_date = r->has_server = false;
+	response_set_status(r, status);
+	response_add_header(r, "Content-Type: text/html; charset=UTF-8", 38);
+	response_add_header(r, "Cache-Control: no-store", 23);
+	r->have_headers = true;
+	n = snprintf(page, sizeof(page),
+	    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
+	    "<body><h1>%s</h1></body></html>\n", r->status,
+	    response_reason(r->status), response_reason(r->status));
+	if (n > 0 && (size_t)n < sizeof(page))
+		(void)response_write(r, page, (size_t)n);
+	response_finish(r);
+	return true;
+}
+
+bool
+response_keepalive(const struct response *r)
+{
+	return r->mode == RESPONSE_DONE && !r->close_after && !r->broken &&
+	    !r->truncated;
+}

@@ -1,0 +1,83 @@
+/*
+ * response.h - one HTTP/1.x response written straight to the client socket.
+ *
+ * PHP hands over headers once (at its first output) and then body bytes.
+ * The response holds the body back in a buffer so a short page can go out
+ * whole with a Content-Length (and so a fatal error can still turn into a
+ * clean 500); when the buffer fills, or the script flushes, it switches to
+ * streaming: chunked for HTTP/1.1, close-delimited for HTTP/1.0.  It never
+ * parses requests and never decides anything about the worker's life.
+ */
+#ifndef MW_RESPONSE_H
+#define MW_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RESPONSE_BUF_MAX	(256 * 1024)	/* held back before streaming */
+#define RESPONSE_CHUNK_MIN	(16 * 1024)	/* streamed writes coalesce to this */
+#define RESPONSE_WRITE_TIMEOUT_MS 60000		/* no progress for this long: give up */
+
+enum response_mode {
+	RESPONSE_BUFFERING,	/* nothing on the wire yet */
+	RESPONSE_STREAMING,	/* head sent, body follows as it comes */
+	RESPONSE_DONE,		/* complete; later output is discarded */
+};
+
+enum response_framing {
+	RESPONSE_LENGTH,	/* Content-Length */
+	RESPONSE_CHUNKED,	/* Transfer-Encoding: chunked */
+	RESPONSE_UNTIL_CLOSE,	/* HTTP/1.0 stream: body ends at EOF */
+	RESPONSE_NO_BODY,	/* HEAD, 1xx, 204, 304 */
+};
+
+struct response {
+	int		 fd;		/* client socket, non-blocking, not ours to close */
+	uint32_t	 req_flags;	/* CTL_REQ_* of the request */
+	int		 http_minor;	/* 0 or 1 */
+	_Atomic uint64_t *bytes_out;	/* slot counter mirrored on every write, or NULL */
+
+	int		 status;
+	bool		 have_headers;	/* PHP gave us its header list */
+	char		*head;		/* header lines from the script, "N: v\r\n"... */
+	size_t		 head_len, head_cap;
+	int64_t		 script_length;	/* Content-Length set by the script, or -1 */
+	bool		 script_close;	/* script said Connection: close */
+	bool		 has_date, has_server;
+	bool		 close_after;	/* head announced the end of the connection */
+	uint64_t	 length;	/* Content-Length announced, for LENGTH */
+
+	enum response_mode	mode;
+	enum response_framing	framing;
+	char		*buf;		/* body held back */
+	size_t		 len, cap;
+	uint64_t	 body_total;	/* body bytes the script produced */
+	uint64_t	 body_sent;	/* body bytes put on the wire (payload only) */
+	uint64_t	 sent;		/* all bytes written to the client */
+	bool		 broken;	/* client write failed or timed out */
+	bool		 truncated;	/* streaming ended without a proper end */
+};
+
+void	response_init(struct response *r, int fd, uint32_t req_flags,
+	    int http_minor, _Atomic uint64_t *bytes_out);
+void	response_free(struct response *r);
+/* The script's headers, in order; call response_headers_done() after. */
+void	response_set_status(struct response *r, int status);
+void	response_add_header(struct response *r, const char *line, size_t len);
+void	response_headers_done(struct response *r);
+/* Body bytes from the script.  Returns -1 once the client is gone. */
+int	response_write(struct response *r, const char *data, size_t len);
+/* Script asked for a flush: put the head and held-back body on the wire. */
+void	response_flush(struct response *r);
+/* Everything is there: send what is held back and end the body. */
+void	response_finish(struct response *r);
+/* Answer with a short HTML page for this status instead of what the
+ * script produced, if nothing is on the wire yet; otherwise cut a streaming
+ * response short (no proper end, connection closed).  A complete response
+ * is left alone.  Returns true when the page replaced the response. */
+bool	response_fail(struct response *r, int status);
+/* True when the connection can carry another request after this one. */
+bool	response_keepalive(const struct response *r);
+
+#endif
