@@ -34,6 +34,9 @@ static struct loop_ev main_sig_ev;
 static int main_ready_sent;
 static int main_terms;
 static uint64_t main_stop_deadline;
+static uint64_t main_watchdog_ms;	/* 0: systemd watchdog off */
+static uint64_t main_watchdog_next;
+static uint64_t main_status_next;
 
 static void
 main_usage(FILE *f)
@@ -186,6 +189,33 @@ main_check_ready(void)
 	    sup.cfg->workers, listen_count());
 }
 
+/* Keep systemd informed: the watchdog ping proves the loop turns, and
+ * STATUS= is what `systemctl status` shows. */
+static void
+main_notify_tick(void)
+{
+	static char last[160];
+	char status[160];
+	uint64_t now = loop_now_ms();
+
+	if (main_watchdog_ms && now >= main_watchdog_next) {
+		sd_notify(0, "WATCHDOG=1");
+		main_watchdog_next = now + main_watchdog_ms / 2;
+	}
+	if (now < main_status_next || !main_ready_sent)
+		return;
+	main_status_next = now + 1000;
+	snprintf(status, sizeof(status),
+	    "STATUS=%d idle, %d busy, %d queued, %llu served%s",
+	    pool_ready_count() - pool_busy_count(), pool_busy_count(),
+	    dispatch_queue_len(), (unsigned long long)sup.served,
+	    sup.stopping ? ", stopping" : "");
+	if (strcmp(status, last) != 0) {
+		sd_notify(0, status);
+		memcpy(last, status, sizeof(last));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -240,6 +270,12 @@ main(int argc, char **argv)
 		return 0;
 	}
 	sup.cfg = &cfg;
+	{
+		uint64_t usec;
+
+		if (sd_watchdog_enabled(0, &usec) > 0)
+			main_watchdog_ms = usec / 1000;
+	}
 	if (loop_init() < 0)
 		fatal("epoll: %s", strerror(errno));
 	if (main_setup_signals() < 0)
@@ -269,6 +305,7 @@ main(int argc, char **argv)
 		listen_tick();
 		conn_reap();
 		main_check_ready();
+		main_notify_tick();
 		if (sup.stopping) {
 			if (conn_count() == 0 && pool_alive_count() == 0)
 				break;

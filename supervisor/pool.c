@@ -271,6 +271,7 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		}
 		w->conn = NULL;
 		w->deadline = 0;
+		sup.served++;
 		conn_worker_done(c, (m.done.flags & CTL_DONE_KEEPALIVE) != 0);
 		if (m.done.flags & CTL_DONE_RECYCLE) {
 			w->state = WORKER_EXITING;

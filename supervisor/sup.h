@@ -18,6 +18,7 @@ struct sup {
 	int			 stopping;	/* SIGTERM seen: drain and exit */
 	int			 socket_activated;
 	uint64_t		 next_request_id;
+	uint64_t		 served;	/* responses from workers */
 };
 
 extern struct sup sup;
