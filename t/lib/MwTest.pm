@@ -409,6 +409,8 @@ sub run_cmd {
 # HTTP::Tiny made with keep_alive.  opt jar: a cookie_jar() to send and
 # collect cookies.  Returns {status, reason, headers, body}: header names
 # lowercased, each value a string, except "set-cookie", always a list.
+# Beware: HTTP::Tiny sends a GET or HEAD a second time when the connection
+# closes before any answer; use raw() where that matters (crashes).
 sub http {
 	my ($method, $path, $headers, $body, $opt) = @_;
 	$opt //= {};
