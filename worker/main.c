@@ -10,6 +10,7 @@
  */
 #include "config.h"		/* autoconf's, from the build directory */
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -31,6 +32,26 @@
 #include "response.h"
 #include "sapi.h"
 #include "slots.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * PHP loads its extensions with RTLD_DEEPBIND, which the ASan runtime
+ * refuses (it aborts the process).  In sanitizer builds only, this
+ * definition interposes libphp's dlopen and drops the flag; it keeps
+ * extensions' symbols apart from the host program's, which mwworker does
+ * not need.
+ */
+void *
+dlopen(const char *file, int mode)
+{
+	static void *(*real_dlopen)(const char *, int);
+
+	if (real_dlopen == NULL)
+		real_dlopen = (void *(*)(const char *, int))dlsym(RTLD_NEXT,
+		    "dlopen");
+	return real_dlopen(file, mode & ~RTLD_DEEPBIND);
+}
+#endif
 
 struct worker {
 	struct config	 cfg;
@@ -71,8 +92,10 @@ worker_number(const char *opt, const char *s, unsigned long max)
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v > max)
-		fatal("%s %s: not a number in 0..%lu", opt, s, max);
+	if (errno || *s == '\0' || *end != '\0' || v > max) {
+		log_err("%s %s: not a number in 0..%lu", opt, s, max);
+		exit(2);
+	}
 	return v;
 }
 
