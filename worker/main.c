@@ -8,8 +8,6 @@
  * served enough.  Policy lives in the supervisor; the worker only reports
  * (slot table, CTL_DONE flags) and exits when asked or when it must.
  */
-#include "config.h"		/* autoconf's, from the build directory */
-
 #include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../shared/config.h"	/* mw.yaml; the plain name is autoconf's */
+#include "config.h"
 #include "ctl.h"
 #include "log.h"
 #include "request.h"

@@ -26,7 +26,7 @@
 #include <ext/standard/head.h>
 #include <Zend/zend_signal.h>
 
-#include "../shared/config.h"
+#include "config.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
