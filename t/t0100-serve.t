@@ -117,8 +117,16 @@ my $pipe = raw($w->{port},
     "GET /api.php?action=query&meta=siteinfo&format=json HTTP/1.1\r\nHost: 127.0.0.1:$w->{port}\r\n\r\n" .
     "GET /wiki/Main_Page HTTP/1.1\r\nHost: 127.0.0.1:$w->{port}\r\nConnection: close\r\n\r\n",
     timeout => 30);
-my @statuses = ($pipe // '') =~ m{^HTTP/1\.1 (\d{3}) }mg;
-is("@statuses", '200 200', 'two pipelined requests get two 200 answers');
+my $first = parse_response($pipe);
+my $len = $first->{headers}{'content-length'} // 0;
+my $second = parse_response(substr($first->{body}, $len));
+subtest 'two pipelined requests get two answers, in order' => sub {
+	is($first->{status}, 200, 'the first gets 200');
+	like(substr($first->{body}, 0, $len), qr/"sitename":"\Q$site\E"/,
+	    'the first answer (its Content-Length long) is the API result');
+	is($second->{status}, 200, 'the second gets 200 right after it');
+	like($second->{body}, qr/MediaWiki has been installed/, 'and is the Main Page');
+};
 
 $r = http(GET => '/wiki/Help:Contents');
 subtest 'a page in another namespace is found through the short URL' => sub {
