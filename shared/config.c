@@ -1,1 +1,1446 @@
-/* shared/config.c - to be written */
+/*
+ * config.c - mw.yaml into struct config, with libyaml.
+ *
+ * libyaml's events are first collected into a small node tree that keeps
+ * each node's line:column; the tree is then checked against the tables of
+ * keys below, section by section.  Reading the whole document first means a
+ * YAML syntax error anywhere is reported before any schema error, and every
+ * schema error can point at the exact key or value.  Anchors, aliases, tags
+ * and multi-document streams are refused: a config file must mean what it
+ * plainly says to the person reading it.  The first error stops the parse.
+ */
+#include "config.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* The schema is 3 levels deep; anything much deeper is an error anyway,
+ * and the limit keeps the recursive tree code off the stack's edge. */
+#define CONFIG_MAX_DEPTH	32
+/* A config is a few kB; refuse to slurp /dev/zero. */
+#define CONFIG_MAX_FILE		(16u << 20)
+/* Longest value text quoted back in an error message. */
+#define CONFIG_QUOTE_MAX	60
+
+#define KB	1024ULL
+#define MB	(1024ULL * KB)
+#define GB	(1024ULL * MB)
+#define TB	(1024ULL * GB)
+
+enum config_kind { CONFIG_SCALAR, CONFIG_MAP, CONFIG_SEQ };
+
+struct config_node {
+	enum config_kind	 kind;
+	unsigned long		 line, col;	/* 1-based */
+	char			*text;		/* scalar, NUL-terminated copy */
+	size_t			 len;
+	int			 plain;		/* unquoted: may be null or bool */
+	struct config_node	*kids;		/* map: key, value, key, value... */
+	size_t			 nkids, cap;
+};
+
+struct config_reader {
+	yaml_parser_t		 yp;
+	const char		*name;
+	const unsigned char	*buf;
+	size_t			 len;
+};
+
+struct config_walk {
+	struct config		*cfg;
+	const char		*name;		/* file name for messages */
+	const char		*section;	/* "pool", or NULL at top level */
+	char			 path[80];	/* "pool.workers", for messages */
+	int			 ndefault_ini;	/* leading ini[] entries that are defaults */
+};
+
+struct config_key;
+typedef int config_setter(struct config_walk *, const struct config_key *,
+    const struct config_node *, const struct config_node *);
+
+/* How a number is written and where it is stored. */
+enum config_num { CONFIG_NUM_INT, CONFIG_NUM_U64, CONFIG_NUM_SIZE,
+		  CONFIG_NUM_RSS, CONFIG_NUM_MS };
+
+struct config_key {
+	const char		*name;
+	config_setter		*set;
+	size_t			 off;		/* field in struct config */
+	enum config_num		 num;
+	uint64_t		 min, max;	/* range, in the unit written */
+	const struct config_key	*sub;		/* keys of a section */
+};
+
+static void config_error(const char *, unsigned long, unsigned long,
+    const char *, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+config_error(const char *name, unsigned long line, unsigned long col,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s:%lu:%lu: %s", name, line, col, msg);
+}
+
+/* ---- reading the YAML into a tree ---- */
+
+static void
+config_node_free(struct config_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nkids; i++)
+		config_node_free(&n->kids[i]);
+	free(n->kids);
+	free(n->text);
+	memset(n, 0, sizeof(*n));
+}
+
+/* Reader errors carry a byte offset, not a mark; count lines ourselves. */
+static void
+config_offset_mark(const struct config_reader *r, size_t off,
+    unsigned long *line, unsigned long *col)
+{
+	size_t i;
+
+	*line = 1;
+	*col = 1;
+	if (off > r->len)
+		off = r->len;
+	for (i = 0; i < off; i++) {
+		if (r->buf[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if ((r->buf[i] & 0xc0) != 0x80) {
+			(*col)++;
+		}
+	}
+}
+
+static void
+config_syntax_error(const struct config_reader *r)
+{
+	const yaml_parser_t *p = &r->yp;
+	const char *problem = p->problem ? p->problem : "YAML syntax error";
+	unsigned long line, col;
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		log_err("%s: out of memory reading YAML", r->name);
+		return;
+	case YAML_READER_ERROR:
+		config_offset_mark(r, p->problem_offset, &line, &col);
+		if (p->problem_value != -1)
+			config_error(r->name, line, col, "%s (#x%X)", problem,
+			    (unsigned)p->problem_value);
+		else
+			config_error(r->name, line, col, "%s", problem);
+		return;
+	default:
+		line = (unsigned long)p->problem_mark.line + 1;
+		col = (unsigned long)p->problem_mark.column + 1;
+		if (p->context)
+			config_error(r->name, line, col, "%s (%s at %lu:%lu)",
+			    problem, p->context,
+			    (unsigned long)p->context_mark.line + 1,
+			    (unsigned long)p->context_mark.column + 1);
+		else
+			config_error(r->name, line, col, "%s", problem);
+		return;
+	}
+}
+
+static int
+config_next(struct config_reader *r, yaml_event_t *ev)
+{
+	if (yaml_parser_parse(&r->yp, ev))
+		return 0;
+	config_syntax_error(r);
+	return -1;
+}
+
+static int
+config_check_props(const struct config_reader *r, const struct config_node *n,
+    const yaml_char_t *anchor, const yaml_char_t *tag)
+{
+	if (anchor) {
+		config_error(r->name, n->line, n->col,
+		    "YAML anchors (&%.40s) and aliases are not supported",
+		    (const char *)anchor);
+		return -1;
+	}
+	if (tag) {
+		config_error(r->name, n->line, n->col,
+		    "YAML tags (%.60s) are not supported", (const char *)tag);
+		return -1;
+	}
+	return 0;
+}
+
+/* Turn the node starting with event ev into n; always consumes ev. */
+static int
+config_build(struct config_reader *r, yaml_event_t *ev, struct config_node *n,
+    int depth)
+{
+	yaml_event_type_t end;
+	yaml_event_t kid;
+	struct config_node *grown;
+	size_t cap;
+
+	n->line = (unsigned long)ev->start_mark.line + 1;
+	n->col = (unsigned long)ev->start_mark.column + 1;
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT:
+		config_error(r->name, n->line, n->col,
+		    "YAML aliases (*%.40s) and anchors are not supported",
+		    (const char *)ev->data.alias.anchor);
+		goto fail;
+	case YAML_SCALAR_EVENT:
+		if (config_check_props(r, n, ev->data.scalar.anchor,
+		    ev->data.scalar.tag) == -1)
+			goto fail;
+		n->kind = CONFIG_SCALAR;
+		n->len = ev->data.scalar.length;
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		if ((n->text = malloc(n->len + 1)) == NULL)
+			goto nomem;
+		memcpy(n->text, ev->data.scalar.value, n->len);
+		n->text[n->len] = '\0';
+		yaml_event_delete(ev);
+		return 0;
+	case YAML_SEQUENCE_START_EVENT:
+		if (config_check_props(r, n, ev->data.sequence_start.anchor,
+		    ev->data.sequence_start.tag) == -1)
+			goto fail;
+		n->kind = CONFIG_SEQ;
+		end = YAML_SEQUENCE_END_EVENT;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		if (config_check_props(r, n, ev->data.mapping_start.anchor,
+		    ev->data.mapping_start.tag) == -1)
+			goto fail;
+		n->kind = CONFIG_MAP;
+		end = YAML_MAPPING_END_EVENT;
+		break;
+	default:
+		config_error(r->name, n->line, n->col, "unexpected YAML event");
+		goto fail;
+	}
+	yaml_event_delete(ev);
+	if (depth >= CONFIG_MAX_DEPTH) {
+		config_error(r->name, n->line, n->col,
+		    "nested more than %d levels deep", CONFIG_MAX_DEPTH);
+		return -1;
+	}
+	for (;;) {
+		if (config_next(r, &kid) == -1)
+			return -1;
+		if (kid.type == end) {
+			yaml_event_delete(&kid);
+			return 0;
+		}
+		if (n->nkids == n->cap) {
+			cap = n->cap ? 2 * n->cap : 8;
+			grown = realloc(n->kids, cap * sizeof(*grown));
+			if (grown == NULL) {
+				yaml_event_delete(&kid);
+				log_err("%s: out of memory", r->name);
+				return -1;
+			}
+			n->kids = grown;
+			n->cap = cap;
+		}
+		memset(&n->kids[n->nkids], 0, sizeof(*n->kids));
+		n->nkids++;
+		/* the parent's array is not touched while the kid is built */
+		if (config_build(r, &kid, &n->kids[n->nkids - 1], depth + 1)
+		    == -1)
+			return -1;
+	}
+
+nomem:
+	log_err("%s: out of memory", r->name);
+fail:
+	yaml_event_delete(ev);
+	return -1;
+}
+
+/* Read the stream: nothing at all (*empty), or exactly one document. */
+static int
+config_read_tree(struct config_reader *r, struct config_node *root,
+    int *empty)
+{
+	yaml_event_t ev;
+	yaml_event_type_t type;
+
+	*empty = 1;
+	if (config_next(r, &ev) == -1)		/* stream start */
+		return -1;
+	yaml_event_delete(&ev);
+	if (config_next(r, &ev) == -1)
+		return -1;
+	type = ev.type;
+	yaml_event_delete(&ev);
+	if (type == YAML_STREAM_END_EVENT)
+		return 0;
+	if (config_next(r, &ev) == -1)		/* the root node */
+		return -1;
+	*empty = 0;
+	if (config_build(r, &ev, root, 0) == -1)
+		return -1;
+	if (config_next(r, &ev) == -1)		/* document end */
+		return -1;
+	yaml_event_delete(&ev);
+	if (config_next(r, &ev) == -1)
+		return -1;
+	if (ev.type == YAML_DOCUMENT_START_EVENT) {
+		config_error(r->name, (unsigned long)ev.start_mark.line + 1,
+		    (unsigned long)ev.start_mark.column + 1,
+		    "only one YAML document is allowed");
+		yaml_event_delete(&ev);
+		return -1;
+	}
+	yaml_event_delete(&ev);
+	return 0;
+}
+
+/* ---- small helpers for the schema walk ---- */
+
+static int
+config_is_null(const struct config_node *n)
+{
+	if (n->kind != CONFIG_SCALAR || !n->plain)
+		return 0;
+	return n->len == 0 || strcmp(n->text, "~") == 0 ||
+	    strcmp(n->text, "null") == 0 || strcmp(n->text, "Null") == 0 ||
+	    strcmp(n->text, "NULL") == 0;
+}
+
+/* An empty value ("key:" and nothing) has no useful position of its own:
+ * libyaml puts it after the colon.  Point at the key instead. */
+static const struct config_node *
+config_at(const struct config_node *key, const struct config_node *val)
+{
+	if (val->kind == CONFIG_SCALAR && val->plain && val->len == 0)
+		return key;
+	return val;
+}
+
+/* Quote text for a message: bounded, control bytes escaped. */
+static const char *
+config_quote(const char *s, size_t len, char *buf, size_t size)
+{
+	size_t i, o = 0;
+	unsigned char c;
+
+	buf[o++] = '"';
+	for (i = 0; i < len && o + 8 < size; i++) {
+		if (i == CONFIG_QUOTE_MAX) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+		else if (c == '"' || c == '\\')
+			o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* ", got ..." describing a value that did not fit, for messages. */
+static const char *
+config_got(const struct config_node *v, char *buf, size_t size)
+{
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+
+	switch (v->kind) {
+	case CONFIG_MAP:
+		return ", got a mapping";
+	case CONFIG_SEQ:
+		return ", got a sequence";
+	default:
+		if (v->plain && v->len == 0)
+			return "";
+		snprintf(buf, size, ", got %s",
+		    config_quote(v->text, v->len, q, sizeof(q)));
+		return buf;
+	}
+}
+
+static const char *
+config_size_text(uint64_t v, char *buf, size_t size)
+{
+	if (v != 0 && v % TB == 0)
+		snprintf(buf, size, "%lluT", (unsigned long long)(v / TB));
+	else if (v != 0 && v % GB == 0)
+		snprintf(buf, size, "%lluG", (unsigned long long)(v / GB));
+	else if (v != 0 && v % MB == 0)
+		snprintf(buf, size, "%lluM", (unsigned long long)(v / MB));
+	else if (v != 0 && v % KB == 0)
+		snprintf(buf, size, "%lluk", (unsigned long long)(v / KB));
+	else
+		snprintf(buf, size, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* Decimal digits only: no sign, no spaces, no 0x, no 1_000. */
+static int
+config_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Bytes, or with a k/K, M/m, G/g or T/t suffix in powers of 1024. */
+static int
+config_parse_size(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v, mult = 1;
+
+	if (len > 1) {
+		switch (s[len - 1]) {
+		case 'k': case 'K': mult = KB; break;
+		case 'm': case 'M': mult = MB; break;
+		case 'g': case 'G': mult = GB; break;
+		case 't': case 'T': mult = TB; break;
+		}
+		if (mult != 1)
+			len--;
+	}
+	if (config_parse_u64(s, len, &v) == -1 || v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+/* Seconds, "10" or "0.5", to milliseconds; digits past the third
+ * decimal are dropped. */
+static int
+config_parse_ms(const char *s, size_t len, uint64_t *out)
+{
+	const char *dot = memchr(s, '.', len);
+	size_t ilen = dot ? (size_t)(dot - s) : len, i;
+	uint64_t secs, ms = 0, scale = 100;
+
+	if (config_parse_u64(s, ilen, &secs) == -1 || secs > 1000000)
+		return -1;
+	if (dot) {
+		if (ilen + 1 == len)
+			return -1;
+		for (i = ilen + 1; i < len; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				return -1;
+			ms += (uint64_t)(s[i] - '0') * scale;
+			scale /= 10;
+		}
+	}
+	*out = secs * 1000 + ms;
+	return 0;
+}
+
+/* A scalar string without NUL bytes, or an error naming w->path. */
+static int
+config_string(struct config_walk *w, const struct config_node *key,
+    const struct config_node *val, const char *what)
+{
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+
+	if (val->kind != CONFIG_SCALAR || val->len == 0) {
+		config_error(w->name, at->line, at->col, "%s: expected %s%s",
+		    w->path, what, config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	if (memchr(val->text, '\0', val->len)) {
+		config_error(w->name, at->line, at->col,
+		    "%s: contains a NUL byte", w->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_store(struct config_walk *w, char **slot, const char *s)
+{
+	char *copy;
+
+	if ((copy = strdup(s)) == NULL) {
+		log_err("%s: %s: out of memory", w->name, w->path);
+		return -1;
+	}
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* Copy s, adding a trailing '/' if it lacks one. */
+static char *
+config_dir_prefix(const char *s)
+{
+	size_t len = strlen(s);
+	char *p;
+
+	if ((p = malloc(len + 2)) == NULL)
+		return NULL;
+	memcpy(p, s, len + 1);
+	if (len == 0 || p[len - 1] != '/') {
+		p[len] = '/';
+		p[len + 1] = '\0';
+	}
+	return p;
+}
+
+/* A URL prefix must be one a normalised request path can match. */
+static const char *
+config_prefix_problem(const char *s)
+{
+	const char *p;
+
+	if (s[0] != '/')
+		return "must start with \"/\"";
+	for (p = s; *p; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '?' ||
+		    *p == '#')
+			return "must not contain spaces, control characters, "
+			    "\"?\" or \"#\"";
+	}
+	if (strstr(s, "//") || strstr(s, "/./") || strstr(s, "/../") ||
+	    (p - s >= 2 && strcmp(p - 2, "/.") == 0) ||
+	    (p - s >= 3 && strcmp(p - 3, "/..") == 0))
+		return "must not contain \"//\", \".\" or \"..\" segments";
+	return NULL;
+}
+
+/* ---- value setters, one per kind of key ---- */
+
+static int
+config_set_number(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32], lo[32], hi[32];
+	void *field = (char *)w->cfg + k->off;
+	uint64_t v;
+	int bad;
+
+	switch (k->num) {
+	case CONFIG_NUM_INT:
+	case CONFIG_NUM_U64:
+		bad = val->kind != CONFIG_SCALAR ||
+		    config_parse_u64(val->text, val->len, &v) == -1 ||
+		    v < k->min || v > k->max;
+		if (bad) {
+			config_error(w->name, at->line, at->col,
+			    "%s: expected an integer from %llu to %llu%s",
+			    w->path, (unsigned long long)k->min,
+			    (unsigned long long)k->max,
+			    config_got(val, got, sizeof(got)));
+			return -1;
+		}
+		if (k->num == CONFIG_NUM_INT)
+			*(int *)field = (int)v;
+		else
+			*(uint64_t *)field = v;
+		return 0;
+	case CONFIG_NUM_SIZE:
+	case CONFIG_NUM_RSS:
+		bad = val->kind != CONFIG_SCALAR ||
+		    config_parse_size(val->text, val->len, &v) == -1 ||
+		    v > k->max || (v < k->min &&
+		    !(k->num == CONFIG_NUM_RSS && v == 0));
+		if (bad) {
+			config_error(w->name, at->line, at->col,
+			    "%s: expected %sa size from %s to %s%s", w->path,
+			    k->num == CONFIG_NUM_RSS ? "0 or " : "",
+			    config_size_text(k->min, lo, sizeof(lo)),
+			    config_size_text(k->max, hi, sizeof(hi)),
+			    config_got(val, got, sizeof(got)));
+			return -1;
+		}
+		if (k->num == CONFIG_NUM_SIZE)
+			*(size_t *)field = (size_t)v;
+		else
+			*(uint64_t *)field = (v + KB - 1) / KB;
+		return 0;
+	case CONFIG_NUM_MS:
+		bad = val->kind != CONFIG_SCALAR ||
+		    config_parse_ms(val->text, val->len, &v) == -1 ||
+		    v < k->min || v > k->max;
+		if (bad) {
+			config_error(w->name, at->line, at->col,
+			    "%s: expected seconds from 0.001 to %llu%s",
+			    w->path, (unsigned long long)k->max / 1000,
+			    config_got(val, got, sizeof(got)));
+			return -1;
+		}
+		*(int *)field = (int)v;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+config_set_abspath(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+
+	if (config_string(w, key, val, "an absolute path") == -1)
+		return -1;
+	if (val->text[0] != '/') {
+		config_error(w->name, val->line, val->col,
+		    "%s: expected an absolute path%s", w->path,
+		    config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	return config_store(w, slot, val->text);
+}
+
+/* Same, but null ("worker:" or "worker: ~") leaves the default. */
+static int
+config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+
+	if (config_is_null(val)) {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	return config_set_abspath(w, k, key, val);
+}
+
+/* user, group, server_name: a plain word; null means unset. */
+static int
+config_set_name_opt(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	const unsigned char *p;
+
+	if (config_is_null(val)) {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	if (config_string(w, key, val, "a name") == -1)
+		return -1;
+	for (p = (const unsigned char *)val->text; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == ':') {
+			config_error(w->name, val->line, val->col,
+			    "%s: %s contains a space, \"/\", \":\" or a "
+			    "control character", w->path,
+			    config_quote(val->text, val->len, q, sizeof(q)));
+			return -1;
+		}
+	}
+	return config_store(w, slot, val->text);
+}
+
+/* mediawiki.short_urls: a URL prefix, normalised to end in '/'. */
+static int
+config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	const char *problem;
+	char *p;
+
+	if (config_is_null(val)) {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	if (config_string(w, key, val, "a URL path like /wiki/") == -1)
+		return -1;
+	problem = config_prefix_problem(val->text);
+	if (problem == NULL && strcmp(val->text, "/") == 0)
+		problem = "would send every request to index.php; "
+		    "use a prefix like /wiki/";
+	if (problem) {
+		config_error(w->name, val->line, val->col, "%s: %s %s",
+		    w->path, config_quote(val->text, val->len, q, sizeof(q)),
+		    problem);
+		return -1;
+	}
+	if ((p = config_dir_prefix(val->text)) == NULL) {
+		log_err("%s: %s: out of memory", w->name, w->path);
+		return -1;
+	}
+	free(*slot);
+	*slot = p;
+	return 0;
+}
+
+static int
+config_set_dispatch(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+
+	(void)k;
+	if (val->kind == CONFIG_SCALAR && val->len == 5 &&
+	    strcmp(val->text, "queue") == 0) {
+		w->cfg->dispatch = DISPATCH_QUEUE;
+		return 0;
+	}
+	if (val->kind == CONFIG_SCALAR && val->len == 12 &&
+	    strcmp(val->text, "longest-busy") == 0) {
+		w->cfg->dispatch = DISPATCH_LONGEST_BUSY;
+		return 0;
+	}
+	config_error(w->name, at->line, at->col,
+	    "%s: expected \"queue\" or \"longest-busy\"%s", w->path,
+	    config_got(val, got, sizeof(got)));
+	return -1;
+}
+
+static int
+config_host_is_name(const char *h, size_t len)
+{
+	size_t i, label = 0;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (h[i] == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((h[i] >= 'a' && h[i] <= 'z') ||
+		    (h[i] >= 'A' && h[i] <= 'Z') ||
+		    (h[i] >= '0' && h[i] <= '9') || h[i] == '-'))
+			return 0;
+		if (h[i] == '-' && label == 0)
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0 && h[len - 1] != '-';
+}
+
+/* NULL if a is a listen address we can bind, else what is wrong. */
+static const char *
+config_address_problem(const char *a)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char host[256];
+	const char *port, *end, *colon;
+	size_t hlen, i;
+	uint64_t v;
+	int numeric;
+
+	if (strncmp(a, "unix:", 5) == 0) {
+		if (a[5] != '/')
+			return "socket path must be absolute";
+		if (strlen(a + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return "socket path longer than 107 bytes";
+		return NULL;
+	}
+	if (a[0] == '[') {
+		if ((end = strchr(a, ']')) == NULL)
+			return "missing \"]\" after the IPv6 address";
+		hlen = (size_t)(end - a - 1);
+		if (hlen >= sizeof(host))
+			return "not a valid IPv6 address";
+		memcpy(host, a + 1, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return "not a valid IPv6 address";
+		if (end[1] != ':')
+			return "expected \":port\" after \"]\"";
+		port = end + 2;
+	} else {
+		if ((colon = strrchr(a, ':')) == NULL)
+			return "expected host:port, [ipv6]:port or unix:/path";
+		hlen = (size_t)(colon - a);
+		if (memchr(a, ':', hlen))
+			return "an IPv6 address needs brackets: [addr]:port";
+		if (hlen == 0)
+			return "missing host (0.0.0.0 or [::] for any address)";
+		if (hlen >= sizeof(host))
+			return "host name too long";
+		memcpy(host, a, hlen);
+		host[hlen] = '\0';
+		numeric = 1;
+		for (i = 0; i < hlen; i++)
+			if (host[i] != '.' && (host[i] < '0' || host[i] > '9'))
+				numeric = 0;
+		if (numeric) {
+			if (inet_pton(AF_INET, host, &a4) != 1)
+				return "not a valid IPv4 address";
+		} else if (!config_host_is_name(host, hlen)) {
+			return "not a valid host name";
+		}
+		port = colon + 1;
+	}
+	if (strlen(port) > 5 || config_parse_u64(port, strlen(port), &v) == -1 ||
+	    v < 1 || v > 65535)
+		return "port must be a number from 1 to 65535";
+	return NULL;
+}
+
+static int
+config_set_listen(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	const struct config_node *at = config_at(key, val), *a;
+	struct config *cfg = w->cfg;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
+	const char *problem;
+	size_t i, j;
+
+	(void)k;
+	if (val->kind != CONFIG_SEQ) {
+		config_error(w->name, at->line, at->col,
+		    "listen: expected a sequence of addresses%s",
+		    config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	if (val->nkids == 0) {
+		config_error(w->name, val->line, val->col,
+		    "listen: expected at least one address");
+		return -1;
+	}
+	for (i = 0; i < (size_t)cfg->nlisten; i++) {
+		free(cfg->listen[i]);
+		cfg->listen[i] = NULL;
+	}
+	cfg->nlisten = 0;
+	for (i = 0; i < val->nkids; i++) {
+		a = &val->kids[i];
+		if (i == CONFIG_MAX_LISTEN) {
+			config_error(w->name, a->line, a->col,
+			    "listen: more than %d addresses", CONFIG_MAX_LISTEN);
+			return -1;
+		}
+		if (config_string(w, a, a, "an address") == -1)
+			return -1;
+		if ((problem = config_address_problem(a->text)) != NULL) {
+			config_error(w->name, a->line, a->col, "listen %s: %s",
+			    config_quote(a->text, a->len, q, sizeof(q)),
+			    problem);
+			return -1;
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(val->kids[j].text, a->text) == 0) {
+				config_error(w->name, a->line, a->col,
+				    "listen \"%s\": listed twice (first at "
+				    "%lu:%lu)", a->text, val->kids[j].line,
+				    val->kids[j].col);
+				return -1;
+			}
+		}
+		if (config_store(w, &cfg->listen[i], a->text) == -1)
+			return -1;
+		cfg->nlisten++;
+	}
+	return 0;
+}
+
+/* Keys must be scalars and appear once; i indexes the key/value pair. */
+static int
+config_check_key(struct config_walk *w, const struct config_node *map,
+    size_t i, const char *where)
+{
+	const struct config_node *key = &map->kids[2 * i], *prev;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
+	size_t j;
+
+	if (key->kind != CONFIG_SCALAR || key->len == 0) {
+		config_error(w->name, key->line, key->col,
+		    "%s%sexpected a key name%s", where ? where : "",
+		    where ? ": " : "", config_got(key, got, sizeof(got)));
+		return -1;
+	}
+	for (j = 0; j < i; j++) {
+		prev = &map->kids[2 * j];
+		if (prev->len == key->len &&
+		    memcmp(prev->text, key->text, key->len) == 0) {
+			config_error(w->name, key->line, key->col,
+			    "%s%sduplicate key %s (first at %lu:%lu)",
+			    where ? where : "", where ? ": " : "",
+			    config_quote(key->text, key->len, q, sizeof(q)),
+			    prev->line, prev->col);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+config_section_ok(struct config_walk *w, const struct config_node *key,
+    const struct config_node *val, const char *what)
+{
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+
+	if (val->kind == CONFIG_MAP)
+		return 0;
+	config_error(w->name, at->line, at->col, "%s: expected %s%s",
+	    w->path, what, config_got(val, got, sizeof(got)));
+	return -1;
+}
+
+static int
+config_ini_name_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
+		    *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* php: name -> scalar, merged over the defaults. */
+static int
+config_set_php(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	struct config *cfg = w->cfg;
+	const struct config_node *name, *v;
+	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
+	const char *text;
+	char *copy;
+	size_t i;
+	int j;
+
+	(void)k;
+	if (config_is_null(val))
+		return 0;
+	if (config_section_ok(w, key, val,
+	    "a mapping of php.ini settings") == -1)
+		return -1;
+	for (i = 0; i < val->nkids / 2; i++) {
+		name = &val->kids[2 * i];
+		v = name + 1;
+		if (config_check_key(w, val, i, "php") == -1)
+			return -1;
+		if (memchr(name->text, '\0', name->len) ||
+		    !config_ini_name_ok(name->text)) {
+			config_error(w->name, name->line, name->col,
+			    "php: bad setting name %s", config_quote(name->text,
+			    name->len, q, sizeof(q)));
+			return -1;
+		}
+		if (v->kind != CONFIG_SCALAR) {
+			config_error(w->name, v->line, v->col,
+			    "php.%s: expected a value%s", name->text,
+			    config_got(v, got, sizeof(got)));
+			return -1;
+		}
+		/* what the worker's php.ini text cannot carry */
+		if (memchr(v->text, '\0', v->len) || strpbrk(v->text, "\"\r\n")) {
+			config_error(w->name, v->line, v->col,
+			    "php.%s: a value cannot hold a double quote, a "
+			    "newline or a NUL byte", name->text);
+			return -1;
+		}
+		text = v->text;
+		if (config_is_null(v))
+			text = "";
+		else if (v->plain && (strcmp(text, "true") == 0 ||
+		    strcmp(text, "True") == 0 || strcmp(text, "TRUE") == 0))
+			text = "1";
+		else if (v->plain && (strcmp(text, "false") == 0 ||
+		    strcmp(text, "False") == 0 || strcmp(text, "FALSE") == 0))
+			text = "0";
+		if ((copy = strdup(text)) == NULL) {
+			log_err("%s: php.%s: out of memory", w->name,
+			    name->text);
+			return -1;
+		}
+		/* a default of the same name is overridden, not repeated */
+		for (j = 0; j < w->ndefault_ini; j++)
+			if (strcmp(cfg->ini[j].name, name->text) == 0)
+				break;
+		if (j < w->ndefault_ini) {
+			free(cfg->ini[j].value);
+			cfg->ini[j].value = copy;
+			continue;
+		}
+		if (cfg->nini == CONFIG_MAX_INI) {
+			free(copy);
+			config_error(w->name, name->line, name->col,
+			    "php: more than %d settings", CONFIG_MAX_INI);
+			return -1;
+		}
+		cfg->ini[cfg->nini].value = copy;
+		if ((cfg->ini[cfg->nini].name = strdup(name->text)) == NULL) {
+			free(copy);
+			cfg->ini[cfg->nini].value = NULL;
+			log_err("%s: php.%s: out of memory", w->name,
+			    name->text);
+			return -1;
+		}
+		cfg->nini++;
+	}
+	return 0;
+}
+
+/* static: URL prefix -> absolute directory. */
+static int
+config_set_static(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	struct config *cfg = w->cfg;
+	struct config_static *st;
+	const struct config_node *pre, *dir;
+	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
+	const char *problem;
+	char *prefix;
+	size_t i;
+	int j;
+
+	(void)k;
+	if (config_is_null(val))
+		return 0;
+	if (config_section_ok(w, key, val,
+	    "a mapping of URL prefix to directory") == -1)
+		return -1;
+	for (i = 0; i < val->nkids / 2; i++) {
+		pre = &val->kids[2 * i];
+		dir = pre + 1;
+		if (config_check_key(w, val, i, "static") == -1)
+			return -1;
+		config_quote(pre->text, pre->len, q, sizeof(q));
+		if (memchr(pre->text, '\0', pre->len))
+			problem = "contains a NUL byte";
+		else if (strcmp(pre->text, "/") == 0)
+			problem = "is the MediaWiki root, which is always served";
+		else
+			problem = config_prefix_problem(pre->text);
+		if (problem) {
+			config_error(w->name, pre->line, pre->col,
+			    "static %s: prefix %s", q, problem);
+			return -1;
+		}
+		if (dir->kind != CONFIG_SCALAR || dir->len == 0 ||
+		    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
+			dir = config_at(pre, dir);
+			config_error(w->name, dir->line, dir->col,
+			    "static %s: expected an absolute directory path%s",
+			    q, config_got(pre + 1, got, sizeof(got)));
+			return -1;
+		}
+		if (cfg->nstatics == CONFIG_MAX_STATIC) {
+			config_error(w->name, pre->line, pre->col,
+			    "static: more than %d prefixes", CONFIG_MAX_STATIC);
+			return -1;
+		}
+		if ((prefix = config_dir_prefix(pre->text)) == NULL) {
+			log_err("%s: static: out of memory", w->name);
+			return -1;
+		}
+		/* "/images" and "/images/" are the same prefix */
+		for (j = 0; j < cfg->nstatics; j++) {
+			if (strcmp(cfg->statics[j].prefix, prefix) == 0) {
+				config_error(w->name, pre->line, pre->col,
+				    "static %s: same prefix as %s at %lu:%lu",
+				    q, cfg->statics[j].prefix,
+				    val->kids[2 * j].line, val->kids[2 * j].col);
+				free(prefix);
+				return -1;
+			}
+		}
+		st = &cfg->statics[cfg->nstatics];
+		st->prefix = prefix;
+		if ((st->dir = strdup(dir->text)) == NULL) {
+			free(prefix);
+			st->prefix = NULL;
+			log_err("%s: static: out of memory", w->name);
+			return -1;
+		}
+		cfg->nstatics++;
+	}
+	return 0;
+}
+
+/* snapshot.exclude: a sequence of names; replaces the (empty) default. */
+static int
+config_set_exclude(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	struct config *cfg = w->cfg;
+	const struct config_node *at = config_at(key, val), *e;
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	size_t i;
+
+	(void)k;
+	if (config_is_null(val))
+		return 0;
+	if (val->kind != CONFIG_SEQ) {
+		config_error(w->name, at->line, at->col,
+		    "%s: expected a sequence of names%s", w->path,
+		    config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	for (i = 0; i < val->nkids; i++) {
+		e = &val->kids[i];
+		if (i == CONFIG_MAX_EXCLUDE) {
+			config_error(w->name, e->line, e->col,
+			    "%s: more than %d entries", w->path,
+			    CONFIG_MAX_EXCLUDE);
+			return -1;
+		}
+		if (config_string(w, e, e, "a name") == -1)
+			return -1;
+		if (config_store(w, &cfg->exclude[i], e->text) == -1)
+			return -1;
+		cfg->nexclude++;
+	}
+	return 0;
+}
+
+/* ---- the schema ---- */
+
+#define F(field)	offsetof(struct config, field)
+
+static const struct config_key config_mediawiki_keys[] = {
+	{ "root",	config_set_abspath,	F(mw_root), 0, 0, 0, NULL },
+	{ "settings",	config_set_abspath,	F(mw_settings), 0, 0, 0, NULL },
+	{ "short_urls",	config_set_prefix_opt,	F(mw_short_urls), 0, 0, 0, NULL },
+	{ "server_name", config_set_name_opt,	F(server_name), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct config_key config_pool_keys[] = {
+	{ "workers",	config_set_number,	F(workers),
+	    CONFIG_NUM_INT, 1, 1024, NULL },
+	{ "dispatch",	config_set_dispatch,	F(dispatch), 0, 0, 0, NULL },
+	{ "queue_max",	config_set_number,	F(queue_max),
+	    CONFIG_NUM_INT, 0, 1000000, NULL },
+	{ "worker",	config_set_abspath_opt,	F(worker_path), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+#define CONFIG_DURATION(name, field) \
+	{ name, config_set_number, F(field), CONFIG_NUM_MS, 1, 86400000, NULL }
+
+static const struct config_key config_timeouts_keys[] = {
+	CONFIG_DURATION("header",	header_timeout_ms),
+	CONFIG_DURATION("body",		body_timeout_ms),
+	CONFIG_DURATION("request",	request_timeout_ms),
+	CONFIG_DURATION("keepalive",	keepalive_timeout_ms),
+	CONFIG_DURATION("shutdown",	shutdown_timeout_ms),
+	CONFIG_DURATION("startup",	startup_timeout_ms),
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct config_key config_limits_keys[] = {
+	{ "head",	config_set_number,	F(head_max),
+	    CONFIG_NUM_SIZE, KB, MB, NULL },
+	{ "body",	config_set_number,	F(body_max),
+	    CONFIG_NUM_SIZE, 0, 16 * GB, NULL },
+	{ "headers",	config_set_number,	F(headers_max),
+	    CONFIG_NUM_INT, 1, 10000, NULL },
+	{ "connections", config_set_number,	F(connections_max),
+	    CONFIG_NUM_INT, 1, 1000000, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct config_key config_recycle_keys[] = {
+	{ "max_requests", config_set_number,	F(max_requests),
+	    CONFIG_NUM_U64, 0, 1000000000, NULL },
+	{ "max_rss",	config_set_number,	F(max_rss_kb),
+	    CONFIG_NUM_RSS, MB, TB, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct config_key config_snapshot_keys[] = {
+	{ "exclude",	config_set_exclude,	F(exclude), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+static int config_set_section(struct config_walk *, const struct config_key *,
+    const struct config_node *, const struct config_node *);
+
+static const struct config_key config_top_keys[] = {
+	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
+	{ "mediawiki",	config_set_section,	0, 0, 0, 0, config_mediawiki_keys },
+	{ "pool",	config_set_section,	0, 0, 0, 0, config_pool_keys },
+	{ "timeouts",	config_set_section,	0, 0, 0, 0, config_timeouts_keys },
+	{ "limits",	config_set_section,	0, 0, 0, 0, config_limits_keys },
+	{ "recycle",	config_set_section,	0, 0, 0, 0, config_recycle_keys },
+	{ "php",	config_set_php,		F(ini), 0, 0, 0, NULL },
+	{ "static",	config_set_static,	F(statics), 0, 0, 0, NULL },
+	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
+	{ "user",	config_set_name_opt,	F(user), 0, 0, 0, NULL },
+	{ "group",	config_set_name_opt,	F(group), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+#undef F
+
+static int
+config_walk_map(struct config_walk *w, const struct config_key *keys,
+    const struct config_node *map)
+{
+	const struct config_node *key, *val;
+	const struct config_key *k;
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	size_t i;
+
+	for (i = 0; i < map->nkids / 2; i++) {
+		key = &map->kids[2 * i];
+		val = key + 1;
+		if (config_check_key(w, map, i, w->section) == -1)
+			return -1;
+		for (k = keys; k->name; k++)
+			if (strlen(k->name) == key->len &&
+			    memcmp(k->name, key->text, key->len) == 0)
+				break;
+		if (k->name == NULL) {
+			config_quote(key->text, key->len, q, sizeof(q));
+			if (w->section)
+				config_error(w->name, key->line, key->col,
+				    "unknown key %s in %s", q, w->section);
+			else
+				config_error(w->name, key->line, key->col,
+				    "unknown key %s at top level", q);
+			return -1;
+		}
+		snprintf(w->path, sizeof(w->path), "%s%s%s",
+		    w->section ? w->section : "", w->section ? "." : "",
+		    k->name);
+		if (k->set(w, k, key, val) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+config_set_section(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	const char *outer = w->section;
+	int rc;
+
+	if (config_is_null(val))
+		return 0;
+	if (config_section_ok(w, key, val, "a mapping") == -1)
+		return -1;
+	w->section = k->name;
+	rc = config_walk_map(w, k->sub, val);
+	w->section = outer;
+	return rc;
+}
+
+/* ---- defaults, entry points ---- */
+
+static int
+config_defaults(struct config *cfg, const char *name)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->path = strdup(name);
+	cfg->listen[0] = strdup("127.0.0.1:8080");
+	cfg->nlisten = 1;
+	cfg->mw_root = strdup("/usr/share/mediawiki");
+	cfg->mw_settings = strdup("/etc/mediawiki/LocalSettings.php");
+	cfg->workers = 4;
+	cfg->dispatch = DISPATCH_QUEUE;
+	cfg->queue_max = 256;
+	cfg->header_timeout_ms = 10 * 1000;
+	cfg->body_timeout_ms = 60 * 1000;
+	cfg->request_timeout_ms = 60 * 1000;
+	cfg->keepalive_timeout_ms = 5 * 1000;
+	cfg->shutdown_timeout_ms = 30 * 1000;
+	cfg->startup_timeout_ms = 60 * 1000;
+	cfg->head_max = 16 * KB;
+	cfg->body_max = 100 * MB;
+	cfg->headers_max = 100;
+	cfg->connections_max = 1024;
+	cfg->max_requests = 10000;
+	cfg->max_rss_kb = 512 * KB;
+	cfg->ini[0].name = strdup("memory_limit");
+	cfg->ini[0].value = strdup("256M");
+	cfg->ini[1].name = strdup("max_execution_time");
+	cfg->ini[1].value = strdup("0");
+	cfg->nini = 2;
+	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
+	    !cfg->mw_settings || !cfg->ini[0].name || !cfg->ini[0].value ||
+	    !cfg->ini[1].name || !cfg->ini[1].value) {
+		log_err("%s: out of memory", name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_parse(struct config *cfg, const char *name, const char *buf,
+    size_t len)
+{
+	struct config_reader r;
+	struct config_walk w;
+	struct config_node root;
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	int empty, rc = -1;
+
+	if (name == NULL)
+		name = "(config)";
+	if (buf == NULL)
+		buf = "";
+	memset(&root, 0, sizeof(root));
+	if (config_defaults(cfg, name) == -1)
+		goto out;
+	if (!yaml_parser_initialize(&r.yp)) {
+		log_err("%s: out of memory", name);
+		goto out;
+	}
+	r.name = name;
+	r.buf = (const unsigned char *)buf;
+	r.len = len;
+	yaml_parser_set_input_string(&r.yp, r.buf, len);
+	rc = config_read_tree(&r, &root, &empty);
+	yaml_parser_delete(&r.yp);
+	if (rc == -1 || empty || config_is_null(&root))
+		goto out;
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.name = name;
+	w.ndefault_ini = cfg->nini;
+	if (root.kind != CONFIG_MAP) {
+		config_error(name, root.line, root.col,
+		    "expected a mapping of settings at top level%s",
+		    config_got(&root, got, sizeof(got)));
+		rc = -1;
+		goto out;
+	}
+	rc = config_walk_map(&w, config_top_keys, &root);
+out:
+	config_node_free(&root);
+	if (rc == -1)
+		config_free(cfg);
+	return rc;
+}
+
+int
+config_load(struct config *cfg, const char *path, char **bufp, size_t *lenp)
+{
+	char *buf = NULL, *grown;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd, rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (bufp)
+		*bufp = NULL;
+	if (lenp)
+		*lenp = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_err("%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= CONFIG_MAX_FILE) {
+				log_err("%s: cannot read: larger than %u MiB",
+				    path, CONFIG_MAX_FILE >> 20);
+				goto fail;
+			}
+			cap = cap ? 2 * cap : 8192;
+			if ((grown = realloc(buf, cap)) == NULL) {
+				log_err("%s: cannot read: out of memory", path);
+				goto fail;
+			}
+			buf = grown;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_err("%s: cannot read: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';	/* handy for callers; not part of len */
+	rc = config_parse(cfg, path, buf, len);
+	if (rc == -1 || bufp == NULL) {
+		free(buf);
+		return rc;
+	}
+	*bufp = buf;
+	if (lenp)
+		*lenp = len;
+	return 0;
+
+fail:
+	close(fd);
+	free(buf);
+	return -1;
+}
+
+void
+config_free(struct config *cfg)
+{
+	int i;
+
+	free(cfg->path);
+	for (i = 0; i < CONFIG_MAX_LISTEN; i++)
+		free(cfg->listen[i]);
+	free(cfg->mw_root);
+	free(cfg->mw_settings);
+	free(cfg->mw_short_urls);
+	free(cfg->server_name);
+	free(cfg->worker_path);
+	for (i = 0; i < CONFIG_MAX_INI; i++) {
+		free(cfg->ini[i].name);
+		free(cfg->ini[i].value);
+	}
+	for (i = 0; i < CONFIG_MAX_STATIC; i++) {
+		free(cfg->statics[i].prefix);
+		free(cfg->statics[i].dir);
+	}
+	for (i = 0; i < CONFIG_MAX_EXCLUDE; i++)
+		free(cfg->exclude[i]);
+	free(cfg->user);
+	free(cfg->group);
+	memset(cfg, 0, sizeof(*cfg));
+}

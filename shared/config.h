@@ -1,0 +1,97 @@
+/*
+ * config.h - mw.yaml, parsed once into a plain struct.
+ *
+ * The supervisor parses the file, then hands the same bytes to each worker
+ * through a memfd, so both processes always see one version of the file
+ * even if it is edited while workers start.  Every error names
+ * file:line:column and the loader returns -1; callers exit 2.
+ */
+#ifndef MW_CONFIG_H
+#define MW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN	16
+#define CONFIG_MAX_STATIC	16
+#define CONFIG_MAX_INI		64
+#define CONFIG_MAX_EXCLUDE	128
+
+enum dispatch_policy { DISPATCH_QUEUE = 0, DISPATCH_LONGEST_BUSY = 1 };
+
+struct config_static {
+	char	*prefix;	/* URL prefix, starts and ends with '/' */
+	char	*dir;		/* directory it maps to */
+};
+
+struct config_ini {
+	char	*name;
+	char	*value;
+};
+
+struct config {
+	char	*path;			/* file the config came from */
+
+	char	*listen[CONFIG_MAX_LISTEN];	/* "host:port", "[v6]:port", "unix:/path" */
+	int	 nlisten;
+
+	/* mediawiki: */
+	char	*mw_root;		/* MediaWiki install, /usr/share/mediawiki */
+	char	*mw_settings;		/* LocalSettings.php */
+	char	*mw_short_urls;		/* article path prefix like "/wiki/", or NULL */
+	char	*server_name;		/* SERVER_NAME, default from Host: */
+
+	/* pool: */
+	int	 workers;		/* pool size, 1..1024 */
+	enum dispatch_policy dispatch;
+	int	 queue_max;		/* requests held when no worker is idle */
+	char	*worker_path;		/* mwworker binary, NULL = default */
+
+	/* timeouts: (milliseconds) */
+	int	 header_timeout_ms;
+	int	 body_timeout_ms;
+	int	 request_timeout_ms;
+	int	 keepalive_timeout_ms;
+	int	 shutdown_timeout_ms;
+	int	 startup_timeout_ms;
+
+	/* limits: */
+	size_t	 head_max;		/* request line + headers, bytes */
+	size_t	 body_max;		/* request body, bytes */
+	int	 headers_max;		/* number of header fields */
+	int	 connections_max;
+
+	/* recycle: */
+	uint64_t max_requests;		/* 0 = never */
+	uint64_t max_rss_kb;		/* 0 = never */
+
+	/* php: */
+	struct config_ini ini[CONFIG_MAX_INI];
+	int	 nini;
+
+	/* static: */
+	struct config_static statics[CONFIG_MAX_STATIC];
+	int	 nstatics;
+
+	/* snapshot: */
+	char	*exclude[CONFIG_MAX_EXCLUDE];
+	int	 nexclude;
+
+	/* privileges, when started as root */
+	char	*user;
+	char	*group;
+};
+
+/* Parse buf (len bytes) named name.  On error logs file:line:col: message
+ * and returns -1.  cfg is filled with defaults first.  On error cfg holds
+ * nothing to free (config_free on it is harmless either way). */
+int	config_parse(struct config *cfg, const char *name, const char *buf,
+	    size_t len);
+/* Read and parse a file; the bytes read are returned in *bufp (malloc'd,
+ * NUL-terminated past *lenp) so they can be passed on unchanged.  On error
+ * *bufp is NULL and cfg holds nothing to free. */
+int	config_load(struct config *cfg, const char *path, char **bufp,
+	    size_t *lenp);
+void	config_free(struct config *cfg);
+
+#endif
