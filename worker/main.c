@@ -57,17 +57,31 @@ struct worker {
 	struct slot	*slot;
 	uint32_t	 generation;
 	uint64_t	 requests;
-	sigset_t	 wait_mask;	/* the mask while waiting: SIGTERM open */
+	sigset_t	 stop_set;	/* SIGTERM, SIGINT */
+	sigset_t	 wait_mask;	/* the mask inside ppoll: stop_set open */
 };
 
-/* Handled only while waiting for the next message (blocked otherwise), so
- * a request in progress always finishes. */
+/*
+ * SIGTERM/SIGINT only set a flag: a request in progress always finishes,
+ * then the worker reports CTL_DONE_RECYCLE and exits.  They are blocked
+ * only around the wait for the next message (so none is lost between the
+ * check and ppoll), never while PHP runs: a blocked mask would be
+ * inherited by the commands MediaWiki executes.
+ */
 static volatile sig_atomic_t worker_stop;
 
 static void
 worker_on_signal(int sig)
 {
 	worker_stop = 1;
+}
+
+/* SIGPIPE is caught rather than ignored: writes still fail with EPIPE,
+ * and the commands PHP runs start with the default disposition (an
+ * ignored signal would stay ignored across exec). */
+static void
+worker_on_sigpipe(int sig)
+{
 }
 
 static void
@@ -101,20 +115,20 @@ static void
 worker_signals(struct worker *w)
 {
 	struct sigaction sa;
-	sigset_t block;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = worker_on_sigpipe;
 	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = worker_on_signal;
-	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &block, &w->wait_mask) < 0)
+	sigemptyset(&w->stop_set);
+	sigaddset(&w->stop_set, SIGTERM);
+	sigaddset(&w->stop_set, SIGINT);
+	if (sigprocmask(SIG_SETMASK, NULL, &w->wait_mask) < 0)
 		fatal("sigprocmask: %s", strerror(errno));
 	sigdelset(&w->wait_mask, SIGTERM);
 	sigdelset(&w->wait_mask, SIGINT);
@@ -122,19 +136,6 @@ worker_signals(struct worker *w)
 	/* The supervisor's death must not leave workers behind. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		log_warn("prctl PR_SET_PDEATHSIG: %s", strerror(errno));
-}
-
-static bool
-worker_stop_pending(void)
-{
-	sigset_t pend;
-
-	if (worker_stop)
-		return true;
-	if (sigpending(&pend) < 0)
-		return false;
-	return sigismember(&pend, SIGTERM) == 1 ||
-	    sigismember(&pend, SIGINT) == 1;
 }
 
 static void
@@ -291,7 +292,7 @@ worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
 		    (unsigned long long)w->cfg.max_rss_kb);
 		recycle = true;
 	}
-	if (worker_stop_pending())
+	if (worker_stop)
 		recycle = true;
 	if (recycle)
 		done.flags |= CTL_DONE_RECYCLE;
@@ -317,13 +318,15 @@ worker_loop(struct worker *w)
 		uint32_t type;
 		ssize_t n;
 
+		sigprocmask(SIG_BLOCK, &w->stop_set, NULL);
 		if (worker_stop)
 			worker_exit(w, 0);
 		if (ppoll(&p, 1, NULL, &w->wait_mask) < 0) {
 			if (errno == EINTR)
-				continue;
+				continue;	/* still blocked: checked above */
 			fatal("control socket: poll: %s", strerror(errno));
 		}
+		sigprocmask(SIG_UNBLOCK, &w->stop_set, NULL);
 		n = ctl_recv(CTL_FD_CONTROL, m.buf, sizeof(m.buf), fds, &nfds);
 		if (n == 0)
 			worker_exit(w, 0);	/* supervisor gone */
