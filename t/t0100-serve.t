@@ -135,6 +135,6 @@ subtest 'a page in another namespace is found through the short URL' => sub {
 	    'the title names the page and the wiki');
 };
 
-is(stop_mwsup($srv), 0, 'mwsup exits with status 0 on SIGTERM');
+stopped_cleanly($srv);
 
 done_testing();

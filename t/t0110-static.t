@@ -121,4 +121,6 @@ ok(wait_until(sub { kill(0, $srv->{pid}) }, 1), 'mwsup is still running after al
 $r = http(GET => $png_path);
 is($r->{status}, 200, 'and still serves static files');
 
+stopped_cleanly($srv);
+
 done_testing();

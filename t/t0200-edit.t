@@ -85,4 +85,6 @@ like($r->{body}, qr/"anon"/, 'an API request without the session cookie is anony
     token => '+\\');
 is($j->{error}{code}, 'badtoken', 'an edit with the anonymous token is refused');
 
+stopped_cleanly($srv);
+
 done_testing();

@@ -95,4 +95,6 @@ for (1 .. 6) {
 is($ok, 6, 'requests after the respawn all succeed');
 ok(kill(0, $srv->{pid}), 'mwsup itself kept running');
 
+stopped_cleanly($srv);
+
 done_testing();

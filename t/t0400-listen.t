@@ -38,16 +38,16 @@ is($r->{status}, 200, 'a static file is served over the unix socket too');
 ok(!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$w->{port}", Timeout => 2),
     'the TCP port mkwiki chose is not listened on when only the socket is configured');
 
-is(stop_mwsup($srv), 0, 'mwsup stops cleanly');
+stopped_cleanly($srv);
 # A second start on the same path must work, whether mwsup removed its
 # socket on exit or replaces a stale one on start.
 $srv = start_mwsup($w->{config}, unix => $sock);
 is(get_over_unix('/wiki/Main_Page')->{status}, 200,
     'a restarted mwsup serves on the same socket path again');
-stop_mwsup($srv);
+stopped_cleanly($srv);
 
 SKIP: {
-	skip 'this machine has no IPv6 loopback (::1)', 4 unless have_ipv6();
+	skip 'this machine has no IPv6 loopback (::1)', 5 unless have_ipv6();
 	my $port6 = free_port6();
 	set_yaml($w, listen => ["127.0.0.1:$w->{port}", "[::1]:$port6"]);
 	$srv = start_mwsup($w->{config});
@@ -56,7 +56,7 @@ SKIP: {
 	is($r4->{status}, 200, 'with two listen addresses, the IPv4 one serves the Main Page');
 	is($r6->{status}, 200, "and so does the IPv6 one, [::1]:$port6");
 	like($r6->{body}, qr{<title>\Q$site\E</title>}, 'the IPv6 answer is the wiki\'s Main Page');
-	is(stop_mwsup($srv), 0, 'mwsup stops cleanly');
+	stopped_cleanly($srv);
 }
 
 done_testing();

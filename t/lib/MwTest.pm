@@ -29,7 +29,7 @@ our @EXPORT = qw(
 	repo_dir build_dir mwsup_bin mwworker_bin test_dir
 	free_port free_port6 have_ipv6
 	wiki set_yaml read_file write_file append_settings
-	start_mwsup stop_mwsup current_server
+	start_mwsup stop_mwsup stopped_cleanly current_server
 	log_text log_like log_unlike
 	http raw parse_response form cookie_jar
 	worker_pids wait_until run_cmd
@@ -321,6 +321,21 @@ sub stop_mwsup {
 	$srv->{stopped} = 1;
 	$srv->{killed} = 1;
 	return $srv->{status} = $?;
+}
+
+# stopped_cleanly($srv): stop mwsup and check, as two test points, that it
+# exited with status 0 and that neither it nor a worker (they share the log)
+# printed a sanitizer report (ASan, LeakSanitizer, UBSan).
+sub stopped_cleanly {
+	my ($srv) = @_;
+	$srv //= $CURRENT;
+	my $st = stop_mwsup($srv);
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	Test::More::is(_wstat($st), 'exit 0', 'mwsup exits with status 0 on SIGTERM');
+	my @reports = log_text($srv) =~ /^(.*(?:ERROR: \w+Sanitizer|runtime error:|SUMMARY: \w+Sanitizer).*)$/mg;
+	Test::More::ok(!@reports, 'no sanitizer report in the log of mwsup and its workers')
+		or Test::More::diag("in $srv->{log}:\n" . join("\n", @reports[0 .. ($#reports < 9 ? $#reports : 9)]));
+	return $st;
 }
 
 sub log_text {
