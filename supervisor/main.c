@@ -37,6 +37,7 @@ static uint64_t main_stop_deadline;
 static uint64_t main_watchdog_ms;	/* 0: systemd watchdog off */
 static uint64_t main_watchdog_next;
 static uint64_t main_status_next;
+static const char *main_config_path = MW_SYSCONFDIR "/mw.yaml";
 
 static void
 main_usage(FILE *f)
@@ -128,6 +129,79 @@ main_begin_stop(void)
 	pool_quit_all();
 }
 
+static int
+main_same_list(char *const *a, int na, char *const *b, int nb)
+{
+	if (na != nb)
+		return 0;
+	for (int i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static int
+main_same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * SIGHUP: read the file again; if it is valid, start a new generation of
+ * workers with it and retire the old one once the new one is ready, so no
+ * request is dropped.  A bad file changes nothing.  Sockets and the user
+ * were set up before privileges were dropped and stay as they are.
+ */
+static void
+main_reload(void)
+{
+	struct config *ncfg, *old = sup.cfg;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	if (sup.stopping)
+		return;
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)loop_now_ms() * 1000ULL);
+	log_notice("reload: reading %s", main_config_path);
+	if ((ncfg = calloc(1, sizeof(*ncfg))) == NULL ||
+	    config_load(ncfg, main_config_path, &buf, &len) < 0) {
+		free(ncfg);
+		log_err("reload: %s is not valid; still running the previous "
+		    "configuration", main_config_path);
+		sd_notify(0, "READY=1\nSTATUS=reload failed: configuration "
+		    "not valid");
+		return;
+	}
+	if ((fd = main_config_memfd(buf, len)) < 0) {
+		log_err("reload: config memfd: %s", strerror(errno));
+		free(buf);
+		config_free(ncfg);
+		free(ncfg);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	free(buf);
+	if (!sup.socket_activated &&
+	    !main_same_list(old->listen, old->nlisten, ncfg->listen,
+	    ncfg->nlisten))
+		log_warn("reload: listen addresses changed; that needs a "
+		    "restart (keeping the current sockets)");
+	if (!main_same_str(old->user, ncfg->user) ||
+	    !main_same_str(old->group, ncfg->group))
+		log_warn("reload: user/group changed; that needs a restart");
+	sup.cfg = ncfg;
+	close(sup.config_fd);
+	sup.config_fd = fd;
+	conn_init_parser_settings();
+	config_free(old);
+	free(old);
+	main_ready_sent = 0;
+	if (pool_reload() < 0)
+		log_err("reload: the new generation could not start in full");
+}
+
 static void
 main_on_signal(struct loop_ev *ev, uint32_t events)
 {
@@ -148,8 +222,7 @@ main_on_signal(struct loop_ev *ev, uint32_t events)
 			main_begin_stop();
 			break;
 		case SIGHUP:
-			log_warn("SIGHUP: reload is not supported yet; "
-			    "restart mwsup to apply a new configuration");
+			main_reload();
 			break;
 		}
 	}
@@ -180,8 +253,7 @@ main_setup_signals(void)
 static void
 main_check_ready(void)
 {
-	if (main_ready_sent || sup.stopping ||
-	    pool_ready_count() < sup.cfg->workers)
+	if (sup.stopping || !pool_generation_ready() || main_ready_sent)
 		return;
 	main_ready_sent = 1;
 	sd_notifyf(0, "READY=1\nSTATUS=%d workers ready", sup.cfg->workers);
@@ -227,9 +299,8 @@ main(int argc, char **argv)
 		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = MW_SYSCONFDIR "/mw.yaml";
 	int test_only = 0, ch;
-	struct config cfg;
+	struct config *cfg;
 	char *buf = NULL;
 	size_t len = 0;
 
@@ -237,7 +308,7 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "c:tvhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			main_config_path = optarg;
 			break;
 		case 't':
 			test_only = 1;
@@ -261,15 +332,21 @@ main(int argc, char **argv)
 		main_usage(stderr);
 		return 2;
 	}
-	if (config_load(&cfg, path, &buf, &len) < 0)
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		fatal("out of memory");
+	if (config_load(cfg, main_config_path, &buf, &len) < 0) {
+		free(cfg);
 		return 2;
+	}
 	if (test_only) {
-		printf("mwsup: configuration file %s is valid\n", path);
-		config_free(&cfg);
+		printf("mwsup: configuration file %s is valid\n",
+		    main_config_path);
+		config_free(cfg);
+		free(cfg);
 		free(buf);
 		return 0;
 	}
-	sup.cfg = &cfg;
+	sup.cfg = cfg;
 	{
 		uint64_t usec;
 
@@ -281,20 +358,20 @@ main(int argc, char **argv)
 	if (main_setup_signals() < 0)
 		fatal("signals: %s", strerror(errno));
 	conn_init_parser_settings();
-	if (listen_open(&cfg) < 0)
+	if (listen_open(cfg) < 0)
 		return 1;
 	if (main_drop_privileges() < 0)
 		return 1;
 	if ((sup.config_fd = main_config_memfd(buf, len)) < 0)
 		fatal("config memfd: %s", strerror(errno));
 	free(buf);
-	sup.slots_fd = slots_create((uint32_t)cfg.workers, &sup.slots);
+	sup.slots_fd = slots_create(POOL_MAX, &sup.slots);
 	if (sup.slots_fd < 0)
 		fatal("slot table: %s", strerror(errno));
-	if (pool_init(argv[0]) < 0 || pool_start() < 0)
+	if (pool_init() < 0 || pool_start() < 0)
 		return 1;
 	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,
-	    cfg.workers, pool_worker_path());
+	    cfg->workers, pool_worker_path());
 
 	for (;;) {
 		loop_run_once(LOOP_TICK_MS);
@@ -319,5 +396,7 @@ main(int argc, char **argv)
 	}
 	listen_cleanup();
 	log_notice("stopped");
+	config_free(sup.cfg);
+	free(sup.cfg);
 	return 0;
 }

@@ -34,9 +34,16 @@
 #define POOL_BACKOFF_MAX_MS	30000
 #define POOL_QUIT_GRACE_MS	5000
 
-static struct worker *pool_w;
-static int pool_n;
+/*
+ * Reload starts a new generation beside the old one, so the table has room
+ * for two full pools.  A worker is a "member" while it belongs to the
+ * current generation; old members keep serving until every new member is
+ * ready, then they are retired as they become idle.
+ */
+static struct worker pool_w[POOL_MAX];
+static int pool_hi;		/* 1 + highest index ever used */
 static int pool_rr;
+static int pool_retire_pending;	/* old generation waits for the new */
 static char pool_path[PATH_MAX];
 static uint32_t pool_generation = 1;
 
@@ -50,8 +57,8 @@ pool_worker_path(void)
 
 /* The worker binary: configured, else beside a build-tree mwsup, else the
  * installed one. */
-int
-pool_init(const char *argv0)
+static int
+pool_find_worker_binary(void)
 {
 	char self[PATH_MAX];
 	ssize_t n;
@@ -81,23 +88,22 @@ pool_init(const char *argv0)
 			snprintf(pool_path, sizeof(pool_path), "%s/mwworker",
 			    MW_LIBEXECDIR);
 	}
-	(void)argv0;
 	if (access(pool_path, X_OK) != 0) {
 		log_err("worker %s: %s", pool_path, strerror(errno));
 		return -1;
 	}
-	pool_n = sup.cfg->workers;
-	pool_w = calloc((size_t)pool_n, sizeof(*pool_w));
-	if (pool_w == NULL) {
-		log_err("worker pool: out of memory");
-		return -1;
-	}
-	for (int i = 0; i < pool_n; i++) {
+	return 0;
+}
+
+int
+pool_init(void)
+{
+	for (int i = 0; i < POOL_MAX; i++) {
 		pool_w[i].index = i;
 		pool_w[i].ev.fd = -1;
 		pool_w[i].state = WORKER_DOWN;
 	}
-	return 0;
+	return pool_find_worker_binary();
 }
 
 static struct slot *
@@ -185,13 +191,93 @@ pool_spawn(struct worker *w)
 	return 0;
 }
 
+/* Start cfg->workers new members in free places of the table. */
+static int
+pool_start_members(void)
+{
+	int started = 0;
+
+	for (int i = 0; i < POOL_MAX && started < sup.cfg->workers; i++) {
+		struct worker *w = &pool_w[i];
+
+		if (w->used)
+			continue;
+		w->used = 1;
+		w->member = 1;
+		w->fails = 0;
+		if (i >= pool_hi)
+			pool_hi = i + 1;
+		if (pool_spawn(w) < 0) {
+			w->state = WORKER_DOWN;
+			w->respawn_at = loop_now_ms() + POOL_BACKOFF_MAX_MS;
+		}
+		started++;
+	}
+	if (started < sup.cfg->workers) {
+		log_err("worker pool: no room for %d more workers while the "
+		    "old generation drains", sup.cfg->workers - started);
+		return -1;
+	}
+	return 0;
+}
+
 int
 pool_start(void)
 {
-	for (int i = 0; i < pool_n; i++)
-		if (pool_spawn(&pool_w[i]) < 0)
-			return -1;
-	return 0;
+	return pool_start_members();
+}
+
+int
+pool_reload(void)
+{
+	if (pool_find_worker_binary() < 0)
+		return -1;
+	pool_generation++;
+	for (int i = 0; i < pool_hi; i++)
+		pool_w[i].member = 0;
+	pool_retire_pending = 1;
+	log_notice("reload: starting generation %u (%d workers)",
+	    pool_generation, sup.cfg->workers);
+	return pool_start_members();
+}
+
+/* An old-generation worker that is idle has nothing left to do. */
+static void
+pool_retire(struct worker *w)
+{
+	struct ctl_quit q = { CTL_QUIT, 0 };
+
+	if (w->state == WORKER_STARTING) {
+		kill(w->pid, SIGKILL);
+	} else if (w->state == WORKER_IDLE) {
+		if (ctl_send(w->ev.fd, &q, sizeof(q), NULL, 0) < 0)
+			kill(w->pid, SIGTERM);
+	} else {
+		return;
+	}
+	w->state = WORKER_EXITING;
+	w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
+}
+
+int
+pool_generation_ready(void)
+{
+	for (int i = 0; i < pool_hi; i++) {
+		struct worker *w = &pool_w[i];
+
+		if (w->member && w->state != WORKER_IDLE &&
+		    w->state != WORKER_BUSY)
+			return 0;
+	}
+	if (pool_retire_pending) {
+		pool_retire_pending = 0;
+		log_notice("generation %u ready; retiring the old workers",
+		    pool_generation);
+		for (int i = 0; i < pool_hi; i++)
+			if (pool_w[i].used && !pool_w[i].member)
+				pool_retire(&pool_w[i]);
+	}
+	return 1;
 }
 
 /* The worker can no longer serve its request: answer the client. */
@@ -253,10 +339,12 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
 		w->state = WORKER_IDLE;
 		w->deadline = 0;
-		if (!sup.stopping)
-			dispatch_worker_idle(w);
-		else
+		if (sup.stopping)
 			pool_quit_all();
+		else if (!w->member && !pool_retire_pending)
+			pool_retire(w);
+		else
+			dispatch_worker_idle(w);
 		break;
 	case CTL_DONE: {
 		struct conn *c = w->conn;
@@ -285,6 +373,10 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		w->state = WORKER_IDLE;
 		if (sup.stopping) {
 			pool_quit_all();
+			break;
+		}
+		if (!w->member && !pool_retire_pending) {
+			pool_retire(w);
 			break;
 		}
 		dispatch_worker_idle(w);
@@ -328,15 +420,24 @@ pool_assign(struct worker *w, struct conn *c)
 struct worker *
 pool_pick_idle(void)
 {
-	for (int k = 0; k < pool_n; k++) {
-		struct worker *w = &pool_w[(pool_rr + k) % pool_n];
+	struct worker *old = NULL;
 
-		if (w->state == WORKER_IDLE) {
-			pool_rr = (w->index + 1) % pool_n;
+	if (pool_hi == 0)
+		return NULL;
+	for (int k = 0; k < pool_hi; k++) {
+		struct worker *w = &pool_w[(pool_rr + k) % pool_hi];
+
+		if (w->state != WORKER_IDLE)
+			continue;
+		if (w->member) {
+			pool_rr = (w->index + 1) % pool_hi;
 			return w;
 		}
+		if (old == NULL)
+			old = w;
 	}
-	return NULL;
+	/* Old workers serve only until the new generation is ready. */
+	return pool_retire_pending ? old : NULL;
 }
 
 struct worker *
@@ -344,10 +445,10 @@ pool_pick_longest_busy(void)
 {
 	struct worker *best = NULL;
 
-	for (int i = 0; i < pool_n; i++) {
+	for (int i = 0; i < pool_hi; i++) {
 		struct worker *w = &pool_w[i];
 
-		if (w->state == WORKER_BUSY && w->pending == NULL &&
+		if (w->state == WORKER_BUSY && w->pending == NULL && w->member &&
 		    (best == NULL || w->busy_since < best->busy_since))
 			best = w;
 	}
@@ -355,38 +456,43 @@ pool_pick_longest_busy(void)
 }
 
 static int
-pool_count(enum worker_state st)
+pool_count(enum worker_state st, int members_only)
 {
 	int n = 0;
 
-	for (int i = 0; i < pool_n; i++)
-		n += pool_w[i].state == st;
+	for (int i = 0; i < pool_hi; i++)
+		if (pool_w[i].used && (!members_only || pool_w[i].member))
+			n += pool_w[i].state == st;
 	return n;
 }
 
 int
 pool_ready_count(void)
 {
-	return pool_count(WORKER_IDLE) + pool_count(WORKER_BUSY);
+	return pool_count(WORKER_IDLE, 1) + pool_count(WORKER_BUSY, 1);
 }
 
 int
 pool_busy_count(void)
 {
-	return pool_count(WORKER_BUSY);
+	return pool_count(WORKER_BUSY, 0);
 }
 
 int
 pool_alive_count(void)
 {
-	return pool_n - pool_count(WORKER_DOWN);
+	int n = 0;
+
+	for (int i = 0; i < pool_hi; i++)
+		n += pool_w[i].used && pool_w[i].state != WORKER_DOWN;
+	return n;
 }
 
 int
 pool_crash_looping(void)
 {
-	for (int i = 0; i < pool_n; i++)
-		if (pool_w[i].fails < 2)
+	for (int i = 0; i < pool_hi; i++)
+		if (pool_w[i].member && pool_w[i].fails < 2)
 			return 0;
 	return 1;
 }
@@ -422,7 +528,7 @@ pool_on_sigchld(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct worker *w = NULL;
 
-		for (int i = 0; i < pool_n; i++)
+		for (int i = 0; i < pool_hi; i++)
 			if (pool_w[i].pid == pid && pool_w[i].state != WORKER_DOWN)
 				w = &pool_w[i];
 		if (w == NULL)
@@ -445,7 +551,10 @@ pool_on_sigchld(void)
 		atomic_store(&pool_slot(w)->pid, 0);
 		w->state = WORKER_DOWN;
 		w->pid = 0;
-		pool_schedule_respawn(w);
+		if (w->member)
+			pool_schedule_respawn(w);
+		else
+			w->used = 0;	/* an old generation's place is free */
 	}
 }
 
@@ -454,12 +563,12 @@ pool_tick(void)
 {
 	uint64_t now = loop_now_ms();
 
-	for (int i = 0; i < pool_n; i++) {
+	for (int i = 0; i < pool_hi; i++) {
 		struct worker *w = &pool_w[i];
 
 		switch (w->state) {
 		case WORKER_DOWN:
-			if (!sup.stopping && now >= w->respawn_at)
+			if (w->member && !sup.stopping && now >= w->respawn_at)
 				if (pool_spawn(w) < 0)
 					w->respawn_at = now + POOL_BACKOFF_MAX_MS;
 			break;
@@ -498,7 +607,7 @@ pool_quit_all(void)
 {
 	struct ctl_quit q = { CTL_QUIT, 0 };
 
-	for (int i = 0; i < pool_n; i++) {
+	for (int i = 0; i < pool_hi; i++) {
 		struct worker *w = &pool_w[i];
 
 		if (w->state != WORKER_IDLE && w->state != WORKER_STARTING)
@@ -513,7 +622,7 @@ pool_quit_all(void)
 void
 pool_kill_all(void)
 {
-	for (int i = 0; i < pool_n; i++)
+	for (int i = 0; i < pool_hi; i++)
 		if (pool_w[i].pid > 0)
 			kill(pool_w[i].pid, SIGKILL);
 }

@@ -33,10 +33,19 @@ struct worker {
 	int		 fails;		/* consecutive early deaths */
 	int		 killed_status;	/* 504 when we killed it for time */
 	struct conn	*pending;	/* longest-busy: next request */
+	int		 used;		/* this place of the table is taken */
+	int		 member;	/* of the current generation */
 };
 
-int	 pool_init(const char *argv0);
+#define POOL_MAX	2048		/* two generations of the largest pool */
+
+int	 pool_init(void);
 int	 pool_start(void);
+/* SIGHUP with a valid new config (already in sup.cfg): start a new
+ * generation; the old one retires once the new one is ready. */
+int	 pool_reload(void);
+/* Every current member is ready (retires the old generation once). */
+int	 pool_generation_ready(void);
 void	 pool_on_sigchld(void);
 void	 pool_tick(void);
 /* An idle worker, chosen from a rotating start, or NULL. */
