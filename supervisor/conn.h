@@ -53,6 +53,7 @@ struct conn {
 	http_parser	 parser;
 	size_t		 head_bytes;
 	int		 parsing;	/* a request has started */
+	const char	*exec_start;	/* bytes given to the parser this time */
 
 	/* current request */
 	char		*hbuf;		/* url, then header names and values */
