@@ -1,0 +1,496 @@
+#!/usr/bin/perl
+# mwsup under systemd.
+#
+# 1. Without a container: systemd-socket-activate hands mwsup a listening
+#    socket (sd_listen_fds), which it serves instead of mw.yaml's listen:
+#    addresses, and mwsup reports READY=1 and STOPPING=1 on NOTIFY_SOCKET.
+# 2. The Debian package in a booted Debian 12 (systemd-nspawn, as
+#    SYSTEMD-TEST.md describes): the .deb is built (or taken from
+#    $MWSUP_DEB), is lintian clean, its mediawiki.service scores <= 2.5 in
+#    systemd-analyze security, installs with apt, and after
+#    "systemctl enable --now mediawiki.socket" the first connection starts
+#    the service as www-data and gets the Main Page; a stopped or restarted
+#    service loses no connection while the socket stays; stopping both
+#    drains and exits cleanly.
+#
+# Part 2 needs root, debootstrap and systemd-nspawn, and the archive once
+# to fill the cached root (/var/cache/mwsup-test/bookworm-root, or
+# $MWSUP_NSPAWN_ROOT); it is skipped, with the reason, when any is missing,
+# when MWSUP_SKIP_NSPAWN=1, and in the ASan pass of tools/test (the package
+# is built from the source, not from the build tree under test).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use POSIX qw(:sys_wait_h);
+use Socket qw(SOCK_DGRAM);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use MwTest;
+
+my $REPO = repo_dir();
+
+sub have_cmd {
+	my ($cmd) = @_;
+	return scalar grep { -x "$_/$cmd" } split /:/, ($ENV{PATH} // '') . ':/usr/sbin:/sbin';
+}
+
+my $can_activate = have_cmd('systemd-socket-activate');
+my $nspawn_skip = nspawn_skip_reason();
+if (!$can_activate && $nspawn_skip) {
+	plan skip_all => 'systemd-socket-activate is missing (apt-get install systemd) '
+	    . "and the container test cannot run: $nspawn_skip";
+}
+
+# ---- 1. sd_listen_fds and sd_notify without a container ------------------
+
+SKIP: {
+	skip 'systemd-socket-activate is missing (apt-get install systemd)', 1
+		unless $can_activate;
+	socket_activation_test();
+}
+
+# ---- 2. the .deb under a booted systemd ----------------------------------
+
+SKIP: {
+	skip "container test: $nspawn_skip", 1 if $nspawn_skip;
+	container_test();
+}
+
+done_testing();
+
+# ---------------------------------------------------------------------------
+
+sub socket_activation_test {
+	my $w = wiki('pool.workers' => 2);
+	my $port = $w->{port};
+	# mw.yaml names another address: mwsup must serve the passed socket and
+	# bind nothing itself.
+	my $unused = free_port();
+	set_yaml($w, listen => ["127.0.0.1:$unused"]);
+
+	my $dir = test_dir();
+	my $nsock_path = "$dir/notify.sock";
+	my $nsock = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $nsock_path)
+		or die "notify socket $nsock_path: $!\n";
+	chmod 0777, $nsock_path;	# mwsup may run as www-data
+	my $log = "$dir/socket-activate.log";
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>>', $log) or die "$log: $!\n";
+		open(STDERR, '>&', \*STDOUT);
+		$ENV{NOTIFY_SOCKET} = $nsock_path;
+		exec('systemd-socket-activate', '-l', "127.0.0.1:$port",
+		    '--fdname=http', '-E', 'NOTIFY_SOCKET', mwsup_bin(), '-c',
+		    $w->{config}) or die "exec systemd-socket-activate: $!\n";
+	}
+	my $logtext = sub { -e $log ? read_file($log) : '' };
+
+	# systemd-socket-activate listens first and starts mwsup on the first
+	# connection, as systemd does; that request waits in the backlog.
+	my $listening = wait_until(sub {
+		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
+		close($s) if $s;	# this first connection starts mwsup
+		return $s ? 1 : 0;
+	}, 10);
+	ok($listening, "systemd-socket-activate listens on 127.0.0.1:$port");
+	my $r = http(GET => '/wiki/Main_Page', undef, undef,
+	    { port => $port, timeout => 90 });
+	is($r->{status}, 200, 'the Main Page answers 200 through the socket passed by systemd-socket-activate')
+		or diag("log:\n" . $logtext->());
+	like($r->{body}, qr{<title>\Q$w->{sitename}\E</title>}, 'and it is the wiki\'s Main Page');
+	$r = http(GET => '/resources/assets/poweredby_mediawiki_88x31.png', undef,
+	    undef, { port => $port });
+	is($r->{status}, 200, 'a static file is served through the passed socket');
+	like($logtext->(), qr/using 1 socket\(s\) from systemd/,
+	    'mwsup logs that it took the socket from systemd');
+	ok(!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$unused", Timeout => 1),
+	    'the listen: address of mw.yaml is not bound when systemd passes a socket');
+
+	my $notes = read_notify($nsock, 5);
+	like($notes, qr/^READY=1$/m, 'mwsup sent READY=1 to NOTIFY_SOCKET');
+	like($notes, qr/^STATUS=.+/m, 'and a STATUS= line for systemctl status');
+
+	kill('TERM', $pid);
+	my $st = wait_pid($pid, 30);
+	$notes .= read_notify($nsock, 2);
+	like($notes, qr/^STOPPING=1$/m, 'on SIGTERM mwsup sends STOPPING=1');
+	is($st, 0, 'and exits with status 0') or diag("log:\n" . $logtext->());
+	unlike($logtext->(), qr/ERROR: AddressSanitizer|runtime error:/,
+	    'no sanitizer report');
+}
+
+# All datagrams on the notify socket within $secs (stops early once the
+# socket has been quiet for a moment after the first one).
+sub read_notify {
+	my ($sock, $secs) = @_;
+	my $out = '';
+	my $deadline = time() + $secs;
+	my $rin = '';
+	vec($rin, fileno($sock), 1) = 1;
+	while ((my $left = $deadline - time()) > 0) {
+		my $n = select(my $rout = $rin, undef, undef,
+		    length($out) ? ($left < 0.5 ? $left : 0.5) : $left);
+		last if $n <= 0;
+		my $buf;
+		defined(recv($sock, $buf, 4096, 0)) or last;
+		$out .= "$buf\n";
+	}
+	return $out;
+}
+
+# waitpid with a deadline; SIGKILL after it.  Returns the exit code
+# (128 + signal for a death by signal).
+sub wait_pid {
+	my ($pid, $secs) = @_;
+	my $deadline = time() + $secs;
+	while (time() < $deadline) {
+		if (waitpid($pid, WNOHANG) == $pid) {
+			return ($? & 127) ? 128 + ($? & 127) : $? >> 8;
+		}
+		sleep(0.1);
+	}
+	diag("pid $pid still running after $secs s; killing it");
+	kill('KILL', $pid);
+	waitpid($pid, 0);
+	return 128 + 9;
+}
+
+# ---- the container part ---------------------------------------------------
+
+sub nspawn_skip_reason {
+	return 'MWSUP_SKIP_NSPAWN=1' if ($ENV{MWSUP_SKIP_NSPAWN} // '') eq '1';
+	return 'runs once per test suite, in the pass against the normal build, not the ASan one'
+		if build_dir() =~ m{build-asan/?$};
+	return 'needs root (debootstrap, systemd-nspawn)' if $> != 0;
+	for my $cmd (qw(systemd-nspawn debootstrap nsenter systemd-analyze)) {
+		next if have_cmd($cmd);
+		my $pkg = $cmd eq 'systemd-nspawn' ? 'systemd-container'
+		    : $cmd eq 'nsenter' ? 'util-linux' : $cmd eq 'systemd-analyze' ? 'systemd' : $cmd;
+		return "$cmd is missing (apt-get install $pkg)";
+	}
+	if (!$ENV{MWSUP_DEB}) {
+		return 'dpkg-buildpackage is missing (apt-get install dpkg-dev debhelper), or set MWSUP_DEB'
+			unless have_cmd('dpkg-buildpackage') && have_cmd('dh');
+		return 'git is missing (the package is built from the files git knows)'
+			unless have_cmd('git');
+	}
+	return 'cgroup file system is not mounted at /sys/fs/cgroup'
+		unless -d '/sys/fs/cgroup';
+	return;
+}
+
+my ($NSPAWN_PID, $PID1, $MACHINE, $NSPAWN_LOG);
+
+END {
+	stop_container() if $NSPAWN_PID;
+}
+
+sub container_test {
+	my $tmp = tempdir('t0600-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+	chmod 0755, $tmp;
+	my $deb = $ENV{MWSUP_DEB} ? $ENV{MWSUP_DEB} : build_deb($tmp);
+	ok($deb && -f $deb, 'the Debian package is built') or return;
+	note("package: $deb");
+	my $debdir = "$tmp/deb";
+	mkdir $debdir;
+	system('cp', $deb, "$debdir/") == 0 or die "cp $deb: $?\n";
+	(my $debname = $deb) =~ s{.*/}{};
+
+	check_security($deb, $tmp);
+
+	# The root holds the package's dependencies from the archive, so the
+	# booted container needs no network.
+	my @deps = deb_depends($deb);
+	my $root = $ENV{MWSUP_NSPAWN_ROOT} // '/var/cache/mwsup-test/bookworm-root';
+	my ($rc, $out, $err) = run_cmd('timeout', '900', "$REPO/t/lib/nspawn.sh",
+	    'prepare', $root, @deps, 'php8.2-cli', 'curl', 'procps');
+	if ($rc != 0) {
+		diag("t/lib/nspawn.sh prepare failed ($rc):\n$out$err");
+		skip('cannot prepare the Debian 12 root (no network to the archive?)', 1);
+	}
+
+	boot_container($root, $debdir, $tmp)
+		or skip('systemd did not boot in systemd-nspawn here (log above)', 1);
+	pass('a Debian 12 systemd boots in systemd-nspawn');
+
+	($rc, $out) = inside(300, 'apt-get', 'install', '-y', '-q',
+	    '--no-install-recommends', "/mnt/deb/$debname");
+	is($rc, 0, 'apt-get install ./mwsup_*.deb succeeds in the container')
+		or do { diag($out); return };
+	is(inside_out('systemctl', 'is-enabled', 'mediawiki.socket'), 'enabled',
+	    'installing the package enables mediawiki.socket');
+	is(inside_out('systemctl', 'is-active', 'mediawiki.socket'), 'inactive',
+	    'but does not start it: the wiki is not set up yet');
+	($rc, $out) = inside(60, 'systemd-analyze', 'verify',
+	    'mediawiki.socket', 'mediawiki.service');
+	# The container's minimal root has no man(1) to resolve Documentation=.
+	my @complaints = grep { !/Command 'man / } split /\n/, $out;
+	is(scalar(@complaints), 0, 'systemd-analyze verify finds nothing wrong with either unit')
+		or diag($out);
+
+	($rc, $out) = inside(300, 'sh', '-ec', setup_wiki_script());
+	is($rc, 0, 'a SQLite wiki is set up in Debian\'s paths (/etc/mediawiki, /var/lib/mediawiki)')
+		or do { diag($out); return };
+
+	($rc, $out) = inside(60, 'systemctl', 'enable', '--now', 'mediawiki.socket');
+	is($rc, 0, 'systemctl enable --now mediawiki.socket') or do { diag($out); return };
+	is(inside_out('systemctl', 'is-active', 'mediawiki.socket'), 'active',
+	    'the socket is active');
+	is(inside_out('systemctl', 'is-active', 'mediawiki.service'), 'inactive',
+	    'and the service is not started before a connection comes');
+
+	my $r = curl('/');
+	is($r->{code}, 200, 'the first connection to port 8080 gets 200 (it starts mediawiki.service)')
+		or diag(journal());
+	like($r->{body}, qr{<title>Systemd Wiki</title>}, 'and the wiki\'s Main Page');
+	is(inside_out('systemctl', 'is-active', 'mediawiki.service'), 'active',
+	    'mediawiki.service is active after the first connection');
+	$r = curl('/resources/assets/poweredby_mediawiki_88x31.png');
+	is($r->{code}, 200, 'a static file from /usr/share/mediawiki is served');
+	is($r->{type}, 'image/png', 'as image/png');
+
+	my $mainpid = inside_out('systemctl', 'show', '-P', 'MainPID', 'mediawiki.service');
+	like($mainpid, qr/^[1-9]\d*$/, 'the service has a main pid') or $mainpid = 'none';
+	is(inside_out('ps', '-o', 'user=', '-p', $mainpid), 'www-data',
+	    'mwsup runs as www-data');
+	my @wusers = split /\n/, inside_out('ps', '-o', 'user=', '--ppid', $mainpid);
+	ok(@wusers >= 1 && !grep({ $_ ne 'www-data' } @wusers),
+	    'and so do its ' . scalar(@wusers) . ' workers') or diag("@wusers");
+	my $status = inside_out('systemctl', 'status', '--no-pager', '-n', '0', 'mediawiki.service');
+	like($status, qr/Active: active \(running\)/, 'systemctl status shows it running')
+		or diag($status);
+	like($status, qr/Status: "[^"]+"/, 'with the status line mwsup reports (STATUS=)');
+	like($status, qr{mwworker --slot}, 'and the mwworker processes in its cgroup');
+
+	($rc, $out) = inside(60, 'systemctl', 'stop', 'mediawiki.service');
+	is($rc, 0, 'systemctl stop mediawiki.service') or diag($out);
+	is(inside_out('systemctl', 'is-active', 'mediawiki.socket'), 'active',
+	    'the socket stays active while the service is stopped');
+	$r = curl('/wiki/Main_Page');
+	is($r->{code}, 200, 'the next request is answered: the socket starts the service again');
+
+	# Restart the service while requests arrive: they wait in the socket's
+	# backlog (or are finished by the old mwsup) and none is refused.
+	my $many = join(' ', map {
+		"curl -s -o /dev/null -w '%{http_code}\\n' --max-time 120 http://127.0.0.1:8080/wiki/Main_Page &"
+	    } 1 .. 6);
+	($rc, $out) = inside(180, 'sh', '-c',
+	    "systemctl restart mediawiki.service & $many wait");
+	my @codes = grep { /^\d{3}$/ } split /\n/, $out;
+	is(scalar(grep { $_ eq '200' } @codes), 6,
+	    'six requests sent during a service restart all got 200: none was refused or lost')
+		or diag($out);
+
+	($rc, $out) = inside(90, 'systemctl', 'stop', 'mediawiki.socket', 'mediawiki.service');
+	is($rc, 0, 'systemctl stop mediawiki.socket mediawiki.service') or diag($out);
+	is(inside_out('systemctl', 'show', '-P', 'Result', 'mediawiki.service'), 'success',
+	    'the service stopped cleanly (Result=success, no SIGKILL)') or diag(journal());
+	my $j = journal();
+	like($j, qr/stopping/i, 'mwsup logged that it drains on stop');
+	like($j, qr/ready:/, 'and logged readiness before');
+	unlike($j, qr/(?:JIT compilation failed|Permission denied|Operation not permitted|Read-only file system)/,
+	    'no sandbox denial in the journal') or diag($j);
+	$r = curl('/', 5);
+	isnt($r->{code}, 200, 'nothing answers on port 8080 once the socket is stopped');
+}
+
+# build_deb($tmp): dpkg-buildpackage -b on a copy of the work tree (every
+# file git tracks or would add), so the build never touches the repository
+# or a concurrent build in it.  Lintian, when installed, must report no
+# errors.  Returns the path of mwsup_*.deb.
+sub build_deb {
+	my ($tmp) = @_;
+	my $src = "$tmp/src/mwsup";
+	system('mkdir', '-p', $src) == 0 or die "mkdir $src\n";
+	my $copy = "cd '$REPO' && git ls-files -z --cached --others --exclude-standard"
+	    . " | xargs -0 -r sh -c 'for f; do [ -e \"\$f\" ] && printf \"%s\\0\" \"\$f\"; done' sh"
+	    . " | tar --null -T - -cf - | tar -C '$src' -xf -";
+	my ($rc, $out, $err) = run_cmd('sh', '-c', $copy);
+	$rc == 0 or do { diag("copying the work tree failed:\n$out$err"); return };
+	my $t0 = time();
+	($rc, $out, $err) = run_cmd('sh', '-c',
+	    "cd '$src' && timeout 900 dpkg-buildpackage -us -uc -b >'$tmp/build.log' 2>&1");
+	if ($rc != 0) {
+		diag("dpkg-buildpackage failed ($rc); end of its log:\n"
+		    . join('', (split /^/, read_file("$tmp/build.log"))[-40 .. -1]));
+		return;
+	}
+	note(sprintf('dpkg-buildpackage took %.0f s', time() - $t0));
+	my ($deb) = grep { !/dbgsym/ } glob("$tmp/src/mwsup_*.deb");
+	my ($changes) = glob("$tmp/src/mwsup_*.changes");
+	SKIP: {
+		skip 'lintian is not installed', 1 unless have_cmd('lintian');
+		($rc, $out, $err) = run_cmd('lintian', '--allow-root', $changes);
+		my @errors = grep { /^E: / } split /\n/, $out . $err;
+		is(scalar(@errors), 0, 'lintian reports no errors on the package')
+			or diag(join("\n", @errors));
+		note("lintian: $_") for grep { /^[WIP]: / } split /\n/, $out;
+	}
+	return $deb;
+}
+
+# The packaged mediawiki.service, checked offline: exposure <= 2.5.
+sub check_security {
+	my ($deb, $tmp) = @_;
+	my $root = "$tmp/unpacked";
+	system('dpkg-deb', '-x', $deb, $root) == 0 or die "dpkg-deb -x $deb\n";
+	my ($rc, $out, $err) = run_cmd('systemd-analyze', 'security', '--offline=yes',
+	    "--root=$root", 'mediawiki.service');
+	my ($score) = ($out . $err) =~ /Overall exposure level for mediawiki\.service:\s*([\d.]+)/;
+	ok(defined $score && $score <= 2.5,
+	    'systemd-analyze security: mediawiki.service exposure is at most 2.5 (it is '
+	    . ($score // 'unknown') . ')') or diag($out . $err);
+}
+
+# Package names of the .deb's Depends (first alternative, no versions).
+sub deb_depends {
+	my ($deb) = @_;
+	my ($rc, $out) = run_cmd('dpkg-deb', '-f', $deb, 'Depends');
+	my @pkgs;
+	for my $d (split /,/, $out) {
+		my ($first) = split /\|/, $d;
+		$first =~ s/\(.*?\)//g;
+		$first =~ s/^\s+|\s+$//g;
+		push @pkgs, $first if length $first;
+	}
+	return @pkgs;
+}
+
+sub boot_container {
+	my ($root, $debdir, $tmp) = @_;
+	$MACHINE = "mwsup-t0600-$$";
+	$NSPAWN_LOG = "$tmp/nspawn.log";
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>', $NSPAWN_LOG) or die "$NSPAWN_LOG: $!\n";
+		open(STDERR, '>&', \*STDOUT);
+		setpgrp(0, 0);
+		$ENV{SYSTEMD_NSPAWN_UNIFIED_HIERARCHY} = 1;
+		exec('systemd-nspawn', '-b', '-D', $root, '-M', $MACHINE,
+		    '--register=no', '--keep-unit', '--console=passive',
+		    '--system-call-filter=bpf', '--private-network',
+		    '--volatile=overlay', "--bind-ro=$debdir:/mnt/deb")
+			or die "exec systemd-nspawn: $!\n";
+	}
+	$NSPAWN_PID = $pid;
+	$PID1 = wait_until(sub {
+		return 0 if waitpid($pid, WNOHANG) == $pid;
+		my $p = child_named($pid, 'systemd');
+		return $p && -S "/proc/$p/root/run/systemd/private" ? $p : 0;
+	}, 60);
+	if (!$PID1) {
+		diag("systemd-nspawn log:\n" . (-e $NSPAWN_LOG ? read_file($NSPAWN_LOG) : ''));
+		return 0;
+	}
+	my ($rc, $out) = inside(120, 'systemctl', 'is-system-running', '--wait');
+	chomp $out;
+	note("system state: $out");
+	if ($out !~ /^(running|degraded)$/) {
+		diag("systemctl is-system-running: $out\n"
+		    . "systemd-nspawn log:\n" . read_file($NSPAWN_LOG));
+		return 0;
+	}
+	if ($out eq 'degraded') {
+		note(scalar inside_out('systemctl', '--failed', '--no-legend'));
+	}
+	return 1;
+}
+
+sub child_named {
+	my ($ppid, $name) = @_;
+	opendir(my $dh, '/proc') or return;
+	for my $p (grep { /^\d+$/ } readdir($dh)) {
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh> // next;
+		my ($comm, $pp) = $stat =~ /^\d+ \((.*)\) \S (\d+) /s or next;
+		return $p if $pp == $ppid && $comm eq $name;
+	}
+	return;
+}
+
+# inside($timeout, @argv): run a command in the container; (rc, output).
+sub inside {
+	my ($secs, @argv) = @_;
+	my ($rc, $out, $err) = run_cmd('timeout', '-k', '5', $secs, 'nsenter', '-t', $PID1, '-a',
+	    'env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+	    'LANG=C.UTF-8', 'DEBIAN_FRONTEND=noninteractive', 'SYSTEMD_PAGER=cat',
+	    'TERM=dumb', @argv);
+	return ($rc, $out . $err);
+}
+
+sub inside_out {
+	my ($rc, $out) = inside(60, @_);
+	$out =~ s/\s+\z//;
+	return $out;
+}
+
+# curl($path, $timeout): GET inside the container, following redirects.
+sub curl {
+	my ($path, $secs) = @_;
+	$secs //= 120;
+	my ($rc, $out) = inside($secs + 10, 'sh', '-c',
+	    "curl -sS -L -o /tmp/body -w '%{http_code} %{content_type}' --max-time $secs"
+	    . " 'http://127.0.0.1:8080$path'; echo; cat /tmp/body");
+	my ($head, $body) = split /\n/, $out, 2;
+	my ($code, $type) = ($head // '') =~ /^(\d{3}) ?(\S*)/;
+	return { code => $code // 0, type => $type // '', body => $body // '' };
+}
+
+sub journal {
+	return scalar inside_out('journalctl', '--no-pager', '-o', 'short',
+	    '-u', 'mediawiki.service', '-u', 'mediawiki.socket');
+}
+
+# install.php as www-data into Debian's layout: database under
+# /var/lib/mediawiki/data, LocalSettings.php in /etc/mediawiki (root:www-data
+# 0640), short URLs under /wiki/ as etc/mw.yaml configures them.
+sub setup_wiki_script {
+	return <<'EOF';
+install -d -o www-data -g www-data -m 0750 /var/lib/mediawiki/data
+conf=$(mktemp -d)
+chown www-data "$conf"
+runuser -u www-data -- php /usr/share/mediawiki/maintenance/install.php \
+	--quiet --dbtype sqlite --dbpath /var/lib/mediawiki/data \
+	--confpath "$conf" --server http://127.0.0.1:8080 --scriptpath "" \
+	--pass mwsup-test-admin -- "Systemd Wiki" Admin
+cat >>"$conf/LocalSettings.php" <<'PHP'
+$wgArticlePath = "/wiki/$1";
+$wgCacheDirectory = "/var/lib/mediawiki/cache";
+$wgJobRunRate = 0;
+$wgMainCacheType = CACHE_DB;
+$wgSessionCacheType = CACHE_DB;
+PHP
+install -o root -g www-data -m 0640 "$conf/LocalSettings.php" /etc/mediawiki/LocalSettings.php
+rm -rf "$conf"
+runuser -u www-data -- php /usr/share/mediawiki/maintenance/rebuildLocalisationCache.php \
+	--lang=en --quiet
+EOF
+}
+
+sub stop_container {
+	return unless $NSPAWN_PID;
+	kill('TERM', $NSPAWN_PID);
+	my $deadline = time() + 30;
+	my $done;
+	while (time() < $deadline) {
+		if (waitpid($NSPAWN_PID, WNOHANG) == $NSPAWN_PID) { $done = 1; last }
+		sleep(0.2);
+	}
+	if (!$done) {
+		kill('KILL', -$NSPAWN_PID);
+		kill('KILL', $NSPAWN_PID);
+		waitpid($NSPAWN_PID, 0);
+	}
+	$NSPAWN_PID = undef;
+	# nspawn without a host systemd leaves its cgroups behind.
+	for my $d (map { ("/sys/fs/cgroup/$_/payload", "/sys/fs/cgroup/$_/supervisor") }
+	    qw(systemd unified)) {
+		system("find '$d' -depth -type d -exec rmdir {} + 2>/dev/null") if -d $d;
+	}
+}
