@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""check.py - make sure a stack answers every workload right before it is timed.
+
+Usage: check.py HOST:PORT WORKLOADS.tsv STATIC_FILE SITENAME HELLO_BODY
+
+Fetches each workload's URL once and prints one line per workload:
+"NAME<TAB>ok" or "NAME<TAB>FAIL: why".  A fast wrong answer (an error
+page, a 503 from an empty pool, a truncated body) must not be timed, so
+bench/run times only the rows that print ok.
+"""
+import http.client
+import json
+import sys
+
+
+def fetch(hostport, path):
+    host, port = hostport.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": "identity"})
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type") or "", resp.read()
+    finally:
+        conn.close()
+
+
+def check_body(name, ctype, body, static_bytes, sitename, hello):
+    """None if body is what workload name must answer, else the reason."""
+    text = body.decode("utf-8", "replace")
+    if name == "main_page":
+        # MediaWiki titles its main page with the site name alone.
+        if "<title>%s</title>" % sitename not in text:
+            return "no <title>%s</title>" % sitename
+        if "Welcome to %s." % sitename not in text:
+            return "the Main Page's content is missing"
+    elif name == "article_heavy":
+        if "<title>Bench heavy - %s</title>" % sitename not in text:
+            return "no <title>Bench heavy - %s</title>" % sitename
+        for marker in ("bench-box-119: ", "bench-heavy-end", 'class="wikitable"'):
+            if marker not in text:
+                return "the rendered article lacks %r" % marker
+    elif name in ("api_siteinfo", "api_recentchanges"):
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            return "not JSON: %s" % e
+        if "error" in data:
+            return "API error: %s" % data["error"]
+        q = data.get("query", {})
+        if name == "api_siteinfo":
+            got = q.get("general", {}).get("sitename")
+            if got != sitename:
+                return "query.general.sitename is %r, not %r" % (got, sitename)
+        else:
+            rc = q.get("recentchanges", [])
+            if len(rc) != 50:
+                return "%d recent changes, not 50" % len(rc)
+    elif name == "load_startup":
+        if "javascript" not in ctype:
+            return "Content-Type is %r, not JavaScript" % ctype
+        if "mw.loader" not in text or len(body) < 10000:
+            return "not the startup module (%d bytes)" % len(body)
+        if "/*" in text[:200] and "exception" in text[:500].lower():
+            return "ResourceLoader reported an exception"
+    elif name == "static_file":
+        if body != static_bytes:
+            return "%d bytes that differ from the file on disk (%d bytes)" % (
+                len(body), len(static_bytes))
+    elif name == "hello_php":
+        if body != hello:
+            return "body %r, not %r" % (body[:80], hello)
+    else:
+        return "no check for this workload"
+    return None
+
+
+def main():
+    if len(sys.argv) != 6:
+        sys.stderr.write(__doc__)
+        sys.exit(2)
+    hostport, wl_file, static_file, sitename, hello = sys.argv[1:]
+    with open(static_file, "rb") as f:
+        static_bytes = f.read()
+    hello = hello.encode() + b"\n"
+    for line in open(wl_file):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, path = line.rstrip("\n").split("\t")
+        try:
+            status, ctype, body = fetch(hostport, path)
+        except (OSError, http.client.HTTPException) as e:
+            print("%s\tFAIL: %s" % (name, e))
+            continue
+        if status != 200:
+            print("%s\tFAIL: HTTP %d (%s)" % (name, status,
+                  body[:100].decode("utf-8", "replace").strip()))
+            continue
+        why = check_body(name, ctype, body, static_bytes, sitename, hello)
+        print("%s\t%s" % (name, "ok" if why is None else "FAIL: " + why))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""report.py - turn bench/run's raw results into the table and the JSON.
+
+Usage: report.py RUNDIR [JSON_OUT]
+
+RUNDIR/meta holds KEY=VALUE lines (machine, workers, mode, readiness
+times, supervisor and nginx memory); RUNDIR/results holds one line per
+timed row: STACK<TAB>NAME<TAB>CONCURRENCY<TAB>RSS_KB<TAB>RESULT, RESULT
+being wrk's JSON line from lib/report.lua or "n/a: why".  Ratios are
+mwsup / FPM: above 1 is better for req/s, below 1 is better for latency
+and memory.
+"""
+import json
+import sys
+
+ORDER = ["main_page", "article_heavy", "api_siteinfo", "api_recentchanges",
+         "load_startup", "static_file", "hello_php"]
+
+
+def read_meta(path):
+    meta = {}
+    for line in open(path):
+        k, _, v = line.rstrip("\n").partition("=")
+        meta[k] = v
+    return meta
+
+
+def num(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return None
+
+
+def read_rows(path):
+    rows = []
+    for line in open(path):
+        stack, name, conc, rss, result = line.rstrip("\n").split("\t", 4)
+        row = {"name": name, "concurrency": int(conc), "stack": stack}
+        if result.startswith("{"):
+            w = json.loads(result)
+            secs = w["duration_us"] / 1e6
+            row.update(rps=round(w["requests"] / secs, 1),
+                       p50_ms=round(w["p50_us"] / 1000.0, 2),
+                       p99_ms=round(w["p99_us"] / 1000.0, 2),
+                       errors=w["status_errors"] + w["socket_errors"],
+                       requests=w["requests"])
+        else:
+            row.update(rps=None, p50_ms=None, p99_ms=None, errors=None,
+                       na=result.replace("n/a: ", "", 1))
+        row["rss_kb"] = num(rss)
+        rows.append(row)
+    rows.sort(key=lambda r: (ORDER.index(r["name"]) if r["name"] in ORDER
+                             else 99, r["concurrency"], r["stack"] != "mwsup"))
+    return rows
+
+
+def peak_worker_rss(rows, stack):
+    """The largest per-row average worker RSS: what a worker grows to.
+
+    The end-of-run value can be a worker just recycled (both stacks
+    replace a worker after 10000 requests), so it says little."""
+    vals = [r["rss_kb"] for r in rows
+            if r["stack"] == stack and r.get("rss_kb") is not None]
+    return max(vals) if vals else None
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt(v, spec, width):
+    if v is None:
+        return "-".rjust(width)
+    return format(v, spec).rjust(width)
+
+
+def table(meta, rows):
+    out = []
+    w = meta.get("workers", "?")
+    out.append("mwsup vs nginx + PHP-FPM 8.2 (pm=static), %s workers each, "
+               "%s mode (%s s per row), %s" % (w, meta.get("mode", "?"),
+                                             meta.get("duration", "?"),
+                                             meta.get("date", "?")))
+    out.append("machine: %s" % meta.get("machine", "?"))
+    out.append("")
+    head = ("%-17s %4s | %9s %8s %8s %5s | %9s %8s %8s %5s | %6s %6s | %9s %9s"
+            % ("workload", "conc", "mwsup r/s", "p50 ms", "p99 ms", "err",
+               "fpm r/s", "p50 ms", "p99 ms", "err", "r/s x", "p50 x",
+               "mwsup KB", "fpm KB"))
+    out.append(head)
+    out.append("-" * len(head))
+    by = {}
+    for r in rows:
+        by.setdefault((r["name"], r["concurrency"]), {})[r["stack"]] = r
+    notes = []
+    for (name, conc), st in sorted(by.items(), key=lambda kv: (
+            ORDER.index(kv[0][0]) if kv[0][0] in ORDER else 99, kv[0][1])):
+        m, f = st.get("mwsup", {}), st.get("fpm", {})
+        cells = []
+        for r in (m, f):
+            if r.get("na"):
+                cells.append("%9s %8s %8s %5s" % ("n/a", "", "", ""))
+                note = "%s %s: n/a: %s" % (r["stack"], name, r["na"])
+                if note not in notes:
+                    notes.append(note)
+            else:
+                cells.append("%s %s %s %s" % (
+                    fmt(r.get("rps"), ".1f", 9), fmt(r.get("p50_ms"), ".2f", 8),
+                    fmt(r.get("p99_ms"), ".2f", 8), fmt(r.get("errors"), "d", 5)))
+        rr = ratio(m.get("rps"), f.get("rps"))
+        pr = ratio(m.get("p50_ms"), f.get("p50_ms"))
+        out.append("%-17s %4d | %s | %s | %s %s | %s %s" % (
+            name, conc, cells[0], cells[1], fmt(rr, ".2f", 6), fmt(pr, ".2f", 6),
+            fmt(m.get("rss_kb"), "d", 9), fmt(f.get("rss_kb"), "d", 9)))
+    out.append("")
+    out.append("r/s x, p50 x: mwsup / FPM (r/s above 1 and p50 below 1 favour "
+               "mwsup); err: non-2xx/3xx + socket errors;")
+    out.append("KB: average VmRSS of one PHP worker (mwworker / php-fpm child) "
+               "right after the row.")
+    sup, ngx = num(meta.get("mwsup_sup_rss_kb")), num(meta.get("nginx_rss_kb"))
+    mw, fc = peak_worker_rss(rows, "mwsup"), peak_worker_rss(rows, "fpm")
+    out.append("")
+    out.append("memory (VmRSS): PHP worker, largest row average: mwsup %s KB vs "
+               "FPM %s KB (x%s);\n                at the end: mwsup supervisor %s KB vs nginx master+workers "
+               "%s KB (x%s)" % (
+                   mw if mw is not None else "-", fc if fc is not None else "-",
+                   fmt(ratio(mw, fc), ".2f", 0).strip(),
+                   sup if sup is not None else "-",
+                   ngx if ngx is not None else "-",
+                   fmt(ratio(sup, ngx), ".2f", 0).strip()))
+    out.append("start to ready: mwsup %s ms (\"ready:\" logged), php-fpm %s ms "
+               "(socket accepts)" % (meta.get("mwsup_ready_ms", "-") or "-",
+                                    meta.get("fpm_ready_ms", "-") or "-"))
+    for n in notes:
+        out.append(n)
+    for stack in ("mwsup", "fpm"):
+        bad = meta.get(stack + "_check_after")
+        if bad:
+            out.append("WARNING: after timing, %s answered wrong for: %s"
+                       % (stack, bad.strip()))
+    return "\n".join(out)
+
+
+def main():
+    if len(sys.argv) not in (2, 3):
+        sys.stderr.write(__doc__)
+        sys.exit(2)
+    rundir = sys.argv[1]
+    meta = read_meta(rundir + "/meta")
+    rows = read_rows(rundir + "/results")
+    print(table(meta, rows))
+    if len(sys.argv) == 3:
+        doc = {
+            "machine": meta.get("machine"),
+            "workers": num(meta.get("workers")),
+            "mode": meta.get("mode"),
+            "duration_s": num(meta.get("duration")),
+            "date": meta.get("date"),
+            "mwsup_commit": meta.get("commit"),
+            "mwsup_ready_ms": num(meta.get("mwsup_ready_ms")),
+            "fpm_ready_ms": num(meta.get("fpm_ready_ms")),
+            "memory_kb": {
+                "mwsup_worker_peak_row_avg": peak_worker_rss(rows, "mwsup"),
+                "fpm_child_peak_row_avg": peak_worker_rss(rows, "fpm"),
+                "mwsup_worker_avg_at_end": num(meta.get("mwsup_worker_rss_kb")),
+                "fpm_child_avg_at_end": num(meta.get("fpm_child_rss_kb")),
+                "mwsup_supervisor": num(meta.get("mwsup_sup_rss_kb")),
+                "nginx_master_and_workers": num(meta.get("nginx_rss_kb")),
+            },
+            "check_after_failed": {s: meta[s + "_check_after"].split()
+                                   for s in ("mwsup", "fpm")
+                                   if meta.get(s + "_check_after")},
+            "rows": [{k: r.get(k) for k in
+                      ("name", "concurrency", "stack", "rps", "p50_ms",
+                       "p99_ms", "errors", "rss_kb", "na") if k != "na"
+                      or r.get("na")} for r in rows],
+        }
+        with open(sys.argv[2], "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
