@@ -52,15 +52,20 @@ for my $i (1 .. 3) {
 waitpid($_, 0) for @kids;
 
 ok(!grep({ !$_ } @gens), 'each reload starts a new generation that becomes ready');
-my (%total);
+my (%total, @per_client);
 for my $k (1 .. 3) {
+	my $ok = 0;
 	for (split /\n/, read_file("$dir/load.$k")) {
 		my ($what, $n) = /^(.*) (\d+)$/ or next;
 		$total{$what} += $n;
+		$ok += $n if $what eq 'ok';
 	}
+	push @per_client, $ok;
 }
 my $bad = join(', ', map { "$_: $total{$_}" } grep { $_ ne 'ok' } sort keys %total);
-cmp_ok($total{ok} // 0, '>', 30, 'the clients completed requests during the reloads');
+# How many depends on the machine; what matters is that every client kept
+# requests in flight across the reloads (the loop never stops sending).
+ok(!grep({ $_ < 2 } @per_client), "every client completed requests while the reloads ran (@per_client)");
 is($bad, '', 'no request failed or was cut short across three reloads');
 
 my @pids = @{ wait_until(sub { my @p = worker_pids($srv); @p == 3 ? \@p : undef }, 20) // [] };
