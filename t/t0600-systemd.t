@@ -65,6 +65,8 @@ done_testing();
 # ---------------------------------------------------------------------------
 
 sub socket_activation_test {
+	BAIL_OUT('no mwsup binary at ' . mwsup_bin() . ' (build first, or set MWSUP_BUILD)')
+		unless -x mwsup_bin();
 	my $w = wiki('pool.workers' => 2);
 	my $port = $w->{port};
 	# mw.yaml names another address: mwsup must serve the passed socket and
