@@ -1037,19 +1037,54 @@ conn_addr_text(const struct sockaddr_storage *ss, char *addr, size_t acap,
 	}
 }
 
+int
+conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_err("accept: out of memory");
+		close(fd);
+		return -1;
+	}
+	c->body_fd = c->file_fd = -1;
+	c->is_unix = is_unix;
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
+		memset(&local, 0, sizeof(local));
+	conn_addr_text(peer, c->peer_addr, sizeof(c->peer_addr),
+	    c->peer_port, sizeof(c->peer_port));
+	conn_addr_text(&local, c->local_addr, sizeof(c->local_addr),
+	    c->local_port, sizeof(c->local_port));
+	if (is_unix)
+		snprintf(c->local_port, sizeof(c->local_port), "80");
+	loop_ev_init(&c->ev, fd, conn_on_event, c);
+	c->state = CONN_HEAD;
+	c->deadline = loop_now_ms() + (uint64_t)sup.cfg->header_timeout_ms;
+	LIST_INSERT_HEAD(&conn_all, c, link);
+	conn_n++;
+	if (loop_watch(&c->ev, EPOLLIN | EPOLLRDHUP) < 0) {
+		log_err("epoll: %s", strerror(errno));
+		conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
 void
 conn_accept(int lfd, int is_unix)
 {
 	for (;;) {
-		struct sockaddr_storage peer, local;
-		socklen_t plen = sizeof(peer), llen = sizeof(local);
-		struct conn *c;
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
 		int fd;
 
 		if (conn_n >= sup.cfg->connections_max) {
 			listen_pause(0);
 			return;
 		}
+		memset(&peer, 0, sizeof(peer));
 		fd = accept4(lfd, (struct sockaddr *)&peer, &plen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -1064,29 +1099,6 @@ conn_accept(int lfd, int is_unix)
 				log_err("accept: %s", strerror(errno));
 			return;
 		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			log_err("accept: out of memory");
-			close(fd);
-			return;
-		}
-		c->body_fd = c->file_fd = -1;
-		c->is_unix = is_unix;
-		if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
-			memset(&local, 0, sizeof(local));
-		conn_addr_text(&peer, c->peer_addr, sizeof(c->peer_addr),
-		    c->peer_port, sizeof(c->peer_port));
-		conn_addr_text(&local, c->local_addr, sizeof(c->local_addr),
-		    c->local_port, sizeof(c->local_port));
-		if (is_unix)
-			snprintf(c->local_port, sizeof(c->local_port), "80");
-		loop_ev_init(&c->ev, fd, conn_on_event, c);
-		c->state = CONN_HEAD;
-		c->deadline = loop_now_ms() + (uint64_t)sup.cfg->header_timeout_ms;
-		LIST_INSERT_HEAD(&conn_all, c, link);
-		conn_n++;
-		if (loop_watch(&c->ev, EPOLLIN | EPOLLRDHUP) < 0) {
-			log_err("epoll: %s", strerror(errno));
-			conn_close(c);
-		}
+		conn_adopt(fd, is_unix, &peer);
 	}
 }

@@ -85,7 +85,11 @@ struct conn {
 };
 
 void	 conn_init_parser_settings(void);
+struct sockaddr_storage;
 void	 conn_accept(int fd, int is_unix);
+/* Take over an accepted, non-blocking socket (also the fuzz target's way
+ * in).  Returns 0, or -1 with fd closed. */
+int	 conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer);
 /* A worker finished with c: take it back (keepalive) or close it. */
 void	 conn_worker_done(struct conn *c, int keepalive);
 /* The worker died or timed out; answer status if nothing was sent yet. */

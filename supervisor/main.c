@@ -28,7 +28,6 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-struct sup sup;
 
 static struct loop_ev main_sig_ev;
 static int main_ready_sent;
