@@ -22,6 +22,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use Fcntl qw(:flock);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use IO::Socket::UNIX;
@@ -189,7 +190,26 @@ sub nspawn_skip_reason {
 my ($NSPAWN_PID, $PID1, $MACHINE, $NSPAWN_LOG);
 
 END {
+	my $status = $?;	# system() and waitpid() below would change it
 	stop_container() if $NSPAWN_PID;
+	$? = $status;
+}
+
+# Containers booted this way without a host systemd all use the same
+# cgroups (/sys/fs/cgroup/*/payload), so two at once would share them:
+# runs of this test on one machine take turns.  The lock is held until exit.
+my $LOCK_FH;
+sub lock_containers {
+	my ($root, $secs) = @_;
+	(my $parent = $root) =~ s{/[^/]+/?$}{};
+	system('mkdir', '-p', $parent) == 0 or return 0;
+	open($LOCK_FH, '>', "$root.boot.lock") or return 0;
+	my $deadline = time() + $secs;
+	until (flock($LOCK_FH, LOCK_EX | LOCK_NB)) {
+		return 0 if time() >= $deadline;
+		sleep(1);
+	}
+	return 1;
 }
 
 sub container_test {
@@ -209,6 +229,8 @@ sub container_test {
 	# booted container needs no network.
 	my @deps = deb_depends($deb);
 	my $root = $ENV{MWSUP_NSPAWN_ROOT} // '/var/cache/mwsup-test/bookworm-root';
+	lock_containers($root, 900)
+		or skip('another t0600-systemd.t kept its container running for 15 minutes', 1);
 	my ($rc, $out, $err) = run_cmd('timeout', '900', "$REPO/t/lib/nspawn.sh",
 	    'prepare', $root, @deps, 'php8.2-cli', 'curl', 'procps');
 	if ($rc != 0) {
