@@ -733,6 +733,34 @@ config_set_dispatch(struct config_walk *w, const struct config_key *k,
 	return -1;
 }
 
+/* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
+static int
+config_set_bool(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	bool *slot = (bool *)((char *)w->cfg + k->off);
+
+	if (val->kind == CONFIG_SCALAR && val->plain &&
+	    (strcmp(val->text, "true") == 0 || strcmp(val->text, "True") == 0 ||
+	    strcmp(val->text, "TRUE") == 0)) {
+		*slot = true;
+		return 0;
+	}
+	if (val->kind == CONFIG_SCALAR && val->plain &&
+	    (strcmp(val->text, "false") == 0 ||
+	    strcmp(val->text, "False") == 0 ||
+	    strcmp(val->text, "FALSE") == 0)) {
+		*slot = false;
+		return 0;
+	}
+	config_error(w->name, at->line, at->col,
+	    "%s: expected true or false%s", w->path,
+	    config_got(val, got, sizeof(got)));
+	return -1;
+}
+
 static int
 config_host_is_name(const char *h, size_t len)
 {
@@ -1190,6 +1218,7 @@ static const struct config_key config_recycle_keys[] = {
 };
 
 static const struct config_key config_snapshot_keys[] = {
+	{ "enabled",	config_set_bool,	F(snapshot_enabled), 0, 0, 0, NULL },
 	{ "exclude",	config_set_exclude,	F(exclude), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };

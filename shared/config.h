@@ -9,6 +9,7 @@
 #ifndef MW_CONFIG_H
 #define MW_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,7 @@ struct config {
 	int	 nstatics;
 
 	/* snapshot: */
+	bool	 snapshot_enabled;	/* warm workers: bootstrap once, checkpoint/restore */
 	char	*exclude[CONFIG_MAX_EXCLUDE];
 	int	 nexclude;
 

@@ -30,6 +30,7 @@
 #include "response.h"
 #include "sapi.h"
 #include "slots.h"
+#include "warm.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -220,6 +221,7 @@ static void __attribute__((noreturn))
 worker_exit(struct worker *w, int code)
 {
 	slot_set_state(w->slot, SLOT_EXITING);
+	warm_stop();
 	mwsapi_shutdown();
 	config_free(&w->cfg);
 	free(w->cfg_buf);
@@ -277,9 +279,13 @@ worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
 	if ((rq.flags & CTL_REQ_KEEPALIVE) && response_keepalive(&rq.resp))
 		done.flags |= CTL_DONE_KEEPALIVE;
 
-	recycle = rq.fatal;
+	recycle = rq.fatal || rq.recycle;
 	if (rq.fatal)
 		log_notice("request %llu ended in a fatal error: recycling",
+		    (unsigned long long)rq.id);
+	else if (rq.recycle)
+		log_notice("request %llu ended with exit(), an uncaught "
+		    "exception or a failed restore: recycling",
 		    (unsigned long long)rq.id);
 	if (w->cfg.max_requests && w->requests >= w->cfg.max_requests) {
 		log_info("served %llu requests: recycling",
@@ -433,6 +439,9 @@ main(int argc, char **argv)
 		slot_set_state(w.slot, SLOT_EXITING);
 		return 1;
 	}
+
+	if (w.cfg.snapshot_enabled && warm_init(&w.cfg) < 0)
+		log_err("warm mode off in this worker: requests run cold");
 
 	memset(&ready, 0, sizeof(ready));
 	ready.type = CTL_READY;

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "sapi.h"
 #include "slots.h"
+#include "warm.h"
 
 const char *
 request_param(const struct request *rq, const char *name)
@@ -214,10 +215,26 @@ request_chdir(const struct request *rq)
 		    (unsigned long long)rq->id, dir, strerror(errno));
 }
 
+/* After PHP is done with the script: the response goes out whole. */
+static void
+request_respond(struct request *rq)
+{
+	/* After a fatal error, what PHP printed is a page cut short (under a
+	 * 500 PHP chose, or a 200 already fixed): while nothing is on the wire
+	 * the client gets a clean 500 page instead. */
+	if (rq->fatal)
+		(void)response_fail(&rq->resp, 500);
+	if (!rq->finished_early) {
+		response_finish(&rq->resp);
+		request_end_output(rq);
+	}
+}
+
 void
 request_run(struct request *rq)
 {
 	zend_file_handle fh;
+	const char *entry;
 
 	/* A missing entry point is the supervisor's routing meeting a file
 	 * that is not there: a 404 as PHP-FPM gives, not a PHP fatal. */
@@ -230,6 +247,15 @@ request_run(struct request *rq)
 		return;
 	}
 	request_chdir(rq);
+	if ((entry = warm_entry(rq->script)) != NULL) {
+		warm_run(rq, entry);
+		request_respond(rq);
+		warm_cleanup(rq);
+		return;
+	}
+	/* Another script (thumb.php, ...): a PHP request of its own, outside
+	 * the warm one; the next warm request bootstraps again. */
+	warm_stop();
 	mwsapi_request_begin(rq);
 	if (php_request_startup() == FAILURE) {
 		log_err("request %llu: PHP request startup failed",
@@ -247,16 +273,7 @@ request_run(struct request *rq)
 	zend_destroy_file_handle(&fh);
 	php_request_shutdown(NULL);
 	mwsapi_request_end(rq);
-
-	/* After a fatal error, what PHP printed is a page cut short (under a
-	 * 500 PHP chose, or a 200 already fixed): while nothing is on the wire
-	 * the client gets a clean 500 page instead. */
-	if (rq->fatal)
-		(void)response_fail(&rq->resp, 500);
-	if (!rq->finished_early) {
-		response_finish(&rq->resp);
-		request_end_output(rq);
-	}
+	request_respond(rq);
 }
 
 void

@@ -39,6 +39,7 @@ struct request {
 
 	bool		 fatal;		/* fatal error or uncaught exception */
 	bool		 finished_early;	/* fastcgi_finish_request() ran */
+	bool		 recycle;	/* PHP state not fit for another request */
 };
 
 /* Take a CTL_REQUEST message (msg, len) and its descriptors.  On success

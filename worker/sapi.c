@@ -44,6 +44,9 @@ static const char mwsapi_ini_defaults[] =
     "implicit_flush=0\n";
 
 static struct request *mwsapi_current;
+/* $_SERVER of a PHP request without a client (warm mode's bootstrap). */
+static const char *mwsapi_boot_params;
+static size_t mwsapi_boot_len;
 static char *mwsapi_ini;
 static void (*mwsapi_prev_error_cb)(int, zend_string *, const uint32_t,
     zend_string *);
@@ -174,8 +177,12 @@ mwsapi_register_variables(zval *vars)
 	size_t off = 0, vlen;
 	char *self;
 
-	if (rq == NULL)
+	if (rq == NULL) {
+		while (mwsapi_boot_params && ctl_params_next(mwsapi_boot_params,
+		    mwsapi_boot_len, &off, &name, &value, &vlen) == 1)
+			php_register_variable_safe(name, value, vlen, vars);
 		return;
+	}
 	while (ctl_params_next(rq->params, rq->params_len, &off, &name, &value,
 	    &vlen) == 1)
 		php_register_variable_safe(name, value, vlen, vars);
@@ -366,6 +373,13 @@ mwsapi_shutdown(void)
 }
 
 void
+mwsapi_set_boot_params(const char *params, size_t len)
+{
+	mwsapi_boot_params = params;
+	mwsapi_boot_len = len;
+}
+
+void
 mwsapi_request_begin(struct request *rq)
 {
 	/* The pointers stay inside the request's message buffer, which
@@ -384,6 +398,12 @@ mwsapi_request_begin(struct request *rq)
 	 * its fatal error handler looks for before choosing 500. */
 	SG(sapi_headers).http_response_code = 200;
 	mwsapi_current = rq;
+}
+
+void
+mwsapi_detach(void)
+{
+	mwsapi_current = NULL;
 }
 
 void

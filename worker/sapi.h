@@ -9,6 +9,8 @@
 #ifndef MW_SAPI_H
 #define MW_SAPI_H
 
+#include <stddef.h>
+
 struct config;
 struct request;
 
@@ -21,5 +23,12 @@ void	mwsapi_shutdown(void);
  * and unbind it after php_request_shutdown(). */
 void	mwsapi_request_begin(struct request *rq);
 void	mwsapi_request_end(struct request *rq);
+
+/* The response is complete: PHP's output and headers go nowhere from now
+ * on, though the request info stays until mwsapi_request_end(). */
+void	mwsapi_detach(void);
+/* CGI parameters (name\0value\0...) for $_SERVER while no request is
+ * bound (warm mode's bootstrap), or NULL. */
+void	mwsapi_set_boot_params(const char *params, size_t len);
 
 #endif

@@ -1,0 +1,466 @@
+/*
+ * warm.c - the long-lived PHP request of a warm worker.
+ *
+ * php_request_startup() runs once; MediaWiki's bootstrap runs in it
+ * (worker/php/warm.php); the checkpoint follows.  Each HTTP request then
+ * redoes, between two calls into PHP, the per-request part of what PHP's
+ * own request startup and shutdown do: SAPI state (headers, status, POST
+ * body, cookies), output layer, superglobals, shutdown functions, session.
+ * The entry-point constants are switched here too; their defined() checks
+ * would be cached per opline, so PHP is compiled without that opcode.
+ * Whatever goes wrong in a way PHP cannot unwind (a fatal error, exit(),
+ * an exception at the top) ends with the worker recycled.
+ */
+#include "warm.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <main/php.h>
+#include <main/SAPI.h>
+#include <main/php_main.h>
+#include <main/php_output.h>
+#include <main/php_variables.h>
+#include <ext/standard/head.h>
+#include <Zend/zend_exceptions.h>
+
+#include "checkpoint.h"
+#include "config.h"
+#include "log.h"
+#include "request.h"
+#include "sapi.h"
+
+#define WARM_GLUE	"warm.php"
+
+/* Constants an entry script defines before WebStart.php. */
+enum { WARM_C_API, WARM_C_REST, WARM_C_NO_SESSION, WARM_C_N };
+static const char *const warm_const_names[WARM_C_N] = {
+	"MW_API", "MW_REST_API", "MW_NO_SESSION"
+};
+
+static struct {
+	const struct config *cfg;
+	char		 glue[PATH_MAX];
+	char		 root[PATH_MAX];	/* MediaWiki root, resolved */
+	bool		 enabled;
+	bool		 booted;
+	bool		 bailed;	/* the current request ended in a bailout */
+	zend_constant	*saved[WARM_C_N];	/* removed, kept for reuse */
+} warm;
+
+bool
+warm_enabled(void)
+{
+	return warm.enabled;
+}
+
+/*
+ * The glue ships beside the binary's data: in the build tree (a binary
+ * not in the install directory) it is the source tree's worker/php.
+ */
+static int
+warm_find_glue(void)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *dir = MW_PKGDATADIR "/php";
+
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL)
+			*slash = '\0';
+		if (strcmp(exe, MW_LIBEXECDIR) != 0)
+			dir = MW_SRCDIR "/worker/php";
+	}
+	if ((size_t)snprintf(warm.glue, sizeof(warm.glue), "%s/%s", dir,
+	    WARM_GLUE) >= sizeof(warm.glue) || access(warm.glue, R_OK) < 0) {
+		log_err("warm mode: %s/%s: %s", dir, WARM_GLUE,
+		    strerror(errno ? errno : ENAMETOOLONG));
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+warm_entry(const char *script)
+{
+	static const char *const entries[] = { "index", "api", "load", "rest" };
+	const char *slash = strrchr(script, '/');
+	size_t dlen, i;
+
+	if (!warm.enabled || slash == NULL)
+		return NULL;
+	dlen = (size_t)(slash - script);
+	if (strlen(warm.root) != dlen || strncmp(script, warm.root, dlen) != 0)
+		return NULL;
+	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		size_t n = strlen(entries[i]);
+
+		if (strncmp(slash + 1, entries[i], n) == 0 &&
+		    strcmp(slash + 1 + n, ".php") == 0)
+			return entries[i];
+	}
+	return NULL;
+}
+
+/* ---- entry-point constants ---- */
+
+static void
+warm_const_set(int idx, bool on)
+{
+	const char *name = warm_const_names[idx];
+	size_t len = strlen(name);
+	zend_constant *c = zend_hash_str_find_ptr(EG(zend_constants), name,
+	    len);
+
+	if (on && c == NULL) {
+		zend_constant nc;
+
+		if (warm.saved[idx] != NULL) {
+			/* The same struct again: a FETCH_CONSTANT cache slot
+			 * may still point at it. */
+			zend_hash_add_new_ptr(EG(zend_constants),
+			    warm.saved[idx]->name, warm.saved[idx]);
+			return;
+		}
+		if (idx == WARM_C_NO_SESSION)
+			ZVAL_LONG(&nc.value, 1);
+		else
+			ZVAL_TRUE(&nc.value);
+		ZEND_CONSTANT_SET_FLAGS(&nc, 0, PHP_USER_CONSTANT);
+		nc.name = zend_string_init_interned(name, len, 0);
+		(void)zend_register_constant(&nc);
+	} else if (!on && c != NULL) {
+		dtor_func_t dtor = EG(zend_constants)->pDestructor;
+
+		warm.saved[idx] = c;
+		EG(zend_constants)->pDestructor = NULL;
+		zend_hash_str_del(EG(zend_constants), name, len);
+		EG(zend_constants)->pDestructor = dtor;
+	}
+}
+
+static void
+warm_set_entry(const char *entry)
+{
+	zend_constant *c = zend_hash_str_find_ptr(EG(zend_constants),
+	    ZEND_STRL("MW_ENTRY_POINT"));
+
+	if (c == NULL) {
+		zend_constant nc;
+
+		ZVAL_STRING(&nc.value, entry);
+		ZEND_CONSTANT_SET_FLAGS(&nc, 0, PHP_USER_CONSTANT);
+		nc.name = zend_string_init_interned(ZEND_STRL("MW_ENTRY_POINT"),
+		    0);
+		(void)zend_register_constant(&nc);
+	} else if (Z_TYPE(c->value) != IS_STRING ||
+	    strcmp(Z_STRVAL(c->value), entry) != 0) {
+		/* Changed in place, for the same reason as above. */
+		zval_ptr_dtor(&c->value);
+		ZVAL_STRING(&c->value, entry);
+	}
+	warm_const_set(WARM_C_API, strcmp(entry, "api") == 0);
+	warm_const_set(WARM_C_REST, strcmp(entry, "rest") == 0);
+	warm_const_set(WARM_C_NO_SESSION, strcmp(entry, "load") == 0);
+}
+
+/* ---- PHP's per-request state ---- */
+
+static void
+warm_output_start(void)
+{
+	php_output_activate();
+	if (PG(output_handler) && PG(output_handler)[0]) {
+		zval oh;
+
+		ZVAL_STRING(&oh, PG(output_handler));
+		php_output_start_user(&oh, 0, PHP_OUTPUT_HANDLER_STDFLAGS);
+		zval_ptr_dtor(&oh);
+	} else if (PG(output_buffering)) {
+		php_output_start_user(NULL, PG(output_buffering) > 1 ?
+		    PG(output_buffering) : 0, PHP_OUTPUT_HANDLER_STDFLAGS);
+	} else if (PG(implicit_flush)) {
+		php_output_set_implicit_flush(1);
+	}
+}
+
+/* What php_request_startup() sets for a request, minus the engine. */
+static void
+warm_activate(void)
+{
+	int i;
+
+	sapi_activate();
+	SG(sapi_started) = 1;
+	PG(connection_status) = PHP_CONNECTION_NORMAL;
+	PG(header_is_being_sent) = 0;
+	PG(during_request_startup) = 0;
+	EG(exit_status) = 0;
+	warm_output_start();
+	for (i = 0; i < NUM_TRACK_VARS; i++)
+		zval_ptr_dtor(&PG(http_globals)[i]);
+	php_hash_environment();
+	zend_is_auto_global_str(ZEND_STRL("_SERVER"));
+	zend_is_auto_global_str(ZEND_STRL("_ENV"));
+	zend_is_auto_global_str(ZEND_STRL("_REQUEST"));
+	zend_memory_reset_peak_usage();
+}
+
+/* What php_request_shutdown() clears, minus the engine. */
+static void
+warm_deactivate(void)
+{
+	zend_try {
+		php_output_discard_all();
+		php_output_deactivate();
+	} zend_end_try();
+	if (Z_TYPE(SG(callback_func)) != IS_UNDEF) {
+		zval_ptr_dtor(&SG(callback_func));
+		ZVAL_UNDEF(&SG(callback_func));
+	}
+	if (SG(request_info).request_body != NULL) {
+		php_stream_close(SG(request_info).request_body);
+		SG(request_info).request_body = NULL;
+	}
+	sapi_deactivate();
+	PG(last_error_type) = 0;
+	PG(last_error_lineno) = 0;
+	if (PG(last_error_message)) {
+		zend_string_release(PG(last_error_message));
+		PG(last_error_message) = NULL;
+	}
+	if (PG(last_error_file)) {
+		zend_string_release(PG(last_error_file));
+		PG(last_error_file) = NULL;
+	}
+}
+
+/* Call MwsupWarm::method(arg); returns its result as a bool. */
+static bool
+warm_call(const char *method, const char *arg)
+{
+	zval fn, ret, args[1];
+	volatile bool ok = false;
+
+	ZVAL_STRING(&fn, method);
+	ZVAL_UNDEF(&ret);
+	if (arg)
+		ZVAL_STRING(&args[0], arg);
+	if (call_user_function(NULL, NULL, &fn, &ret, arg ? 1 : 0, args) ==
+	    SUCCESS && !EG(exception))
+		ok = Z_TYPE(ret) == IS_NULL || zend_is_true(&ret);
+	if (EG(exception))
+		zend_clear_exception();
+	zval_ptr_dtor(&ret);
+	zval_ptr_dtor(&fn);
+	if (arg)
+		zval_ptr_dtor(&args[0]);
+	return ok;
+}
+
+static void
+warm_keep_services(void)
+{
+	zend_class_entry *ce = zend_hash_str_find_ptr(EG(class_table),
+	    ZEND_STRL("mwsupwarm"));
+	zval list;
+	int i;
+
+	if (ce == NULL)
+		return;
+	array_init(&list);
+	for (i = 0; i < warm.cfg->nexclude; i++)
+		if (strncmp(warm.cfg->exclude[i], "service:", 8) == 0)
+			add_next_index_string(&list, warm.cfg->exclude[i] + 8);
+	if (zend_update_static_property(ce, ZEND_STRL("keepServices"),
+	    &list) != SUCCESS)
+		log_warn("warm mode: cannot hand the kept services to %s",
+		    warm.glue);
+	zval_ptr_dtor(&list);
+}
+
+/*
+ * The bootstrap's $_SERVER: a plain GET of the wiki's index.php, so the
+ * WebRequest Setup.php makes (and drops) has what it looks for.  Nothing
+ * from it outlives the bootstrap: each request builds its own.
+ */
+static void
+warm_boot_params(struct ctl_params *p)
+{
+	char script[PATH_MAX + 16];
+	const char *host = warm.cfg->server_name ? warm.cfg->server_name :
+	    "localhost";
+
+	snprintf(script, sizeof(script), "%s/index.php", warm.root);
+	ctl_params_reset(p);
+	(void)ctl_params_add(p, "REQUEST_METHOD", "GET", 3);
+	(void)ctl_params_add(p, "REQUEST_URI", "/index.php", 10);
+	(void)ctl_params_add(p, "SCRIPT_NAME", "/index.php", 10);
+	(void)ctl_params_add(p, "SCRIPT_FILENAME", script, strlen(script));
+	(void)ctl_params_add(p, "QUERY_STRING", "", 0);
+	(void)ctl_params_add(p, "SERVER_NAME", host, strlen(host));
+	(void)ctl_params_add(p, "SERVER_PORT", "80", 2);
+	(void)ctl_params_add(p, "SERVER_PROTOCOL", "HTTP/1.1", 8);
+	(void)ctl_params_add(p, "REMOTE_ADDR", "127.0.0.1", 9);
+	(void)ctl_params_add(p, "HTTP_HOST", host, strlen(host));
+}
+
+static int
+warm_boot(void)
+{
+	static struct ctl_params params;
+	zend_file_handle fh;
+	volatile bool ok = false;
+
+	memset(warm.saved, 0, sizeof(warm.saved));
+	warm.bailed = false;
+	if (warm.cfg->mw_root && chdir(warm.cfg->mw_root) < 0)
+		log_warn("chdir %s: %s", warm.cfg->mw_root, strerror(errno));
+	warm_boot_params(&params);
+	mwsapi_set_boot_params(params.buf, params.len);
+	if (php_request_startup() == FAILURE) {
+		log_err("warm mode: PHP request startup failed");
+		mwsapi_set_boot_params(NULL, 0);
+		return -1;
+	}
+	/* defined() as a function call: its opcode caches the answer. */
+	CG(compiler_options) |= ZEND_COMPILE_NO_BUILTINS;
+	warm_set_entry("index");
+	zend_register_stringl_constant("MWSUP_MW_ROOT", sizeof("MWSUP_MW_ROOT") - 1,
+	    warm.root, strlen(warm.root), 0, PHP_USER_CONSTANT);
+	zend_stream_init_filename(&fh, warm.glue);
+	zend_try {
+		ok = php_execute_script(&fh);
+	} zend_end_try();
+	zend_destroy_file_handle(&fh);
+	mwsapi_set_boot_params(NULL, 0);
+	if (ok && zend_get_constant_str(ZEND_STRL("MWSUP_WARM_BOOTED")) == NULL)
+		ok = false;
+	if (!ok) {
+		log_err("warm mode: MediaWiki bootstrap through %s failed (see "
+		    "above)", warm.glue);
+		php_request_shutdown(NULL);
+		return -1;
+	}
+	warm_keep_services();
+	/* The bootstrap was a request without a client: drop what it
+	 * printed and the headers it set. */
+	warm_deactivate();
+	zend_try {
+		checkpoint_take(warm.cfg);
+	} zend_catch {
+		ok = false;
+	} zend_end_try();
+	if (!ok) {
+		log_err("warm mode: taking the checkpoint failed");
+		php_request_shutdown(NULL);
+		return -1;
+	}
+	warm.booted = true;
+	return 0;
+}
+
+int
+warm_init(const struct config *cfg)
+{
+	warm.cfg = cfg;
+	if (realpath(cfg->mw_root ? cfg->mw_root : "/usr/share/mediawiki",
+	    warm.root) == NULL) {
+		log_err("warm mode: %s: %s", cfg->mw_root, strerror(errno));
+		return -1;
+	}
+	if (warm_find_glue() < 0)
+		return -1;
+	warm.enabled = true;
+	if (warm_boot() < 0) {
+		warm.enabled = false;
+		return -1;
+	}
+	return 0;
+}
+
+void
+warm_run(struct request *rq, const char *entry)
+{
+	volatile bool clean = false;
+
+	warm.bailed = false;
+	if (!warm.booted && warm_boot() < 0) {
+		rq->fatal = true;
+		rq->recycle = true;
+		warm.bailed = true;
+		return;
+	}
+	warm_set_entry(entry);
+	mwsapi_request_begin(rq);
+	warm_activate();
+	zend_try {
+		clean = warm_call("MwsupWarm::request", entry);
+	} zend_catch {
+		warm.bailed = true;
+	} zend_end_try();
+	if (!clean)
+		rq->recycle = true;
+	/* What PHP's request shutdown does first: flush the buffers, send
+	 * the headers if nothing did yet. */
+	zend_try {
+		php_output_end_all();
+	} zend_end_try();
+	zend_try {
+		php_header();
+	} zend_end_try();
+}
+
+void
+warm_cleanup(struct request *rq)
+{
+	volatile bool ok = false;
+
+	if (warm.bailed) {
+		/* exit() or a fatal error: the state is not worth restoring. */
+		rq->recycle = true;
+		mwsapi_request_end(rq);
+		return;
+	}
+	mwsapi_detach();
+	zend_try {
+		checkpoint_run_shutdown_functions();
+		/* The session and ini settings refuse to change while headers
+		 * count as sent; the response is complete, they go nowhere. */
+		php_output_discard_all();
+		SG(headers_sent) = 0;
+		(void)warm_call("MwsupWarm::end", NULL);
+		checkpoint_restore();
+		ok = true;
+	} zend_end_try();
+	if (!ok) {
+		log_notice("request %llu: restoring the checkpoint failed",
+		    (unsigned long long)rq->id);
+		warm.bailed = true;
+		rq->recycle = true;
+		mwsapi_request_end(rq);
+		return;
+	}
+	warm_deactivate();
+	mwsapi_request_end(rq);
+	zend_try {
+		zend_gc_collect_cycles();
+	} zend_end_try();
+}
+
+void
+warm_stop(void)
+{
+	if (!warm.booted)
+		return;
+	warm.booted = false;
+	zend_try {
+		checkpoint_drop(!warm.bailed);
+	} zend_end_try();
+	php_request_shutdown(NULL);
+	memset(warm.saved, 0, sizeof(warm.saved));
+}
