@@ -50,6 +50,7 @@ slots_create(uint32_t nslots, struct slot_table **tabp)
 	t->magic = SLOTS_MAGIC;
 	t->nslots = nslots;
 	atomic_store(&t->started, slots_now());
+	atomic_store(&t->started_wall, (uint64_t)time(NULL));
 	*tabp = t;
 	return fd;
 fail:
@@ -61,8 +62,8 @@ fail:
 	return -1;
 }
 
-int
-slots_map(int fd, struct slot_table **tabp)
+static int
+slots_map_prot(int fd, int prot, struct slot_table **tabp)
 {
 	struct slot_table *t;
 	struct stat st;
@@ -73,8 +74,7 @@ slots_map(int fd, struct slot_table **tabp)
 		errno = EINVAL;
 		return -1;
 	}
-	t = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
+	t = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
 	if (t == MAP_FAILED)
 		return -1;
 	if (t->magic != SLOTS_MAGIC ||
@@ -85,6 +85,18 @@ slots_map(int fd, struct slot_table **tabp)
 	}
 	*tabp = t;
 	return 0;
+}
+
+int
+slots_map(int fd, struct slot_table **tabp)
+{
+	return slots_map_prot(fd, PROT_READ | PROT_WRITE, tabp);
+}
+
+int
+slots_map_readonly(int fd, struct slot_table **tabp)
+{
+	return slots_map_prot(fd, PROT_READ, tabp);
 }
 
 void
@@ -99,6 +111,24 @@ slot_set_state(struct slot *s, enum slot_state st)
 {
 	atomic_store_explicit(&s->since, slots_now(), memory_order_relaxed);
 	atomic_store_explicit(&s->state, (uint32_t)st, memory_order_release);
+}
+
+void
+slot_set_request(struct slot *s, const char *method, const char *uri,
+    size_t urilen)
+{
+	size_t ml = strlen(method), n;
+
+	/* A reader may see a half-written line; it is for display only. */
+	if (ml + 2 > sizeof(s->request))
+		ml = sizeof(s->request) - 2;
+	memcpy(s->request, method, ml);
+	s->request[ml] = ' ';
+	n = urilen < sizeof(s->request) - ml - 2 ?
+	    urilen : sizeof(s->request) - ml - 2;
+	memcpy(s->request + ml + 1, uri, n);
+	s->request[ml + 1 + n] = '\0';
+	atomic_store(&s->req_started, slots_now());
 }
 
 const char *

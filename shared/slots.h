@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLOTS_MAGIC	0x6d77736c6f747331ULL	/* "mwslots1" */
+#define SLOTS_MAGIC	0x6d77736c6f747332ULL	/* "mwslots2" */
+#define SLOT_REQUEST_MAX	184
 
 enum slot_state {
 	SLOT_EMPTY = 0,
@@ -34,16 +35,40 @@ struct slot {
 	_Atomic uint64_t rss_kb;	/* resident set after the last request */
 	_Atomic uint64_t request_id;	/* current request, 0 when none */
 	_Atomic uint64_t bytes_out;	/* bytes of the current response written */
-	char	 pad[8];
+	/* Written by the supervisor when it hands the worker a request, so
+	 * `mwsup status` can show what each busy worker is doing. */
+	_Atomic uint64_t req_started;	/* CLOCK_MONOTONIC ns */
+	char	 request[SLOT_REQUEST_MAX];	/* "GET /wiki/Main_Page" */
 } __attribute__((aligned(64)));
+
+/* Supervisor-wide figures, written by the supervisor only. */
+struct slot_counters {
+	_Atomic uint64_t sup_pid;
+	_Atomic uint64_t generation;
+	_Atomic uint64_t workers;	/* configured pool size */
+	_Atomic uint64_t connections;	/* open client connections */
+	_Atomic uint64_t queued;	/* requests waiting for a worker */
+	_Atomic uint64_t responses[6];	/* by class: [1] 1xx .. [5] 5xx, [0] other */
+	_Atomic uint64_t static_served;	/* answered by the supervisor itself */
+	_Atomic uint64_t php_served;	/* answered by a worker */
+	_Atomic uint64_t worker_starts;
+	_Atomic uint64_t worker_deaths;	/* exits the supervisor did not ask for */
+	_Atomic uint64_t worker_recycles;
+	_Atomic uint64_t timeouts;	/* requests killed for time (504) */
+	_Atomic uint64_t rejected;	/* 503 for a full queue or no worker */
+	_Atomic uint64_t reloads;
+};
+
+_Static_assert(sizeof(struct slot) == 256, "a slot is four cache lines");
 
 struct slot_table {
 	uint64_t	magic;
 	uint32_t	nslots;
 	uint32_t	pad;
 	_Atomic uint64_t started;	/* supervisor start, CLOCK_MONOTONIC ns */
-	char		pad2[40];
-	struct slot	slots[];
+	_Atomic uint64_t started_wall;	/* the same, as Unix time seconds */
+	struct slot_counters counters;
+	struct slot	slots[] __attribute__((aligned(64)));
 };
 
 uint64_t	 slots_now(void);
@@ -52,8 +77,13 @@ size_t		 slots_size(uint32_t nslots);
 int		 slots_create(uint32_t nslots, struct slot_table **tabp);
 /* Worker or status reader: map an existing table (read-write). */
 int		 slots_map(int fd, struct slot_table **tabp);
+/* `mwsup status`: map read-only. */
+int		 slots_map_readonly(int fd, struct slot_table **tabp);
 void		 slots_unmap(struct slot_table *tab);
 void		 slot_set_state(struct slot *s, enum slot_state st);
+/* Supervisor: record the request a worker was just handed. */
+void		 slot_set_request(struct slot *s, const char *method,
+		    const char *uri, size_t urilen);
 const char	*slot_state_name(enum slot_state st);
 
 #endif

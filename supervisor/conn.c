@@ -526,6 +526,7 @@ conn_send_status(struct conn *c, int status, int keep)
 	    "<body><h1>%d %s</h1></body></html>\n",
 	    status, conn_reason(status), status, conn_reason(status));
 	c->status = status;
+	sup_count_response(status, 0);
 	c->out_len = c->out_off = 0;
 	conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\nDate: %s\r\n"
 	    "Content-Type: text/html; charset=utf-8\r\n"
@@ -962,6 +963,7 @@ conn_close(struct conn *c)
 	LIST_REMOVE(c, link);
 	LIST_INSERT_HEAD(&conn_dead, c, link);
 	conn_n--;
+	SUP_SET(connections, (uint64_t)conn_n);
 	listen_resume_if_paused();
 }
 
@@ -1064,6 +1066,7 @@ conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
 	c->deadline = loop_now_ms() + (uint64_t)sup.cfg->header_timeout_ms;
 	LIST_INSERT_HEAD(&conn_all, c, link);
 	conn_n++;
+	SUP_SET(connections, (uint64_t)conn_n);
 	if (loop_watch(&c->ev, EPOLLIN | EPOLLRDHUP) < 0) {
 		log_err("epoll: %s", strerror(errno));
 		conn_close(c);

@@ -24,6 +24,7 @@ dispatch_enqueue(struct conn *c, int front)
 		TAILQ_INSERT_TAIL(&dispatch_q, c, qlink);
 	c->in_queue = 1;
 	dispatch_n++;
+	SUP_SET(queued, (uint64_t)dispatch_n);
 }
 
 static struct conn *
@@ -44,6 +45,7 @@ dispatch_cancel(struct conn *c)
 	TAILQ_REMOVE(&dispatch_q, c, qlink);
 	c->in_queue = 0;
 	dispatch_n--;
+	SUP_SET(queued, (uint64_t)dispatch_n);
 }
 
 void
@@ -62,12 +64,14 @@ dispatch_submit(struct conn *c)
 	}
 	if (pool_ready_count() == 0 && pool_crash_looping()) {
 		/* Nobody will be able to serve it soon: say so now. */
+		SUP_COUNT(rejected, 1);
 		conn_error(c, 503);
 		return;
 	}
 	if (dispatch_n >= sup.cfg->queue_max) {
 		log_warn("queue full (%d requests waiting): 503",
 		    dispatch_n);
+		SUP_COUNT(rejected, 1);
 		conn_error(c, 503);
 		return;
 	}
@@ -128,6 +132,7 @@ dispatch_tick(void)
 		dispatch_cancel(c);
 		log_warn("request waited %llu ms for a worker: 503",
 		    (unsigned long long)(loop_now_ms() - c->req_start));
+		SUP_COUNT(rejected, 1);
 		conn_error(c, 503);
 	}
 }

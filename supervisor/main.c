@@ -12,6 +12,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "status.h"
 #include "sup.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -43,6 +45,7 @@ main_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: mwsup [-t] [-v] [-c FILE]\n"
+	    "       mwsup status [--json] [-c CONFIG | --pid PID]\n"
 	    "  -c, --config FILE  configuration (default %s/mw.yaml)\n"
 	    "  -t, --test         check the configuration and exit\n"
 	    "  -v, --verbose      log debug messages\n"
@@ -84,6 +87,10 @@ main_drop_privileges(void)
 		log_err("dropping privileges to %s: still root", sup.cfg->user);
 		return -1;
 	}
+	/* setuid() made us non-dumpable, which hides /proc/PID/fd from the
+	 * service user; `mwsup status` as that user needs it, and it is what
+	 * a process started as that user (under systemd) has anyway. */
+	prctl(PR_SET_DUMPABLE, 1);
 	log_info("running as %s", sup.cfg->user);
 	return 0;
 }
@@ -304,6 +311,8 @@ main(int argc, char **argv)
 	size_t len = 0;
 
 	log_init("mwsup");
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return status_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:tvhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

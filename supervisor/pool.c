@@ -177,6 +177,7 @@ pool_spawn(struct worker *w)
 	close(sv[1]);
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	w->pid = pid;
+	SUP_COUNT(worker_starts, 1);
 	w->state = WORKER_STARTING;
 	w->started = loop_now_ms();
 	w->deadline = w->started + (uint64_t)sup.cfg->startup_timeout_ms;
@@ -224,6 +225,9 @@ pool_start_members(void)
 int
 pool_start(void)
 {
+	SUP_SET(sup_pid, (uint64_t)getpid());
+	SUP_SET(generation, pool_generation);
+	SUP_SET(workers, (uint64_t)sup.cfg->workers);
 	return pool_start_members();
 }
 
@@ -233,6 +237,9 @@ pool_reload(void)
 	if (pool_find_worker_binary() < 0)
 		return -1;
 	pool_generation++;
+	SUP_SET(generation, pool_generation);
+	SUP_SET(workers, (uint64_t)sup.cfg->workers);
+	SUP_COUNT(reloads, 1);
 	for (int i = 0; i < pool_hi; i++)
 		pool_w[i].member = 0;
 	pool_retire_pending = 1;
@@ -360,8 +367,10 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		w->conn = NULL;
 		w->deadline = 0;
 		sup.served++;
+		sup_count_response((int)m.done.status, 1);
 		conn_worker_done(c, (m.done.flags & CTL_DONE_KEEPALIVE) != 0);
 		if (m.done.flags & CTL_DONE_RECYCLE) {
+			SUP_COUNT(worker_recycles, 1);
 			w->state = WORKER_EXITING;
 			w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
 			if (w->pending) {
@@ -407,6 +416,8 @@ pool_assign(struct worker *w, struct conn *c)
 	}
 	free(c->msg);
 	c->msg = NULL;
+	slot_set_request(sl, http_method_str(c->parser.method), c->hbuf,
+	    c->url_len);
 	w->state = WORKER_BUSY;
 	w->conn = c;
 	w->busy_since = loop_now_ms();
@@ -545,6 +556,8 @@ pool_on_sigchld(void)
 			    (int)pid);
 		if (w->state == WORKER_STARTING)
 			w->killed_status = -1;	/* never became ready */
+		if (w->state != WORKER_EXITING)
+			SUP_COUNT(worker_deaths, 1);
 		if (w->ev.fd >= 0)
 			pool_ctl_lost(w);
 		slot_set_state(pool_slot(w), SLOT_EMPTY);
@@ -587,6 +600,7 @@ pool_tick(void)
 				    "%d ms timeout; killing it", w->index,
 				    (int)w->pid, sup.cfg->request_timeout_ms);
 				w->killed_status = 504;
+				SUP_COUNT(timeouts, 1);
 				kill(w->pid, SIGKILL);
 			}
 			break;

@@ -110,6 +110,7 @@ static_serve(struct conn *c, const char *path)
 	if (c->parser.method != HTTP_GET && !head) {
 		c->out_len = c->out_off = 0;
 		c->status = 405;
+		sup_count_response(405, 0);
 		conn_out_printf(c, "HTTP/1.1 405 Method Not Allowed\r\n"
 		    "Server: mwsup\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
 		    "%s\r\n", c->keepalive ? "" : "Connection: close\r\n");
@@ -136,6 +137,7 @@ static_serve(struct conn *c, const char *path)
 	if (static_not_modified(c, st.st_mtime)) {
 		close(fd);
 		c->status = 304;
+		sup_count_response(304, 0);
 		conn_out_printf(c, "HTTP/1.1 304 Not Modified\r\nServer: mwsup\r\n"
 		    "Date: %s\r\nLast-Modified: %s\r\n%s\r\n", now, lm,
 		    c->keepalive ? "" : "Connection: close\r\n");
@@ -143,6 +145,7 @@ static_serve(struct conn *c, const char *path)
 		return;
 	}
 	c->status = 200;
+	sup_count_response(200, 0);
 	conn_out_printf(c, "HTTP/1.1 200 OK\r\nServer: mwsup\r\nDate: %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n"
 	    "Cache-Control: max-age=86400\r\nX-Content-Type-Options: nosniff\r\n"

@@ -7,6 +7,8 @@
 #ifndef MW_SUP_H
 #define MW_SUP_H
 
+#include <stdatomic.h>
+
 #include "config.h"
 #include "slots.h"
 
@@ -22,5 +24,12 @@ struct sup {
 };
 
 extern struct sup sup;
+
+/* Count a response in the shared counters (mwsup status, metrics). */
+void	sup_count_response(int status, int by_worker);
+#define SUP_COUNT(field, n) \
+	do { if (sup.slots) atomic_fetch_add(&sup.slots->counters.field, (n)); } while (0)
+#define SUP_SET(field, v) \
+	do { if (sup.slots) atomic_store(&sup.slots->counters.field, (v)); } while (0)
 
 #endif

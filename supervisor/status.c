@@ -1,0 +1,347 @@
+/*
+ * status.c - `mwsup status`: what a running supervisor and its workers do.
+ *
+ * Reads the shared slot table of a running mwsup, found without any
+ * configuration: its memfd is named "mwsup-slots" and is reachable as
+ * /proc/PID/fd/N by the same user or root, exactly the people who may
+ * look.  Nothing is asked of the supervisor, so a stuck supervisor can
+ * still be inspected.
+ */
+#include "status.h"
+#include "slots.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATUS_MAX_FOUND	16
+
+/* Open the slot table of supervisor pid, or -1. */
+static int
+status_open_table(pid_t pid)
+{
+	char dir[64], path[320], target[256];
+	struct dirent *de;
+	DIR *d;
+	int fd = -1;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	errno = 0;
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, "/memfd:mwsup-slots", 18) == 0) {
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			break;
+		}
+	}
+	closedir(d);
+	if (fd < 0 && errno == 0)
+		errno = ENOENT;
+	return fd;
+}
+
+/* Was pid started with "-c config" (or --config)? */
+static int
+status_has_config(pid_t pid, const char *config)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	int fd, prev_c = 0;
+
+	if (config == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (char *a = buf; a < buf + n; a += strlen(a) + 1) {
+		if (prev_c && strcmp(a, config) == 0)
+			return 1;
+		if (strncmp(a, "--config=", 9) == 0 && strcmp(a + 9, config) == 0)
+			return 1;
+		prev_c = strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0;
+	}
+	return 0;
+}
+
+/* Supervisors: mwsup processes holding a slot table. */
+static int
+status_find(pid_t *pids, int max, int *denied, const char *config)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		char path[64], comm[32];
+		pid_t pid;
+		FILE *f;
+		int fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(comm, sizeof(comm), f) == NULL)
+			comm[0] = '\0';
+		fclose(f);
+		if (strcmp(comm, "mwsup\n") != 0 || pid == getpid() ||
+		    !status_has_config(pid, config))
+			continue;
+		fd = status_open_table(pid);
+		if (fd < 0) {
+			if (errno == EACCES || errno == EPERM)
+				(*denied)++;
+			continue;
+		}
+		close(fd);
+		pids[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+status_json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+static void
+status_print(FILE *out, pid_t pid, const struct slot_table *t, int json)
+{
+	const struct slot_counters *k = &t->counters;
+	uint64_t now = slots_now();
+	double uptime = (double)(now - atomic_load(&t->started)) / 1e9;
+	int by_state[SLOT_EXITING + 1] = { 0 }, first = 1;
+	uint64_t total = 0;
+
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		uint32_t st = atomic_load(&t->slots[i].state);
+
+		if (st <= SLOT_EXITING)
+			by_state[st]++;
+	}
+	for (int c = 0; c < 6; c++)
+		total += atomic_load(&k->responses[c]);
+	if (json) {
+		fprintf(out, "{\"pid\":%d,\"uptime_s\":%.1f,\"generation\":%llu,"
+		    "\"workers\":%llu,\"idle\":%d,\"busy\":%d,\"starting\":%d,"
+		    "\"jobs\":%d,\"queued\":%llu,\"connections\":%llu,"
+		    "\"responses\":%llu,\"by_class\":{\"1xx\":%llu,\"2xx\":%llu,"
+		    "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},\"php\":%llu,"
+		    "\"static\":%llu,\"worker_starts\":%llu,\"worker_deaths\":%llu,"
+		    "\"recycles\":%llu,\"timeouts\":%llu,\"rejected\":%llu,"
+		    "\"reloads\":%llu,\"slots\":[",
+		    (int)pid, uptime,
+		    (unsigned long long)atomic_load(&k->generation),
+		    (unsigned long long)atomic_load(&k->workers),
+		    by_state[SLOT_IDLE], by_state[SLOT_BUSY],
+		    by_state[SLOT_STARTING], by_state[SLOT_JOBS],
+		    (unsigned long long)atomic_load(&k->queued),
+		    (unsigned long long)atomic_load(&k->connections),
+		    (unsigned long long)total,
+		    (unsigned long long)atomic_load(&k->responses[1]),
+		    (unsigned long long)atomic_load(&k->responses[2]),
+		    (unsigned long long)atomic_load(&k->responses[3]),
+		    (unsigned long long)atomic_load(&k->responses[4]),
+		    (unsigned long long)atomic_load(&k->responses[5]),
+		    (unsigned long long)atomic_load(&k->php_served),
+		    (unsigned long long)atomic_load(&k->static_served),
+		    (unsigned long long)atomic_load(&k->worker_starts),
+		    (unsigned long long)atomic_load(&k->worker_deaths),
+		    (unsigned long long)atomic_load(&k->worker_recycles),
+		    (unsigned long long)atomic_load(&k->timeouts),
+		    (unsigned long long)atomic_load(&k->rejected),
+		    (unsigned long long)atomic_load(&k->reloads));
+	} else {
+		fprintf(out, "mwsup pid %d, up %.0f s, generation %llu\n"
+		    "workers: %llu configured, %d idle, %d busy, %d starting\n"
+		    "queue: %llu waiting; connections: %llu open\n"
+		    "responses: %llu (2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu); "
+		    "by workers %llu, static %llu\n"
+		    "workers started %llu, died %llu, recycled %llu; "
+		    "timeouts %llu; rejected %llu; reloads %llu\n\n"
+		    "%-5s %-8s %-4s %-9s %10s %9s %8s  %s\n",
+		    (int)pid, uptime,
+		    (unsigned long long)atomic_load(&k->generation),
+		    (unsigned long long)atomic_load(&k->workers),
+		    by_state[SLOT_IDLE], by_state[SLOT_BUSY],
+		    by_state[SLOT_STARTING],
+		    (unsigned long long)atomic_load(&k->queued),
+		    (unsigned long long)atomic_load(&k->connections),
+		    (unsigned long long)total,
+		    (unsigned long long)atomic_load(&k->responses[2]),
+		    (unsigned long long)atomic_load(&k->responses[3]),
+		    (unsigned long long)atomic_load(&k->responses[4]),
+		    (unsigned long long)atomic_load(&k->responses[5]),
+		    (unsigned long long)atomic_load(&k->php_served),
+		    (unsigned long long)atomic_load(&k->static_served),
+		    (unsigned long long)atomic_load(&k->worker_starts),
+		    (unsigned long long)atomic_load(&k->worker_deaths),
+		    (unsigned long long)atomic_load(&k->worker_recycles),
+		    (unsigned long long)atomic_load(&k->timeouts),
+		    (unsigned long long)atomic_load(&k->rejected),
+		    (unsigned long long)atomic_load(&k->reloads),
+		    "SLOT", "PID", "GEN", "STATE", "FOR(s)", "REQUESTS",
+		    "RSS(MB)", "REQUEST");
+	}
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		const struct slot *s = &t->slots[i];
+		uint32_t st = atomic_load(&s->state);
+		char req[SLOT_REQUEST_MAX];
+		double since;
+
+		if (st == SLOT_EMPTY)
+			continue;
+		since = (double)(now - atomic_load(&s->since)) / 1e9;
+		memcpy(req, s->request, sizeof(req));
+		req[sizeof(req) - 1] = '\0';
+		if (st != SLOT_BUSY)
+			req[0] = '\0';
+		if (json) {
+			fprintf(out, "%s{\"slot\":%u,\"pid\":%u,\"generation\":%u,"
+			    "\"state\":\"%s\",\"since_s\":%.3f,\"requests\":%llu,"
+			    "\"rss_kb\":%llu,\"request\":", first ? "" : ",", i,
+			    atomic_load(&s->pid), atomic_load(&s->generation),
+			    slot_state_name((enum slot_state)st), since,
+			    (unsigned long long)atomic_load(&s->requests),
+			    (unsigned long long)atomic_load(&s->rss_kb));
+			status_json_string(out, req);
+			fputc('}', out);
+		} else {
+			fprintf(out, "%-5u %-8u %-4u %-9s %10.1f %9llu %8.1f  %s\n",
+			    i, atomic_load(&s->pid), atomic_load(&s->generation),
+			    slot_state_name((enum slot_state)st), since,
+			    (unsigned long long)atomic_load(&s->requests),
+			    (double)atomic_load(&s->rss_kb) / 1024.0, req);
+		}
+		first = 0;
+	}
+	if (json)
+		fprintf(out, "]}\n");
+}
+
+static void
+status_usage(FILE *f)
+{
+	fprintf(f, "usage: mwsup status [--json] [-c CONFIG | --pid PID]\n"
+	    "Shows the workers and counters of a running mwsup (the one\n"
+	    "started with -c CONFIG, or with process id PID).\n");
+}
+
+int
+status_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ "pid",	required_argument, NULL, 'p' },
+		{ "config",	required_argument, NULL, 'c' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	pid_t pids[STATUS_MAX_FOUND], pid = 0;
+	struct slot_table *t;
+	const char *config = NULL;
+	int json = 0, ch, n, denied = 0, fd;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "jp:c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'p':
+			pid = (pid_t)atoi(optarg);
+			if (pid <= 0) {
+				fprintf(stderr, "mwsup status: --pid %s: not a "
+				    "process id\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			status_usage(stdout);
+			return 0;
+		default:
+			status_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		status_usage(stderr);
+		return 2;
+	}
+	if (pid == 0) {
+		n = status_find(pids, STATUS_MAX_FOUND, &denied, config);
+		if (n == 0) {
+			fprintf(stderr, "mwsup status: no running mwsup found%s\n",
+			    denied ? " that this user may inspect (run as the "
+			    "service user or root)" : "");
+			return 1;
+		}
+		if (n > 1) {
+			fprintf(stderr, "mwsup status: %d supervisors run; "
+			    "choose one with -c CONFIG or --pid:", n);
+			for (int i = 0; i < n; i++)
+				fprintf(stderr, " %d", (int)pids[i]);
+			fputc('\n', stderr);
+			return 2;
+		}
+		pid = pids[0];
+	}
+	if ((fd = status_open_table(pid)) < 0) {
+		fprintf(stderr, "mwsup status: pid %d: %s\n", (int)pid,
+		    errno == ENOENT ? "not a running mwsup supervisor" :
+		    strerror(errno));
+		return 1;
+	}
+	if (slots_map_readonly(fd, &t) < 0) {
+		fprintf(stderr, "mwsup status: pid %d: slot table: %s\n",
+		    (int)pid, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	status_print(stdout, pid, t, json);
+	slots_unmap(t);
+	return 0;
+}
