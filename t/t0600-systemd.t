@@ -310,6 +310,36 @@ sub container_test {
 	    'six requests sent during a service restart all got 200: none was refused or lost')
 		or diag($out);
 
+	# Reload with a changed mw.yaml: same main process, new workers, and
+	# requests sent meanwhile are all answered.
+	my $pid_before = inside_out('systemctl', 'show', '-P', 'MainPID', 'mediawiki.service');
+	inside(30, 'sed', '-i', 's/^\(  workers:\).*/\1 2/', '/etc/mwsup/mw.yaml');
+	($rc, $out) = inside(180, 'sh', '-c',
+	    "(systemctl reload mediawiki.service; echo reload=\$?) & $many wait");
+	like($out, qr/^reload=0$/m, 'systemctl reload mediawiki.service succeeds') or diag($out);
+	@codes = grep { /^\d{3}$/ } split /\n/, $out;
+	is(scalar(grep { $_ eq '200' } @codes), 6,
+	    'six requests sent during the reload all got 200') or diag($out);
+	is(inside_out('systemctl', 'show', '-P', 'MainPID', 'mediawiki.service'), $pid_before,
+	    'the reload keeps the same mwsup process');
+	my $nworkers = wait_until(sub {
+		my @w = split /\n/, inside_out('ps', '-o', 'pid=', '--ppid', $pid_before);
+		return @w == 2 ? 2 : 0;
+	}, 60);
+	is($nworkers, 2, 'and it runs the 2 workers the new mw.yaml asks for (was 4)')
+		or diag(journal());
+
+	# The watchdog: with a short WatchdogSec mwsup must keep pinging.
+	inside(30, 'sh', '-c', 'mkdir -p /etc/systemd/system/mediawiki.service.d && '
+	    . 'printf "[Service]\nWatchdogSec=2\n" >/etc/systemd/system/mediawiki.service.d/wd.conf && '
+	    . 'systemctl daemon-reload && systemctl restart mediawiki.service');
+	sleep(6);
+	is(inside_out('systemctl', 'show', '-P', 'NRestarts', 'mediawiki.service') . ' '
+	    . inside_out('systemctl', 'is-active', 'mediawiki.service'), '0 active',
+	    'with WatchdogSec=2 the service is still active 6 s later, never restarted');
+	unlike(journal(), qr/[Ww]atchdog timeout/, 'and systemd saw no watchdog timeout');
+	inside(30, 'sh', '-c', 'rm -r /etc/systemd/system/mediawiki.service.d && systemctl daemon-reload');
+
 	($rc, $out) = inside(90, 'systemctl', 'stop', 'mediawiki.socket', 'mediawiki.service');
 	is($rc, 0, 'systemctl stop mediawiki.socket mediawiki.service') or diag($out);
 	is(inside_out('systemctl', 'show', '-P', 'Result', 'mediawiki.service'), 'success',
