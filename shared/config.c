@@ -645,6 +645,31 @@ config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
 	return config_set_abspath(w, k, key, val);
 }
 
+/* log.access: "off" (or null), "stderr", or an absolute file path. */
+static int
+config_set_log_target(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+
+	if (config_is_null(val) ||
+	    (val->kind == CONFIG_SCALAR && strcmp(val->text, "off") == 0)) {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	if (config_string(w, key, val, "\"off\", \"stderr\" or an absolute path") == -1)
+		return -1;
+	if (strcmp(val->text, "stderr") != 0 && val->text[0] != '/') {
+		config_error(w->name, val->line, val->col,
+		    "%s: expected \"off\", \"stderr\" or an absolute path%s",
+		    w->path, config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	return config_store(w, slot, val->text);
+}
+
 /* user, group, server_name: a plain word; null means unset. */
 static int
 config_set_name_opt(struct config_walk *w, const struct config_key *k,
@@ -1217,6 +1242,13 @@ static const struct config_key config_recycle_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+static const struct config_key config_log_keys[] = {
+	{ "access",	config_set_log_target,	F(access_log), 0, 0, 0, NULL },
+	{ "slow",	config_set_number,	F(slow_log_ms),
+	    CONFIG_NUM_MS, 1, 86400000, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
 static const struct config_key config_snapshot_keys[] = {
 	{ "enabled",	config_set_bool,	F(snapshot_enabled), 0, 0, 0, NULL },
 	{ "exclude",	config_set_exclude,	F(exclude), 0, 0, 0, NULL },
@@ -1236,6 +1268,7 @@ static const struct config_key config_top_keys[] = {
 	{ "php",	config_set_php,		F(ini), 0, 0, 0, NULL },
 	{ "static",	config_set_static,	F(statics), 0, 0, 0, NULL },
 	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
+	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "user",	config_set_name_opt,	F(user), 0, 0, 0, NULL },
 	{ "group",	config_set_name_opt,	F(group), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
@@ -1470,6 +1503,7 @@ config_free(struct config *cfg)
 	for (i = 0; i < CONFIG_MAX_EXCLUDE; i++)
 		free(cfg->exclude[i]);
 	free(cfg->user);
+	free(cfg->access_log);
 	free(cfg->group);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -79,6 +79,10 @@ struct config {
 	char	*exclude[CONFIG_MAX_EXCLUDE];
 	int	 nexclude;
 
+	/* log: */
+	char	*access_log;		/* NULL off, "stderr", or a path */
+	int	 slow_log_ms;		/* 0 = off */
+
 	/* privileges, when started as root */
 	char	*user;
 	char	*group;

@@ -13,6 +13,7 @@
  * point at them.
  */
 #include "conn.h"
+#include "accesslog.h"
 #include "ctl.h"
 #include "dispatch.h"
 #include "listen.h"
@@ -462,9 +463,27 @@ conn_flush(struct conn *c)
 	return 1;
 }
 
+static uint64_t
+conn_usec_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
+conn_request_usec(const struct conn *c)
+{
+	return c->req_start_us ? conn_usec_now() - c->req_start_us : 0;
+}
+
 static void
 conn_write_done(struct conn *c)
 {
+	if (c->status)
+		accesslog_response(c, c->status, (uint64_t)c->out_off +
+		    (c->file_fd >= 0 ? (uint64_t)c->file_off : 0), 0);
 	c->out_len = c->out_off = 0;
 	if (c->file_fd >= 0) {
 		close(c->file_fd);
@@ -766,8 +785,10 @@ conn_request_ready(struct conn *c)
 }
 
 void
-conn_worker_done(struct conn *c, int keepalive)
+conn_worker_done(struct conn *c, int keepalive, int status, uint64_t bytes,
+    pid_t worker)
 {
+	accesslog_response(c, status, bytes, worker);
 	c->worker = NULL;
 	c->keepalive = keepalive;
 	if (keepalive && !sup.stopping)
@@ -818,6 +839,7 @@ conn_parse(struct conn *c)
 			c->parser.data = c;
 			c->parsing = 1;
 			c->req_start = loop_now_ms();
+			c->req_start_us = conn_usec_now();
 			c->deadline = c->req_start +
 			    (uint64_t)sup.cfg->header_timeout_ms;
 		}

@@ -42,6 +42,7 @@ struct conn {
 	TAILQ_ENTRY(conn) qlink;	/* dispatch queue */
 	uint64_t	 deadline;	/* ms; 0 = none */
 	uint64_t	 req_start;	/* ms */
+	uint64_t	 req_start_us;	/* first byte of the request, us */
 	uint64_t	 req_id;
 	int		 is_unix;
 	char		 peer_addr[64], peer_port[8];
@@ -91,7 +92,10 @@ void	 conn_accept(int fd, int is_unix);
  * in).  Returns 0, or -1 with fd closed. */
 int	 conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer);
 /* A worker finished with c: take it back (keepalive) or close it. */
-void	 conn_worker_done(struct conn *c, int keepalive);
+void	 conn_worker_done(struct conn *c, int keepalive, int status,
+	    uint64_t bytes, pid_t worker);
+/* Microseconds since the current request began. */
+uint64_t conn_request_usec(const struct conn *c);
 /* The worker died or timed out; answer status if nothing was sent yet. */
 void	 conn_worker_failed(struct conn *c, int status, int nothing_sent);
 /* Answer with a supervisor-generated error page and close. */

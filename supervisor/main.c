@@ -6,6 +6,7 @@
  * start workers.  Signals arrive through a signalfd so every handler runs
  * in the loop, never asynchronously.
  */
+#include "accesslog.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "listen.h"
@@ -201,6 +202,7 @@ main_reload(void)
 	close(sup.config_fd);
 	sup.config_fd = fd;
 	conn_init_parser_settings();
+	accesslog_reopen();
 	config_free(old);
 	free(old);
 	main_ready_sent = 0;
@@ -230,6 +232,10 @@ main_on_signal(struct loop_ev *ev, uint32_t events)
 		case SIGHUP:
 			main_reload();
 			break;
+		case SIGUSR1:
+			log_notice("SIGUSR1: reopening the access log");
+			accesslog_reopen();
+			break;
 		}
 	}
 }
@@ -247,6 +253,7 @@ main_setup_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -366,7 +373,7 @@ main(int argc, char **argv)
 	if (main_setup_signals() < 0)
 		fatal("signals: %s", strerror(errno));
 	conn_init_parser_settings();
-	if (listen_open(cfg) < 0)
+	if (listen_open(cfg) < 0 || accesslog_open() < 0)
 		return 1;
 	if (main_drop_privileges() < 0)
 		return 1;
@@ -391,6 +398,7 @@ main(int argc, char **argv)
 		conn_reap();
 		main_check_ready();
 		main_notify_tick();
+		accesslog_flush();
 		if (sup.stopping) {
 			if (conn_count() == 0 && pool_alive_count() == 0)
 				break;
@@ -403,6 +411,7 @@ main(int argc, char **argv)
 		}
 	}
 	listen_cleanup();
+	accesslog_flush();
 	log_notice("stopped");
 	config_free(sup.cfg);
 	free(sup.cfg);

@@ -368,7 +368,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		w->deadline = 0;
 		sup.served++;
 		sup_count_response((int)m.done.status, 1);
-		conn_worker_done(c, (m.done.flags & CTL_DONE_KEEPALIVE) != 0);
+		conn_worker_done(c, (m.done.flags & CTL_DONE_KEEPALIVE) != 0,
+		    (int)m.done.status, m.done.bytes_out, w->pid);
 		if (m.done.flags & CTL_DONE_RECYCLE) {
 			SUP_COUNT(worker_recycles, 1);
 			w->state = WORKER_EXITING;
