@@ -92,10 +92,11 @@ def main():
             print("%s\tFAIL: %s" % (name, e))
             continue
         if status != 200:
-            print("%s\tFAIL: HTTP %d (%s)" % (name, status,
-                  body[:100].decode("utf-8", "replace").strip()))
+            print("%s\tFAIL: HTTP %d (%s)" % (name, status, " ".join(
+                body[:200].decode("utf-8", "replace").split())[:80]))
             continue
         why = check_body(name, ctype, body, static_bytes, sitename, hello)
+        why = None if why is None else " ".join(why.split())
         print("%s\t%s" % (name, "ok" if why is None else "FAIL: " + why))
         sys.stdout.flush()
 

@@ -83,11 +83,17 @@ def fmt(v, spec, width):
 def table(meta, rows):
     out = []
     w = meta.get("workers", "?")
-    out.append("mwsup vs nginx + PHP-FPM 8.2 (pm=static), %s workers each, "
-               "%s mode (%s s per row), %s" % (w, meta.get("mode", "?"),
+    out.append("mwsup%s vs nginx + PHP-FPM 8.2 (pm=static), %s workers each, "
+               "%s mode (%s s per row), %s" % (
+                   " (warm workers)" if meta.get("mwsup_warm") == "1" else "",
+                   w, meta.get("mode", "?"),
                                              meta.get("duration", "?"),
                                              meta.get("date", "?")))
     out.append("machine: %s" % meta.get("machine", "?"))
+    if meta.get("load_start"):
+        out.append("load average (1/5/15 min): at start %s, at end %s "
+                   "(other work on the machine competes with both stacks)"
+                   % (meta["load_start"], meta.get("load_end", "?")))
     out.append("")
     head = ("%-17s %4s | %9s %8s %8s %5s | %9s %8s %8s %5s | %6s %6s | %9s %9s"
             % ("workload", "conc", "mwsup r/s", "p50 ms", "p99 ms", "err",
@@ -160,9 +166,12 @@ def main():
             "machine": meta.get("machine"),
             "workers": num(meta.get("workers")),
             "mode": meta.get("mode"),
+            "mwsup_warm": meta.get("mwsup_warm") == "1",
             "duration_s": num(meta.get("duration")),
             "date": meta.get("date"),
             "mwsup_commit": meta.get("commit"),
+            "load_average_start": meta.get("load_start"),
+            "load_average_end": meta.get("load_end"),
             "mwsup_ready_ms": num(meta.get("mwsup_ready_ms")),
             "fpm_ready_ms": num(meta.get("fpm_ready_ms")),
             "memory_kb": {
