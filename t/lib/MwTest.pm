@@ -242,7 +242,8 @@ sub append_settings {
 # going to a log file; return once it answers HTTP (GET /) or bail out
 # with the log.  Options: port (default: the first 127.0.0.1 listen address
 # of the config), host, unix (a socket path to wait on instead), args
-# (extra command line arguments), wait => 0 (do not wait), env (hash).
+# (extra command line arguments), wait => 0 (do not wait), env (hash),
+# wrap (an array ref: a command that execs mwsup, e.g. prlimit).
 # Returns a server hash: pid, log, port, host, unix, config.
 my $NSRV = 0;
 sub start_mwsup {
@@ -264,7 +265,9 @@ sub start_mwsup {
 		open(STDOUT, '>>', $log) or die "$log: $!\n";
 		open(STDERR, '>&', \*STDOUT);
 		%ENV = (%ENV, %{ $opt{env} // {} });
-		exec($bin, '-c', $config, @{ $opt{args} // [] })
+		# wrap: a command that execs mwsup in the same process
+		# (prlimit, setpriv), so the pid stays mwsup's.
+		exec(@{ $opt{wrap} // [] }, $bin, '-c', $config, @{ $opt{args} // [] })
 			or die "exec $bin: $!\n";
 	}
 	my $srv = { pid => $pid, log => $log, config => $config, port => $port,

@@ -1,0 +1,171 @@
+#!/usr/bin/perl
+# Faults the supervisor must survive without hanging anyone: a request
+# over timeouts.request (504, worker replaced), recycling by max_requests
+# (replaced while the other serves), a graceful stop that finishes the
+# request in flight, a second SIGTERM that does not wait, workers that
+# never become ready (killed and replaced), a worker binary that cannot
+# start at all (back-off, static files still served, PHP gets 503 at once),
+# and running out of file descriptors (accepts pause, nothing spins, service
+# resumes).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(time sleep);
+use IO::Socket::IP;
+use MwTest;
+
+my $PNG = '/resources/assets/poweredby_mediawiki_88x31.png';
+
+sub sleeper_settings {
+	my ($w) = @_;
+	append_settings($w, <<'EOF2');
+$wgHooks['BeforeInitialize'][] = static function () {
+	if ( isset( $_GET['mwsup_test_sleep'] ) ) {
+		sleep( (int)$_GET['mwsup_test_sleep'] );
+	}
+};
+$wgHooks['ApiBeforeMain'][] = static function () {
+	if ( isset( $_GET['mwsup_test_sleep'] ) ) {
+		sleep( (int)$_GET['mwsup_test_sleep'] );
+	}
+};
+EOF2
+}
+
+sub bg_get {	# fork a client; returns pid; result in $file
+	my ($port, $path, $file) = @_;
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		my ($out, $closed) = raw($port, "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", timeout => 60);
+		write_file($file, $out // '');
+		POSIX::_exit(0);
+	}
+	return $pid;
+}
+
+# --- request timeout and recycling ---------------------------------------
+{
+	my $w = wiki('pool.workers' => 2, 'timeouts.request' => 2, 'recycle.max_requests' => 5);
+	sleeper_settings($w);
+	my $srv = start_mwsup($w->{config});
+	my @before = sort { $a <=> $b } worker_pids($srv);
+	my $t0 = time();
+	my ($out) = raw($srv->{port}, "GET /wiki/Main_Page?mwsup_test_sleep=30 HTTP/1.1\r\nHost: x\r\n\r\n", timeout => 30);
+	my $took = time() - $t0;
+	like($out // '', qr{\AHTTP/1\.1 504 }, 'a request running past timeouts.request gets 504 Gateway Timeout');
+	cmp_ok($took, '<', 20, 'well before the script would have finished');
+	log_like($srv, qr/request over the 2000 ms timeout; killing it/, 'the log says which worker was killed and why');
+	my $after = wait_until(sub { my @p = worker_pids($srv); @p == 2 ? \@p : undef }, 20);
+	ok($after, 'the pool is back to two workers');
+	my %old = map { $_ => 1 } @before;
+	is(scalar(grep { !$old{$_} } @$after), 1, 'exactly one of them is new');
+
+	# recycling: 5 requests per worker, then it is replaced
+	my %seen;
+	for (1 .. 14) {
+		my $r = http(GET => '/api.php?action=query&meta=siteinfo&format=json');
+		$seen{$r->{status}}++;
+	}
+	is_deeply(\%seen, { 200 => 14 }, 'fourteen requests across recycling all get 200');
+	my ($rc, $json) = run_cmd(mwsup_bin(), 'status', '-c', $w->{config}, '--json');
+	my ($recycles) = $json =~ /"recycles":(\d+)/;
+	cmp_ok($recycles // 0, '>=', 2, 'workers were recycled after recycle.max_requests (status counts them)');
+	stopped_cleanly($srv);
+}
+
+# --- graceful stop ----------------------------------------------------------
+{
+	my $w = wiki('pool.workers' => 1, 'timeouts.shutdown' => 20);
+	sleeper_settings($w);
+	my $srv = start_mwsup($w->{config});
+	my $f = test_dir() . '/drain.out';
+	my $kid = bg_get($srv->{port}, '/api.php?action=query&meta=siteinfo&format=json&mwsup_test_sleep=3', $f);
+	sleep(1);
+	kill 'TERM', $srv->{pid};
+	my $t0 = time();
+	waitpid($srv->{pid}, 0);
+	my $st = $?;
+	waitpid($kid, 0);
+	like(read_file($f), qr{\AHTTP/1\.1 200 .*"sitename"}s, 'SIGTERM lets the request in flight finish with a full answer');
+	is($st, 0, 'and mwsup then exits 0');
+	my $c = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $srv->{port});
+	ok(!$c, 'after the stop nothing listens on the port any more');
+	$srv->{pid} = 0;
+}
+{
+	my $w = wiki('pool.workers' => 1, 'timeouts.shutdown' => 60);
+	sleeper_settings($w);
+	my $srv = start_mwsup($w->{config});
+	my $f = test_dir() . '/hard.out';
+	my $kid = bg_get($srv->{port}, '/api.php?action=query&meta=siteinfo&format=json&mwsup_test_sleep=30', $f);
+	sleep(1);
+	kill 'TERM', $srv->{pid};
+	sleep(0.5);
+	my $t0 = time();
+	kill 'TERM', $srv->{pid};
+	waitpid($srv->{pid}, 0);
+	cmp_ok(time() - $t0, '<', 5, 'a second SIGTERM stops mwsup at once instead of waiting 60 s');
+	waitpid($kid, 0);
+	ok(!grep({ kill 0, $_ } worker_pids($srv)), 'and leaves no worker behind');
+	$srv->{pid} = 0;
+}
+
+# --- workers that never get ready, and ones that cannot start -------------
+{
+	my $w = wiki('pool.workers' => 1, 'timeouts.startup' => 1);
+	my $stuck = test_dir() . '/stuck-worker';
+	write_file($stuck, "#!/bin/sh\nexec sleep 1000\n");
+	chmod 0755, $stuck;
+	set_yaml($w, 'pool.worker' => $stuck);
+	my $srv = start_mwsup($w->{config}, wait => 0);
+	log_like($srv, qr/not ready after 1000 ms; killing it/, 'a worker that never reports ready is killed after timeouts.startup');
+	ok(wait_until(sub { (() = log_text($srv) =~ /not ready after/g) >= 2 }, 15), 'and replaced (its replacement is judged the same way)');
+	stop_mwsup($srv);
+}
+{
+	my $w = wiki('pool.workers' => 2);
+	set_yaml($w, 'pool.worker' => '/bin/false');
+	my $srv = start_mwsup($w->{config}, wait => 0);
+	wait_until(sub { log_text($srv) =~ /failed 3 times in a row; next start in \d+ ms/ }, 15);
+	log_like($srv, qr/failed \d+ times in a row; next start in \d+ ms/, 'a worker that keeps failing is restarted with growing back-off');
+	my $r = wait_until(sub { my $x = http(GET => $PNG, {}, undef, { port => $srv->{port} }); $x->{status} == 200 ? $x : undef }, 10);
+	ok($r, 'static files are still served while no worker can start');
+	my $t0 = time();
+	$r = http(GET => '/wiki/Main_Page', {}, undef, { port => $srv->{port} });
+	is($r->{status}, 503, 'a PHP request gets 503');
+	cmp_ok(time() - $t0, '<', 3, 'at once, not after a timeout');
+	my $cpu0 = (split ' ', read_file("/proc/$srv->{pid}/stat"))[13];
+	sleep(3);
+	my $cpu1 = (split ' ', read_file("/proc/$srv->{pid}/stat"))[13];
+	cmp_ok($cpu1 - $cpu0, '<', 50, 'the supervisor does not spin while workers fail (under 0.5 s CPU in 3 s)');
+	stopped_cleanly($srv);
+}
+
+# --- out of file descriptors ---------------------------------------------
+SKIP: {
+	skip 'prlimit is not installed', 4 unless grep { -x "$_/prlimit" } split /:/, $ENV{PATH};
+	my $w = wiki('pool.workers' => 1);
+	# About a dozen descriptors are in use before any client comes.
+	my $srv = start_mwsup($w->{config}, wrap => [ 'prlimit', '--nofile=40:40', '--' ]);
+	my @socks;
+	for (1 .. 60) {
+		my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $srv->{port}) or last;
+		push @socks, $s;
+	}
+	sleep(1);
+	my $cpu0 = (split ' ', read_file("/proc/$srv->{pid}/stat"))[13];
+	sleep(2);
+	my $cpu1 = (split ' ', read_file("/proc/$srv->{pid}/stat"))[13];
+	cmp_ok($cpu1 - $cpu0, '<', 50, 'out of descriptors, the supervisor does not spin on accept');
+	log_like($srv, qr/accept: Too many open files; pausing accepts/, 'it logs that it paused accepting');
+	close($_) for @socks;
+	@socks = ();
+	my $r = wait_until(sub { my $x = http(GET => $PNG); $x->{status} == 200 ? $x : undef }, 20);
+	ok($r, 'once connections close it accepts and serves again');
+	ok(kill(0, $srv->{pid}), 'and it is still running');
+	stopped_cleanly($srv);
+}
+done_testing();
