@@ -1,0 +1,132 @@
+#!/usr/bin/perl
+# Chaos: readers load pages and an editor saves edits through the API while
+# workers are killed at random and the configuration is reloaded.  At the
+# end every request got either a complete response (its Content-Length
+# worth of body) or a clean 5xx, no connection hung, and every edit that was
+# answered "Success" is in the wiki: nothing acknowledged is lost.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(time sleep);
+use MwTest;
+
+my $SECS = 16;
+my $w = wiki('pool.workers' => 3, 'timeouts.request' => 30);
+my $srv = start_mwsup($w->{config});
+my $port = $srv->{port};
+my $dir = test_dir();
+my $jar = cookie_jar();
+
+sub api {
+	my ($method, %p) = @_;
+	$p{format} = 'json';
+	my $q = form(%p);
+	my $r = $method eq 'GET'
+	    ? http(GET => "/api.php?$q", undef, undef, { jar => $jar, port => $port })
+	    : http(POST => '/api.php', { 'Content-Type' => 'application/x-www-form-urlencoded' }, $q,
+		{ jar => $jar, port => $port });
+	return (eval { decode_json($r->{body}) } // {}, $r);
+}
+
+my ($j) = api(GET => action => 'query', meta => 'tokens', type => 'login');
+($j) = api(POST => action => 'clientlogin', username => $w->{admin_user}, password => $w->{admin_pass},
+    logintoken => $j->{query}{tokens}{logintoken} // '', loginreturnurl => "http://127.0.0.1:$port/");
+is($j->{clientlogin}{status}, 'PASS', 'the editor logs in');
+($j) = api(GET => action => 'query', meta => 'tokens', type => 'csrf');
+my $csrf = $j->{query}{tokens}{csrftoken} // '';
+
+# Classify one raw response: complete, clean 5xx, or broken.
+sub judge {
+	my ($out) = @_;
+	return 'no-answer' unless defined $out && length $out;
+	my ($head, $body) = $out =~ /\A(.*?)\r\n\r\n(.*)\z/s or return 'broken-head';
+	my ($code) = $head =~ m{\AHTTP/1\.1 (\d{3}) } or return 'broken-status';
+	my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+	if ($head =~ /^Transfer-Encoding:\s*chunked/mi) {
+		return $body =~ /(?:\A|\r\n)0\r\n\r\n\z/ ? ($code >= 500 ? 'clean-5xx' : 'complete') : 'cut-chunked';
+	}
+	return 'no-length' unless defined $len;
+	return 'cut-body' unless length($body) == $len;
+	return $code >= 500 ? 'clean-5xx' : $code < 400 ? 'complete' : "status-$code";
+}
+
+my @kids;
+for my $k (1 .. 2) {
+	my $pid = fork() // die;
+	if ($pid == 0) {
+		my %n;
+		my $end = time() + $SECS;
+		my @paths = ('/wiki/Main_Page', '/api.php?action=query&meta=siteinfo&format=json',
+		    '/load.php?modules=startup&only=scripts', '/resources/assets/poweredby_mediawiki_88x31.png');
+		my $i = 0;
+		while (time() < $end) {
+			my $p = $paths[$i++ % @paths];
+			my $t0 = time();
+			my $out = raw($port, "GET $p HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", timeout => 40);
+			my $v = judge($out);
+			$v = 'hung' if time() - $t0 >= 39;
+			$n{$v}++;
+		}
+		write_file("$dir/reader.$k", join('', map { "$_ $n{$_}\n" } sort keys %n));
+		POSIX::_exit(0);
+	}
+	push @kids, $pid;
+}
+my $editor = fork() // die;
+if ($editor == 0) {
+	my (@ok, %n);
+	my $end = time() + $SECS;
+	my $i = 0;
+	while (time() < $end) {
+		$i++;
+		my $text = "chaos edit $i of $$ " . int(rand(1e9));
+		my ($ej, $r) = api(POST => action => 'edit', title => "Chaos page $i", text => $text,
+		    summary => 'chaos', token => $csrf);
+		my $res = $ej->{edit}{result} // "status $r->{status}";
+		$n{$res eq 'Success' ? 'success' : $r->{status} >= 500 ? 'clean-5xx' : "other: $res"}++;
+		push @ok, "$i\t$text" if $res eq 'Success';
+	}
+	write_file("$dir/edits.ok", join('', map { "$_\n" } @ok));
+	write_file("$dir/edits.n", join('', map { "$_ $n{$_}\n" } sort keys %n));
+	POSIX::_exit(0);
+}
+
+my ($kills, $t_end) = (0, time() + $SECS - 2);
+my $reloaded = 0;
+while (time() < $t_end) {
+	sleep(1 + rand(1.5));
+	my @p = worker_pids($srv);
+	if (@p) { kill 'KILL', $p[int rand @p]; $kills++ }
+	if (!$reloaded && time() > $t_end - $SECS / 2) { kill 'HUP', $srv->{pid}; $reloaded = 1 }
+}
+waitpid($_, 0) for @kids, $editor;
+cmp_ok($kills, '>=', 4, "workers were killed during the run ($kills times)");
+
+my %total;
+for my $f (glob("$dir/reader.*"), "$dir/edits.n") {
+	for (split /\n/, read_file($f)) { my ($k, $n) = /^(.*) (\d+)$/ or next; $total{$k} += $n }
+}
+diag(join(', ', map { "$_: $total{$_}" } sort keys %total));
+my @bad = grep { !/^(complete|clean-5xx|success)$/ } keys %total;
+is(join(', ', map { "$_: $total{$_}" } sort @bad), '', 'every request got a complete response or a clean 5xx; none hung or was cut');
+cmp_ok(($total{complete} // 0), '>', 10, 'most requests were served');
+cmp_ok(($total{success} // 0), '>', 0, 'some edits were saved');
+
+# Nothing acknowledged is lost.
+my @ok = grep { length } split /\n/, read_file("$dir/edits.ok");
+my $missing = 0;
+for my $e (@ok) {
+	my ($i, $text) = split /\t/, $e, 2;
+	my ($pj) = api(GET => action => 'query', prop => 'revisions', rvprop => 'content', rvslots => 'main',
+	    titles => "Chaos page $i", formatversion => 2);
+	my $c = $pj->{query}{pages}[0]{revisions}[0]{slots}{main}{content} // '';
+	$missing++ unless $c eq $text;
+}
+is($missing, 0, 'every edit answered "Success" (' . scalar(@ok) . ') is in the wiki');
+ok(kill(0, $srv->{pid}), 'the supervisor survived it all');
+stopped_cleanly($srv);
+done_testing();
