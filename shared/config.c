@@ -1151,7 +1151,39 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-/* snapshot.exclude: a sequence of names; replaces the (empty) default. */
+/*
+ * What warm workers keep by default (etc/mw.yaml lists the same, and
+ * worker/README.md says why each is safe): services made from the site's
+ * configuration only, holding no user, request or database connection.
+ * The worker checks each one's object graph and drops any that holds
+ * something of a request anyway.
+ */
+static const char *const config_default_exclude[] = {
+	"service:BootstrapConfig", "service:ConfigFactory", "service:MainConfig",
+	"service:ConfigRepository", "service:ConfigSchema",
+	"service:HookContainer", "service:ObjectFactory",
+	"service:LocalServerObjectCache", "service:LocalisationCache",
+	"service:LanguageNameUtils", "service:LanguageFallback",
+	"service:NamespaceInfo", "service:ContentHandlerFactory",
+	"service:GroupPermissionsLookup", "service:GrantsInfo",
+	"service:TempUserConfig", "service:JsonCodec", "service:UrlUtils",
+	"service:MimeAnalyzer",
+	NULL
+};
+
+static void
+config_free_exclude(struct config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->nexclude; i++) {
+		free(cfg->exclude[i]);
+		cfg->exclude[i] = NULL;
+	}
+	cfg->nexclude = 0;
+}
+
+/* snapshot.exclude: a sequence of names; replaces the default list. */
 static int
 config_set_exclude(struct config_walk *w, const struct config_key *k,
     const struct config_node *key, const struct config_node *val)
@@ -1170,6 +1202,7 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 		    config_got(val, got, sizeof(got)));
 		return -1;
 	}
+	config_free_exclude(cfg);
 	for (i = 0; i < val->nkids; i++) {
 		e = &val->kids[i];
 		if (i == CONFIG_MAX_EXCLUDE) {
@@ -1183,6 +1216,79 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 		if (config_store(w, &cfg->exclude[i], e->text) == -1)
 			return -1;
 		cfg->nexclude++;
+	}
+	return 0;
+}
+
+/* status.allow: addresses or networks (a.b.c.d[/n], v6[/n]) or "unix". */
+static int
+config_set_allow(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	struct config *cfg = w->cfg;
+	const struct config_node *at = config_at(key, val), *e;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], host[64];
+	size_t i;
+
+	(void)k;
+	if (config_is_null(val))
+		return 0;
+	if (val->kind != CONFIG_SEQ) {
+		config_error(w->name, at->line, at->col,
+		    "%s: expected a sequence of addresses%s", w->path,
+		    config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	for (i = 0; i < val->nkids; i++) {
+		struct config_cidr *c = &cfg->status_allow[i];
+		const char *slash;
+		size_t hl;
+		uint64_t bits;
+		int max;
+
+		e = &val->kids[i];
+		if (i == CONFIG_MAX_ALLOW) {
+			config_error(w->name, e->line, e->col,
+			    "%s: more than %d entries", w->path, CONFIG_MAX_ALLOW);
+			return -1;
+		}
+		if (config_string(w, e, e, "an address") == -1)
+			return -1;
+		memset(c, 0, sizeof(*c));
+		if (strcmp(e->text, "unix") == 0) {
+			c->family = AF_UNIX;
+			cfg->nstatus_allow++;
+			continue;
+		}
+		slash = strchr(e->text, '/');
+		hl = slash ? (size_t)(slash - e->text) : strlen(e->text);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, e->text, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, c->addr) == 1) {
+			c->family = AF_INET;
+			max = 32;
+		} else if (inet_pton(AF_INET6, host, c->addr) == 1) {
+			c->family = AF_INET6;
+			max = 128;
+		} else
+			goto bad;
+		if (slash) {
+			if (config_parse_u64(slash + 1, strlen(slash + 1),
+			    &bits) == -1 || bits > (uint64_t)max)
+				goto bad;
+			c->bits = (int)bits;
+		} else
+			c->bits = max;
+		cfg->nstatus_allow++;
+		continue;
+bad:
+		config_error(w->name, e->line, e->col,
+		    "%s: expected an IPv4 or IPv6 address, optionally with "
+		    "/prefix-length, or \"unix\"%s", w->path,
+		    config_got(e, got, sizeof(got)));
+		return -1;
 	}
 	return 0;
 }
@@ -1242,6 +1348,12 @@ static const struct config_key config_recycle_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+static const struct config_key config_status_keys[] = {
+	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
+	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
 static const struct config_key config_log_keys[] = {
 	{ "access",	config_set_log_target,	F(access_log), 0, 0, 0, NULL },
 	{ "slow",	config_set_number,	F(slow_log_ms),
@@ -1269,6 +1381,7 @@ static const struct config_key config_top_keys[] = {
 	{ "static",	config_set_static,	F(statics), 0, 0, 0, NULL },
 	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
+	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
 	{ "user",	config_set_name_opt,	F(user), 0, 0, 0, NULL },
 	{ "group",	config_set_name_opt,	F(group), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
@@ -1335,6 +1448,8 @@ config_set_section(struct config_walk *w, const struct config_key *k,
 static int
 config_defaults(struct config *cfg, const char *name)
 {
+	int i;
+
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->path = strdup(name);
 	cfg->listen[0] = strdup("127.0.0.1:8080");
@@ -1361,6 +1476,13 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->ini[1].name = strdup("max_execution_time");
 	cfg->ini[1].value = strdup("0");
 	cfg->nini = 2;
+	for (i = 0; config_default_exclude[i] != NULL; i++) {
+		if ((cfg->exclude[i] = strdup(config_default_exclude[i])) == NULL) {
+			log_err("%s: out of memory", name);
+			return -1;
+		}
+		cfg->nexclude++;
+	}
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
 	    !cfg->mw_settings || !cfg->ini[0].name || !cfg->ini[0].value ||
 	    !cfg->ini[1].name || !cfg->ini[1].value) {
@@ -1504,6 +1626,7 @@ config_free(struct config *cfg)
 		free(cfg->exclude[i]);
 	free(cfg->user);
 	free(cfg->access_log);
+	free(cfg->status_path);
 	free(cfg->group);
 	memset(cfg, 0, sizeof(*cfg));
 }

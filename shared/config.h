@@ -17,12 +17,19 @@
 #define CONFIG_MAX_STATIC	16
 #define CONFIG_MAX_INI		64
 #define CONFIG_MAX_EXCLUDE	128
+#define CONFIG_MAX_ALLOW	32
 
 enum dispatch_policy { DISPATCH_QUEUE = 0, DISPATCH_LONGEST_BUSY = 1 };
 
 struct config_static {
 	char	*prefix;	/* URL prefix, starts and ends with '/' */
 	char	*dir;		/* directory it maps to */
+};
+
+struct config_cidr {
+	int	 family;		/* AF_INET, AF_INET6, or AF_UNIX for "unix" */
+	uint8_t	 addr[16];
+	int	 bits;
 };
 
 struct config_ini {
@@ -78,6 +85,11 @@ struct config {
 	bool	 snapshot_enabled;	/* warm workers: bootstrap once, checkpoint/restore */
 	char	*exclude[CONFIG_MAX_EXCLUDE];
 	int	 nexclude;
+
+	/* status: the HTTP status endpoint */
+	char	*status_path;		/* NULL = off */
+	struct config_cidr status_allow[CONFIG_MAX_ALLOW];
+	int	 nstatus_allow;		/* 0 = loopback only */
 
 	/* log: */
 	char	*access_log;		/* NULL off, "stderr", or a path */

@@ -16,6 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Upper bounds of the latency buckets: 5 ms .. 30 s. */
+const uint64_t slot_latency_bounds_us[SLOT_LATENCY_BUCKETS] = {
+	5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 30000000,
+};
+
 uint64_t
 slots_now(void)
 {

@@ -15,6 +15,7 @@
 
 #define SLOTS_MAGIC	0x6d77736c6f747332ULL	/* "mwslots2" */
 #define SLOT_REQUEST_MAX	184
+#define SLOT_LATENCY_BUCKETS	12
 
 enum slot_state {
 	SLOT_EMPTY = 0,
@@ -57,7 +58,13 @@ struct slot_counters {
 	_Atomic uint64_t timeouts;	/* requests killed for time (504) */
 	_Atomic uint64_t rejected;	/* 503 for a full queue or no worker */
 	_Atomic uint64_t reloads;
+	/* Response times, cumulative buckets as Prometheus wants them. */
+	_Atomic uint64_t latency_le[SLOT_LATENCY_BUCKETS];
+	_Atomic uint64_t latency_count;
+	_Atomic uint64_t latency_sum_us;
 };
+
+extern const uint64_t slot_latency_bounds_us[SLOT_LATENCY_BUCKETS];
 
 _Static_assert(sizeof(struct slot) == 256, "a slot is four cache lines");
 

@@ -21,6 +21,7 @@
 #include "pool.h"
 #include "route.h"
 #include "static.h"
+#include "status.h"
 #include "sup.h"
 
 #include <arpa/inet.h>
@@ -481,9 +482,11 @@ conn_request_usec(const struct conn *c)
 static void
 conn_write_done(struct conn *c)
 {
-	if (c->status)
+	if (c->status) {
 		accesslog_response(c, c->status, (uint64_t)c->out_off +
 		    (c->file_fd >= 0 ? (uint64_t)c->file_off : 0), 0);
+		sup_observe_latency(conn_request_usec(c));
+	}
 	c->out_len = c->out_off = 0;
 	if (c->file_fd >= 0) {
 		close(c->file_fd);
@@ -759,6 +762,8 @@ conn_request_ready(struct conn *c)
 {
 	c->deadline = 0;
 	c->req_id = ++sup.next_request_id;
+	if (status_http(c))
+		return;
 	route_request(sup.cfg, c->hbuf, c->url_len, &conn_route);
 	switch (conn_route.kind) {
 	case ROUTE_ERROR:
@@ -789,6 +794,7 @@ conn_worker_done(struct conn *c, int keepalive, int status, uint64_t bytes,
     pid_t worker)
 {
 	accesslog_response(c, status, bytes, worker);
+	sup_observe_latency(conn_request_usec(c));
 	c->worker = NULL;
 	c->keepalive = keepalive;
 	if (keepalive && !sup.stopping)

@@ -8,7 +8,13 @@
  * still be inspected.
  */
 #include "status.h"
+#include "conn.h"
 #include "slots.h"
+#include "sup.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include "log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -144,14 +150,94 @@ status_json_string(FILE *out, const char *s)
 }
 
 static void
-status_print(FILE *out, pid_t pid, const struct slot_table *t, int json)
+status_prometheus(FILE *out, const struct slot_table *t)
+{
+	const struct slot_counters *k = &t->counters;
+	static const char *const cls[6] = { "other", "1xx", "2xx", "3xx",
+	    "4xx", "5xx" };
+	int by_state[SLOT_EXITING + 1] = { 0 };
+
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		uint32_t st = atomic_load(&t->slots[i].state);
+
+		if (st <= SLOT_EXITING)
+			by_state[st]++;
+	}
+#define P_COUNTER(name, help, v) \
+	fprintf(out, "# HELP mwsup_" name " " help "\n# TYPE mwsup_" name \
+	    " counter\nmwsup_" name " %llu\n", (unsigned long long)(v))
+#define P_GAUGE(name, help, v) \
+	fprintf(out, "# HELP mwsup_" name " " help "\n# TYPE mwsup_" name \
+	    " gauge\nmwsup_" name " %llu\n", (unsigned long long)(v))
+	fprintf(out, "# HELP mwsup_responses_total Responses sent, by status class.\n"
+	    "# TYPE mwsup_responses_total counter\n");
+	for (int c = 1; c <= 6; c++)
+		fprintf(out, "mwsup_responses_total{class=\"%s\"} %llu\n",
+		    cls[c % 6], (unsigned long long)atomic_load(&k->responses[c % 6]));
+	fprintf(out, "# HELP mwsup_request_duration_seconds Time from the "
+	    "first byte of a request to its complete response.\n"
+	    "# TYPE mwsup_request_duration_seconds histogram\n");
+	for (int i = 0; i < SLOT_LATENCY_BUCKETS; i++)
+		fprintf(out, "mwsup_request_duration_seconds_bucket{le=\"%g\"} "
+		    "%llu\n", (double)slot_latency_bounds_us[i] / 1e6,
+		    (unsigned long long)atomic_load(&k->latency_le[i]));
+	fprintf(out, "mwsup_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "mwsup_request_duration_seconds_sum %.6f\n"
+	    "mwsup_request_duration_seconds_count %llu\n",
+	    (unsigned long long)atomic_load(&k->latency_count),
+	    (double)atomic_load(&k->latency_sum_us) / 1e6,
+	    (unsigned long long)atomic_load(&k->latency_count));
+	fprintf(out, "# HELP mwsup_workers Worker processes by state.\n"
+	    "# TYPE mwsup_workers gauge\n");
+	for (int s = SLOT_STARTING; s <= SLOT_EXITING; s++)
+		fprintf(out, "mwsup_workers{state=\"%s\"} %d\n",
+		    slot_state_name((enum slot_state)s), by_state[s]);
+	P_GAUGE("workers_configured", "Configured pool size.",
+	    atomic_load(&k->workers));
+	P_GAUGE("queue_length", "Requests waiting for a worker.",
+	    atomic_load(&k->queued));
+	P_GAUGE("connections", "Open client connections.",
+	    atomic_load(&k->connections));
+	P_GAUGE("generation", "Worker generation (one more per reload).",
+	    atomic_load(&k->generation));
+	P_COUNTER("php_responses_total", "Responses from workers.",
+	    atomic_load(&k->php_served));
+	P_COUNTER("static_responses_total", "Responses from the supervisor itself.",
+	    atomic_load(&k->static_served));
+	P_COUNTER("worker_starts_total", "Worker processes started.",
+	    atomic_load(&k->worker_starts));
+	P_COUNTER("worker_deaths_total", "Workers that exited unasked (crash, kill).",
+	    atomic_load(&k->worker_deaths));
+	P_COUNTER("worker_recycles_total", "Workers replaced after their limits.",
+	    atomic_load(&k->worker_recycles));
+	P_COUNTER("timeouts_total", "Requests killed past timeouts.request.",
+	    atomic_load(&k->timeouts));
+	P_COUNTER("rejected_total", "Requests refused with 503 (queue full, no worker).",
+	    atomic_load(&k->rejected));
+	P_COUNTER("reloads_total", "Configuration reloads.",
+	    atomic_load(&k->reloads));
+	fprintf(out, "# HELP mwsup_uptime_seconds Seconds since the supervisor started.\n"
+	    "# TYPE mwsup_uptime_seconds gauge\nmwsup_uptime_seconds %.1f\n",
+	    (double)(slots_now() - atomic_load(&t->started)) / 1e9);
+#undef P_COUNTER
+#undef P_GAUGE
+}
+
+void
+status_render(FILE *out, pid_t pid, const struct slot_table *t,
+    enum status_format fmt)
 {
 	const struct slot_counters *k = &t->counters;
 	uint64_t now = slots_now();
 	double uptime = (double)(now - atomic_load(&t->started)) / 1e9;
 	int by_state[SLOT_EXITING + 1] = { 0 }, first = 1;
+	int json = fmt == STATUS_JSON;
 	uint64_t total = 0;
 
+	if (fmt == STATUS_PROMETHEUS) {
+		status_prometheus(out, t);
+		return;
+	}
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		uint32_t st = atomic_load(&t->slots[i].state);
 
@@ -261,7 +347,8 @@ status_print(FILE *out, pid_t pid, const struct slot_table *t, int json)
 static void
 status_usage(FILE *f)
 {
-	fprintf(f, "usage: mwsup status [--json] [-c CONFIG | --pid PID]\n"
+	fprintf(f, "usage: mwsup status [--json | --prometheus] "
+	    "[-c CONFIG | --pid PID]\n"
 	    "Shows the workers and counters of a running mwsup (the one\n"
 	    "started with -c CONFIG, or with process id PID).\n");
 }
@@ -271,6 +358,7 @@ status_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json",	no_argument,	   NULL, 'j' },
+		{ "prometheus",	no_argument,	   NULL, 'P' },
 		{ "pid",	required_argument, NULL, 'p' },
 		{ "config",	required_argument, NULL, 'c' },
 		{ "help",	no_argument,	   NULL, 'h' },
@@ -282,13 +370,16 @@ status_main(int argc, char **argv)
 	int json = 0, ch, n, denied = 0, fd;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "jp:c:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "jPp:c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'P':
+			json = 2;
 			break;
 		case 'p':
 			pid = (pid_t)atoi(optarg);
@@ -341,7 +432,97 @@ status_main(int argc, char **argv)
 		return 1;
 	}
 	close(fd);
-	status_print(stdout, pid, t, json);
+	status_render(stdout, pid, t, json == 2 ? STATUS_PROMETHEUS :
+	    json ? STATUS_JSON : STATUS_TEXT);
 	slots_unmap(t);
 	return 0;
+}
+
+/* ---- the HTTP endpoint, served by the supervisor itself ---- */
+
+static int
+status_allowed(const struct conn *c)
+{
+	const struct config *cfg = sup.cfg;
+	uint8_t a[16];
+	int fam, n = cfg->nstatus_allow;
+
+	if (c->is_unix) {
+		for (int i = 0; i < n; i++)
+			if (cfg->status_allow[i].family == AF_UNIX)
+				return 1;
+		return 0;
+	}
+	if (inet_pton(AF_INET, c->peer_addr, a) == 1)
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, c->peer_addr, a) == 1)
+		fam = AF_INET6;
+	else
+		return 0;
+	if (n == 0)	/* default: loopback only */
+		return fam == AF_INET ? a[0] == 127 :
+		    memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+	for (int i = 0; i < n; i++) {
+		const struct config_cidr *r = &cfg->status_allow[i];
+		int bits = r->bits, full = bits / 8, rest = bits % 8;
+
+		if (r->family != fam)
+			continue;
+		if (memcmp(a, r->addr, (size_t)full) != 0)
+			continue;
+		if (rest && ((a[full] ^ r->addr[full]) & (0xff << (8 - rest))))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+int
+status_http(struct conn *c)
+{
+	const char *prefix = sup.cfg->status_path, *url = c->hbuf, *q;
+	size_t plen, ulen;
+	enum status_format fmt;
+	char *body = NULL;
+	size_t blen = 0;
+	FILE *f;
+
+	if (prefix == NULL)
+		return 0;
+	plen = strlen(prefix);		/* ends with '/' */
+	q = memchr(url, '?', c->url_len);
+	ulen = q ? (size_t)(q - url) : c->url_len;
+	if (ulen == plen - 1 && memcmp(url, prefix, ulen) == 0)
+		fmt = STATUS_JSON;
+	else if (ulen == plen + 7 && memcmp(url, prefix, plen) == 0 &&
+	    memcmp(url + plen, "metrics", 7) == 0)
+		fmt = STATUS_PROMETHEUS;
+	else
+		return 0;
+	if (!status_allowed(c)) {
+		log_warn("%s: status endpoint refused to %s", sup.cfg->path,
+		    c->is_unix ? "a unix socket client" : c->peer_addr);
+		conn_error_keep(c, 403);
+		return 1;
+	}
+	if ((f = open_memstream(&body, &blen)) == NULL) {
+		conn_error(c, 503);
+		return 1;
+	}
+	status_render(f, getpid(), sup.slots, fmt);
+	fclose(f);
+	c->out_len = c->out_off = 0;
+	c->status = 200;
+	sup_count_response(200, 0);
+	conn_out_printf(c, "HTTP/1.1 200 OK\r\nServer: mwsup\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n%s\r\n",
+	    fmt == STATUS_JSON ? "application/json" :
+	    "text/plain; version=0.0.4; charset=utf-8", blen,
+	    c->keepalive ? "" : "Connection: close\r\n");
+	if (c->parser.method != HTTP_HEAD)
+		conn_out_append(c, body, blen);
+	free(body);
+	conn_start_write(c);
+	return 1;
 }

@@ -9,6 +9,21 @@
 struct sup sup;
 
 void
+sup_observe_latency(uint64_t us)
+{
+	struct slot_counters *k;
+
+	if (sup.slots == NULL)
+		return;
+	k = &sup.slots->counters;
+	for (int i = 0; i < SLOT_LATENCY_BUCKETS; i++)
+		if (us <= slot_latency_bounds_us[i])
+			atomic_fetch_add(&k->latency_le[i], 1);
+	atomic_fetch_add(&k->latency_count, 1);
+	atomic_fetch_add(&k->latency_sum_us, us);
+}
+
+void
 sup_count_response(int status, int by_worker)
 {
 	struct slot_counters *k;

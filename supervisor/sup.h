@@ -27,6 +27,8 @@ extern struct sup sup;
 
 /* Count a response in the shared counters (mwsup status, metrics). */
 void	sup_count_response(int status, int by_worker);
+/* Record a complete response's time in the latency histogram. */
+void	sup_observe_latency(uint64_t us);
 #define SUP_COUNT(field, n) \
 	do { if (sup.slots) atomic_fetch_add(&sup.slots->counters.field, (n)); } while (0)
 #define SUP_SET(field, v) \
