@@ -190,9 +190,10 @@ listen_bind_inet(const char *spec)
 int
 listen_open(const struct config *cfg)
 {
+	char **names = NULL;
 	int n, i;
 
-	n = sd_listen_fds(1);
+	n = sd_listen_fds_with_names(1, &names);
 	if (n < 0) {
 		log_err("sd_listen_fds: %s", strerror(-n));
 		return -1;
@@ -212,12 +213,18 @@ listen_open(const struct config *cfg)
 			}
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-			snprintf(name, sizeof(name), "systemd fd %d", fd);
+			/* FileDescriptorName= of the socket unit, for logs */
+			snprintf(name, sizeof(name), "systemd fd %d (%s)", fd,
+			    names && names[i] ? names[i] : "unnamed");
 			if (listen_add(fd, is_unix, 1, name) < 0)
 				return -1;
 		}
 		sup.socket_activated = 1;
-		log_info("using %d socket(s) from systemd", n);
+		log_info("using %d socket(s) from systemd:%s%s", n,
+		    n > 0 ? " " : "", listen_socks[0].name);
+		for (i = 0; names && names[i]; i++)
+			free(names[i]);
+		free(names);
 	} else {
 		for (i = 0; i < cfg->nlisten; i++) {
 			const char *spec = cfg->listen[i];
