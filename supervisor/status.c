@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,59 @@
 #include <unistd.h>
 
 #define STATUS_MAX_FOUND	16
+
+/*
+ * The plain counters, once each: their key in --json, their label in the
+ * text summary, and their Prometheus name and help.  All three renderings
+ * walk this table, so a new counter is one line here.
+ */
+#define K(field)	offsetof(struct slot_counters, field)
+static const struct status_counter {
+	const char	*json;
+	const char	*text;
+	const char	*prom;		/* without the mwsup_ prefix */
+	const char	*help;
+	int		 gauge;
+	size_t		 off;
+} status_counters[] = {
+	{ "php", "by workers", "php_responses_total",
+	  "Responses from workers.", 0, K(php_served) },
+	{ "static", "by the supervisor", "static_responses_total",
+	  "Responses from the supervisor itself (files, errors, status).",
+	  0, K(static_served) },
+	{ "worker_starts", "workers started", "worker_starts_total",
+	  "Worker processes started.", 0, K(worker_starts) },
+	{ "worker_deaths", "died", "worker_deaths_total",
+	  "Workers that exited unasked (crash, kill).", 0, K(worker_deaths) },
+	{ "recycles", "recycled", "worker_recycles_total",
+	  "Workers replaced after their limits.", 0, K(worker_recycles) },
+	{ "timeouts", "timeouts", "timeouts_total",
+	  "Requests killed past timeouts.request.", 0, K(timeouts) },
+	{ "rejected", "rejected", "rejected_total",
+	  "Requests refused with 503 (queue full, no worker).", 0, K(rejected) },
+	{ "reloads", "reloads", "reloads_total",
+	  "Configuration reloads.", 0, K(reloads) },
+	{ "queued", NULL, "queue_length",
+	  "Requests waiting for a worker.", 1, K(queued) },
+	{ "connections", NULL, "connections",
+	  "Open client connections.", 1, K(connections) },
+	{ "generation", NULL, "generation",
+	  "Worker generation (one more per reload).", 1, K(generation) },
+	{ "workers", NULL, "workers_configured",
+	  "Configured pool size.", 1, K(workers) },
+};
+#undef K
+
+static uint64_t
+status_counter_value(const struct slot_table *t, const struct status_counter *c)
+{
+	const _Atomic uint64_t *v = (const _Atomic uint64_t *)(const void *)
+	    ((const char *)&t->counters + c->off);
+
+	return atomic_load(v);
+}
+
+#define STATUS_NCOUNTERS (sizeof(status_counters) / sizeof(status_counters[0]))
 
 /* Open the slot table of supervisor pid, or -1. */
 static int
@@ -163,12 +217,6 @@ status_prometheus(FILE *out, const struct slot_table *t)
 		if (st <= SLOT_EXITING)
 			by_state[st]++;
 	}
-#define P_COUNTER(name, help, v) \
-	fprintf(out, "# HELP mwsup_" name " " help "\n# TYPE mwsup_" name \
-	    " counter\nmwsup_" name " %llu\n", (unsigned long long)(v))
-#define P_GAUGE(name, help, v) \
-	fprintf(out, "# HELP mwsup_" name " " help "\n# TYPE mwsup_" name \
-	    " gauge\nmwsup_" name " %llu\n", (unsigned long long)(v))
 	fprintf(out, "# HELP mwsup_responses_total Responses sent, by status class.\n"
 	    "# TYPE mwsup_responses_total counter\n");
 	for (int c = 1; c <= 6; c++)
@@ -192,35 +240,17 @@ status_prometheus(FILE *out, const struct slot_table *t)
 	for (int s = SLOT_STARTING; s <= SLOT_EXITING; s++)
 		fprintf(out, "mwsup_workers{state=\"%s\"} %d\n",
 		    slot_state_name((enum slot_state)s), by_state[s]);
-	P_GAUGE("workers_configured", "Configured pool size.",
-	    atomic_load(&k->workers));
-	P_GAUGE("queue_length", "Requests waiting for a worker.",
-	    atomic_load(&k->queued));
-	P_GAUGE("connections", "Open client connections.",
-	    atomic_load(&k->connections));
-	P_GAUGE("generation", "Worker generation (one more per reload).",
-	    atomic_load(&k->generation));
-	P_COUNTER("php_responses_total", "Responses from workers.",
-	    atomic_load(&k->php_served));
-	P_COUNTER("static_responses_total", "Responses from the supervisor itself.",
-	    atomic_load(&k->static_served));
-	P_COUNTER("worker_starts_total", "Worker processes started.",
-	    atomic_load(&k->worker_starts));
-	P_COUNTER("worker_deaths_total", "Workers that exited unasked (crash, kill).",
-	    atomic_load(&k->worker_deaths));
-	P_COUNTER("worker_recycles_total", "Workers replaced after their limits.",
-	    atomic_load(&k->worker_recycles));
-	P_COUNTER("timeouts_total", "Requests killed past timeouts.request.",
-	    atomic_load(&k->timeouts));
-	P_COUNTER("rejected_total", "Requests refused with 503 (queue full, no worker).",
-	    atomic_load(&k->rejected));
-	P_COUNTER("reloads_total", "Configuration reloads.",
-	    atomic_load(&k->reloads));
+	for (size_t i = 0; i < STATUS_NCOUNTERS; i++) {
+		const struct status_counter *c = &status_counters[i];
+
+		fprintf(out, "# HELP mwsup_%s %s\n# TYPE mwsup_%s %s\n"
+		    "mwsup_%s %llu\n", c->prom, c->help, c->prom,
+		    c->gauge ? "gauge" : "counter", c->prom,
+		    (unsigned long long)status_counter_value(t, c));
+	}
 	fprintf(out, "# HELP mwsup_uptime_seconds Seconds since the supervisor started.\n"
 	    "# TYPE mwsup_uptime_seconds gauge\nmwsup_uptime_seconds %.1f\n",
 	    (double)(slots_now() - atomic_load(&t->started)) / 1e9);
-#undef P_COUNTER
-#undef P_GAUGE
 }
 
 void
@@ -247,14 +277,31 @@ status_render(FILE *out, pid_t pid, const struct slot_table *t,
 	for (int c = 0; c < 6; c++)
 		total += atomic_load(&k->responses[c]);
 	if (json) {
-		fprintf(out, "{\"pid\":%d,\"uptime_s\":%.1f,\"generation\":%llu,"
-		    "\"workers\":%llu,\"idle\":%d,\"busy\":%d,\"starting\":%d,"
-		    "\"jobs\":%d,\"queued\":%llu,\"connections\":%llu,"
-		    "\"responses\":%llu,\"by_class\":{\"1xx\":%llu,\"2xx\":%llu,"
-		    "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},\"php\":%llu,"
-		    "\"static\":%llu,\"worker_starts\":%llu,\"worker_deaths\":%llu,"
-		    "\"recycles\":%llu,\"timeouts\":%llu,\"rejected\":%llu,"
-		    "\"reloads\":%llu,\"slots\":[",
+		fprintf(out, "{\"pid\":%d,\"uptime_s\":%.1f,\"idle\":%d,"
+		    "\"busy\":%d,\"starting\":%d,\"jobs\":%d,"
+		    "\"responses\":%llu,\"by_class\":{\"1xx\":%llu,"
+		    "\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu}",
+		    (int)pid, uptime, by_state[SLOT_IDLE], by_state[SLOT_BUSY],
+		    by_state[SLOT_STARTING], by_state[SLOT_JOBS],
+		    (unsigned long long)total,
+		    (unsigned long long)atomic_load(&k->responses[1]),
+		    (unsigned long long)atomic_load(&k->responses[2]),
+		    (unsigned long long)atomic_load(&k->responses[3]),
+		    (unsigned long long)atomic_load(&k->responses[4]),
+		    (unsigned long long)atomic_load(&k->responses[5]));
+		for (size_t i = 0; i < STATUS_NCOUNTERS; i++)
+			fprintf(out, ",\"%s\":%llu", status_counters[i].json,
+			    (unsigned long long)status_counter_value(t,
+			    &status_counters[i]));
+		fprintf(out, ",\"slots\":[");
+	} else {
+		const char *sep = "";
+
+		fprintf(out, "mwsup pid %d, up %.0f s, generation %llu\n"
+		    "workers: %llu configured, %d idle, %d busy, %d starting, "
+		    "%d running jobs\n"
+		    "queue: %llu waiting; connections: %llu open\n"
+		    "responses: %llu (2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu)\n",
 		    (int)pid, uptime,
 		    (unsigned long long)atomic_load(&k->generation),
 		    (unsigned long long)atomic_load(&k->workers),
@@ -263,48 +310,19 @@ status_render(FILE *out, pid_t pid, const struct slot_table *t,
 		    (unsigned long long)atomic_load(&k->queued),
 		    (unsigned long long)atomic_load(&k->connections),
 		    (unsigned long long)total,
-		    (unsigned long long)atomic_load(&k->responses[1]),
 		    (unsigned long long)atomic_load(&k->responses[2]),
 		    (unsigned long long)atomic_load(&k->responses[3]),
 		    (unsigned long long)atomic_load(&k->responses[4]),
-		    (unsigned long long)atomic_load(&k->responses[5]),
-		    (unsigned long long)atomic_load(&k->php_served),
-		    (unsigned long long)atomic_load(&k->static_served),
-		    (unsigned long long)atomic_load(&k->worker_starts),
-		    (unsigned long long)atomic_load(&k->worker_deaths),
-		    (unsigned long long)atomic_load(&k->worker_recycles),
-		    (unsigned long long)atomic_load(&k->timeouts),
-		    (unsigned long long)atomic_load(&k->rejected),
-		    (unsigned long long)atomic_load(&k->reloads));
-	} else {
-		fprintf(out, "mwsup pid %d, up %.0f s, generation %llu\n"
-		    "workers: %llu configured, %d idle, %d busy, %d starting\n"
-		    "queue: %llu waiting; connections: %llu open\n"
-		    "responses: %llu (2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu); "
-		    "by workers %llu, static %llu\n"
-		    "workers started %llu, died %llu, recycled %llu; "
-		    "timeouts %llu; rejected %llu; reloads %llu\n\n"
-		    "%-5s %-8s %-4s %-9s %10s %9s %8s  %s\n",
-		    (int)pid, uptime,
-		    (unsigned long long)atomic_load(&k->generation),
-		    (unsigned long long)atomic_load(&k->workers),
-		    by_state[SLOT_IDLE], by_state[SLOT_BUSY],
-		    by_state[SLOT_STARTING],
-		    (unsigned long long)atomic_load(&k->queued),
-		    (unsigned long long)atomic_load(&k->connections),
-		    (unsigned long long)total,
-		    (unsigned long long)atomic_load(&k->responses[2]),
-		    (unsigned long long)atomic_load(&k->responses[3]),
-		    (unsigned long long)atomic_load(&k->responses[4]),
-		    (unsigned long long)atomic_load(&k->responses[5]),
-		    (unsigned long long)atomic_load(&k->php_served),
-		    (unsigned long long)atomic_load(&k->static_served),
-		    (unsigned long long)atomic_load(&k->worker_starts),
-		    (unsigned long long)atomic_load(&k->worker_deaths),
-		    (unsigned long long)atomic_load(&k->worker_recycles),
-		    (unsigned long long)atomic_load(&k->timeouts),
-		    (unsigned long long)atomic_load(&k->rejected),
-		    (unsigned long long)atomic_load(&k->reloads),
+		    (unsigned long long)atomic_load(&k->responses[5]));
+		for (size_t i = 0; i < STATUS_NCOUNTERS; i++) {
+			if (status_counters[i].text == NULL)
+				continue;
+			fprintf(out, "%s%s %llu", sep, status_counters[i].text,
+			    (unsigned long long)status_counter_value(t,
+			    &status_counters[i]));
+			sep = ", ";
+		}
+		fprintf(out, "\n\n%-5s %-8s %-4s %-9s %10s %9s %8s  %s\n",
 		    "SLOT", "PID", "GEN", "STATE", "FOR(s)", "REQUESTS",
 		    "RSS(MB)", "REQUEST");
 	}
