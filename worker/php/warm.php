@@ -22,15 +22,20 @@
  *    statics, all are null or empty at the checkpoint because the bootstrap
  *    stops before they are filled (and the few filled are cleared below
  *    before the checkpoint).
- *  - Services: each request gets a new MediaWikiServices container with the
- *    bootstrap container's wiring, installed through MediaWikiServices'
- *    private static $instance (reached with a closure bound to the class).
- *    Every service holding per-user state (PermissionManager's rights
- *    cache, UserGroupManager, UserOptionsManager, language converters, User
- *    objects) is therefore new for each request.  Services named
- *    "service:Name" in mw.yaml's snapshot.exclude are instead created once
- *    and handed to every later container; only services without per-user
- *    state may be listed, and each default has a test.
+ *  - Services: the bootstrap's MediaWikiServices container serves every
+ *    request.  After each one, every instantiated service is dropped from
+ *    it (its private instance table, reached with a closure bound to
+ *    ServiceContainer) so the next request makes it anew, except the
+ *    services named "service:Name" in mw.yaml's snapshot.exclude: made
+ *    from the site's configuration only, they are kept warm.  Every
+ *    service holding per-user or per-request state (PermissionManager's
+ *    rights cache, UserGroupManager, UserOptionsManager, language
+ *    converters, LinkCache, the load balancer and its connections) is
+ *    therefore new for each request.  A kept service is checked once
+ *    (its whole object graph) for a reference to a service that is not
+ *    kept, a User, a request, a session, a database connection...; one
+ *    that holds any is dropped and kept no more (logged), so a wrong
+ *    entry in mw.yaml costs speed, not isolation.
  *  - PHP's session: written and closed after each request as PHP's request
  *    shutdown would; the save handler is installed again by each request.
  *
@@ -55,12 +60,12 @@ final class MwsupWarmBootstrapDone extends Exception {
 final class MwsupWarm {
 	/** @var bool Setup.php ran up to its per-request part */
 	private static $booted = false;
-	/** @var MediaWikiServices|null the container the bootstrap built */
-	private static $bootServices = null;
 	/** @var string[] services kept across requests (set by the worker) */
 	public static $keepServices = [];
-	/** @var object[] kept service instances by name */
-	private static $kept = [];
+	/** @var bool the first request dropped the bootstrap's services */
+	private static $ready = false;
+	/** @var bool[] kept service names (keys) */
+	private static $keep = [];
 
 	/** SetupAfterCache handler, registered first: ends the bootstrap. */
 	public static function onSetupAfterCache() {
@@ -84,7 +89,6 @@ final class MwsupWarm {
 		global $wgRequest;
 
 		self::$booted = true;
-		self::$bootServices = MediaWikiServices::getInstance();
 		$wgRequest = null;
 		( static function () {
 			self::$instance = null;
@@ -94,32 +98,190 @@ final class MwsupWarm {
 		}
 	}
 
-	/** A new service container for this request, with the kept services. */
-	private static function freshServices() {
-		$boot = self::$bootServices;
-		$new = ( static function () use ( $boot ) {
-			$new = self::newInstance( $boot->getBootstrapConfig() );
-			$new->importWiring( $boot, [ 'BootstrapConfig' ] );
-			self::$instance = $new;
-			return $new;
-		} )->bindTo( null, MediaWikiServices::class )();
-		foreach ( self::$kept as $name => $service ) {
-			$new->redefineService( $name, static function () use ( $service ) {
-				return $service;
-			} );
-		}
+	/**
+	 * Objects that belong to one request or one user, or to the database
+	 * layer (LBFactory is made per request: it captures the client and the
+	 * HTTP method).  A kept service that reaches one of these is not kept.
+	 */
+	private const REQUEST_CLASSES = [
+		User::class, MediaWiki\Permissions\Authority::class,
+		WebRequest::class, WebResponse::class, IContextSource::class,
+		OutputPage::class, Skin::class,
+		MediaWiki\Session\Session::class, MediaWiki\Session\SessionBackend::class,
+		MediaWiki\Session\SessionManager::class,
+		Wikimedia\Rdbms\ILBFactory::class, Wikimedia\Rdbms\ILoadBalancer::class,
+		Wikimedia\Rdbms\IDatabase::class,
+	];
+
+	/**
+	 * Properties of kept services that a request may change and that go
+	 * back to their state after the bootstrap: handlers registered at run
+	 * time (an extension function may register one per request).
+	 */
+	private const RESET_PROPERTIES = [
+		'HookContainer' => [ 'dynamicHandlers', 'tombstones', 'nextScopedRegisterId' ],
+	];
+
+	/** @var array[] service name => property => value after the bootstrap */
+	private static $resetValues = [];
+
+	/** @var int[] spl_object_id => 1 of kept instances already checked */
+	private static $checked = [];
+
+	/** Run $fn with $this = the container, in ServiceContainer's scope. */
+	private static function inContainer( Closure $fn ) {
+		return Closure::bind( $fn, MediaWikiServices::getInstance(),
+			Wikimedia\Services\ServiceContainer::class )();
 	}
 
-	/** After a request: remember kept services it created. */
-	private static function keepServices() {
-		$services = MediaWikiServices::getInstance();
-		foreach ( self::$keepServices as $name ) {
-			if ( isset( self::$kept[$name] ) || !$services->hasService( $name ) ) {
+	/**
+	 * What in $value's object graph makes it unfit to outlive the request:
+	 * an instance of a service that is not kept ($forbidden, by object id)
+	 * or of a per-request class; null when nothing.  Closures are followed
+	 * through their bound object and captured variables; the container
+	 * itself is kept, so holding it is fine.
+	 */
+	private static function leakIn( $value, array $forbidden, object $container,
+		array &$seen, int $depth = 0
+	): ?string {
+		if ( $depth > 200 ) {
+			return null;
+		}
+		if ( is_array( $value ) ) {
+			foreach ( $value as $v ) {
+				if ( is_array( $v ) || is_object( $v ) ) {
+					$why = self::leakIn( $v, $forbidden, $container, $seen, $depth + 1 );
+					if ( $why !== null ) {
+						return $why;
+					}
+				}
+			}
+			return null;
+		}
+		if ( !is_object( $value ) || $value === $container ) {
+			return null;
+		}
+		$id = spl_object_id( $value );
+		if ( isset( $seen[$id] ) ) {
+			return null;
+		}
+		$seen[$id] = true;
+		if ( isset( $forbidden[$id] ) ) {
+			return 'service ' . $forbidden[$id];
+		}
+		foreach ( self::REQUEST_CLASSES as $class ) {
+			if ( $value instanceof $class ) {
+				return 'a ' . get_class( $value );
+			}
+		}
+		if ( $value instanceof Closure ) {
+			$r = new ReflectionFunction( $value );
+			$inner = [ $r->getClosureThis(), $r->getStaticVariables() ];
+		} elseif ( $value instanceof SplObjectStorage ) {
+			$inner = [];
+			foreach ( $value as $i => $obj ) {
+				$inner[] = $obj;
+				$inner[] = $value[$obj];
+			}
+		} elseif ( $value instanceof ArrayObject || $value instanceof ArrayIterator ) {
+			$inner = $value->getArrayCopy();
+		} else {
+			$inner = get_mangled_object_vars( $value );
+		}
+		$why = self::leakIn( $inner, $forbidden, $container, $seen, $depth + 1 );
+		return $why === null ? null : get_class( $value ) . ' -> ' . $why;
+	}
+
+	/**
+	 * Kept services made since the last check must not hold anything of
+	 * this request: each one's object graph is searched once (a service
+	 * gets its collaborators when it is made).  One that does is not kept
+	 * after all (logged), and then every kept one is checked again, since
+	 * another may hold it.  With MWSUP_WARM_VERIFY set in the
+	 * environment, every kept service is checked after every request.
+	 */
+	private static function checkKept() {
+		$container = MediaWikiServices::getInstance();
+		$table = self::inContainer( function () {
+			return $this->services;
+		} );
+		$all = getenv( 'MWSUP_WARM_VERIFY' ) !== false;
+		do {
+			// By object: an alias (RevisionLookup for RevisionStore) is
+			// the same object under another name.
+			$forbidden = $kept = [];
+			foreach ( $table as $name => $instance ) {
+				if ( is_object( $instance ) ) {
+					if ( isset( self::$keep[$name] ) ) {
+						$kept[spl_object_id( $instance )] = true;
+					} else {
+						$forbidden[spl_object_id( $instance )] = $name;
+					}
+				}
+			}
+			$forbidden = array_diff_key( $forbidden, $kept );
+			$again = false;
+			foreach ( $table as $name => $instance ) {
+				if ( !isset( self::$keep[$name] ) || !is_object( $instance ) ||
+					( !$all && isset( self::$checked[spl_object_id( $instance )] ) )
+				) {
+					continue;
+				}
+				$seen = [];
+				$why = self::leakIn( $instance, $forbidden, $container, $seen );
+				if ( $why === null ) {
+					self::$checked[spl_object_id( $instance )] = true;
+					continue;
+				}
+				error_log( "warm mode: service $name is not kept across requests: " .
+					"it holds $why" );
+				unset( self::$keep[$name] );
+				self::$checked = [];
+				$again = true;
+				break;
+			}
+		} while ( $again );
+	}
+
+	/**
+	 * After a request: every instantiated service that is not kept is
+	 * dropped from the container (destroyed if it says how), so that the
+	 * next request that asks for it gets a new one.
+	 */
+	private static function resetServices() {
+		self::checkKept();
+		foreach ( self::RESET_PROPERTIES as $name => $props ) {
+			$instance = isset( self::$keep[$name] ) ?
+				MediaWikiServices::getInstance()->peekService( $name ) : null;
+			if ( $instance === null ) {
 				continue;
 			}
-			$service = $services->peekService( $name );
-			if ( $service !== null ) {
-				self::$kept[$name] = $service;
+			$saved = &self::$resetValues[$name];
+			Closure::bind( static function () use ( $instance, $props, &$saved ) {
+				foreach ( $props as $prop ) {
+					if ( $saved === null || !array_key_exists( $prop, $saved ) ) {
+						$saved[$prop] = $instance->$prop;
+					} else {
+						$instance->$prop = $saved[$prop];
+					}
+				}
+			}, null, get_class( $instance ) )();
+			unset( $saved );
+		}
+		$keep = self::$keep;
+		$dropped = self::inContainer( function () use ( $keep ) {
+			$dropped = [];
+			foreach ( $this->services as $name => $instance ) {
+				if ( !isset( $keep[$name] ) ) {
+					unset( $this->services[$name] );
+					$dropped[] = $instance;
+				}
+			}
+			return $dropped;
+		} );
+		foreach ( $dropped as $instance ) {
+			if ( $instance instanceof Wikimedia\Services\DestructibleService ) {
+				$instance->destroy();
 			}
 		}
 	}
@@ -130,7 +292,13 @@ final class MwsupWarm {
 	 */
 	public static function request( string $entry ): bool {
 		$clean = true;
-		self::freshServices();
+		if ( !self::$ready ) {
+			self::$keep = array_fill_keys( self::$keepServices, true );
+			self::resetServices();
+			self::$ready = true;
+			error_log( 'warm mode: services kept across requests: ' .
+				( implode( ' ', array_keys( self::$keep ) ) ?: 'none' ) );
+		}
 		try {
 			self::webStart();
 			switch ( $entry ) {
@@ -152,7 +320,6 @@ final class MwsupWarm {
 			MWExceptionHandler::handleUncaughtException( $e );
 			$clean = false;
 		}
-		self::keepServices();
 		return $clean;
 	}
 
@@ -165,6 +332,7 @@ final class MwsupWarm {
 		if ( session_status() !== PHP_SESSION_ACTIVE ) {
 			session_id( '' );
 		}
+		self::resetServices();
 	}
 
 	/** WebStart.php and Setup.php from the point the bootstrap stopped. */

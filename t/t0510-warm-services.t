@@ -1,0 +1,133 @@
+#!/usr/bin/perl
+# Warm workers keep some MediaWiki services across requests (snapshot.exclude
+# "service:Name", defaults in etc/mw.yaml) and make every other one anew per
+# request.  With one worker and MWSUP_WARM_VERIFY set, the worker searches
+# the object graph of every kept service after every request for anything
+# of a request (a service not kept, a User, a WebRequest, a session, a
+# database connection): none of the defaults may hold one.  Around that:
+# rights, interface language and preferences of a sysop do not reach an
+# anonymous request; writes (POST) and reads alternate on SQLite; the
+# client address an edit records is that request's; a hook handler that an
+# extension function registers per request does not pile up.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use JSON::PP;
+use Test::More;
+use MwTest;
+
+my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true');
+append_settings($w, <<'PHP');
+$wgGroupPermissions['*']['edit'] = true;
+$wgExtensionFunctions[] = static function () {
+	MediaWiki\MediaWikiServices::getInstance()->getHookContainer()->register(
+		'BeforePageDisplay', static function ( $out ) {
+			$out->addMeta( 'mwsup-dynamic-hook', 'ran' );
+		} );
+};
+PHP
+my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 });
+my $jar = cookie_jar();
+
+sub api {
+	my ($method, $jar, %p) = @_;
+	$p{format} = 'json';
+	my $q = form(%p);
+	my $r = $method eq 'GET'
+	    ? http(GET => "/api.php?$q", undef, undef, { $jar ? (jar => $jar) : () })
+	    : http(POST => '/api.php',
+		{ 'Content-Type' => 'application/x-www-form-urlencoded' }, $q,
+		{ $jar ? (jar => $jar) : () });
+	return eval { decode_json($r->{body}) } // {};
+}
+
+# An API POST from a given loopback address (127.0.0.N): the supervisor
+# passes the peer address as REMOTE_ADDR.
+sub post_from {
+	my ($ip, %p) = @_;
+	my $body = form(%p, format => 'json');
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $w->{port},
+	    LocalAddr => $ip, Proto => 'tcp', Timeout => 30) or return {};
+	print $s "POST /api.php HTTP/1.1\r\nHost: 127.0.0.1:$w->{port}\r\n" .
+	    "Content-Type: application/x-www-form-urlencoded\r\n" .
+	    "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+	local $/;
+	my $resp = <$s> // '';
+	close $s;
+	my (undef, $json) = split /\r\n\r\n/, $resp, 2;
+	$json =~ s/^[0-9a-f]+\r\n//i if $resp =~ /chunked/i;
+	return eval { decode_json($json =~ s/\r\n0\r\n.*//sr) } // {};
+}
+
+my $anon = api(GET => undef, action => 'query', meta => 'userinfo', uiprop => 'rights');
+ok(exists $anon->{query}{userinfo}{anon}, 'an anonymous request first');
+my $j = api(GET => $jar, action => 'query', meta => 'tokens', type => 'login');
+$j = api(POST => $jar, action => 'clientlogin', username => $w->{admin_user},
+    password => $w->{admin_pass}, logintoken => $j->{query}{tokens}{logintoken} // '',
+    loginreturnurl => "http://127.0.0.1:$w->{port}/");
+is($j->{clientlogin}{status}, 'PASS', 'the sysop logs in');
+$j = api(GET => $jar, action => 'query', meta => 'userinfo', uiprop => 'rights|groups');
+ok((grep { $_ eq 'delete' } @{ $j->{query}{userinfo}{rights} // [] }),
+    'the sysop has the delete right (PermissionManager filled its rights cache)');
+$anon = api(GET => undef, action => 'query', meta => 'userinfo', uiprop => 'rights|groups');
+ok(exists $anon->{query}{userinfo}{anon}, 'the next request is anonymous');
+ok(!(grep { $_ eq 'delete' } @{ $anon->{query}{userinfo}{rights} // [] }),
+    'without the sysop\'s rights');
+ok(!(grep { $_ eq 'sysop' } @{ $anon->{query}{userinfo}{groups} // [] }),
+    'or groups');
+
+$j = api(GET => $jar, action => 'query', meta => 'tokens', type => 'csrf');
+my $csrf = $j->{query}{tokens}{csrftoken} // '';
+$j = api(POST => $jar, action => 'options', change => 'language=de|skin=monobook', token => $csrf);
+is($j->{options}, 'success', 'the sysop chooses German and another skin');
+my $r = http(GET => '/wiki/Main_Page', undef, undef, { jar => $jar });
+like($r->{body}, qr/<html[^>]* lang="de"/, 'the sysop sees German');
+$r = http(GET => '/wiki/Main_Page');
+like($r->{body}, qr/<html[^>]* lang="en"/, 'the anonymous request after it is English');
+like($r->{body}, qr/skin-vector/, 'with the default skin');
+$anon = api(GET => undef, action => 'query', meta => 'userinfo', uiprop => 'options');
+is($anon->{query}{userinfo}{options}{language}, 'en', 'and default preferences');
+$r = http(GET => '/wiki/Main_Page', undef, undef, { jar => $jar });
+like($r->{body}, qr/<html[^>]* lang="de"/, 'German again for the sysop after English');
+
+my $title = sprintf('Warm services %d %d', time, $$);
+for my $n (1 .. 3) {
+	$j = api(POST => $jar, action => 'edit', title => $title, text => "Revision $n.", token => $csrf);
+	is($j->{edit}{result}, 'Success', "edit $n (a POST: a write transaction)");
+	$r = http(GET => '/wiki/' . ($title =~ s/ /_/gr));
+	like($r->{body}, qr/Revision $n\./, "the GET after it shows revision $n");
+}
+
+for my $ip ('127.0.0.2', '127.0.0.3') {
+	$j = post_from($ip, action => 'edit', title => "$title by IP", appendtext => "\nFrom $ip.",
+	    token => '+\\');
+	is($j->{edit}{result}, 'Success', "an anonymous edit from $ip");
+}
+$j = api(GET => undef, action => 'query', list => 'recentchanges',
+    rctitle => "$title by IP", rcprop => 'user', rclimit => 10);
+is_deeply([ sort map { $_->{user} } @{ $j->{query}{recentchanges} // [] } ],
+    [ '127.0.0.2', '127.0.0.3' ], 'each edit records its own client address');
+
+for (1 .. 3) {
+	$r = http(GET => '/wiki/Main_Page');
+}
+my $hooks = () = $r->{body} =~ /name="mwsup-dynamic-hook"/g;
+is($hooks, 1, 'a hook handler registered per request runs once, not once per earlier request');
+
+my $log = log_text($srv);
+my ($kept) = $log =~ /services kept across requests: ([^\n]*)/;
+ok(defined $kept && $kept =~ /\bLocalisationCache\b/ && $kept =~ /\bMainConfig\b/,
+    'the worker keeps the default services') or diag($kept // 'no list logged');
+for my $s (qw(PermissionManager UserGroupManager UserGroupManagerFactory UserOptionsManager
+    UserOptionsLookup LanguageConverterFactory DBLoadBalancerFactory LinkCache)) {
+	unlike($kept // '', qr/\b$s\b/, "$s is made anew for each request");
+}
+log_unlike($srv, qr/is not kept across requests/,
+    'no kept service holds anything of a request after any of these requests');
+my @pids = worker_pids($srv);
+is(scalar(@pids), 1, 'all of it served by one worker');
+log_unlike($srv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
+stopped_cleanly($srv);
+done_testing();
