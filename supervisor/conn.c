@@ -298,20 +298,12 @@ static int
 conn_body_spill(struct conn *c)
 {
 	int fd = memfd_create("mwsup-body", MFD_CLOEXEC);
-	size_t off = 0;
 
 	if (fd < 0)
 		return -1;
-	while (off < c->body_len) {
-		ssize_t w = write(fd, c->body + off, c->body_len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			return -1;
-		}
-		off += (size_t)w;
+	if (sup_write_all(fd, c->body, c->body_len) < 0) {
+		close(fd);
+		return -1;
 	}
 	c->body_fd = fd;
 	return 0;
@@ -334,20 +326,10 @@ conn_on_body(http_parser *p, const char *at, size_t n)
 		}
 	}
 	if (c->body_fd >= 0) {
-		size_t off = 0;
-
-		while (off < n) {
-			ssize_t w = write(c->body_fd, at + off, n - off);
-
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				log_err("request body: write: %s",
-				    strerror(errno));
-				c->error_status = 503;
-				return -1;
-			}
-			off += (size_t)w;
+		if (sup_write_all(c->body_fd, at, n) < 0) {
+			log_err("request body: write: %s", strerror(errno));
+			c->error_status = 503;
+			return -1;
 		}
 	} else {
 		if (c->body_len + n > c->body_cap) {

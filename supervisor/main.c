@@ -100,20 +100,12 @@ static int
 main_config_memfd(const char *buf, size_t len)
 {
 	int fd = memfd_create("mwsup-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	size_t off = 0;
 
 	if (fd < 0)
 		return -1;
-	while (off < len) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			return -1;
-		}
-		off += (size_t)w;
+	if (sup_write_all(fd, buf, len) < 0) {
+		close(fd);
+		return -1;
 	}
 	/* Workers must read exactly what was validated. */
 	fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |

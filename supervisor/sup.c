@@ -4,7 +4,9 @@
  */
 #include "sup.h"
 
+#include <errno.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 struct sup sup;
 
@@ -34,4 +36,23 @@ sup_count_response(int status, int by_worker)
 	k = &sup.slots->counters;
 	atomic_fetch_add(&k->responses[cls >= 1 && cls <= 5 ? cls : 0], 1);
 	atomic_fetch_add(by_worker ? &k->php_served : &k->static_served, 1);
+}
+
+int
+sup_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
 }

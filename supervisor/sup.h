@@ -27,6 +27,8 @@ extern struct sup sup;
 
 /* Count a response in the shared counters (mwsup status, metrics). */
 void	sup_count_response(int status, int by_worker);
+/* write(2) all of buf to a file (memfds here), retrying after signals. */
+int	sup_write_all(int fd, const void *buf, size_t len);
 /* Record a complete response's time in the latency histogram. */
 void	sup_observe_latency(uint64_t us);
 #define SUP_COUNT(field, n) \
