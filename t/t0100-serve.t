@@ -135,6 +135,14 @@ subtest 'a page in another namespace is found through the short URL' => sub {
 	    'the title names the page and the wiki');
 };
 
+# A body larger than a control message goes to the worker in a memfd.
+my $words = 'mwsupword ' x 20000;
+$r = http(POST => '/api.php', { 'Content-Type' => 'application/x-www-form-urlencoded' },
+    form(action => 'parse', format => 'json', contentmodel => 'wikitext', text => $words));
+is($r->{status}, 200, 'a 200 KB form POST to api.php is answered');
+my $parsed = eval { decode_json($r->{body}) } // {};
+is(() = ($parsed->{parse}{text}{'*'} // '') =~ /mwsupword/g, 20000, 'and api.php parsed all of its text');
+
 stopped_cleanly($srv);
 
 done_testing();
