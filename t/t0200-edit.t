@@ -15,21 +15,8 @@ my $w = wiki('pool.workers' => 2);
 my $srv = start_mwsup($w->{config});
 my $jar = cookie_jar();
 
-# api(method, \%params): one API call in the logged-in session.
-sub api {
-	my ($method, %p) = @_;
-	$p{format} = 'json';
-	my $q = form(%p);
-	my $r = $method eq 'GET'
-	    ? http(GET => "/api.php?$q", undef, undef, { jar => $jar })
-	    : http(POST => '/api.php',
-		{ 'Content-Type' => 'application/x-www-form-urlencoded' }, $q,
-		{ jar => $jar });
-	my $j = eval { decode_json($r->{body}) };
-	diag("api.php $method @{[ %p ]}: status $r->{status}: " . substr($r->{body}, 0, 500))
-		unless $j && $r->{status} == 200;
-	return ($j // {}, $r);
-}
+# api(method, %params): one API call in the logged-in session.
+sub api { MwTest::api($jar, @_) }
 
 my ($j, $r) = api(GET => action => 'query', meta => 'tokens', type => 'login');
 my $login_token = $j->{query}{tokens}{logintoken} // '';

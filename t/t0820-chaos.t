@@ -21,16 +21,7 @@ my $port = $srv->{port};
 my $dir = test_dir();
 my $jar = cookie_jar();
 
-sub api {
-	my ($method, %p) = @_;
-	$p{format} = 'json';
-	my $q = form(%p);
-	my $r = $method eq 'GET'
-	    ? http(GET => "/api.php?$q", undef, undef, { jar => $jar, port => $port })
-	    : http(POST => '/api.php', { 'Content-Type' => 'application/x-www-form-urlencoded' }, $q,
-		{ jar => $jar, port => $port });
-	return (eval { decode_json($r->{body}) } // {}, $r);
-}
+sub api { MwTest::api($jar, @_, _opt => { port => $port }) }
 
 my ($j) = api(GET => action => 'query', meta => 'tokens', type => 'login');
 ($j) = api(POST => action => 'clientlogin', username => $w->{admin_user}, password => $w->{admin_pass},

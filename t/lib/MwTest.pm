@@ -16,6 +16,7 @@ use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
+use JSON::PP ();
 use IO::Socket::INET;
 use IO::Socket::IP;
 use IO::Socket::UNIX;
@@ -531,6 +532,27 @@ sub parse_response {
 
 # cookie_jar(): a minimal jar for HTTP::Tiny's cookie_jar option: keeps
 # name=value per cookie name (one host per test), drops expired ones.
+# MwTest::api($jar, $method, %params) (not exported; tests wrap it): one api.php call (format=json) in the
+# session of $jar (undef: no session).  Returns (decoded JSON or {},
+# response); says why in a diag when the answer is not 200 JSON.  Options
+# for http() may be passed as params key "_opt".
+sub api {
+	my ($jar, $method, %p) = @_;
+	my $opt = delete($p{_opt}) // {};
+	$p{format} = 'json';
+	my $q = form(%p);
+	my %o = (%$opt, ($jar ? (jar => $jar) : ()));
+	my $r = $method eq 'GET'
+	    ? http(GET => "/api.php?$q", undef, undef, \%o)
+	    : http(POST => '/api.php',
+		{ 'Content-Type' => 'application/x-www-form-urlencoded' }, $q, \%o);
+	my $j = eval { JSON::PP::decode_json($r->{body}) };
+	Test::More::diag("api.php $method @{[ %p ]}: status $r->{status}: "
+	    . substr($r->{body} // '', 0, 500))
+		unless $j && $r->{status} == 200;
+	return ($j // {}, $r);
+}
+
 sub cookie_jar { MwTest::Jar->new }
 
 package MwTest::Jar;
