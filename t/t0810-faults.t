@@ -75,6 +75,20 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	cmp_ok($recycles // 0, '>=', 2, 'workers were recycled after recycle.max_requests (status counts them)');
 	stopped_cleanly($srv);
 }
+{
+	# recycle.max_rss below what any worker uses: replaced after each request
+	my $w = wiki('pool.workers' => 1, 'recycle.max_rss' => '1M');
+	my $srv = start_mwsup($w->{config});
+	my @pids;
+	for (1 .. 3) {
+		my $r = http(GET => '/api.php?action=query&meta=siteinfo&format=json');
+		is($r->{status}, 200, 'a request to a worker over recycle.max_rss still gets its answer');
+		push @pids, wait_until(sub { my @p = worker_pids($srv); @p == 1 && !grep({ $_ == $p[0] } @pids) ? $p[0] : undef }, 30);
+	}
+	log_like($srv, qr/resident memory \d+ KiB over 1024 KiB: recycling/, 'the worker says it is over max_rss and is replaced');
+	is(scalar(grep { defined } @pids), 3, 'each request left a new worker behind');
+	stopped_cleanly($srv);
+}
 
 # --- graceful stop ----------------------------------------------------------
 {

@@ -83,4 +83,13 @@ ok(wait_until(sub { -e $log && read_file($log) =~ m{"GET /no/such/other\.png HTT
     'after SIGUSR1 a new file is opened and gets the next line');
 unlike(read_file("$log.1"), qr{other\.png}, 'the rotated file does not');
 stopped_cleanly($srv);
+
+# Under systemd stderr is the journal (JOURNAL_STREAM is set): each line
+# carries its priority as "<N>" so journalctl shows levels.
+$srv = start_mwsup($w->{config}, env => { JOURNAL_STREAM => '8:12345' });
+http(GET => '/wiki/Main_Page?mwsup_test_sleep=2');
+log_like($srv, qr/^<5>ready: 1 workers/m, 'notices carry priority 5 for the journal');
+log_like($srv, qr/^<4>slow request: /m, 'warnings carry priority 4');
+unlike(log_text($srv), qr/^mwsup\[\d+\]: /m, 'and no line has the terminal-style prefix');
+stopped_cleanly($srv);
 done_testing();
