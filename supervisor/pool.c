@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +46,14 @@ static int pool_hi;		/* 1 + highest index ever used */
 static int pool_rr;
 static int pool_retire_pending;	/* old generation waits for the new */
 static char pool_path[PATH_MAX];
+/*
+ * The worker binary as it was at start (or at the last reload), held open:
+ * workers started later run that same file even if a package upgrade or a
+ * rebuild replaces it on disk meanwhile, since a newer worker may not speak
+ * to this supervisor (slot table, control messages).  Reload picks up the
+ * new file on purpose.
+ */
+static int pool_exe_fd = -1;
 static uint32_t pool_generation = 1;
 
 static void pool_on_ctl(struct loop_ev *ev, uint32_t events);
@@ -62,6 +71,7 @@ pool_find_worker_binary(void)
 {
 	char self[PATH_MAX];
 	ssize_t n;
+	int fd;
 
 	if (sup.cfg->worker_path) {
 		snprintf(pool_path, sizeof(pool_path), "%s", sup.cfg->worker_path);
@@ -92,6 +102,14 @@ pool_find_worker_binary(void)
 		log_err("worker %s: %s", pool_path, strerror(errno));
 		return -1;
 	}
+	fd = open(pool_path, O_PATH | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("worker %s: %s", pool_path, strerror(errno));
+		return -1;
+	}
+	if (pool_exe_fd >= 0)
+		close(pool_exe_fd);
+	pool_exe_fd = fd;
 	return 0;
 }
 
@@ -141,8 +159,17 @@ pool_exec_child(struct worker *w, int ctl)
 	}
 	snprintf(slot, sizeof(slot), "%d", w->index);
 	snprintf(gen, sizeof(gen), "%u", w->generation);
-	execl(pool_path, "mwworker", "--slot", slot, "--generation", gen,
-	    "--config-name", sup.cfg->path, (char *)NULL);
+	{
+		char *argv[] = { "mwworker", "--slot", slot, "--generation",
+		    gen, "--config-name", sup.cfg->path, NULL };
+
+		syscall(SYS_execveat, pool_exe_fd, "", argv, environ,
+		    AT_EMPTY_PATH);
+		/* An interpreted worker (#! script, as in tests) cannot run
+		 * from a close-on-exec descriptor: run it by path. */
+		if (errno == ENOENT)
+			execv(pool_path, argv);
+	}
 	log_err("exec %s: %s", pool_path, strerror(errno));
 	_exit(127);
 }
@@ -182,6 +209,7 @@ pool_spawn(struct worker *w)
 	w->started = loop_now_ms();
 	w->deadline = w->started + (uint64_t)sup.cfg->startup_timeout_ms;
 	w->killed_status = 0;
+	w->quitting = 0;
 	w->conn = NULL;
 	loop_ev_init(&w->ev, sv[0], pool_on_ctl, w);
 	if (loop_watch(&w->ev, EPOLLIN) < 0) {
@@ -262,6 +290,7 @@ pool_retire(struct worker *w)
 	} else {
 		return;
 	}
+	w->quitting = 1;
 	w->state = WORKER_EXITING;
 	w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
 }
@@ -371,6 +400,7 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		conn_worker_done(c, (m.done.flags & CTL_DONE_KEEPALIVE) != 0,
 		    (int)m.done.status, m.done.bytes_out, w->pid);
 		if (m.done.flags & CTL_DONE_RECYCLE) {
+			w->quitting = 1;
 			SUP_COUNT(worker_recycles, 1);
 			w->state = WORKER_EXITING;
 			w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
@@ -509,12 +539,15 @@ pool_crash_looping(void)
 	return 1;
 }
 
+/* expected: the worker exited because it was asked to or said it would
+ * (recycling), which is never a failure however young it was. */
 static void
-pool_schedule_respawn(struct worker *w)
+pool_schedule_respawn(struct worker *w, int expected)
 {
 	uint64_t now = loop_now_ms(), delay = 0;
 
-	if (now - w->started < POOL_YOUNG_MS || w->killed_status == -1) {
+	if (!expected &&
+	    (now - w->started < POOL_YOUNG_MS || w->killed_status == -1)) {
 		w->fails++;
 		delay = POOL_BACKOFF_MIN_MS;
 		for (int i = 1; i < w->fails && delay < POOL_BACKOFF_MAX_MS; i++)
@@ -539,6 +572,7 @@ pool_on_sigchld(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct worker *w = NULL;
+		int expected;
 
 		for (int i = 0; i < pool_hi; i++)
 			if (pool_w[i].pid == pid && pool_w[i].state != WORKER_DOWN)
@@ -557,7 +591,8 @@ pool_on_sigchld(void)
 			    (int)pid);
 		if (w->state == WORKER_STARTING)
 			w->killed_status = -1;	/* never became ready */
-		if (w->state != WORKER_EXITING)
+		expected = w->quitting;
+		if (!expected)
 			SUP_COUNT(worker_deaths, 1);
 		if (w->ev.fd >= 0)
 			pool_ctl_lost(w);
@@ -566,7 +601,7 @@ pool_on_sigchld(void)
 		w->state = WORKER_DOWN;
 		w->pid = 0;
 		if (w->member)
-			pool_schedule_respawn(w);
+			pool_schedule_respawn(w, expected);
 		else
 			w->used = 0;	/* an old generation's place is free */
 	}
@@ -629,6 +664,7 @@ pool_quit_all(void)
 			continue;
 		if (w->ev.fd >= 0 && ctl_send(w->ev.fd, &q, sizeof(q), NULL, 0) < 0)
 			kill(w->pid, SIGTERM);
+		w->quitting = 1;
 		w->state = WORKER_EXITING;
 		w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
 	}

@@ -35,6 +35,7 @@ struct worker {
 	struct conn	*pending;	/* longest-busy: next request */
 	int		 used;		/* this place of the table is taken */
 	int		 member;	/* of the current generation */
+	int		 quitting;	/* asked to exit, or said it would */
 };
 
 #define POOL_MAX	2048		/* two generations of the largest pool */
