@@ -26,6 +26,7 @@
 #include <main/php_variables.h>
 #include <ext/standard/head.h>
 #include <Zend/zend_exceptions.h>
+#include <Zend/zend_execute.h>
 
 #include "checkpoint.h"
 #include "config.h"
@@ -188,6 +189,35 @@ warm_output_start(void)
 	}
 }
 
+/*
+ * PHP's CPU-time limit is a timer (SIGPROF) armed per PHP request: with
+ * max_input_time by php_request_startup(), then with max_execution_time
+ * by php_execute_script() -- unless that is 0, which arms nothing and
+ * leaves the first timer running.  In the one long PHP request of a warm
+ * worker either timer would count the CPU time of every HTTP request
+ * together: with max_input_time = 60, "Maximum execution time of 0
+ * seconds exceeded" after ~10,000 requests.  So each HTTP request gets
+ * its own limit: max_execution_time as configured (a set_time_limit() of
+ * an earlier request is undone by the checkpoint's ini restore), armed
+ * before the request, disarmed after it.
+ */
+static void
+warm_timeout_stop(void)
+{
+	/* zend_unset_timeout() leaves the timer armed while the current
+	 * limit reads 0, which is how the max_input_time one survives. */
+	EG(timeout_seconds) = 1;
+	zend_unset_timeout();
+	EG(timeout_seconds) = 0;
+}
+
+static void
+warm_timeout_start(void)
+{
+	warm_timeout_stop();
+	zend_set_timeout(INI_INT("max_execution_time"), 0);
+}
+
 /* What php_request_startup() sets for a request, minus the engine. */
 static void
 warm_activate(void)
@@ -208,6 +238,7 @@ warm_activate(void)
 	zend_is_auto_global_str(ZEND_STRL("_ENV"));
 	zend_is_auto_global_str(ZEND_STRL("_REQUEST"));
 	zend_memory_reset_peak_usage();
+	warm_timeout_start();
 }
 
 /* What php_request_shutdown() clears, minus the engine. */
@@ -327,6 +358,9 @@ warm_boot(void)
 		mwsapi_set_boot_params(NULL, 0);
 		return -1;
 	}
+	/* The bootstrap is limited as a request is: max_execution_time,
+	 * not max_input_time (PHP reads no request body here). */
+	warm_timeout_start();
 	/* defined() as a function call: its opcode caches the answer. */
 	CG(compiler_options) |= ZEND_COMPILE_NO_BUILTINS;
 	warm_set_entry("index");
@@ -346,6 +380,7 @@ warm_boot(void)
 		php_request_shutdown(NULL);
 		return -1;
 	}
+	warm_timeout_stop();
 	warm_keep_services();
 	/* The bootstrap was a request without a client: drop what it
 	 * printed and the headers it set. */
@@ -422,6 +457,7 @@ warm_cleanup(struct request *rq)
 
 	if (warm.bailed) {
 		/* exit() or a fatal error: the state is not worth restoring. */
+		warm_timeout_stop();
 		rq->recycle = true;
 		mwsapi_request_end(rq);
 		return;
@@ -437,6 +473,9 @@ warm_cleanup(struct request *rq)
 		checkpoint_restore();
 		ok = true;
 	} zend_end_try();
+	/* After the restore, which re-arms the timer when it undoes a
+	 * set_time_limit(). */
+	warm_timeout_stop();
 	if (!ok) {
 		log_notice("request %llu: restoring the checkpoint failed",
 		    (unsigned long long)rq->id);
