@@ -1445,6 +1445,21 @@ config_set_section(struct config_walk *w, const struct config_key *k,
 
 /* ---- defaults, entry points ---- */
 
+/*
+ * php.ini settings every worker gets unless mw.yaml says otherwise: no PHP
+ * time limit (mwsup's request timeout applies) and OPcache sized for
+ * MediaWiki, whose ~6,000 files and their strings overflow PHP's defaults
+ * (the same sizes a tuned PHP-FPM pool uses).
+ */
+static const char *const config_default_ini[][2] = {
+	{ "memory_limit",			"256M" },
+	{ "max_execution_time",			"0" },
+	{ "opcache.memory_consumption",		"256" },
+	{ "opcache.interned_strings_buffer",	"16" },
+	{ "opcache.max_accelerated_files",	"20000" },
+	{ NULL, NULL },
+};
+
 static int
 config_defaults(struct config *cfg, const char *name)
 {
@@ -1471,11 +1486,15 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->connections_max = 1024;
 	cfg->max_requests = 10000;
 	cfg->max_rss_kb = 512 * KB;
-	cfg->ini[0].name = strdup("memory_limit");
-	cfg->ini[0].value = strdup("256M");
-	cfg->ini[1].name = strdup("max_execution_time");
-	cfg->ini[1].value = strdup("0");
-	cfg->nini = 2;
+	for (i = 0; config_default_ini[i][0] != NULL; i++) {
+		cfg->ini[i].name = strdup(config_default_ini[i][0]);
+		cfg->ini[i].value = strdup(config_default_ini[i][1]);
+		cfg->nini++;
+		if (cfg->ini[i].name == NULL || cfg->ini[i].value == NULL) {
+			log_err("%s: out of memory", name);
+			return -1;
+		}
+	}
 	for (i = 0; config_default_exclude[i] != NULL; i++) {
 		if ((cfg->exclude[i] = strdup(config_default_exclude[i])) == NULL) {
 			log_err("%s: out of memory", name);
@@ -1484,8 +1503,7 @@ config_defaults(struct config *cfg, const char *name)
 		cfg->nexclude++;
 	}
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
-	    !cfg->mw_settings || !cfg->ini[0].name || !cfg->ini[0].value ||
-	    !cfg->ini[1].name || !cfg->ini[1].value) {
+	    !cfg->mw_settings) {
 		log_err("%s: out of memory", name);
 		return -1;
 	}
