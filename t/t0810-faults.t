@@ -107,7 +107,7 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	is($st, 0, 'and mwsup then exits 0');
 	my $c = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $srv->{port});
 	ok(!$c, 'after the stop nothing listens on the port any more');
-	$srv->{pid} = 0;
+	$srv->{stopped} = 1;	# reaped above
 }
 {
 	my $w = wiki('pool.workers' => 1, 'timeouts.shutdown' => 60);
@@ -124,7 +124,7 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	cmp_ok(time() - $t0, '<', 5, 'a second SIGTERM stops mwsup at once instead of waiting 60 s');
 	waitpid($kid, 0);
 	ok(!grep({ kill 0, $_ } worker_pids($srv)), 'and leaves no worker behind');
-	$srv->{pid} = 0;
+	$srv->{stopped} = 1;	# reaped above
 }
 
 # --- workers that never get ready, and ones that cannot start -------------

@@ -310,6 +310,12 @@ sub stop_mwsup {
 	my ($srv) = @_;
 	$srv //= $CURRENT;
 	return $srv->{status} if $srv->{stopped};
+	# Never signal pid 0 or below: that would be this whole process group
+	# (prove, and CI with it).
+	if (!$srv->{pid} || $srv->{pid} <= 0) {
+		$srv->{stopped} = 1;
+		return $srv->{status} = 0;
+	}
 	kill('TERM', $srv->{pid});
 	my $deadline = time() + 10;
 	while (time() < $deadline) {
