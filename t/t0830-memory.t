@@ -71,7 +71,13 @@ $done += burst(100, $php) for 1 .. 4;	# 400 PHP requests through workers
 my $after = rss_kb();
 cmp_ok($done, '>=', $TOTAL, "$done requests answered over $conns connections");
 diag("supervisor VmRSS: $before kB after warm-up, $after kB after $done requests");
-cmp_ok($after - $before, '<=', 512, 'the supervisor\'s resident memory grew by at most 512 kB');
+SKIP: {
+	# ASan keeps freed memory in quarantine, so RSS grows by design there;
+	# that run checks for leaks with LeakSanitizer at exit instead.
+	skip 'RSS is not meaningful under AddressSanitizer (LeakSanitizer checks leaks at exit)', 1
+		if build_dir() =~ /asan/;
+	cmp_ok($after - $before, '<=', 512, 'the supervisor\'s resident memory grew by at most 512 kB');
+}
 my $r = http(GET => '/wiki/Main_Page');
 is($r->{status}, 200, 'and it still serves pages');
 stopped_cleanly($srv);
