@@ -1293,6 +1293,195 @@ bad:
 	return 0;
 }
 
+/* A job type or group name: what MediaWiki's $wgJobClasses keys look like;
+ * no ',' (the worker gets type lists comma-separated) and no spaces. */
+static int
+config_job_name(struct config_walk *w, const struct config_node *e,
+    const char *what)
+{
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	const unsigned char *p;
+
+	if (config_string(w, e, e, what) == -1)
+		return -1;
+	for (p = (const unsigned char *)e->text; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f || *p == ',') {
+			config_error(w->name, e->line, e->col,
+			    "%s: %s contains a space, \",\" or a control "
+			    "character", w->path,
+			    config_quote(e->text, e->len, q, sizeof(q)));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* jobs.groups[].types: the job types of a group. */
+static int
+config_set_job_types(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	struct config_job_group *g = (struct config_job_group *)(void *)
+	    ((char *)w->cfg + k->off - offsetof(struct config_job_group, types));
+	const struct config_node *at = config_at(key, val), *e;
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	size_t i;
+
+	if (val->kind != CONFIG_SEQ || val->nkids == 0) {
+		config_error(w->name, at->line, at->col,
+		    "%s: expected a sequence of job types (leave the key out "
+		    "for every type no other group names)%s", w->path,
+		    config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	for (i = 0; i < val->nkids; i++) {
+		e = &val->kids[i];
+		if (i == CONFIG_MAX_JOB_TYPES) {
+			config_error(w->name, e->line, e->col,
+			    "%s: more than %d entries", w->path,
+			    CONFIG_MAX_JOB_TYPES);
+			return -1;
+		}
+		if (config_job_name(w, e, "a job type") == -1 ||
+		    config_store(w, &g->types[i], e->text) == -1)
+			return -1;
+		g->ntypes++;
+	}
+	return 0;
+}
+
+#define G(field)	offsetof(struct config_job_group, field)
+static const struct config_key config_job_group_keys[] = {
+	{ "name",	config_set_name_opt,	G(name), 0, 0, 0, NULL },
+	{ "types",	config_set_job_types,	G(types), 0, 0, 0, NULL },
+	{ "max_jobs",	config_set_number,	G(max_jobs),
+	    CONFIG_NUM_INT, 1, 100000, NULL },
+	{ "max_time",	config_set_number,	G(max_time_ms),
+	    CONFIG_NUM_MS, 1, 86400000, NULL },
+	{ "workers",	config_set_number,	G(workers),
+	    CONFIG_NUM_INT, 1, 1024, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+#undef G
+#define CONFIG_NJOB_GROUP_KEYS \
+	(sizeof(config_job_group_keys) / sizeof(config_job_group_keys[0]))
+
+static int config_walk_map(struct config_walk *, const struct config_key *,
+    const struct config_node *);
+
+/* Where group i says it runs type t (a line:col for messages), or NULL. */
+static const struct config_node *
+config_job_type_node(const struct config_node *seq, size_t i, const char *t)
+{
+	const struct config_node *map = &seq->kids[i];
+
+	for (size_t j = 0; j < map->nkids / 2; j++) {
+		const struct config_node *key = &map->kids[2 * j];
+
+		if (key->len == 5 && strcmp(key->text, "types") == 0 &&
+		    key[1].kind == CONFIG_SEQ)
+			for (size_t n = 0; n < key[1].nkids; n++)
+				if (strcmp(key[1].kids[n].text, t) == 0)
+					return &key[1].kids[n];
+	}
+	return map;
+}
+
+/* jobs.groups: a sequence of {name, types, max_jobs, max_time, workers}. */
+static int
+config_set_job_groups(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	struct config *cfg = w->cfg;
+	const struct config_node *at = config_at(key, val), *e;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], where[64];
+	struct config_key keys[CONFIG_NJOB_GROUP_KEYS];
+	const char *outer = w->section;
+	int catchall = -1;
+	size_t i;
+
+	(void)k;
+	if (config_is_null(val))
+		return 0;
+	if (val->kind != CONFIG_SEQ || val->nkids == 0) {
+		config_error(w->name, at->line, at->col,
+		    "%s: expected a sequence of groups%s", w->path,
+		    config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	for (i = 0; i < val->nkids; i++) {
+		struct config_job_group *g = &cfg->job_groups[i];
+		int rc;
+
+		e = &val->kids[i];
+		if (i == CONFIG_MAX_JOB_GROUPS) {
+			config_error(w->name, e->line, e->col,
+			    "%s: more than %d groups", w->path,
+			    CONFIG_MAX_JOB_GROUPS);
+			return -1;
+		}
+		snprintf(where, sizeof(where), "jobs.groups[%zu]", i + 1);
+		if (e->kind != CONFIG_MAP) {
+			config_error(w->name, e->line, e->col,
+			    "%s: expected a mapping (name, types, max_jobs, "
+			    "max_time, workers)%s", where,
+			    config_got(e, got, sizeof(got)));
+			return -1;
+		}
+		memcpy(keys, config_job_group_keys, sizeof(keys));
+		for (size_t j = 0; keys[j].name; j++)
+			keys[j].off += offsetof(struct config, job_groups) +
+			    i * sizeof(*g);
+		cfg->njob_groups = (int)i + 1;
+		w->section = where;
+		rc = config_walk_map(w, keys, e);
+		w->section = outer;
+		if (rc == -1)
+			return -1;
+		if (g->name == NULL) {
+			config_error(w->name, e->line, e->col,
+			    "%s: a group needs a name", where);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct config_job_group *o = &cfg->job_groups[j];
+
+			if (strcmp(o->name, g->name) == 0) {
+				config_error(w->name, e->line, e->col,
+				    "%s: group name \"%s\" is used twice",
+				    where, g->name);
+				return -1;
+			}
+			for (int a = 0; a < g->ntypes; a++)
+				for (int b = 0; b < o->ntypes; b++) {
+					const struct config_node *n;
+
+					if (strcmp(g->types[a], o->types[b]) != 0)
+						continue;
+					n = config_job_type_node(val, i,
+					    g->types[a]);
+					config_error(w->name, n->line, n->col,
+					    "%s: job type %s is already in "
+					    "group \"%s\"", where, g->types[a],
+					    o->name);
+					return -1;
+				}
+		}
+		if (g->ntypes == 0) {
+			if (catchall >= 0) {
+				config_error(w->name, e->line, e->col,
+				    "%s: groups \"%s\" and \"%s\" both have no "
+				    "types; only one group can take the types "
+				    "no group names", where,
+				    cfg->job_groups[catchall].name, g->name);
+				return -1;
+			}
+			catchall = (int)i;
+		}
+	}
+	return 0;
+}
+
 /* ---- the schema ---- */
 
 #define F(field)	offsetof(struct config, field)
@@ -1367,6 +1556,23 @@ static const struct config_key config_snapshot_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+static const struct config_key config_jobs_keys[] = {
+	{ "enabled",	config_set_bool,	F(jobs_enabled), 0, 0, 0, NULL },
+	{ "reserve",	config_set_number,	F(jobs_reserve),
+	    CONFIG_NUM_INT, 0, 1024, NULL },
+	{ "max_jobs",	config_set_number,	F(jobs_max_jobs),
+	    CONFIG_NUM_INT, 1, 100000, NULL },
+	CONFIG_DURATION("max_time",	jobs_max_time_ms),
+	CONFIG_DURATION("timeout",	jobs_timeout_ms),
+	{ "memory_limit", config_set_number,	F(jobs_memory_limit),
+	    CONFIG_NUM_SIZE, 16 * MB, 64 * GB, NULL },
+	CONFIG_DURATION("poll",		jobs_poll_ms),
+	CONFIG_DURATION("chron",	jobs_chron_ms),
+	{ "sqlite",	config_set_abspath_opt, F(jobs_sqlite), 0, 0, 0, NULL },
+	{ "groups",	config_set_job_groups,	F(job_groups), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
 static int config_set_section(struct config_walk *, const struct config_key *,
     const struct config_node *, const struct config_node *);
 
@@ -1382,6 +1588,7 @@ static const struct config_key config_top_keys[] = {
 	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
+	{ "jobs",	config_set_section,	0, 0, 0, 0, config_jobs_keys },
 	{ "user",	config_set_name_opt,	F(user), 0, 0, 0, NULL },
 	{ "group",	config_set_name_opt,	F(group), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
@@ -1486,6 +1693,14 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->connections_max = 1024;
 	cfg->max_requests = 10000;
 	cfg->max_rss_kb = 512 * KB;
+	cfg->jobs_enabled = true;
+	cfg->jobs_reserve = 1;
+	cfg->jobs_max_jobs = 10;
+	cfg->jobs_max_time_ms = 2 * 1000;
+	cfg->jobs_timeout_ms = 300 * 1000;
+	cfg->jobs_memory_limit = 300 * MB;
+	cfg->jobs_poll_ms = 2 * 1000;
+	cfg->jobs_chron_ms = 10 * 1000;
 	for (i = 0; config_default_ini[i][0] != NULL; i++) {
 		cfg->ini[i].name = strdup(config_default_ini[i][0]);
 		cfg->ini[i].value = strdup(config_default_ini[i][1]);
@@ -1646,5 +1861,11 @@ config_free(struct config *cfg)
 	free(cfg->access_log);
 	free(cfg->status_path);
 	free(cfg->group);
+	free(cfg->jobs_sqlite);
+	for (i = 0; i < CONFIG_MAX_JOB_GROUPS; i++) {
+		free(cfg->job_groups[i].name);
+		for (int j = 0; j < CONFIG_MAX_JOB_TYPES; j++)
+			free(cfg->job_groups[i].types[j]);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -18,6 +18,8 @@
 #define CONFIG_MAX_INI		64
 #define CONFIG_MAX_EXCLUDE	128
 #define CONFIG_MAX_ALLOW	32
+#define CONFIG_MAX_JOB_GROUPS	16
+#define CONFIG_MAX_JOB_TYPES	64	/* named by one group */
 
 enum dispatch_policy { DISPATCH_QUEUE = 0, DISPATCH_LONGEST_BUSY = 1 };
 
@@ -35,6 +37,16 @@ struct config_cidr {
 struct config_ini {
 	char	*name;
 	char	*value;
+};
+
+/* jobs.groups: job types run in slices of their own, with their limits. */
+struct config_job_group {
+	char	*name;
+	char	*types[CONFIG_MAX_JOB_TYPES];	/* none: every type no other group names */
+	int	 ntypes;
+	int	 max_jobs;		/* 0: jobs.max_jobs */
+	int	 max_time_ms;		/* 0: jobs.max_time */
+	int	 workers;		/* slices at once; 0: no limit of its own */
 };
 
 struct config {
@@ -94,6 +106,19 @@ struct config {
 	/* log: */
 	char	*access_log;		/* NULL off, "stderr", or a path */
 	int	 slow_log_ms;		/* 0 = off */
+
+	/* jobs: MediaWiki's job queue, run in idle workers */
+	bool	 jobs_enabled;
+	int	 jobs_reserve;		/* idle workers kept for web requests */
+	int	 jobs_max_jobs;		/* per slice */
+	int	 jobs_max_time_ms;	/* a slice takes no new job after this */
+	int	 jobs_timeout_ms;	/* a slice still running is killed */
+	size_t	 jobs_memory_limit;	/* PHP memory_limit in a slice, bytes */
+	int	 jobs_poll_ms;		/* how often to look for work */
+	int	 jobs_chron_ms;		/* queue upkeep (recycle, undelay...) */
+	char	*jobs_sqlite;		/* the wiki's SQLite file, looked at read-only */
+	struct config_job_group job_groups[CONFIG_MAX_JOB_GROUPS];
+	int	 njob_groups;		/* 0: one group with every type */
 
 	/* privileges, when started as root */
 	char	*user;

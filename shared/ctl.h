@@ -38,6 +38,7 @@ enum ctl_type {
 #define CTL_REQ_KEEPALIVE	0x2	/* client may keep the connection */
 #define CTL_REQ_BODY_FD		0x4	/* body is in the second fd */
 #define CTL_REQ_CHUNKED_OK	0x8	/* HTTP/1.1: chunked response allowed */
+#define CTL_REQ_JOBS		0x10	/* a job slice, not a client: slot shows "jobs" */
 
 struct ctl_request {
 	uint32_t type;		/* CTL_REQUEST */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLOTS_MAGIC	0x6d77736c6f747332ULL	/* "mwslots2" */
+#define SLOTS_MAGIC	0x6d77736c6f747333ULL	/* "mwslots3" */
 #define SLOT_REQUEST_MAX	184
 #define SLOT_LATENCY_BUCKETS	12
 
@@ -58,6 +58,17 @@ struct slot_counters {
 	_Atomic uint64_t timeouts;	/* requests killed for time (504) */
 	_Atomic uint64_t rejected;	/* 503 for a full queue or no worker */
 	_Atomic uint64_t reloads;
+	/* The job queue (supervisor/jobs.c). */
+	_Atomic uint64_t jobs_run;	/* jobs that succeeded */
+	_Atomic uint64_t jobs_failed;	/* jobs that failed (retried later) */
+	_Atomic uint64_t job_slices;	/* slices handed to workers */
+	_Atomic uint64_t job_slice_errors;	/* slices that died or failed */
+	_Atomic uint64_t jobs_recycled;	/* claims past claimTTL re-queued */
+	_Atomic uint64_t jobs_abandoned_now;	/* given up after their attempts */
+	_Atomic uint64_t jobs_ready;	/* last seen: waiting to run */
+	_Atomic uint64_t jobs_claimed;	/* last seen: being run, or failed */
+	_Atomic uint64_t jobs_delayed;	/* last seen: not due yet */
+	_Atomic uint64_t jobs_abandoned;	/* last seen: past their attempts */
 	/* Response times, cumulative buckets as Prometheus wants them. */
 	_Atomic uint64_t latency_le[SLOT_LATENCY_BUCKETS];
 	_Atomic uint64_t latency_count;

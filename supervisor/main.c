@@ -9,6 +9,7 @@
 #include "accesslog.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "jobs.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
@@ -200,6 +201,7 @@ main_reload(void)
 	main_ready_sent = 0;
 	if (pool_reload() < 0)
 		log_err("reload: the new generation could not start in full");
+	jobs_reload();
 }
 
 static void
@@ -379,6 +381,7 @@ main(int argc, char **argv)
 		return 1;
 	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,
 	    cfg->workers, pool_worker_path());
+	jobs_init();
 
 	for (;;) {
 		loop_run_once(LOOP_TICK_MS);
@@ -386,6 +389,7 @@ main(int argc, char **argv)
 		conn_tick();
 		dispatch_tick();
 		pool_tick();
+		jobs_tick();
 		listen_tick();
 		conn_reap();
 		main_check_ready();
@@ -405,6 +409,7 @@ main(int argc, char **argv)
 	listen_cleanup();
 	accesslog_flush();
 	log_notice("stopped");
+	jobs_cleanup();
 	config_free(sup.cfg);
 	free(sup.cfg);
 	return 0;

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "ctl.h"
 #include "dispatch.h"
+#include "jobs.h"
 #include "log.h"
 #include "sup.h"
 
@@ -340,6 +341,8 @@ pool_ctl_lost(struct worker *w)
 	loop_watch(&w->ev, 0);
 	close(w->ev.fd);
 	w->ev.fd = -1;
+	if (w->job)
+		jobs_slice_lost(w);
 	pool_lose_request(w, w->killed_status > 0 ? w->killed_status : 502);
 	if (w->state != WORKER_DOWN)
 		w->state = WORKER_EXITING;
@@ -386,19 +389,25 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		struct conn *c = w->conn;
 
 		if ((size_t)n < sizeof(m.done) || w->state != WORKER_BUSY ||
-		    c == NULL || m.done.id != c->req_id) {
+		    (w->job ? m.done.id != jobs_slice_id(w->job) :
+		    (c == NULL || m.done.id != c->req_id))) {
 			log_err("worker %d (pid %d): unexpected done message",
 			    w->index, (int)w->pid);
 			kill(w->pid, SIGKILL);
 			pool_ctl_lost(w);
 			return;
 		}
-		w->conn = NULL;
 		w->deadline = 0;
-		sup.served++;
-		sup_count_response((int)m.done.status, 1);
-		conn_worker_done(c, (m.done.flags & CTL_DONE_KEEPALIVE) != 0,
-		    (int)m.done.status, m.done.bytes_out, w->pid);
+		if (w->job) {
+			jobs_slice_done(w, &m.done);
+		} else {
+			w->conn = NULL;
+			sup.served++;
+			sup_count_response((int)m.done.status, 1);
+			conn_worker_done(c,
+			    (m.done.flags & CTL_DONE_KEEPALIVE) != 0,
+			    (int)m.done.status, m.done.bytes_out, w->pid);
+		}
 		if (m.done.flags & CTL_DONE_RECYCLE) {
 			w->quitting = 1;
 			SUP_COUNT(worker_recycles, 1);
@@ -459,6 +468,28 @@ pool_assign(struct worker *w, struct conn *c)
 	return 0;
 }
 
+int
+pool_assign_slice(struct worker *w, const void *msg, size_t len, int fd,
+    struct jobs_slice *js, const char *what, uint64_t timeout_ms)
+{
+	struct slot *sl = pool_slot(w);
+
+	atomic_store(&sl->bytes_out, 0);
+	if (ctl_send(w->ev.fd, msg, len, &fd, 1) < 0) {
+		log_err("worker %d (pid %d): sending a job slice: %s", w->index,
+		    (int)w->pid, strerror(errno));
+		kill(w->pid, SIGKILL);
+		pool_ctl_lost(w);
+		return -1;
+	}
+	slot_set_request(sl, "JOBS", what, strlen(what));
+	w->state = WORKER_BUSY;
+	w->job = js;
+	w->busy_since = loop_now_ms();
+	w->deadline = w->busy_since + timeout_ms;
+	return 0;
+}
+
 struct worker *
 pool_pick_idle(void)
 {
@@ -490,7 +521,8 @@ pool_pick_longest_busy(void)
 	for (int i = 0; i < pool_hi; i++) {
 		struct worker *w = &pool_w[i];
 
-		if (w->state == WORKER_BUSY && w->pending == NULL && w->member &&
+		if (w->state == WORKER_BUSY && w->pending == NULL &&
+		    w->job == NULL && w->member &&
 		    (best == NULL || w->busy_since < best->busy_since))
 			best = w;
 	}
@@ -512,6 +544,12 @@ int
 pool_ready_count(void)
 {
 	return pool_count(WORKER_IDLE, 1) + pool_count(WORKER_BUSY, 1);
+}
+
+int
+pool_idle_count(void)
+{
+	return pool_count(WORKER_IDLE, 1);
 }
 
 int
@@ -632,11 +670,19 @@ pool_tick(void)
 			break;
 		case WORKER_BUSY:
 			if (now >= w->deadline && w->killed_status == 0) {
-				log_err("worker %d (pid %d): request over the "
-				    "%d ms timeout; killing it", w->index,
-				    (int)w->pid, sup.cfg->request_timeout_ms);
+				if (w->job) {
+					log_err("worker %d (pid %d): job slice "
+					    "over jobs.timeout (%d ms); killing "
+					    "it", w->index, (int)w->pid,
+					    sup.cfg->jobs_timeout_ms);
+				} else {
+					log_err("worker %d (pid %d): request "
+					    "over the %d ms timeout; killing "
+					    "it", w->index, (int)w->pid,
+					    sup.cfg->request_timeout_ms);
+					SUP_COUNT(timeouts, 1);
+				}
 				w->killed_status = 504;
-				SUP_COUNT(timeouts, 1);
 				kill(w->pid, SIGKILL);
 			}
 			break;

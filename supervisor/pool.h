@@ -4,12 +4,14 @@
 #ifndef MW_POOL_H
 #define MW_POOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "loop.h"
 
 struct conn;
+struct jobs_slice;
 
 enum worker_state {
 	WORKER_DOWN,		/* no process; respawn_at says when */
@@ -33,6 +35,7 @@ struct worker {
 	int		 fails;		/* consecutive early deaths */
 	int		 killed_status;	/* 504 when we killed it for time */
 	struct conn	*pending;	/* longest-busy: next request */
+	struct jobs_slice *job;		/* WORKER_BUSY with a job slice, not a conn */
 	int		 used;		/* this place of the table is taken */
 	int		 member;	/* of the current generation */
 	int		 quitting;	/* asked to exit, or said it would */
@@ -54,7 +57,15 @@ struct worker *pool_pick_idle(void);
 struct worker *pool_pick_longest_busy(void);
 /* Hand c to w (which must be idle); 0 or -1 (w failed, c untouched). */
 int	 pool_assign(struct worker *w, struct conn *c);
+/* Hand w (idle) a job slice: msg is its CTL_REQUEST, fd the worker's end
+ * of the answer's socketpair; what is shown in the slot table.  0, or -1
+ * (w failed; nothing kept). */
+int	 pool_assign_slice(struct worker *w, const void *msg, size_t len,
+	    int fd, struct jobs_slice *js, const char *what,
+	    uint64_t timeout_ms);
 int	 pool_ready_count(void);
+/* Idle workers of the current generation. */
+int	 pool_idle_count(void);
 int	 pool_busy_count(void);
 int	 pool_alive_count(void);
 /* Every worker has failed to start repeatedly. */

@@ -61,6 +61,30 @@ static const struct status_counter {
 	  "Requests refused with 503 (queue full, no worker).", 0, K(rejected) },
 	{ "reloads", "reloads", "reloads_total",
 	  "Configuration reloads.", 0, K(reloads) },
+	{ "jobs_run", NULL, "jobs_run_total",
+	  "Jobs run to success.", 0, K(jobs_run) },
+	{ "jobs_failed", NULL, "jobs_failed_total",
+	  "Jobs that failed (retried until their attempts run out).", 0,
+	  K(jobs_failed) },
+	{ "job_slices", NULL, "job_slices_total",
+	  "Job slices handed to workers.", 0, K(job_slices) },
+	{ "job_slice_errors", NULL, "job_slice_errors_total",
+	  "Job slices that died, timed out or failed as a whole.", 0,
+	  K(job_slice_errors) },
+	{ "jobs_recycled", NULL, "jobs_recycled_total",
+	  "Claimed jobs re-queued after claimTTL.", 0, K(jobs_recycled) },
+	{ "jobs_abandoned_now", NULL, "jobs_abandoned_total",
+	  "Jobs given up after their attempts.", 0, K(jobs_abandoned_now) },
+	{ "jobs_ready", NULL, "jobs_queued",
+	  "Jobs waiting to run (last seen).", 1, K(jobs_ready) },
+	{ "jobs_claimed", NULL, "jobs_claimed",
+	  "Jobs claimed by a runner or failed (last seen).", 1,
+	  K(jobs_claimed) },
+	{ "jobs_delayed", NULL, "jobs_delayed",
+	  "Jobs not due yet (last seen).", 1, K(jobs_delayed) },
+	{ "jobs_abandoned", NULL, "jobs_abandoned",
+	  "Jobs past their attempts, kept until pruned (last seen).", 1,
+	  K(jobs_abandoned) },
 	{ "queued", NULL, "queue_length",
 	  "Requests waiting for a worker.", 1, K(queued) },
 	{ "connections", NULL, "connections",
@@ -322,6 +346,17 @@ status_render(FILE *out, pid_t pid, const struct slot_table *t,
 			    &status_counters[i]));
 			sep = ", ";
 		}
+		fprintf(out, "\njobs: %llu run, %llu failed, %llu slices (%llu "
+		    "failed); queue: %llu ready, %llu claimed, %llu delayed, "
+		    "%llu abandoned",
+		    (unsigned long long)atomic_load(&k->jobs_run),
+		    (unsigned long long)atomic_load(&k->jobs_failed),
+		    (unsigned long long)atomic_load(&k->job_slices),
+		    (unsigned long long)atomic_load(&k->job_slice_errors),
+		    (unsigned long long)atomic_load(&k->jobs_ready),
+		    (unsigned long long)atomic_load(&k->jobs_claimed),
+		    (unsigned long long)atomic_load(&k->jobs_delayed),
+		    (unsigned long long)atomic_load(&k->jobs_abandoned));
 		fprintf(out, "\n\n%-5s %-8s %-4s %-9s %10s %9s %8s  %s\n",
 		    "SLOT", "PID", "GEN", "STATE", "FOR(s)", "REQUESTS",
 		    "RSS(MB)", "REQUEST");
@@ -337,7 +372,7 @@ status_render(FILE *out, pid_t pid, const struct slot_table *t,
 		since = (double)(now - atomic_load(&s->since)) / 1e9;
 		memcpy(req, s->request, sizeof(req));
 		req[sizeof(req) - 1] = '\0';
-		if (st != SLOT_BUSY)
+		if (st != SLOT_BUSY && st != SLOT_JOBS)
 			req[0] = '\0';
 		if (json) {
 			fprintf(out, "%s{\"slot\":%u,\"pid\":%u,\"generation\":%u,"

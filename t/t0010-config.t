@@ -66,6 +66,22 @@ bad_config('timeout-type', qr/^  request:/, '  request: soon',
     qr/request|soon/, 'a timeout that is not a number of seconds is refused');
 bad_config('size-suffix', qr/^  body: 100M/, '  body: 100Q',
     qr/body|100Q/, 'a size with an unknown suffix is refused');
+bad_config('jobs-reserve', qr/^  reserve:/, '  reserve: some',
+    qr/jobs\.reserve/, 'jobs.reserve must be a number');
+bad_config('jobs-sqlite', qr/^  # sqlite:/, '  sqlite: data/wiki.sqlite',
+    qr/jobs\.sqlite: expected an absolute path/, 'jobs.sqlite must be an absolute path');
+bad_config('jobs-group-type-twice', qr/^  # groups:/,
+    "  groups: [{name: a, types: [refreshLinks]}, {name: b, types: [x, refreshLinks]}]",
+    qr/job type refreshLinks is already in group "a"/, 'a job type in two groups is refused');
+bad_config('jobs-group-two-catchall', qr/^  # groups:/,
+    "  groups: [{name: a}, {name: b}]",
+    qr/both have no types/, 'only one group may take every other type');
+bad_config('jobs-group-no-name', qr/^  # groups:/,
+    "  groups: [{types: [x]}]",
+    qr/jobs\.groups\[1\]: a group needs a name/, 'a group needs a name');
+bad_config('jobs-group-key', qr/^  # groups:/,
+    "  groups: [{name: a, priority: 3}]",
+    qr/unknown key "priority" in jobs\.groups\[1\]/, 'an unknown key in a group is named');
 
 # A YAML syntax error: the position comes from the YAML parser, so only its
 # form is checked.

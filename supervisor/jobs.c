@@ -1,0 +1,723 @@
+/*
+ * jobs.c - the job runner: slices of MediaWiki's job queue in idle workers.
+ *
+ * With $wgJobRunRate = 0 nothing runs MediaWiki's deferred work unless a
+ * runner does; this is that runner, replacing runJobs.php cron jobs and
+ * the Redis job runner and chron services.  A slice is a request the
+ * supervisor makes: the worker runs worker/php/jobs.php with the slice's
+ * group, limits and whether to do the queue upkeep ("chron": due delayed
+ * jobs released, claims past claimTTL re-queued or abandoned, old
+ * abandoned jobs pruned) and answers a small JSON document on a
+ * socketpair.  Web requests win: a slice starts only when no request
+ * waits and more than jobs.reserve workers are idle, and a slice takes no
+ * new job after its max_time.
+ *
+ * Knowing when there is work: with jobs.sqlite (a JobQueueDB wiki on
+ * SQLite) the supervisor counts the job table itself, read-only, so an
+ * idle wiki costs nothing; otherwise a group is polled with a slice every
+ * jobs.poll, and a slice that stopped at a limit says there is more.
+ */
+#include "jobs.h"
+#include "ctl.h"
+#include "dispatch.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+#include "sup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define JOBS_REPLY_MAX	(16 * 1024)	/* the answer is a few hundred bytes */
+#define JOBS_SCRIPT	"jobs.php"
+
+enum jobs_work { JOBS_UNKNOWN, JOBS_NONE, JOBS_SOME };
+
+struct jobs_group {
+	int		 running;	/* slices out now */
+	enum jobs_work	 work;
+	uint64_t	 ready;		/* jobs waiting, when ready_known */
+	int		 ready_known;
+	uint64_t	 not_before;	/* ms: next slice or poll */
+};
+
+struct jobs_slice {
+	struct loop_ev	 ev;		/* the supervisor's end of the socketpair */
+	uint64_t	 id;
+	int		 group;		/* -1: upkeep only */
+	int		 chron;
+	unsigned	 epoch;		/* of jobs_reload(); groups may have moved */
+	uint64_t	 started;	/* ms */
+	size_t		 len;
+	char		 buf[JOBS_REPLY_MAX];
+};
+
+static struct {
+	struct jobs_group g[CONFIG_MAX_JOB_GROUPS];
+	unsigned	 epoch;
+	uint64_t	 next_look;	/* ms: next count of the SQLite job table */
+	uint64_t	 next_chron;	/* ms */
+	int		 chron_running;
+	uint64_t	 claimed;	/* SQLite: claimed with attempts left */
+	int		 max_tries;	/* the queue's, as the upkeep reports it */
+	sqlite3		*db;
+	sqlite3_stmt	*count;
+	char		 db_path[PATH_MAX];
+	int		 db_warned;
+	char		 script[PATH_MAX];
+} jobs;
+
+static struct ctl_params jobs_params;
+
+/* ---- the configured groups (one implicit group when none is) ---- */
+
+static int
+jobs_ngroups(void)
+{
+	return sup.cfg->njob_groups > 0 ? sup.cfg->njob_groups : 1;
+}
+
+static const struct config_job_group *
+jobs_group_cfg(int i)
+{
+	static const struct config_job_group all = { .name = "default" };
+
+	return sup.cfg->njob_groups > 0 ? &sup.cfg->job_groups[i] : &all;
+}
+
+static int
+jobs_group_max_jobs(int i)
+{
+	const struct config_job_group *g = jobs_group_cfg(i);
+
+	return g->max_jobs > 0 ? g->max_jobs : sup.cfg->jobs_max_jobs;
+}
+
+static int
+jobs_group_max_time(int i)
+{
+	const struct config_job_group *g = jobs_group_cfg(i);
+
+	return g->max_time_ms > 0 ? g->max_time_ms : sup.cfg->jobs_max_time_ms;
+}
+
+/* The group that runs job type t, or -1. */
+static int
+jobs_group_of(const char *t)
+{
+	int n = jobs_ngroups(), catchall = -1;
+
+	for (int i = 0; i < n; i++) {
+		const struct config_job_group *g = jobs_group_cfg(i);
+
+		if (g->ntypes == 0)
+			catchall = i;
+		for (int j = 0; j < g->ntypes; j++)
+			if (strcmp(g->types[j], t) == 0)
+				return i;
+	}
+	return catchall;
+}
+
+/* ---- where jobs.php is: beside the worker's own PHP files ---- */
+
+static void
+jobs_find_script(void)
+{
+	const char *worker = pool_worker_path(), *slash = strrchr(worker, '/');
+	const char *dir = MW_SRCDIR "/worker/php";
+
+	if (slash && (size_t)(slash - worker) == strlen(MW_LIBEXECDIR) &&
+	    strncmp(worker, MW_LIBEXECDIR, strlen(MW_LIBEXECDIR)) == 0)
+		dir = MW_PKGDATADIR "/php";
+	snprintf(jobs.script, sizeof(jobs.script), "%s/%s", dir, JOBS_SCRIPT);
+	if (sup.cfg->jobs_enabled && access(jobs.script, R_OK) < 0)
+		log_err("jobs: %s: %s; job slices will fail", jobs.script,
+		    strerror(errno));
+}
+
+/* ---- SQLite: counting the job table without waking a worker ---- */
+
+static void
+jobs_db_close(void)
+{
+	if (jobs.count)
+		sqlite3_finalize(jobs.count);
+	if (jobs.db)
+		sqlite3_close(jobs.db);
+	jobs.count = NULL;
+	jobs.db = NULL;
+}
+
+static int
+jobs_db_open(void)
+{
+	const char *path = sup.cfg->jobs_sqlite;
+	int rc;
+
+	if (jobs.db && strcmp(jobs.db_path, path) == 0)
+		return 0;
+	jobs_db_close();
+	snprintf(jobs.db_path, sizeof(jobs.db_path), "%s", path);
+	rc = sqlite3_open_v2(path, &jobs.db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(jobs.db,
+		    "SELECT job_cmd, job_token = '', job_attempts >= ?1, "
+		    "COUNT(*) FROM job GROUP BY 1, 2, 3", -1, &jobs.count, NULL);
+	if (rc != SQLITE_OK) {
+		if (!jobs.db_warned++)
+			log_warn("jobs.sqlite %s: %s; polling with slices "
+			    "until it can be read", path, jobs.db ?
+			    sqlite3_errmsg(jobs.db) : sqlite3_errstr(rc));
+		jobs_db_close();
+		return -1;
+	}
+	/* Never wait for a writer: the loop must not stop; the next look
+	 * comes soon enough. */
+	sqlite3_busy_timeout(jobs.db, 0);
+	if (jobs.db_warned) {
+		log_info("jobs.sqlite %s: readable now", path);
+		jobs.db_warned = 0;
+	}
+	return 0;
+}
+
+/*
+ * Count ready jobs per group, and claimed ones: with attempts left (a
+ * runner has them, or they failed and come back after claimTTL) or
+ * without (abandoned: JobQueueDB keeps them a week).  0, or -1 when the
+ * table could not be read this time.
+ */
+static int
+jobs_look(void)
+{
+	uint64_t ready[CONFIG_MAX_JOB_GROUPS] = { 0 }, total = 0, claimed = 0,
+	    abandoned = 0;
+	int rc, n = jobs_ngroups();
+
+	if (jobs_db_open() < 0)
+		return -1;
+	sqlite3_bind_int(jobs.count, 1, jobs.max_tries);
+	while ((rc = sqlite3_step(jobs.count)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(jobs.count, 0);
+		int is_ready = sqlite3_column_int(jobs.count, 1);
+		int spent = sqlite3_column_int(jobs.count, 2);
+		uint64_t cnt = (uint64_t)sqlite3_column_int64(jobs.count, 3);
+		int g;
+
+		if (!is_ready) {
+			if (spent)
+				abandoned += cnt;
+			else
+				claimed += cnt;
+			continue;
+		}
+		total += cnt;
+		if (t && (g = jobs_group_of(t)) >= 0)
+			ready[g] += cnt;
+	}
+	sqlite3_reset(jobs.count);
+	if (rc != SQLITE_DONE) {
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			log_warn("jobs.sqlite %s: counting jobs: %s",
+			    jobs.db_path, sqlite3_errmsg(jobs.db));
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			jobs_db_close();	/* open it again next time */
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		jobs.g[i].ready = ready[i];
+		jobs.g[i].ready_known = 1;
+		jobs.g[i].work = ready[i] > 0 ? JOBS_SOME : JOBS_NONE;
+	}
+	jobs.claimed = claimed;
+	SUP_SET(jobs_ready, total);
+	SUP_SET(jobs_claimed, claimed);
+	SUP_SET(jobs_abandoned, abandoned);
+	return 0;
+}
+
+/* ---- starting a slice ---- */
+
+static int
+jobs_param(const char *name, const char *value)
+{
+	return ctl_params_add(&jobs_params, name, value, strlen(value));
+}
+
+/* A comma-separated list of the types of group i, or of every other
+ * group's types (what a group without types must leave alone). */
+static int
+jobs_param_types(const char *name, int i, int others)
+{
+	char list[CONFIG_MAX_JOB_GROUPS * CONFIG_MAX_JOB_TYPES * 8];
+	size_t len = 0;
+	int n = jobs_ngroups();
+
+	list[0] = '\0';
+	for (int k = 0; k < n; k++) {
+		const struct config_job_group *g = jobs_group_cfg(k);
+
+		if ((k == i) == (others != 0))
+			continue;
+		for (int j = 0; j < g->ntypes; j++) {
+			int w = snprintf(list + len, sizeof(list) - len, "%s%s",
+			    len ? "," : "", g->types[j]);
+
+			if (w < 0 || (size_t)w >= sizeof(list) - len)
+				return -1;
+			len += (size_t)w;
+		}
+	}
+	return jobs_param(name, list);
+}
+
+static int
+jobs_build(struct jobs_slice *js, char **msgp, size_t *lenp)
+{
+	const struct config_job_group *g = js->group >= 0 ?
+	    jobs_group_cfg(js->group) : NULL;
+	struct ctl_request req;
+	char num[32], tm[32], mem[32];
+	size_t total;
+	char *msg;
+
+	ctl_params_reset(&jobs_params);
+	snprintf(num, sizeof(num), "%d", g ? jobs_group_max_jobs(js->group) : 0);
+	snprintf(tm, sizeof(tm), "%.3f", g ?
+	    jobs_group_max_time(js->group) / 1000.0 : 0.0);
+	snprintf(mem, sizeof(mem), "%zu", sup.cfg->jobs_memory_limit);
+	/* POST: MediaWiki opens SQLite transactions for writing then. */
+	if (jobs_param("GATEWAY_INTERFACE", "CGI/1.1") ||
+	    jobs_param("SERVER_SOFTWARE", "mwsup/" PACKAGE_VERSION) ||
+	    jobs_param("REQUEST_METHOD", "POST") ||
+	    jobs_param("REQUEST_URI", "/mwsup-jobs") ||
+	    jobs_param("QUERY_STRING", "") ||
+	    jobs_param("SCRIPT_FILENAME", jobs.script) ||
+	    jobs_param("SCRIPT_NAME", "/mwsup-jobs") ||
+	    jobs_param("DOCUMENT_ROOT", sup.cfg->mw_root) ||
+	    jobs_param("SERVER_PROTOCOL", "HTTP/1.0") ||
+	    jobs_param("SERVER_NAME", sup.cfg->server_name ?
+	    sup.cfg->server_name : "localhost") ||
+	    jobs_param("SERVER_ADDR", "127.0.0.1") ||
+	    jobs_param("SERVER_PORT", "0") ||
+	    jobs_param("REMOTE_ADDR", "127.0.0.1") ||
+	    jobs_param("REMOTE_PORT", "0") ||
+	    jobs_param("CONTENT_LENGTH", "0") ||
+	    jobs_param("MWSUP_MW_ROOT", sup.cfg->mw_root) ||
+	    jobs_param("MWSUP_JOBS_GROUP", g ? g->name : "") ||
+	    jobs_param_types("MWSUP_JOBS_TYPES", js->group, 0) ||
+	    jobs_param_types("MWSUP_JOBS_EXCLUDE", js->group, 1) ||
+	    jobs_param("MWSUP_JOBS_MAX", num) ||
+	    jobs_param("MWSUP_JOBS_TIME", tm) ||
+	    jobs_param("MWSUP_JOBS_MEMORY", mem) ||
+	    jobs_param("MWSUP_JOBS_CHRON", js->chron ? "1" : "0"))
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.type = CTL_REQUEST;
+	req.flags = CTL_REQ_JOBS;
+	req.id = js->id;
+	req.params_len = (uint32_t)jobs_params.len;
+	req.http_minor = 0;
+	total = sizeof(req) + jobs_params.len;
+	if (total > CTL_MSG_MAX || (msg = malloc(total)) == NULL)
+		return -1;
+	memcpy(msg, &req, sizeof(req));
+	memcpy(msg + sizeof(req), jobs_params.buf, jobs_params.len);
+	*msgp = msg;
+	*lenp = total;
+	return 0;
+}
+
+static void jobs_on_reply(struct loop_ev *ev, uint32_t events);
+
+static void
+jobs_slice_free(struct jobs_slice *js)
+{
+	if (js->ev.fd >= 0) {
+		loop_watch(&js->ev, 0);
+		close(js->ev.fd);
+	}
+	if (js->epoch == jobs.epoch) {
+		if (js->group >= 0 && jobs.g[js->group].running > 0)
+			jobs.g[js->group].running--;
+		if (js->chron)
+			jobs.chron_running = 0;
+	}
+	free(js);
+}
+
+static int
+jobs_start(struct worker *w, int group, int chron)
+{
+	struct jobs_slice *js;
+	char *msg = NULL, what[96];
+	size_t len = 0;
+	int sv[2];
+
+	if ((js = calloc(1, sizeof(*js))) == NULL)
+		return -1;
+	js->id = ++sup.next_request_id;
+	js->group = group;
+	js->chron = chron;
+	js->epoch = jobs.epoch;
+	js->started = loop_now_ms();
+	js->ev.fd = -1;
+	if (jobs_build(js, &msg, &len) < 0) {
+		log_err("jobs: building a slice request: %s",
+		    errno ? strerror(errno) : "too large");
+		free(js);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_err("jobs: socketpair: %s", strerror(errno));
+		free(msg);
+		free(js);
+		return -1;
+	}
+	loop_ev_init(&js->ev, sv[0], jobs_on_reply, js);
+	if (group >= 0)
+		jobs.g[group].running++;
+	if (chron)
+		jobs.chron_running = 1;
+	snprintf(what, sizeof(what), "%s%s", group >= 0 ?
+	    jobs_group_cfg(group)->name : "", chron ? " +chron" : "");
+	if (pool_assign_slice(w, msg, len, sv[1], js, what,
+	    (uint64_t)sup.cfg->jobs_timeout_ms) < 0) {
+		close(sv[1]);
+		free(msg);
+		jobs_slice_free(js);
+		return -1;
+	}
+	close(sv[1]);
+	free(msg);
+	if (fcntl(js->ev.fd, F_SETFL, fcntl(js->ev.fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    loop_watch(&js->ev, EPOLLIN) < 0)
+		log_warn("jobs: epoll: %s", strerror(errno));
+	SUP_COUNT(job_slices, 1);
+	log_debug("jobs: slice %llu (%s) to worker %d",
+	    (unsigned long long)js->id, what, w->index);
+	return 0;
+}
+
+/* ---- the answer ---- */
+
+static void
+jobs_read(struct jobs_slice *js)
+{
+	char scratch[4096];
+	ssize_t n;
+
+	while (js->ev.fd >= 0) {
+		if (js->len < sizeof(js->buf) - 1)
+			n = read(js->ev.fd, js->buf + js->len,
+			    sizeof(js->buf) - 1 - js->len);
+		else
+			n = read(js->ev.fd, scratch, sizeof(scratch));
+		if (n > 0) {
+			if (js->len < sizeof(js->buf) - 1)
+				js->len += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* EOF or an error: the answer is complete. */
+		loop_watch(&js->ev, 0);
+		close(js->ev.fd);
+		js->ev.fd = -1;
+	}
+	js->buf[js->len] = '\0';
+}
+
+static void
+jobs_on_reply(struct loop_ev *ev, uint32_t events)
+{
+	jobs_read(ev->data);
+}
+
+/* The number after "key": in a flat JSON object, or 0. */
+static uint64_t
+jobs_json_num(const char *body, const char *key)
+{
+	char pat[48];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	if ((p = strstr(body, pat)) == NULL)
+		return 0;
+	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+static int
+jobs_json_has(const char *body, const char *key)
+{
+	char pat[48];
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	return strstr(body, pat) != NULL;
+}
+
+/* The string after "key":" (no escapes expected), into out. */
+static void
+jobs_json_str(const char *body, const char *key, char *out, size_t size)
+{
+	char pat[48];
+	const char *p, *e;
+	size_t n;
+
+	out[0] = '\0';
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	if ((p = strstr(body, pat)) == NULL)
+		return;
+	p += strlen(pat);
+	for (e = p; *e && !(*e == '"' && e[-1] != '\\'); e++)
+		;
+	n = (size_t)(e - p) < size - 1 ? (size_t)(e - p) : size - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static const char *
+jobs_slice_name(const struct jobs_slice *js)
+{
+	if (js->epoch != jobs.epoch || js->group < 0 ||
+	    js->group >= jobs_ngroups())
+		return js->chron ? "upkeep" : "?";
+	return jobs_group_cfg(js->group)->name;
+}
+
+uint64_t
+jobs_slice_id(const struct jobs_slice *js)
+{
+	return js->id;
+}
+
+/* A slice that failed as a whole: back off that group for a poll. */
+static void
+jobs_slice_failed(struct jobs_slice *js)
+{
+	uint64_t now = loop_now_ms();
+
+	SUP_COUNT(job_slice_errors, 1);
+	if (js->epoch == jobs.epoch && js->group >= 0)
+		jobs.g[js->group].not_before = now +
+		    (uint64_t)sup.cfg->jobs_poll_ms;
+	if (js->chron)
+		jobs.next_chron = now + (uint64_t)sup.cfg->jobs_chron_ms;
+}
+
+void
+jobs_slice_done(struct worker *w, const struct ctl_done *done)
+{
+	struct jobs_slice *js = w->job;
+	uint64_t now = loop_now_ms(), run, failed;
+	const char *body;
+	char reached[32], error[200];
+	int limit;
+
+	w->job = NULL;
+	jobs_read(js);
+	body = strstr(js->buf, "\r\n\r\n");
+	body = body ? body + 4 : "";
+	if (done->status != 200 || !jobs_json_has(body, "run")) {
+		char *nl;
+
+		jobs_json_str(body, "error", error, sizeof(error));
+		if (error[0] == '\0') {
+			snprintf(error, sizeof(error), "%.160s", body);
+			while ((nl = strpbrk(error, "\r\n")) != NULL)
+				*nl = ' ';
+		}
+		log_warn("jobs: slice %llu (%s) on worker %d (pid %d): status "
+		    "%u: %s", (unsigned long long)js->id, jobs_slice_name(js),
+		    w->index, (int)w->pid, done->status,
+		    error[0] ? error : "no answer");
+		jobs_slice_failed(js);
+		jobs_slice_free(js);
+		return;
+	}
+	run = jobs_json_num(body, "run");
+	failed = jobs_json_num(body, "failed");
+	jobs_json_str(body, "reached", reached, sizeof(reached));
+	SUP_COUNT(jobs_run, run);
+	SUP_COUNT(jobs_failed, failed);
+	if (failed) {
+		jobs_json_str(body, "error", error, sizeof(error));
+		log_warn("jobs: %llu job(s) failed in group %s%s%s",
+		    (unsigned long long)failed, jobs_slice_name(js),
+		    error[0] ? ": " : "", error);
+	}
+	if (js->chron) {
+		uint64_t recycled = jobs_json_num(body, "recycled"),
+		    abandoned = jobs_json_num(body, "abandoned_now"),
+		    released = jobs_json_num(body, "released"),
+		    pruned = jobs_json_num(body, "pruned");
+
+		SUP_COUNT(jobs_recycled, recycled);
+		SUP_COUNT(jobs_abandoned_now, abandoned);
+		SUP_SET(jobs_delayed, jobs_json_num(body, "delayed"));
+		if (jobs.db == NULL) {
+			SUP_SET(jobs_abandoned, jobs_json_num(body, "abandoned"));
+			SUP_SET(jobs_claimed, jobs_json_num(body, "claimed"));
+		}
+		if (jobs_json_num(body, "max_tries") > 0)
+			jobs.max_tries = (int)jobs_json_num(body, "max_tries");
+		if (recycled || abandoned || released || pruned)
+			log_info("jobs: upkeep: %llu delayed job(s) released, "
+			    "%llu re-queued after claimTTL, %llu abandoned, "
+			    "%llu pruned", (unsigned long long)released,
+			    (unsigned long long)recycled,
+			    (unsigned long long)abandoned,
+			    (unsigned long long)pruned);
+		if (recycled || released)	/* work for the groups */
+			for (int i = 0; i < jobs_ngroups(); i++)
+				if (jobs.g[i].work != JOBS_SOME)
+					jobs.g[i].not_before = 0;
+	}
+	if (!jobs.db && jobs_json_has(body, "ready"))
+		SUP_SET(jobs_ready, jobs_json_num(body, "ready"));
+	log_debug("jobs: slice %llu (%s): %llu run, %llu failed, %s, %llu ms",
+	    (unsigned long long)js->id, jobs_slice_name(js),
+	    (unsigned long long)run, (unsigned long long)failed,
+	    reached[0] ? reached : "-",
+	    (unsigned long long)(now - js->started));
+	if (js->epoch == jobs.epoch && js->group >= 0) {
+		struct jobs_group *g = &jobs.g[js->group];
+
+		/* Stopped at a limit: there is more, go on at once. */
+		limit = strcmp(reached, "job-limit") == 0 ||
+		    strcmp(reached, "time-limit") == 0 ||
+		    strcmp(reached, "memory-limit") == 0;
+		g->work = limit ? JOBS_SOME : JOBS_UNKNOWN;
+		g->not_before = limit ? 0 : now + (uint64_t)sup.cfg->jobs_poll_ms;
+		if (jobs.db) {
+			/* Count again now; but a slice that found nothing
+			 * the table showed (throttled types) waits a poll. */
+			jobs.next_look = now;
+			if (run + failed > 0)
+				g->not_before = 0;
+		}
+	}
+	jobs_slice_free(js);
+}
+
+void
+jobs_slice_lost(struct worker *w)
+{
+	struct jobs_slice *js = w->job;
+
+	w->job = NULL;
+	log_warn("jobs: worker %d (pid %d) ended during slice %llu (%s) "
+	    "after %llu ms; a job it had claimed runs again after its "
+	    "claimTTL", w->index, (int)w->pid, (unsigned long long)js->id,
+	    jobs_slice_name(js),
+	    (unsigned long long)(loop_now_ms() - js->started));
+	jobs_slice_failed(js);
+	jobs_slice_free(js);
+}
+
+/* ---- scheduling ---- */
+
+/* May group i get a slice now? */
+static int
+jobs_group_wants(int i, uint64_t now)
+{
+	const struct config_job_group *c = jobs_group_cfg(i);
+	struct jobs_group *g = &jobs.g[i];
+
+	if (c->workers > 0 && g->running >= c->workers)
+		return 0;
+	if (now < g->not_before)
+		return 0;
+	if (jobs.db && g->ready_known)	/* no more slices than work */
+		return g->ready > (uint64_t)g->running *
+		    (uint64_t)jobs_group_max_jobs(i);
+	/* Polling: more slices at once only when one stopped at a limit. */
+	return g->work == JOBS_SOME || g->running == 0;
+}
+
+void
+jobs_tick(void)
+{
+	const struct config *cfg = sup.cfg;
+	uint64_t now = loop_now_ms();
+	int reserve, n = jobs_ngroups();
+
+	if (!cfg->jobs_enabled || sup.stopping)
+		return;
+	if (cfg->jobs_sqlite && now >= jobs.next_look) {
+		jobs.next_look = now + (uint64_t)cfg->jobs_poll_ms;
+		(void)jobs_look();
+	}
+	/* With one worker, jobs run in it between requests. */
+	reserve = cfg->jobs_reserve < cfg->workers ? cfg->jobs_reserve :
+	    cfg->workers - 1;
+	for (;;) {
+		struct worker *w;
+		int g = -1, chron;
+
+		if (dispatch_queue_len() > 0 || pool_idle_count() <= reserve)
+			return;
+		/* With SQLite, upkeep only while some claim may expire:
+		 * abandoned rows alone stay a week and need none. */
+		chron = !jobs.chron_running && now >= jobs.next_chron &&
+		    (!jobs.db || jobs.claimed > 0);
+		for (int i = 0; i < n && g < 0; i++)
+			if (jobs_group_wants(i, now))
+				g = i;
+		if (g < 0 && !chron)
+			return;
+		if ((w = pool_pick_idle()) == NULL)
+			return;
+		if (chron)
+			jobs.next_chron = now + (uint64_t)cfg->jobs_chron_ms;
+		if (jobs_start(w, g, chron) < 0) {
+			if (g >= 0)
+				jobs.g[g].not_before = now +
+				    (uint64_t)cfg->jobs_poll_ms;
+			return;
+		}
+	}
+}
+
+void
+jobs_init(void)
+{
+	memset(jobs.g, 0, sizeof(jobs.g));
+	jobs.next_look = 0;
+	jobs.next_chron = 0;
+	jobs.chron_running = 0;
+	if (jobs.max_tries <= 0)
+		jobs.max_tries = 3;	/* JobQueue's default until told */
+	jobs_find_script();
+	if (sup.cfg->jobs_enabled)
+		log_info("jobs: running the job queue in idle workers (%s)",
+		    sup.cfg->jobs_sqlite ? "counting jobs in jobs.sqlite" :
+		    "polling with slices");
+}
+
+void
+jobs_reload(void)
+{
+	jobs.epoch++;
+	jobs_init();
+	if (sup.cfg->jobs_sqlite == NULL)
+		jobs_db_close();
+}
+
+void
+jobs_cleanup(void)
+{
+	jobs_db_close();
+	ctl_params_free(&jobs_params);
+}
