@@ -79,6 +79,27 @@ conn_count(void)
 
 /* --- request storage ------------------------------------------------ */
 
+/* Append n bytes to a growing buffer (capacity doubles, from first). */
+static int
+conn_buf_append(char **buf, size_t *len, size_t *cap, size_t first,
+    const void *p, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t ncap = *cap ? *cap : first;
+		char *nb;
+
+		while (ncap < *len + n)
+			ncap *= 2;
+		if ((nb = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = nb;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
 static int
 conn_hbuf_append(struct conn *c, const char *p, size_t n)
 {
@@ -87,21 +108,10 @@ conn_hbuf_append(struct conn *c, const char *p, size_t n)
 		    (c->nhdrs == 0 && !c->in_value ? 414 : 431);
 		return -1;
 	}
-	if (c->hlen + n + 1 > c->hcap) {
-		size_t cap = c->hcap ? c->hcap : 1024;
-		char *nb;
-
-		while (cap < c->hlen + n + 1)
-			cap *= 2;
-		if ((nb = realloc(c->hbuf, cap)) == NULL) {
-			c->error_status = 503;
-			return -1;
-		}
-		c->hbuf = nb;
-		c->hcap = cap;
+	if (conn_buf_append(&c->hbuf, &c->hlen, &c->hcap, 1024, p, n) < 0) {
+		c->error_status = 503;
+		return -1;
 	}
-	memcpy(c->hbuf + c->hlen, p, n);
-	c->hlen += n;
 	return 0;
 }
 
@@ -326,27 +336,18 @@ conn_on_body(http_parser *p, const char *at, size_t n)
 			return -1;
 		}
 	}
-	if (c->body_fd >= 0) {
-		if (sup_write_all(c->body_fd, at, n) < 0) {
-			log_err("request body: write: %s", strerror(errno));
+	if (c->body_fd < 0) {
+		if (conn_buf_append(&c->body, &c->body_len, &c->body_cap, 4096,
+		    at, n) < 0) {
 			c->error_status = 503;
 			return -1;
 		}
-	} else {
-		if (c->body_len + n > c->body_cap) {
-			size_t cap = c->body_cap ? c->body_cap : 4096;
-			char *nb;
-
-			while (cap < c->body_len + n)
-				cap *= 2;
-			if ((nb = realloc(c->body, cap)) == NULL) {
-				c->error_status = 503;
-				return -1;
-			}
-			c->body = nb;
-			c->body_cap = cap;
-		}
-		memcpy(c->body + c->body_len, at, n);
+		return 0;
+	}
+	if (sup_write_all(c->body_fd, at, n) < 0) {
+		log_err("request body: write: %s", strerror(errno));
+		c->error_status = 503;
+		return -1;
 	}
 	c->body_len += n;
 	return 0;
@@ -384,20 +385,7 @@ conn_init_parser_settings(void)
 int
 conn_out_append(struct conn *c, const void *p, size_t n)
 {
-	if (c->out_len + n > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 1024;
-		char *nb;
-
-		while (cap < c->out_len + n)
-			cap *= 2;
-		if ((nb = realloc(c->out, cap)) == NULL)
-			return -1;
-		c->out = nb;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, p, n);
-	c->out_len += n;
-	return 0;
+	return conn_buf_append(&c->out, &c->out_len, &c->out_cap, 1024, p, n);
 }
 
 int
