@@ -4,15 +4,21 @@
  * The table lives in a memfd so it needs no path on disk and dies with the
  * last process that maps it; `mwsup status` reaches it through
  * /proc/<supervisor pid>/fd.  Writers use relaxed atomic stores: the table
- * is for observation and dispatch hints, never for locking.
+ * is for observation and dispatch hints, never for locking.  One word is a
+ * futex: the supervisor wakes a worker's watcher thread through it to ask
+ * for a slow request's PHP stack (a signal would cut the request's
+ * sleep()/poll() short: those return EINTR even under SA_RESTART).
  */
 #include "slots.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,4 +155,26 @@ slot_state_name(enum slot_state st)
 	case SLOT_EXITING:	return "exiting";
 	}
 	return "unknown";
+}
+
+/* The table is a shared mapping: process-shared futexes (no _PRIVATE). */
+void
+slot_ask_stack(struct slot *s, uint64_t id)
+{
+	atomic_store(&s->stack_id, id);
+	atomic_fetch_add(&s->stack_seq, 1);
+	(void)syscall(SYS_futex, (uint32_t *)&s->stack_seq, FUTEX_WAKE,
+	    INT_MAX, NULL, NULL, 0);
+}
+
+uint32_t
+slot_wait_stack(struct slot *s, uint32_t seen)
+{
+	uint32_t v;
+
+	/* EAGAIN (the word changed before we slept) and EINTR just loop. */
+	while ((v = atomic_load(&s->stack_seq)) == seen)
+		(void)syscall(SYS_futex, (uint32_t *)&s->stack_seq, FUTEX_WAIT,
+		    seen, NULL, NULL, 0);
+	return v;
 }

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLOTS_MAGIC	0x6d77736c6f747333ULL	/* "mwslots3" */
-#define SLOT_REQUEST_MAX	184
+#define SLOTS_MAGIC	0x6d77736c6f747334ULL	/* "mwslots4" */
+#define SLOT_REQUEST_MAX	168
 #define SLOT_LATENCY_BUCKETS	12
 
 enum slot_state {
@@ -39,6 +39,12 @@ struct slot {
 	/* Written by the supervisor when it hands the worker a request, so
 	 * `mwsup status` can show what each busy worker is doing. */
 	_Atomic uint64_t req_started;	/* CLOCK_MONOTONIC ns */
+	/* The supervisor's ask for the PHP stack of a slow request: the
+	 * request's id, then stack_seq bumped as a futex the worker waits on
+	 * (slot_ask_stack, slot_wait_stack). */
+	_Atomic uint64_t stack_id;
+	_Atomic uint32_t stack_seq;
+	uint32_t	 pad;
 	char	 request[SLOT_REQUEST_MAX];	/* "GET /wiki/Main_Page" */
 } __attribute__((aligned(64)));
 
@@ -103,5 +109,12 @@ void		 slot_set_state(struct slot *s, enum slot_state st);
 void		 slot_set_request(struct slot *s, const char *method,
 		    const char *uri, size_t urilen);
 const char	*slot_state_name(enum slot_state st);
+/* Supervisor: ask the worker for the PHP stack of request id (still
+ * running past log.slow).  Wakes the worker's watcher thread; nothing
+ * reaches PHP's thread but a VM interrupt, so no system call of the
+ * request sees EINTR. */
+void		 slot_ask_stack(struct slot *s, uint64_t id);
+/* Worker: wait until stack_seq differs from seen; returns its new value. */
+uint32_t	 slot_wait_stack(struct slot *s, uint32_t seen);
 
 #endif

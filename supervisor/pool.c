@@ -460,6 +460,7 @@ pool_assign(struct worker *w, struct conn *c)
 	    c->url_len);
 	w->state = WORKER_BUSY;
 	w->conn = c;
+	w->stack_asked = 0;
 	w->busy_since = loop_now_ms();
 	w->deadline = w->busy_since + (uint64_t)sup.cfg->request_timeout_ms;
 	c->worker = w;
@@ -645,6 +646,24 @@ pool_on_sigchld(void)
 	}
 }
 
+/*
+ * A web request still running past log.slow: the worker logs its PHP stack
+ * (worker/slowlog.c), once per request.  The id is the one the worker put
+ * in its slot; none yet means it has not started the request, so the next
+ * tick asks again.
+ */
+static void
+pool_ask_stack(struct worker *w)
+{
+	struct slot *sl = pool_slot(w);
+	uint64_t id = atomic_load(&sl->request_id);
+
+	if (id == 0)
+		return;
+	slot_ask_stack(sl, id);
+	w->stack_asked = 1;
+}
+
 void
 pool_tick(void)
 {
@@ -684,6 +703,10 @@ pool_tick(void)
 				}
 				w->killed_status = 504;
 				kill(w->pid, SIGKILL);
+			} else if (w->conn && !w->stack_asked &&
+			    sup.cfg->slow_log_ms > 0 && now - w->busy_since >=
+			    (uint64_t)sup.cfg->slow_log_ms) {
+				pool_ask_stack(w);
 			}
 			break;
 		case WORKER_EXITING:

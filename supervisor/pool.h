@@ -34,6 +34,7 @@ struct worker {
 	uint64_t	 respawn_at;	/* ms, WORKER_DOWN only */
 	int		 fails;		/* consecutive early deaths */
 	int		 killed_status;	/* 504 when we killed it for time */
+	int		 stack_asked;	/* this request's PHP stack (log.slow) */
 	struct conn	*pending;	/* longest-busy: next request */
 	struct jobs_slice *job;		/* WORKER_BUSY with a job slice, not a conn */
 	int		 used;		/* this place of the table is taken */

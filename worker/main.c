@@ -30,6 +30,7 @@
 #include "response.h"
 #include "sapi.h"
 #include "slots.h"
+#include "slowlog.h"
 #include "warm.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -446,6 +447,8 @@ main(int argc, char **argv)
 		slot_set_state(w.slot, SLOT_EXITING);
 		return 1;
 	}
+	if (w.cfg.slow_log_ms > 0)
+		slowlog_start(w.slot);
 
 	if (w.cfg.snapshot_enabled && warm_init(&w.cfg) < 0)
 		log_err("warm mode off in this worker: requests run cold");
