@@ -1693,6 +1693,7 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->connections_max = 1024;
 	cfg->max_requests = 10000;
 	cfg->max_rss_kb = 512 * KB;
+	cfg->snapshot_enabled = true;
 	cfg->jobs_enabled = true;
 	cfg->jobs_reserve = 1;
 	cfg->jobs_max_jobs = 10;

@@ -14,7 +14,9 @@ use Test::More;
 use Time::HiRes qw(sleep);
 use MwTest;
 
-my $w = wiki('pool.workers' => 1);
+# Cold mode first (every request a PHP request of its own, so the stack
+# ends in the entry script); warm mode is checked at the end.
+my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'false');
 # The directory must be writable by the user mwsup runs as, so that it can
 # make a new file after rotation (www-data when the tests run as root).
 my $logdir = "$w->{dir}/logs";
