@@ -352,7 +352,8 @@ jobs_slice_free(struct jobs_slice *js)
 		if (js->chron)
 			jobs.chron_running = 0;
 	}
-	free(js);
+	/* Its reply socket may have an event later in this loop batch. */
+	loop_free_later(js);
 }
 
 static int

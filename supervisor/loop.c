@@ -11,6 +11,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@
 
 static int loop_epfd = -1;
 static uint64_t loop_now;
+static void **loop_graveyard;
+static size_t loop_ngrave, loop_capgrave;
 
 int
 loop_init(void)
@@ -82,12 +85,39 @@ loop_now_ms(void)
 	return loop_now;
 }
 
+void
+loop_free_later(void *p)
+{
+	if (loop_ngrave == loop_capgrave) {
+		size_t cap = loop_capgrave ? loop_capgrave * 2 : 16;
+		void **ng = realloc(loop_graveyard, cap * sizeof(*ng));
+
+		if (ng == NULL) {
+			/* Leaking one object beats a use after free. */
+			log_err("loop: out of memory; an object is not freed");
+			return;
+		}
+		loop_graveyard = ng;
+		loop_capgrave = cap;
+	}
+	loop_graveyard[loop_ngrave++] = p;
+}
+
+static void
+loop_bury(void)
+{
+	while (loop_ngrave > 0)
+		free(loop_graveyard[--loop_ngrave]);
+}
+
 int
 loop_run_once(int timeout_ms)
 {
 	struct epoll_event evs[LOOP_BATCH];
 	int n, i;
 
+	/* Objects retired between batches have no event in flight. */
+	loop_bury();
 	n = epoll_wait(loop_epfd, evs, LOOP_BATCH, timeout_ms);
 	loop_update_time();
 	if (n < 0) {
@@ -101,11 +131,12 @@ loop_run_once(int timeout_ms)
 		/*
 		 * An earlier callback in this batch may have stopped watching
 		 * this object; its events are stale then.  Objects are freed
-		 * only after loop_release_pending(), see conn.c.
+		 * only after the batch (loop_free_later(), conn.c's graveyard).
 		 */
 		if (ev->events == 0)
 			continue;
 		ev->fn(ev, evs[i].events);
 	}
+	loop_bury();
 	return n;
 }

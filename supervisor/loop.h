@@ -30,6 +30,9 @@ void	loop_ev_init(struct loop_ev *ev, int fd, loop_fn *fn, void *data);
 int	loop_watch(struct loop_ev *ev, uint32_t events);
 /* Wait up to timeout_ms and dispatch what is ready; returns events seen. */
 int	loop_run_once(int timeout_ms);
+/* Free p (an object holding a loop_ev) once the current batch of events
+ * is dispatched: a later event of the same batch may still point at it. */
+void	loop_free_later(void *p);
 /* Monotonic milliseconds, cached per loop iteration. */
 uint64_t loop_now_ms(void);
 void	loop_update_time(void);
