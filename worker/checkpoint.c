@@ -160,6 +160,16 @@ checkpoint_parse_exclusions(const struct config *cfg)
 	}
 }
 
+/* The static property table of a user class that has static properties
+ * and has initialised them, or NULL: what the checkpoint covers. */
+static zval *
+checkpoint_user_statics(zend_class_entry *ce)
+{
+	if (ce->type != ZEND_USER_CLASS || ce->default_static_members_count == 0)
+		return NULL;
+	return CE_STATIC_MEMBERS(ce);
+}
+
 /* The name of static slot i of ce, or NULL. */
 static zend_string *
 checkpoint_static_name(zend_class_entry *ce, uint32_t i)
@@ -247,9 +257,7 @@ checkpoint_take(const struct config *cfg)
 		zval *table;
 		uint32_t i, count;
 
-		if (ce->type != ZEND_USER_CLASS ||
-		    ce->default_static_members_count == 0 ||
-		    (table = CE_STATIC_MEMBERS(ce)) == NULL ||
+		if ((table = checkpoint_user_statics(ce)) == NULL ||
 		    zend_hash_index_exists(&ckpt_classes, (zend_ulong)ce))
 			continue;
 		count = (uint32_t)ce->default_static_members_count;
@@ -426,9 +434,7 @@ checkpoint_restore_statics(void)
 		zval *table;
 		uint32_t i, count;
 
-		if (ce->type != ZEND_USER_CLASS ||
-		    ce->default_static_members_count == 0 ||
-		    (table = CE_STATIC_MEMBERS(ce)) == NULL ||
+		if ((table = checkpoint_user_statics(ce)) == NULL ||
 		    checkpoint_is_glue(ce))
 			continue;
 		c = zend_hash_index_find_ptr(&ckpt_classes, (zend_ulong)ce);
