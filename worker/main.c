@@ -266,13 +266,6 @@ worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
 	slot_set_state(s, (rq.flags & CTL_REQ_JOBS) ? SLOT_JOBS : SLOT_BUSY);
 
 	request_run(&rq);
-	/* A job slice runs cold in a warm worker (warm mode serves only the
-	 * four entry points): bootstrap again now, while the slot still says
-	 * "jobs", rather than in the next web request. */
-	if ((rq.flags & CTL_REQ_JOBS) && warm_enabled() && !rq.fatal &&
-	    !rq.recycle && warm_init(&w->cfg) < 0)
-		log_err("warm mode off in this worker after a job slice: "
-		    "requests run cold");
 
 	w->requests++;
 	rss = worker_rss_kb();

@@ -35,6 +35,7 @@
 #include "sapi.h"
 
 #define WARM_GLUE	"warm.php"
+#define WARM_JOBS	"jobs.php"	/* the supervisor's job slices */
 
 /* Constants an entry script defines before WebStart.php. */
 enum { WARM_C_API, WARM_C_REST, WARM_C_NO_SESSION, WARM_C_N };
@@ -45,18 +46,13 @@ static const char *const warm_const_names[WARM_C_N] = {
 static struct {
 	const struct config *cfg;
 	char		 glue[PATH_MAX];
+	char		 jobs[PATH_MAX];	/* jobs.php beside it, resolved */
 	char		 root[PATH_MAX];	/* MediaWiki root, resolved */
 	bool		 enabled;
 	bool		 booted;
 	bool		 bailed;	/* the current request ended in a bailout */
 	zend_constant	*saved[WARM_C_N];	/* removed, kept for reuse */
 } warm;
-
-bool
-warm_enabled(void)
-{
-	return warm.enabled;
-}
 
 /*
  * The glue ships beside the binary's data: in the build tree (a binary
@@ -82,6 +78,11 @@ warm_find_glue(void)
 		    strerror(errno ? errno : ENAMETOOLONG));
 		return -1;
 	}
+	/* The supervisor names jobs.php by the same rule; a slice for
+	 * another file runs cold. */
+	if ((size_t)snprintf(exe, sizeof(exe), "%s/%s", dir, WARM_JOBS) >=
+	    sizeof(exe) || realpath(exe, warm.jobs) == NULL)
+		warm.jobs[0] = '\0';
 	return 0;
 }
 
@@ -94,6 +95,12 @@ warm_entry(const char *script)
 
 	if (!warm.enabled || slash == NULL)
 		return NULL;
+	if (strcmp(slash + 1, WARM_JOBS) == 0) {
+		char real[PATH_MAX];
+
+		return warm.jobs[0] != '\0' && realpath(script, real) &&
+		    strcmp(real, warm.jobs) == 0 ? "mwsup-jobs" : NULL;
+	}
 	dlen = (size_t)(slash - script);
 	if (strlen(warm.root) != dlen || strncmp(script, warm.root, dlen) != 0)
 		return NULL;

@@ -4,8 +4,8 @@
  * With snapshot.enabled, the worker keeps one PHP request open for its
  * whole life: worker/php/warm.php bootstraps MediaWiki in it, the
  * checkpoint is taken (checkpoint.h), and each HTTP request for index.php,
- * api.php, load.php or rest.php becomes a call into that request followed
- * by a restore.  Any other script is served the cold way (a PHP request of
+ * api.php, load.php or rest.php, and each job slice (worker/php/jobs.php),
+ * becomes a call into that request followed by a restore.  Any other script is served the cold way (a PHP request of
  * its own) after leaving warm mode; the next warm request bootstraps again.
  */
 #ifndef MW_WARM_H
@@ -19,9 +19,9 @@ struct request;
 /* Bootstrap now (so the first request is warm).  Returns 0, or -1 after
  * logging why: the worker then serves every request cold. */
 int	 warm_init(const struct config *cfg);
-bool	 warm_enabled(void);
 /* The entry point warm mode serves for this script ("index", "api",
- * "load", "rest"), or NULL. */
+ * "load", "rest", or "mwsup-jobs" for the supervisor's job slices), or
+ * NULL. */
 const char *warm_entry(const char *script);
 /* Run the entry point for rq: output is in rq->resp (headers fixed), not
  * yet finished.  Sets rq->fatal and rq->recycle. */

@@ -27,15 +27,17 @@
  * the upkeep calls so that failed jobs come back without waiting for a
  * pop to roll it.
  *
- * The script bootstraps MediaWiki like an entry point; in a
- * warm worker it runs as a cold request of its own (worker/README.md).
+ * A cold worker runs this file as a script: it bootstraps MediaWiki like
+ * an entry point, then runs the slice.  A warm worker loads the class with
+ * warm.php and calls MwsupJobs::main() as the entry point "mwsup-jobs",
+ * in the bootstrapped MediaWiki, with the same restore after it as after
+ * a web request (worker/README.md).
+ *
+ * A session exists (jobs that parse may ask for the user's), but nobody
+ * sends a cookie, so it stays anonymous and is never stored.
  */
 
 use MediaWiki\MediaWikiServices;
-
-// A session exists (jobs that parse may ask for the user's), but nobody
-// sends a cookie, so it stays anonymous and is never stored.
-define( 'MW_ENTRY_POINT', 'mwsup-jobs' );
 
 final class MwsupJobs {
 	/** Abandoned jobs are deleted after this long (JobQueueDB's MAX_AGE_PRUNE). */
@@ -219,24 +221,32 @@ LUA;
 		$out['ready'] = $ready;
 		return $out;
 	}
+
+	/** The slice as an entry point: runs it and prints the JSON answer. */
+	public static function main() {
+		ignore_user_abort( true );
+		if ( isset( $_SERVER['MWSUP_JOBS_MEMORY'] ) ) {
+			ini_set( 'memory_limit', $_SERVER['MWSUP_JOBS_MEMORY'] );
+		}
+		try {
+			$answer = self::run();
+			$status = 200;
+		} catch ( Throwable $e ) {
+			MWExceptionHandler::logException( $e );
+			$answer = [ 'error' => get_class( $e ) . ': ' . substr( $e->getMessage(), 0, 150 ) ];
+			$status = 500;
+		}
+		HttpStatus::header( $status );
+		header( 'Content-Type: application/json' );
+		header( 'Cache-Control: no-store' );
+		echo json_encode( $answer, JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR ), "\n";
+		( new MediaWiki() )->doPostOutputShutdown();
+	}
 }
 
-require $_SERVER['MWSUP_MW_ROOT'] . '/includes/WebStart.php';
-
-ignore_user_abort( true );
-if ( isset( $_SERVER['MWSUP_JOBS_MEMORY'] ) ) {
-	ini_set( 'memory_limit', $_SERVER['MWSUP_JOBS_MEMORY'] );
+// A cold worker runs the file; a warm one has only loaded the class.
+if ( !class_exists( 'MwsupWarm', false ) ) {
+	define( 'MW_ENTRY_POINT', 'mwsup-jobs' );
+	require $_SERVER['MWSUP_MW_ROOT'] . '/includes/WebStart.php';
+	MwsupJobs::main();
 }
-try {
-	$answer = MwsupJobs::run();
-	$status = 200;
-} catch ( Throwable $e ) {
-	MWExceptionHandler::logException( $e );
-	$answer = [ 'error' => get_class( $e ) . ': ' . substr( $e->getMessage(), 0, 150 ) ];
-	$status = 500;
-}
-HttpStatus::header( $status );
-header( 'Content-Type: application/json' );
-header( 'Cache-Control: no-store' );
-echo json_encode( $answer, JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR ), "\n";
-( new MediaWiki() )->doPostOutputShutdown();

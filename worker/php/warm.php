@@ -314,6 +314,9 @@ final class MwsupWarm {
 				case 'rest':
 					RestEntryPoint::main();
 					break;
+				case 'mwsup-jobs':
+					MwsupJobs::main();
+					break;
 			}
 		} catch ( Throwable $e ) {
 			// What PHP would hand to the handler Setup.php installed.
@@ -532,6 +535,9 @@ final class MwsupWarm {
 }
 
 // ---- the bootstrap (this file's main code runs once per worker) ----
+
+// The supervisor's job slices, served as one more entry point.
+require_once __DIR__ . '/jobs.php';
 
 define( 'MW_SETUP_CALLBACK', [ MwsupWarm::class, 'setupCallback' ] );
 try {
