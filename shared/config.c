@@ -1553,6 +1553,8 @@ static const struct config_key config_log_keys[] = {
 static const struct config_key config_snapshot_keys[] = {
 	{ "enabled",	config_set_bool,	F(snapshot_enabled), 0, 0, 0, NULL },
 	{ "exclude",	config_set_exclude,	F(exclude), 0, 0, 0, NULL },
+	{ "gc_interval", config_set_number,	F(gc_interval),
+	    CONFIG_NUM_INT, 1, 1000000, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1694,6 +1696,7 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->max_requests = 10000;
 	cfg->max_rss_kb = 512 * KB;
 	cfg->snapshot_enabled = true;
+	cfg->gc_interval = 8;
 	cfg->jobs_enabled = true;
 	cfg->jobs_reserve = 1;
 	cfg->jobs_max_jobs = 10;

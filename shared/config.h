@@ -95,6 +95,7 @@ struct config {
 
 	/* snapshot: */
 	bool	 snapshot_enabled;	/* warm workers: bootstrap once, checkpoint/restore */
+	int	 gc_interval;		/* requests between PHP cycle collections */
 	char	*exclude[CONFIG_MAX_EXCLUDE];
 	int	 nexclude;
 

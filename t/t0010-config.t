@@ -56,6 +56,8 @@ bad_config('workers-type', qr/^  workers:/, '  workers: lots',
     qr/workers/, 'a word where a number belongs is refused (workers: lots)');
 bad_config('workers-zero', qr/^  workers:/, '  workers: 0',
     qr/workers/, 'a pool of zero workers is refused as out of range');
+bad_config('gc-interval-zero', qr/^  gc_interval:/, '  gc_interval: 0',
+    qr/gc_interval/, 'a cycle collection every 0 requests is refused as out of range');
 bad_config('port-range', qr/^  - 127\.0\.0\.1:8080/, '  - 127.0.0.1:70000',
     qr/70000|port/, 'a listen port above 65535 is refused');
 bad_config('dispatch', qr/^  dispatch:/, '  dispatch: fastest',

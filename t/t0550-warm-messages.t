@@ -1,0 +1,66 @@
+#!/usr/bin/perl
+# Interface messages in warm workers: each worker keeps its own copy of
+# the message cache (APCu, $wgUseLocalMessageCache as tools/mkwiki sets it),
+# checked against the hash in the shared cache before use.  An edit in the
+# MediaWiki namespace served by one worker must reach the pages every other
+# worker renders next, with no restart: two workers, each of them asked
+# until both have answered, before and after the edit.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use MwTest;
+
+my $w = wiki('pool.workers' => 2, 'snapshot.enabled' => 'true', 'log.access' => 'stderr');
+like(read_file($w->{settings}), qr/^\$wgUseLocalMessageCache = true;/m,
+    'tools/mkwiki keeps interface messages in the local server cache');
+my $srv = start_mwsup($w->{config});
+my @pids = worker_pids($srv);
+is(scalar @pids, 2, 'two warm workers');
+
+# Page views until each worker has answered at least $n of them; returns
+# the bodies seen, by worker pid (from the access log's last field).
+sub views_by_worker {
+	my ($n) = @_;
+	my %seen;
+	for my $i (1 .. 200) {
+		# Two at once, so both workers get work.
+		my @r = map { http(GET => "/wiki/Main_Page?v=$i$_") } 1 .. 2;
+		my @lines = grep { m{GET /wiki/Main_Page\?v=$i} } split /\n/, log_text($srv);
+		for my $line (@lines) {
+			my ($q, $pid) = $line =~ m{v=$i(\d) .* (\d+)$} or next;
+			$seen{$pid} //= [];
+			push @{ $seen{$pid} }, $r[$q - 1]{body}
+				if @{ $seen{$pid} } < $n;
+		}
+		last if keys %seen == 2 && !grep { @{ $seen{$_} } < $n } keys %seen;
+	}
+	return \%seen;
+}
+
+my $before = views_by_worker(2);
+is(scalar keys %$before, 2, 'both workers render the Main Page');
+my $tagline = 'Sitenotice written through one worker ' . time;
+ok(!grep({ /\Q$tagline\E/ } map { @$_ } values %$before),
+    'no page shows the site notice yet');
+
+my $jar = cookie_jar();
+my ($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens', type => 'login');
+($j) = MwTest::api($jar, POST => action => 'login', lgname => $w->{admin_user},
+    lgpassword => $w->{admin_pass}, lgtoken => $j->{query}{tokens}{logintoken} // '');
+is($j->{login}{result}, 'Success', 'the admin logs in');
+($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens');
+($j) = MwTest::api($jar, POST => action => 'edit', title => 'MediaWiki:Sitenotice',
+    text => $tagline, token => $j->{query}{tokens}{csrftoken} // '');
+is($j->{edit}{result}, 'Success', 'the admin edits MediaWiki:Sitenotice');
+
+my $after = views_by_worker(2);
+is(scalar keys %$after, 2, 'both workers render the Main Page again');
+for my $pid (sort keys %$after) {
+	my @bodies = @{ $after->{$pid} };
+	is(scalar(grep { /\Q$tagline\E/ } @bodies), scalar @bodies,
+	    "worker $pid shows the new site notice on every page after the edit");
+}
+stopped_cleanly($srv);
+done_testing();
