@@ -474,9 +474,11 @@ warm_cleanup(struct request *rq)
 	zend_try {
 		checkpoint_run_shutdown_functions();
 		/* The session and ini settings refuse to change while headers
-		 * count as sent; the response is complete, they go nowhere. */
+		 * count as sent (zlib.output_compression asks the output
+		 * layer); the response is complete, they go nowhere. */
 		php_output_discard_all();
 		SG(headers_sent) = 0;
+		OG(flags) &= ~PHP_OUTPUT_SENT;
 		(void)warm_call("MwsupWarm::end", NULL);
 		checkpoint_restore();
 		ok = true;

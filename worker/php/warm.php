@@ -534,10 +534,70 @@ final class MwsupWarm {
 	}
 }
 
+/**
+ * Mustache templates, compiled once per worker.  MediaWiki's TemplateParser
+ * eval()s a template's compiled code once per TemplateParser, i.e. on every
+ * page view; code compiled at run time leaves the names of its closures in
+ * PHP's table of interned strings until the PHP request ends, which in a
+ * warm worker is never (~17 KB a Vector page view, t0530).  So MediaWiki's
+ * class is loaded under the name MwsupWarmCoreTemplateParser and
+ * TemplateParser becomes a subclass that keeps each renderer (a pure
+ * function of its arguments) for the worker's life, made again when the
+ * template file changes (a partial changed alone is seen after a reload,
+ * as PHP code is).  If MediaWiki's file does not have the expected shape,
+ * nothing is replaced and a warning is logged.
+ */
+final class MwsupWarmTemplates {
+	/** @var array[] key => [ mtime, renderer ] */
+	private static $renderers = [];
+
+	public static function load(): void {
+		$file = MWSUP_MW_ROOT . '/includes/TemplateParser.php';
+		$src = @file_get_contents( $file );
+		$n = 0;
+		if ( $src !== false && strncmp( $src, '<?php', 5 ) === 0 &&
+			!preg_match( '/__(FILE|LINE|CLASS|METHOD|FUNCTION)__|::class/', $src )
+		) {
+			$src = preg_replace( '/^class TemplateParser \{/m',
+				'class MwsupWarmCoreTemplateParser {', substr( $src, 5 ), -1, $n );
+			// Its directory, as the file would see it.
+			$src = str_replace( '__DIR__', var_export( dirname( $file ), true ), $src );
+		}
+		if ( $n !== 1 || class_exists( 'TemplateParser', false ) ) {
+			error_log( "warm mode: $file: not the expected TemplateParser class; " .
+				'skin templates are compiled on each page view' );
+			return;
+		}
+		eval( $src );
+		eval( 'class TemplateParser extends MwsupWarmCoreTemplateParser {
+			protected function getTemplate( $templateName ) {
+				return MwsupWarmTemplates::get( $templateName, $this->templateDir,
+					$this->compileFlags, function () use ( $templateName ) {
+						return parent::getTemplate( $templateName );
+					} );
+			}
+		}' );
+	}
+
+	/** The kept renderer of a template, or $make's. */
+	public static function get( string $name, string $dir, int $flags, Closure $make ) {
+		$key = "$dir/$name|$flags";
+		$mtime = @filemtime( "$dir/$name.mustache" );
+		$kept = self::$renderers[$key] ?? null;
+		if ( $kept !== null && $kept[0] === $mtime ) {
+			return $kept[1];
+		}
+		$renderer = $make();
+		self::$renderers[$key] = [ $mtime, $renderer ];
+		return $renderer;
+	}
+}
+
 // ---- the bootstrap (this file's main code runs once per worker) ----
 
 // The supervisor's job slices, served as one more entry point.
 require_once __DIR__ . '/jobs.php';
+MwsupWarmTemplates::load();
 
 define( 'MW_SETUP_CALLBACK', [ MwsupWarm::class, 'setupCallback' ] );
 try {
