@@ -17,7 +17,29 @@ my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true');
 append_settings($w, <<'PHP');
 class MwsupLeakProbe {
 	public static $state = 'clean';
+
+	/** Counts its calls in a method's static variable. */
+	public static function calls(): int {
+		static $n = 0;
+		return ++$n;
+	}
 }
+/** The same in a plain function, with an object kept in it. */
+function mwsupLeakProbeUser( $user ) {
+	static $seen = null;
+	$before = $seen;
+	$seen = $user->getName();
+	return $before ?? 'nobody';
+}
+/** Used once by the bootstrap: its value then is the starting point. */
+function mwsupLeakProbeBoot() {
+	static $v = 'declared';
+	if ( func_num_args() ) {
+		$v = func_get_arg( 0 );
+	}
+	return $v;
+}
+mwsupLeakProbeBoot( 'set at bootstrap' );
 $wgHooks['BeforePageDisplay'][] = static function ( $out ) {
 	$req = $out->getRequest();
 	if ( $req->getVal( 'dirty' ) ) {
@@ -28,6 +50,12 @@ $wgHooks['BeforePageDisplay'][] = static function ( $out ) {
 		$req->response()->setCookie( 'dirtycookie', 'yes' );
 	}
 	$out->addMeta( 'mwsup-probe', MwsupLeakProbe::$state );
+	$out->addMeta( 'mwsup-calls', (string)MwsupLeakProbe::calls() );
+	$out->addMeta( 'mwsup-previous-user', mwsupLeakProbeUser( $out->getUser() ) );
+	$out->addMeta( 'mwsup-boot', mwsupLeakProbeBoot() );
+	if ( $req->getVal( 'dirty' ) ) {
+		mwsupLeakProbeBoot( 'changed by a request' );
+	}
 };
 PHP
 my $srv = start_mwsup($w->{config});
@@ -68,12 +96,18 @@ is($j->{edit}{result}, 'Success', 'user A edits a page');
 my $r = http(GET => '/wiki/Main_Page', undef, undef, { jar => $jar });
 like($r->{body}, qr/<html[^>]* lang="de"/, 'A sees the wiki in German');
 like($r->{body}, qr/"wgUserName":"\Q$w->{admin_user}\E"/, 'A sees the page as A');
+like($r->{body}, qr/name="mwsup-calls" content="1"/,
+    'a function\'s static variable counts one call in this request');
 
 $r = anon_page('the next request without cookies');
 like($r->{body}, qr/<html[^>]* lang="en"/, 'is in the wiki default language, not A\'s');
 unlike($r->{body}, qr/"wgUserName":"\Q$w->{admin_user}\E"/, 'is not shown as A');
 like($r->{body}, qr/"wgUserName":null/, 'is anonymous');
 unlike($r->{body}, qr/"wgUserGroups":\[[^\]]*sysop/, 'has none of A\'s groups');
+like($r->{body}, qr/name="mwsup-calls" content="1"/,
+    'a method\'s static variable starts again from its default');
+like($r->{body}, qr/name="mwsup-previous-user" content="nobody"/,
+    'a function\'s static variable does not remember A');
 is(scalar(@{ $r->{headers}{'set-cookie'} }), 0, 'and gets no cookie (no session of A)');
 ($j) = (decode_json(http(GET => '/api.php?action=query&meta=userinfo&uiprop=rights|options&format=json')->{body}));
 ok(exists $j->{query}{userinfo}{anon}, 'the API sees an anonymous user after A');
@@ -88,6 +122,8 @@ ok(!exists $r->{headers}{'x-mwsup-dirty'}, 'does not get the header of the one b
 is(scalar(@{ $r->{headers}{'set-cookie'} }), 0, 'nor its cookie');
 like($r->{body}, qr/content="clean"/, 'sees the class static as declared');
 like($r->{body}, qr{<title>\Q$w->{sitename}\E</title>}, 'and $wgSitename as configured');
+like($r->{body}, qr/name="mwsup-boot" content="set at bootstrap"/,
+    'and a function static as the bootstrap left it, not as the request before changed it');
 
 $r = http(GET => '/wiki/No_such_page_here');
 is($r->{status}, 404, 'a missing page answers 404');

@@ -42,6 +42,17 @@ static HashTable	 excl_globals;	/* names */
 static HashTable	 excl_statics;	/* "class::prop", "class::*" (class lower case) */
 static HashTable	 excl_classes;	/* classes named in excl_statics */
 
+/*
+ * Function statics ("static $n;" in a function or method): PHP keeps each
+ * function's copy of them behind a map pointer, made from the compiled
+ * defaults at first use in a request.  The list of functions that have
+ * any is rebuilt only when functions or classes were added since.
+ */
+static HashTable	 fst_saved;	/* key -> HashTable * at the checkpoint */
+static zend_op_array	**fst_list;	/* one op_array per key */
+static uint32_t		 fst_n, fst_cap;
+static uint32_t		 fst_functions_seen, fst_classes_seen;
+
 static const char *const checkpoint_superglobals[] = {
 	"_GET", "_POST", "_COOKIE", "_SERVER", "_ENV", "_REQUEST", "_FILES",
 	"_SESSION", NULL
@@ -219,6 +230,144 @@ checkpoint_is_glue(const zend_class_entry *ce)
 	    strncasecmp(ZSTR_VAL(ce->name), CHECKPOINT_GLUE_PREFIX, n) == 0;
 }
 
+static void
+checkpoint_fstatic_dtor(zval *zv)
+{
+	zend_array_release(Z_PTR_P(zv));
+}
+
+/* Methods inherited unchanged share their parent's statics (one map
+ * pointer offset); a function whose pointer is not an offset has its own. */
+static zend_ulong
+checkpoint_fstatic_key(zend_op_array *op)
+{
+	return ZEND_MAP_PTR_IS_OFFSET(op->static_variables_ptr) ?
+	    (zend_ulong)(uintptr_t)ZEND_MAP_PTR(op->static_variables_ptr) :
+	    (zend_ulong)(uintptr_t)op;
+}
+
+static void
+checkpoint_fstatic_add(zend_function *f, HashTable *keys)
+{
+	zend_op_array *op = &f->op_array;
+
+	if (f->type != ZEND_USER_FUNCTION || op->static_variables == NULL ||
+	    zend_hash_index_add_empty_element(keys,
+	    checkpoint_fstatic_key(op)) == NULL)
+		return;
+	if (fst_n == fst_cap) {
+		fst_cap = fst_cap ? fst_cap * 2 : 256;
+		fst_list = safe_erealloc(fst_list, fst_cap, sizeof(*fst_list),
+		    0);
+	}
+	fst_list[fst_n++] = op;
+}
+
+static void
+checkpoint_fstatic_scan(void)
+{
+	HashTable keys;
+	zend_function *f;
+	zend_class_entry *ce;
+
+	fst_n = 0;
+	zend_hash_init(&keys, 256, NULL, NULL, 0);
+	ZEND_HASH_FOREACH_PTR(EG(function_table), f) {
+		checkpoint_fstatic_add(f, &keys);
+	} ZEND_HASH_FOREACH_END();
+	ZEND_HASH_FOREACH_PTR(EG(class_table), ce) {
+		if (ce->type != ZEND_USER_CLASS)
+			continue;
+		ZEND_HASH_FOREACH_PTR(&ce->function_table, f) {
+			checkpoint_fstatic_add(f, &keys);
+		} ZEND_HASH_FOREACH_END();
+	} ZEND_HASH_FOREACH_END();
+	zend_hash_destroy(&keys);
+	fst_functions_seen = EG(function_table)->nNumUsed;
+	fst_classes_seen = EG(class_table)->nNumUsed;
+}
+
+static bool
+checkpoint_fstatic_same(HashTable *cur, HashTable *saved)
+{
+	zend_string *name;
+	zval *v, *w;
+
+	if (zend_hash_num_elements(cur) != zend_hash_num_elements(saved))
+		return false;
+	ZEND_HASH_FOREACH_STR_KEY_VAL(saved, name, w) {
+		if (name == NULL || (v = zend_hash_find(cur, name)) == NULL)
+			return false;
+		ZVAL_DEREF(v);
+		ZVAL_DEREF(w);
+		if (!checkpoint_same(v, w))
+			return false;
+	} ZEND_HASH_FOREACH_END();
+	return true;
+}
+
+static uint32_t
+checkpoint_fstatic_take(void)
+{
+	uint32_t i;
+
+	zend_hash_init(&fst_saved, 64, NULL, checkpoint_fstatic_dtor, 0);
+	checkpoint_fstatic_scan();
+	for (i = 0; i < fst_n; i++) {
+		HashTable *cur = ZEND_MAP_PTR_GET(fst_list[i]->static_variables_ptr);
+		HashTable *copy;
+		zend_string *name;
+		zval *v;
+
+		if (cur == NULL)
+			continue;
+		/* Values, not the references the running code bound. */
+		copy = zend_new_array(zend_hash_num_elements(cur));
+		ZEND_HASH_FOREACH_STR_KEY_VAL(cur, name, v) {
+			zval c;
+
+			if (name == NULL)
+				continue;
+			ZVAL_DEREF(v);
+			ZVAL_COPY(&c, v);
+			zend_hash_add_new(copy, name, &c);
+		} ZEND_HASH_FOREACH_END();
+		zend_hash_index_add_new_ptr(&fst_saved,
+		    checkpoint_fstatic_key(fst_list[i]), copy);
+	}
+	return fst_n;
+}
+
+/* Each function's statics as they were at the checkpoint: those first
+ * used after it start again from their defaults, as in a new request. */
+static void
+checkpoint_fstatic_restore(void)
+{
+	uint32_t i;
+
+	if (EG(function_table)->nNumUsed != fst_functions_seen ||
+	    EG(class_table)->nNumUsed != fst_classes_seen)
+		checkpoint_fstatic_scan();
+	for (i = 0; i < fst_n; i++) {
+		zend_op_array *op = fst_list[i];
+		HashTable *cur = ZEND_MAP_PTR_GET(op->static_variables_ptr);
+		HashTable *saved = zend_hash_index_find_ptr(&fst_saved,
+		    checkpoint_fstatic_key(op));
+
+		if (cur == NULL && saved == NULL)
+			continue;
+		if (cur != NULL && saved != NULL &&
+		    checkpoint_fstatic_same(cur, saved))
+			continue;
+		/* Set first: a destructor run by the release may call the
+		 * function again. */
+		ZEND_MAP_PTR_SET(op->static_variables_ptr,
+		    saved ? zend_array_dup(saved) : NULL);
+		if (cur != NULL)
+			zend_array_release(cur);
+	}
+}
+
 void
 checkpoint_take(const struct config *cfg)
 {
@@ -226,7 +375,7 @@ checkpoint_take(const struct config *cfg)
 	zend_class_entry *ce;
 	zend_ini_entry *ini;
 	zval *val;
-	uint32_t nclasses = 0, nstatics = 0;
+	uint32_t nclasses = 0, nstatics = 0, nfuncs;
 
 	checkpoint_drop(true);
 	zend_hash_init(&ckpt_globals, 512, NULL, checkpoint_value_dtor, 0);
@@ -289,10 +438,13 @@ checkpoint_take(const struct config *cfg)
 	ckpt_shutdown_n = BG(user_shutdown_function_names) ?
 	    zend_hash_num_elements(BG(user_shutdown_function_names)) : 0;
 
+	nfuncs = checkpoint_fstatic_take();
+
 	log_info("checkpoint: %u globals, %u statics of %u classes "
-	    "(%u classes loaded), %u ini settings, %d exclusions",
+	    "(%u classes loaded), %u functions with static variables, "
+	    "%u ini settings, %d exclusions",
 	    zend_hash_num_elements(&ckpt_globals), nstatics, nclasses,
-	    zend_hash_num_elements(EG(class_table)),
+	    zend_hash_num_elements(EG(class_table)), nfuncs,
 	    zend_hash_num_elements(&ckpt_ini), cfg->nexclude);
 }
 
@@ -302,14 +454,22 @@ checkpoint_drop(bool destroy)
 	if (!ckpt_taken)
 		return;
 	ckpt_taken = false;
-	if (!destroy)
+	if (!destroy) {
+		/* Its memory goes with the PHP request. */
+		fst_list = NULL;
+		fst_n = fst_cap = 0;
 		return;
+	}
 	zend_hash_destroy(&ckpt_globals);
 	zend_hash_destroy(&ckpt_classes);
 	zend_hash_destroy(&ckpt_ini);
 	zend_hash_destroy(&excl_globals);
 	zend_hash_destroy(&excl_statics);
 	zend_hash_destroy(&excl_classes);
+	zend_hash_destroy(&fst_saved);
+	efree(fst_list);
+	fst_list = NULL;
+	fst_n = fst_cap = 0;
 }
 
 void
@@ -508,5 +668,6 @@ checkpoint_restore(void)
 		return;
 	checkpoint_restore_globals();
 	checkpoint_restore_statics();
+	checkpoint_fstatic_restore();
 	checkpoint_restore_ini();
 }
