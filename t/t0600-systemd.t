@@ -308,7 +308,8 @@ sub container_test {
 	my @codes = grep { /^\d{3}$/ } split /\n/, $out;
 	is(scalar(grep { $_ eq '200' } @codes), 6,
 	    'six requests sent during a service restart all got 200: none was refused or lost')
-		or diag($out);
+		or diag("answers: @codes\n$out\n" . inside_out('journalctl', '--no-pager',
+		    '-n', '40', '-u', 'mediawiki.service'));
 
 	# Reload with a changed mw.yaml: same main process, new workers, and
 	# requests sent meanwhile are all answered.
