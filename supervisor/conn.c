@@ -77,6 +77,30 @@ conn_count(void)
 	return conn_n;
 }
 
+int
+conn_need_worker(void)
+{
+	struct conn *c;
+	int n = 0;
+
+	LIST_FOREACH(c, &conn_all, link) {
+		switch (c->state) {
+		case CONN_BODY:
+		case CONN_QUEUED:
+			n++;
+			break;
+		case CONN_HEAD:
+			if (c->parsing || c->in_off < c->in_len ||
+			    c->requests == 0)
+				n++;
+			break;
+		default:
+			break;
+		}
+	}
+	return n;
+}
+
 /* --- request storage ------------------------------------------------ */
 
 /* Append n bytes to a growing buffer (capacity doubles, from first). */
@@ -792,6 +816,7 @@ conn_worker_failed(struct conn *c, int status, int nothing_sent)
 static void
 conn_next_request(struct conn *c)
 {
+	c->requests++;
 	conn_reset_request(c);
 	c->state = CONN_HEAD;
 	c->deadline = loop_now_ms() + (uint64_t)sup.cfg->keepalive_timeout_ms;

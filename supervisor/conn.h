@@ -83,6 +83,7 @@ struct conn {
 	char		*msg;		/* CTL_REQUEST for the worker */
 	size_t		 msg_len;
 	int		 in_queue;	/* on the dispatch queue */
+	unsigned	 requests;	/* answered on this connection so far */
 };
 
 void	 conn_init_parser_settings(void);
@@ -105,6 +106,11 @@ void	 conn_error_keep(struct conn *c, int status);
 void	 conn_tick(void);
 void	 conn_reap(void);
 int	 conn_count(void);
+/* Connections that may still need a worker: a request being read or
+ * queued, or a new connection whose first request is still to come (not
+ * one kept alive between requests).  While stopping, workers stay while
+ * any is left, so a request accepted before the stop is served. */
+int	 conn_need_worker(void);
 /* Look up a request header (case-insensitive); NULL if absent. */
 const char *conn_header(struct conn *c, const char *name, size_t *lenp);
 

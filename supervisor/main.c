@@ -126,7 +126,8 @@ main_begin_stop(void)
 	log_notice("stopping: finishing %d busy worker(s), %d queued",
 	    pool_busy_count(), dispatch_queue_len());
 	listen_stop();
-	pool_quit_all();
+	/* Idle workers quit once no accepted connection may need one
+	 * (main loop). */
 }
 
 static int
@@ -396,6 +397,8 @@ main(int argc, char **argv)
 		main_notify_tick();
 		accesslog_flush();
 		if (sup.stopping) {
+			if (conn_need_worker() == 0)
+				pool_quit_all();
 			if (conn_count() == 0 && pool_alive_count() == 0)
 				break;
 			if (loop_now_ms() >= main_stop_deadline) {

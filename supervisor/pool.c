@@ -378,9 +378,9 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
 		w->state = WORKER_IDLE;
 		w->deadline = 0;
-		if (sup.stopping)
+		if (sup.stopping && conn_need_worker() == 0)
 			pool_quit_all();
-		else if (!w->member && !pool_retire_pending)
+		else if (!sup.stopping && !w->member && !pool_retire_pending)
 			pool_retire(w);
 		else
 			dispatch_worker_idle(w);
@@ -420,7 +420,7 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 			break;
 		}
 		w->state = WORKER_IDLE;
-		if (sup.stopping) {
+		if (sup.stopping && conn_need_worker() == 0) {
 			pool_quit_all();
 			break;
 		}

@@ -114,6 +114,39 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	ok(!$c, 'after the stop nothing listens on the port any more');
 	$srv->{stopped} = 1;	# reaped above
 }
+# Connections accepted before SIGTERM whose requests come after it (a
+# restart under load): the workers stay until those are answered.
+{
+	my $w = wiki('pool.workers' => 2, 'timeouts.shutdown' => 20);
+	sleeper_settings($w);
+	my $srv = start_mwsup($w->{config});
+	my $f = test_dir() . '/late.out';
+	my $kid = bg_get($srv->{port}, '/api.php?action=query&meta=siteinfo&format=json&mwsup_test_sleep=2', $f);
+	my @socks = map {
+		IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $srv->{port})
+		    or die "connect: $!\n"
+	} 1 .. 3;
+	sleep(1);	# accepted, one worker busy, nothing sent yet
+	kill 'TERM', $srv->{pid};
+	select(undef, undef, undef, 0.3);
+	for my $s (@socks) {
+		print $s "GET /api.php?action=query&meta=siteinfo&format=json HTTP/1.1\r\n" .
+		    "Host: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	}
+	my @got = map {
+		my $s = $_;
+		local $/;
+		my $out = <$s> // '';
+		$out =~ /\AHTTP\/1\.1 (\d{3}) .*"sitename"/s ? $1 : 'none';
+	} @socks;
+	is("@got", '200 200 200',
+	    'three requests sent after SIGTERM on connections accepted before it get full answers');
+	waitpid($kid, 0);
+	like(read_file($f), qr{\AHTTP/1\.1 200 }, 'as does the one in flight');
+	waitpid($srv->{pid}, 0);
+	is($?, 0, 'then mwsup exits 0');
+	$srv->{stopped} = 1;	# reaped above
+}
 {
 	my $w = wiki('pool.workers' => 1, 'timeouts.shutdown' => 60);
 	sleeper_settings($w);
