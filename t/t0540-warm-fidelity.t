@@ -328,8 +328,9 @@ my @RULES = (
 	# (its timestamps only; the link itself is compared).
 	['time of the request' => sub {
 		s/(<input type="hidden" value=")\d{14}(" name="wpStarttime")/$1*$2/g;
-		s{(<span class="rclistfrom">)(.*?)(</span>)}{$1 . ($2 =~ s/\d{14}/*/gr
-		    =~ s/\d\d(?::|%3A)\d\d(?:,|%2C)[ +]\d+[ +][A-Z][a-z]+[ +]\d{4}/*/gr) . $3}ge }],
+		s{(<span class="rclistfrom">)(.*?)(</span>)}{my ($open, $in, $close) = ($1, $2, $3);
+		    $open . ($in =~ s/\d{14}/*/gr
+		    =~ s/\d\d(?::|%3A)\d\d(?:,|%2C)[ +]\d+[ +][A-Z][a-z]+[ +]\d{4}/*/gr) . $close}ge }],
 	# The name of the PHP SAPI, which is what differs between the stacks
 	# (Special:Version's PHP row).
 	['PHP SAPI name' => sub {

@@ -19,20 +19,23 @@ my $srv = start_mwsup($w->{config});
 my @pids = worker_pids($srv);
 is(scalar @pids, 2, 'two warm workers');
 
-# Page views until each worker has answered at least $n of them; returns
-# the bodies seen, by worker pid (from the access log's last field).
+# Views of a page (the Main Page unless named) until each worker has
+# answered at least $n of them; returns the bodies seen, by worker pid
+# (the access log's last field).  Requests are numbered across calls so
+# that each URL is seen once.
+my $nview = 0;
 sub views_by_worker {
-	my ($n) = @_;
-	my %seen;
-	for my $i (1 .. 200) {
-		# Two at once, so both workers get work.
-		my @r = map { http(GET => "/wiki/Main_Page?v=$i$_") } 1 .. 2;
-		my @lines = grep { m{GET /wiki/Main_Page\?v=$i} } split /\n/, log_text($srv);
-		for my $line (@lines) {
-			my ($q, $pid) = $line =~ m{v=$i(\d) .* (\d+)$} or next;
+	my ($n, $page) = @_;
+	$page //= 'Main_Page';
+	my (%seen, %bodies);
+	for (1 .. 200) {
+		my $i = ++$nview;
+		$bodies{$i} = http(GET => "/wiki/$page?v=$i")->{body};
+		for my $line (split /\n/, log_text($srv)) {
+			my ($j, $pid) = $line =~ m{GET /wiki/\Q$page\E\?v=(\d+) .* (\d+)$} or next;
+			next unless defined $bodies{$j};
 			$seen{$pid} //= [];
-			push @{ $seen{$pid} }, $r[$q - 1]{body}
-				if @{ $seen{$pid} } < $n;
+			push @{ $seen{$pid} }, delete $bodies{$j} if @{ $seen{$pid} } < $n;
 		}
 		last if keys %seen == 2 && !grep { @{ $seen{$_} } < $n } keys %seen;
 	}
@@ -61,6 +64,23 @@ for my $pid (sort keys %$after) {
 	my @bodies = @{ $after->{$pid} };
 	is(scalar(grep { /\Q$tagline\E/ } @bodies), scalar @bodies,
 	    "worker $pid shows the new site notice on every page after the edit");
+}
+# The same for a page's text: a worker that kept its database connection
+# from its last read sees a write made through the other worker at once.
+my $page = 'Coherence_probe';
+($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens');
+my $csrf = $j->{query}{tokens}{csrftoken} // '';
+($j) = MwTest::api($jar, POST => action => 'edit', title => $page, text => 'First text.', token => $csrf);
+is($j->{edit}{result}, 'Success', 'the admin creates a page');
+$before = views_by_worker(2, $page);
+is(scalar(grep { /First text\./ } map { @$_ } values %$before), 4, 'both workers show its text');
+($j) = MwTest::api($jar, POST => action => 'edit', title => $page, text => 'Second text.', token => $csrf);
+is($j->{edit}{result}, 'Success', 'the admin changes it');
+$after = views_by_worker(2, $page);
+for my $pid (sort keys %$after) {
+	my @bodies = @{ $after->{$pid} };
+	is(scalar(grep { /Second text\./ } @bodies), scalar @bodies,
+	    "worker $pid shows the new text on every view after the edit");
 }
 stopped_cleanly($srv);
 done_testing();
