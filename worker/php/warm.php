@@ -298,6 +298,7 @@ final class MwsupWarm {
 		if ( !self::$ready ) {
 			self::$keep = array_fill_keys( self::$keepServices, true );
 			self::resetServices();
+			self::installCacheManipulators();
 			self::$ready = true;
 			error_log( 'warm mode: services kept across requests: ' .
 				( implode( ' ', array_keys( self::$keep ) ) ?: 'none' ) );
@@ -412,67 +413,120 @@ final class MwsupWarm {
 			$lbf, $services->getMainConfig(), $services->getStatsdDataFactory() );
 	}
 
-	/** @var SqlBagOStuff[] object caches kept across requests, by cache id */
+	/** @var SqlBagOStuff[] SQL object caches kept across requests: by
+	 * ObjectCache id, "wan" (MainWANObjectCache's store), "stash"
+	 * (MainObjectStash) */
 	private static $keptCaches = [];
 
 	/**
 	 * SQL object caches that open their own database connection (the
 	 * objectcache file of a SQLite wiki, or servers named in
 	 * $wgObjectCaches) are kept for the next request with that connection
-	 * open: opening it (PDO, then MediaWiki's PRAGMA queries) was ~15% of
-	 * a small API request.  What the instance holds of the request is set
-	 * back as a new instance would have it: duplicate-key bookkeeping,
-	 * prepared values, locks, the last error, servers marked down; an open
-	 * transaction is rolled back (logged).  The statistics factory is this
-	 * request's, given again in the next (resumeObjectCaches).  Caches
-	 * that go through the load balancer (made per request) are not kept,
-	 * nor any other kind of cache: a process-memory one would carry data
-	 * from one request to the next.
+	 * open: opening one (PDO, then MediaWiki's PRAGMA queries) was 10-15%
+	 * of a small API request, and a request opens up to three: the
+	 * caches of ObjectCache::getInstance() (sessions, the message cache),
+	 * the store under MainWANObjectCache and MainObjectStash, each its own
+	 * instance.  What an instance holds of the request is set back as a
+	 * new one would have it (cleanSqlCache); the next request gets the
+	 * same instances, with its own statistics factory: the ObjectCache
+	 * ones put back, the other two through service manipulators
+	 * (installed once, they swap the store of each new WAN cache and
+	 * replace each new stash).  Caches that go through the load balancer,
+	 * and every other kind of cache (a process-memory one would carry data
+	 * from one request to the next), are made per request.
 	 */
 	private static function keepObjectCaches() {
 		self::$keptCaches = [];
 		foreach ( ObjectCache::$instances as $id => $cache ) {
-			if ( !( $cache instanceof SqlBagOStuff ) ) {
-				continue;
-			}
-			$clean = Closure::bind( function () use ( $id ) {
-				if ( $this->useLB ) {
-					return false;
-				}
-				foreach ( (array)$this->conns as $conn ) {
-					if ( $conn->trxLevel() ) {
-						error_log( "warm mode: object cache $id: rolling back a " .
-							'transaction left open by the request' );
-						$conn->rollback( __METHOD__, Wikimedia\Rdbms\IDatabase::FLUSHING_INTERNAL );
-					}
-				}
-				$this->duplicateKeyLookups = [];
-				$this->dupeTrackScheduled = false;
-				$this->preparedValues = [];
-				$this->locks = [];
-				$this->lastError = BagOStuff::ERR_NONE;
-				$this->connFailureTimes = [];
-				$this->connFailureErrors = [];
-				return true;
-			}, $cache, MediumSpecificBagOStuff::class )();
-			if ( $clean ) {
+			if ( $cache instanceof SqlBagOStuff && self::cleanSqlCache( $cache, "object cache $id" ) ) {
 				self::$keptCaches[$id] = $cache;
+			}
+		}
+		$services = MediaWikiServices::getInstance();
+		$wan = $services->peekService( 'MainWANObjectCache' );
+		if ( $wan instanceof WANObjectCache ) {
+			$store = Closure::bind( function () {
+				return $this->cache;
+			}, $wan, WANObjectCache::class )();
+			if ( $store instanceof SqlBagOStuff && self::cleanSqlCache( $store, 'WAN cache store' ) ) {
+				self::$keptCaches['wan'] = $store;
+			}
+		}
+		$stash = $services->peekService( 'MainObjectStash' );
+		if ( $stash instanceof SqlBagOStuff && self::cleanSqlCache( $stash, 'main stash' ) ) {
+			self::$keptCaches['stash'] = $stash;
+		}
+	}
+
+	/**
+	 * A SQL cache set back to what a new instance holds, if it has
+	 * connections of its own; false if it goes through the load balancer.
+	 * Duplicate-key bookkeeping, prepared values, locks, the last error
+	 * and servers marked down are forgotten; an open transaction is rolled
+	 * back (logged).
+	 */
+	private static function cleanSqlCache( SqlBagOStuff $cache, string $what ): bool {
+		return Closure::bind( function () use ( $what ) {
+			if ( $this->useLB ) {
+				return false;
+			}
+			foreach ( (array)$this->conns as $conn ) {
+				if ( $conn->trxLevel() ) {
+					error_log( "warm mode: $what: rolling back a transaction left open " .
+						'by the request' );
+					$conn->rollback( __METHOD__, Wikimedia\Rdbms\IDatabase::FLUSHING_INTERNAL );
+				}
+			}
+			$this->duplicateKeyLookups = [];
+			$this->dupeTrackScheduled = false;
+			$this->preparedValues = [];
+			$this->locks = [];
+			$this->lastError = BagOStuff::ERR_NONE;
+			$this->connFailureTimes = [];
+			$this->connFailureErrors = [];
+			return true;
+		}, $cache, MediumSpecificBagOStuff::class )();
+	}
+
+	/** A kept cache, with this request's statistics factory. */
+	private static function resumeSqlCache( SqlBagOStuff $cache ): SqlBagOStuff {
+		$stats = MediaWikiServices::getInstance()->getStatsdDataFactory();
+		Closure::bind( function () use ( $stats ) {
+			$this->stats = $stats;
+		}, $cache, BagOStuff::class )();
+		return $cache;
+	}
+
+	/** Before a request: the kept object caches of ObjectCache. */
+	private static function resumeObjectCaches() {
+		foreach ( self::$keptCaches as $id => $cache ) {
+			if ( $id !== 'wan' && $id !== 'stash' ) {
+				ObjectCache::$instances[$id] = ObjectCache::$instances[$id] ??
+					self::resumeSqlCache( $cache );
 			}
 		}
 	}
 
-	/** Before a request: the kept object caches, with its statistics. */
-	private static function resumeObjectCaches() {
-		if ( !self::$keptCaches ) {
-			return;
-		}
-		$stats = MediaWikiServices::getInstance()->getStatsdDataFactory();
-		foreach ( self::$keptCaches as $id => $cache ) {
-			Closure::bind( function () use ( $stats ) {
-				$this->stats = $stats;
-			}, $cache, BagOStuff::class )();
-			ObjectCache::$instances[$id] = ObjectCache::$instances[$id] ?? $cache;
-		}
+	/** Once, while neither service exists: hand them the kept stores. */
+	private static function installCacheManipulators() {
+		$services = MediaWikiServices::getInstance();
+		$services->addServiceManipulator( 'MainWANObjectCache', static function ( $wan ) {
+			$store = self::$keptCaches['wan'] ?? null;
+			if ( $store !== null && $wan instanceof WANObjectCache ) {
+				self::resumeSqlCache( $store );
+				Closure::bind( function () use ( $store ) {
+					if ( get_class( $this->cache ) === get_class( $store ) ) {
+						$this->cache = $store;
+					}
+				}, $wan, WANObjectCache::class )();
+			}
+			return null;
+		} );
+		$services->addServiceManipulator( 'MainObjectStash', static function ( $stash ) {
+			$kept = self::$keptCaches['stash'] ?? null;
+			return $kept !== null && get_class( $kept ) === get_class( $stash ) ?
+				self::resumeSqlCache( $kept ) : null;
+		} );
 	}
 
 	/** WebStart.php and Setup.php from the point the bootstrap stopped. */
