@@ -59,7 +59,6 @@ plan skip_all => 'needs nginx and php-fpm8.2 (apt-get install nginx php8.2-fpm; 
 
 my $MW_ROOT = '/usr/share/mediawiki';
 my $AS_ROOT = $> == 0;
-my @as = $AS_ROOT ? ('runuser', '-u', 'www-data', '--') : ();
 
 # --- the processes this test starts, stopped even when it dies -------------
 
@@ -116,8 +115,8 @@ sub import_pages {
 	my (%opt) = @_;
 	my @files = @{ $opt{files} };
 	chmod 0644, @files;
-	my ($rc, $out, $err) = run_cmd(@as, 'env', "MW_CONFIG_FILE=$w->{settings}",
-	    'php', "$MW_ROOT/maintenance/importTextFiles.php", '--overwrite', '--rc',
+	my ($rc, $out, $err) = wiki_php($w, "$MW_ROOT/maintenance/importTextFiles.php",
+	    '--overwrite', '--rc',
 	    '--user', $w->{admin_user}, '--summary', $opt{summary},
 	    ($opt{prefix} ? ('--prefix', $opt{prefix}) : ()), @files);
 	diag("importTextFiles: $out$err") if $rc;
@@ -125,8 +124,7 @@ sub import_pages {
 }
 sub maint {
 	my ($script, @args) = @_;
-	my ($rc, $out, $err) = run_cmd(@as, 'env', "MW_CONFIG_FILE=$w->{settings}",
-	    'php', "$MW_ROOT/maintenance/$script", @args);
+	my ($rc, $out, $err) = wiki_php($w, "$MW_ROOT/maintenance/$script", @args);
 	diag("$script: $out$err") if $rc;
 	return $rc == 0;
 }

@@ -39,13 +39,9 @@ $wgJobClasses['mwsupTestFail'] = MwsupTestFailJob::class;
 $wgJobTypeConf['default']['claimTTL'] = 2;
 PHP
 
-# Maintenance scripts run as the wiki's account (mwsup runs as www-data
-# when the tests run as root), so SQLite files keep their owner.
-my @as = $> == 0 ? ('runuser', '-u', 'www-data', '--') : ();
 sub maint {
 	my ($script, @args) = @_;
-	my ($rc, $out, $err) = run_cmd(@as, 'env', "MW_CONFIG_FILE=$w->{settings}",
-	    'php', "/usr/share/mediawiki/maintenance/$script", @args);
+	my ($rc, $out, $err) = wiki_php($w, "/usr/share/mediawiki/maintenance/$script", @args);
 	diag("$script @args: exit $rc\n$out$err") if $rc != 0;
 	return $rc == 0;
 }
@@ -130,7 +126,7 @@ class PushFail extends Maintenance {
 require_once RUN_MAINTENANCE_IF_MAIN;
 PHP
 chmod 0644, $push;
-my ($prc, $pout, $perr) = run_cmd(@as, 'env', "MW_CONFIG_FILE=$w->{settings}", 'php', $push);
+my ($prc, $pout, $perr) = wiki_php($w, $push);
 is($prc, 0, 'a failing job is queued') or diag("$pout$perr");
 my $n_attempts = sub { -e $attempts ? () = read_file($attempts) =~ /attempt/g : 0 };
 ok(wait_until(sub { $n_attempts->() >= 1 }, 10), 'mwsup runs it');

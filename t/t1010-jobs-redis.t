@@ -89,7 +89,6 @@ class MwsupTestMarkJob extends Job implements GenericParameterJob {
 \$wgJobClasses['mwsupTestMark'] = MwsupTestMarkJob::class;
 PHP
 
-my @as = $> == 0 ? ('runuser', '-u', 'www-data', '--') : ();
 sub php_maint {
 	my ($code) = @_;
 	my $f = test_dir() . '/maint-' . int(rand(1e9)) . '.php';
@@ -106,7 +105,7 @@ class MwsupTestMaint extends Maintenance {
 require_once RUN_MAINTENANCE_IF_MAIN;
 PHP
 	chmod 0644, $f;
-	my ($rc, $out, $err) = run_cmd(@as, 'env', "MW_CONFIG_FILE=$w->{settings}", 'php', $f);
+	my ($rc, $out, $err) = wiki_php($w, $f);
 	diag("maintenance code failed ($rc): $out$err") if $rc;
 	return $rc == 0;
 }
@@ -173,7 +172,7 @@ chmod 0755, $dir;
 my $import = sub {
 	my ($prefix, @files) = @_;
 	chmod 0644, @files;
-	my ($rc, $out, $err) = run_cmd(@as, 'env', "MW_CONFIG_FILE=$w->{settings}", 'php',
+	my ($rc, $out, $err) = wiki_php($w,
 	    '/usr/share/mediawiki/maintenance/importTextFiles.php', '--overwrite',
 	    '--prefix', $prefix, @files);
 	diag("importTextFiles: $out$err") if $rc;

@@ -14,14 +14,13 @@ use Test::More;
 use MwTest;
 
 my $w = wiki('pool.workers' => 2, 'snapshot.enabled' => 'true', 'jobs.poll' => 0.5);
-my @as = $> == 0 ? ('runuser', '-u', 'www-data', '--') : ();
 my $dir = test_dir() . '/pages';
 mkdir $dir;
 chmod 0755, $dir;
 sub import_pages {
 	my ($prefix, @files) = @_;
 	chmod 0644, @files;
-	my ($rc, $out, $err) = run_cmd(@as, 'env', "MW_CONFIG_FILE=$w->{settings}", 'php',
+	my ($rc, $out, $err) = wiki_php($w,
 	    '/usr/share/mediawiki/maintenance/importTextFiles.php', '--overwrite',
 	    '--prefix', $prefix, @files);
 	diag("importTextFiles: $out$err") if $rc;

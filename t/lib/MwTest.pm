@@ -29,7 +29,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
 	repo_dir build_dir mwsup_bin mwworker_bin test_dir
 	free_port free_port6 have_ipv6
-	wiki set_yaml read_file write_file append_settings
+	wiki set_yaml read_file write_file append_settings wiki_php
 	start_mwsup stop_mwsup stopped_cleanly current_server
 	log_text log_like log_unlike
 	http raw parse_response form cookie_jar
@@ -424,6 +424,16 @@ sub run_cmd {
 	my $st = $?;
 	my $rc = ($st & 127) ? 128 + ($st & 127) : $st >> 8;
 	return ($rc, read_file("$dir/out"), read_file("$dir/err"));
+}
+
+# wiki_php($wiki, @args): run "php @args" for $wiki (MW_CONFIG_FILE set to
+# its LocalSettings.php), as www-data when the tests run as root, as mwsup
+# runs the wiki, so that SQLite files keep their owner.  Returns
+# (exit code, stdout, stderr) as run_cmd does.
+sub wiki_php {
+	my ($w, @args) = @_;
+	my @as = $> == 0 ? ('runuser', '-u', 'www-data', '--') : ();
+	return run_cmd(@as, 'env', "MW_CONFIG_FILE=$w->{settings}", 'php', @args);
 }
 
 # --- HTTP ------------------------------------------------------------------
