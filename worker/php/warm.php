@@ -377,10 +377,15 @@ final class MwsupWarm {
 			if ( $lb->getServerCount() !== 1 || $lb->getServerType( $lb->getWriterIndex() ) !== 'sqlite' ) {
 				return;
 			}
-			$busy = false;
-			$lb->forEachOpenConnection( static function ( $conn ) use ( &$busy ) {
-				$busy = $busy || $conn->trxLevel() || $conn->explicitTrxActive();
-			} );
+			// Its open connections (forEachOpenConnection() is deprecated).
+			$busy = Closure::bind( function () {
+				foreach ( $this->getOpenConnections() as $conn ) {
+					if ( $conn->trxLevel() || $conn->explicitTrxActive() ) {
+						return true;
+					}
+				}
+				return false;
+			}, $lb, get_class( $lb ) )();
 			if ( $busy ) {
 				return;
 			}
