@@ -168,6 +168,28 @@ external [https://www.mediawiki.org/ link].
 WIKI
 ok(import_pages(summary => 'second version', files => ["$pages/Fidelity page.wiki"]),
     'the page gets a second revision');
+# An image for thumb.php and img_auth.php, scaled with GD (php8.2-gd), not
+# with whatever ImageMagick the installer may have found.
+append_settings($w, '$wgUseImageMagick = false;');
+# Which entry-point constants a request sees, in a header of every answer
+# (compared like the others): a warm worker switches them per request.
+append_settings($w, <<'PHP');
+$wgExtensionFunctions[] = static function () {
+	$seen = [ 'MW_ENTRY_POINT=' . MW_ENTRY_POINT ];
+	foreach ( [ 'MW_API', 'MW_REST_API', 'MW_NO_SESSION', 'MW_NO_OUTPUT_COMPRESSION', 'THUMB_HANDLER' ] as $c ) {
+		if ( defined( $c ) ) {
+			$seen[] = $c;
+		}
+	}
+	header( 'X-Fidelity-Constants: ' . implode( ' ', $seen ) );
+};
+PHP
+my $images = "$dir/upload";
+mkdir $images;
+chmod 0755, $images;
+write_file("$images/Fidelity.png", read_file("$MW_ROOT/resources/assets/mediawiki.png"));
+chmod 0644, "$images/Fidelity.png";
+ok(maint('importImages.php', '--comment', 'an image', $images), 'an image is uploaded');
 ok(maint('runJobs.php', '--quiet'), 'the jobs of the imports run (links, categories)');
 
 # --- the two stacks ---------------------------------------------------------
@@ -238,8 +260,8 @@ $fcgi			fastcgi_param SCRIPT_FILENAME \$document_root/index.php;
 $fcgi			fastcgi_param SCRIPT_FILENAME \$document_root/index.php;
 			fastcgi_param SCRIPT_NAME /index.php;
 		}
-		location ~ ^/(index|api|load|rest)\\.php(/|\$) {
-			fastcgi_split_path_info ^(/[a-z]+\\.php)(/.*)\$;
+		location ~ ^/(index|api|load|rest|opensearch_desc|img_auth|thumb|thumb_handler)\\.php(/|\$) {
+			fastcgi_split_path_info ^(/[a-z_]+\\.php)(/.*)\$;
 $fcgi			fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
 			fastcgi_param PATH_INFO \$fastcgi_path_info;
 		}
@@ -276,10 +298,11 @@ my %STACK = (
 );
 
 sub request {
-	my ($stack, $method, $path, $body, $ctype) = @_;
+	my ($stack, $method, $path, $body, $ctype, $extra) = @_;
 	my $s = $STACK{$stack};
 	my $head = "$method $path HTTP/1.1\r\nHost: $HOST\r\n"
 	    . "User-Agent: mwsup-t0540\r\nAccept: */*\r\nAccept-Language: en\r\nConnection: close\r\n";
+	$head .= "$_: $extra->{$_}\r\n" for sort keys %{ $extra // {} };
 	my $cookies = $s->{jar}->cookie_header;
 	$head .= "Cookie: $cookies\r\n" if length $cookies;
 	if (defined $body) {
@@ -430,10 +453,10 @@ sub short_diff {
 # Headers whose value a client relies on; compared when either stack sends
 # one.  (Date, Server, Connection, Content-Length/Transfer-Encoding are the
 # HTTP server's own; X-Powered-By is PHP's ini expose_php.)
-my @HEADERS = qw(content-type cache-control location vary content-language
+my @HEADERS = qw(content-type content-encoding cache-control location vary content-language
 	x-content-type-options x-frame-options content-disposition
 	mediawiki-api-error expires last-modified etag access-control-allow-origin
-	x-robots-tag);
+	x-robots-tag x-fidelity-constants);
 
 # The cookies a response sets, one a line, sorted, with the session's
 # random values and the expiry dates (now + a lifetime) as "*"; and of
@@ -461,14 +484,15 @@ my @NAMES_PORT;		# answers of nginx + FPM that name its own port
 # same status, same key headers and cookies, same normalised body.  opt:
 # body (or code making it for a stack's name: each session's own token),
 # ctype,
-# edit (JSON keys of each stack's own data to scrub), status (the one
+# edit (JSON keys of each stack's own data to scrub), headers (more request
+# headers), status (the one
 # expected, default 200), like (a pattern the answer must match).  Returns
 # (mwsup's response, FPM's).
 sub compare {
 	my ($name, $method, $path, %opt) = @_;
 	my $body = sub { ref $opt{body} ? $opt{body}->($_[0]) : $opt{body} };
-	my $m = request(mwsup => $method, $path, $body->('mwsup'), $opt{ctype});
-	my $f = request(fpm => $method, $path, $body->('fpm'), $opt{ctype});
+	my $m = request(mwsup => $method, $path, $body->('mwsup'), $opt{ctype}, $opt{headers});
+	my $f = request(fpm => $method, $path, $body->('fpm'), $opt{ctype}, $opt{headers});
 	$NCOMPARED++;
 	my $desc = "$name ($method $path)";
 	$desc = substr($desc, 0, 110) . '...)' if length $desc > 114;
@@ -583,13 +607,24 @@ my @ANON = (
 	['rest.php search' => GET => '/rest.php/v1/search/page?q=revision&limit=5'],
 	['rest.php missing page' => GET => '/rest.php/v1/page/No_such_fidelity_page', status => 404],
 	['rest.php unknown route' => GET => '/rest.php/v1/no/such/route', status => 404],
+	# The entry points whose body is a function of the script.
+	['the OpenSearch description' => GET => '/opensearch_desc.php', like => qr/<OpenSearchDescription /],
+	['a thumbnail from thumb.php' => GET => '/thumb.php?f=Fidelity.png&width=40', like => qr/\A\x89PNG/],
+	['thumb.php of a missing file' => GET => '/thumb.php?f=No_such_fidelity.png&width=40', status => 404],
+	['the image through img_auth.php' => GET => '/img_auth.php/b/b3/Fidelity.png', like => qr/\A\x89PNG/],
+	['img_auth.php of a missing file' => GET => '/img_auth.php/b/b3/No_such_fidelity.png', status => 403],
+	['thumb_handler.php outside the thumbnail path' => GET => '/thumb_handler.php', status => 400],
+	# The constants those scripts define (X-Fidelity-Constants) must not
+	# outlive their requests.
+	['api.php siteinfo after them' => GET => q_api(action => 'query', meta => 'siteinfo', format => 'json')],
+	['the Main Page after them' => GET => '/wiki/Main_Page'],
 );
 
 # Every GET once on each stack first: both see the same parser cache.
 for my $rq (@ANON) {
-	my (undef, $method, $path) = @$rq;
+	my (undef, $method, $path, %opt) = @$rq;
 	next unless $method eq 'GET';
-	request($_ => GET => $path) for qw(mwsup fpm);
+	request($_ => GET => $path, undef, undef, $opt{headers}) for qw(mwsup fpm);
 }
 
 sub run_list {
@@ -600,6 +635,11 @@ sub run_list {
 	}
 }
 run_list(\@ANON);
+# A size not asked for before: the thumbnail is made by mwsup's warm worker
+# (the first to get it), then FPM's streams the file it stored.
+my ($thumb) = compare('a thumbnail of a new size, scaled by the warm worker' => GET =>
+    '/thumb.php?f=Fidelity.png&width=33', like => qr/\A\x89PNG/);
+is(unpack('N', substr($thumb->{body}, 16, 4)), 33, 'the thumbnail mwsup made is 33 pixels wide');
 
 # --- logged in --------------------------------------------------------------
 
@@ -671,6 +711,8 @@ cmp_ok($NCOMPARED, '>=', 30, "$NCOMPARED requests compared");
 is("@NAMES_PORT", '', 'no answer of nginx + FPM names its own port (one $wgServer for both)');
 my @workers = worker_pids($srv);
 is(scalar(@workers), 1, 'mwsup served them all with one warm worker');
+my @boots = log_text($srv) =~ /checkpoint: \d+ globals/g;
+is(scalar(@boots), 1, 'one bootstrap: opensearch_desc.php, thumb.php, img_auth.php and thumb_handler.php ran warm too');
 log_unlike($srv, qr/recycling|warm mode off|PHP (?:Warning|Fatal|Deprecated)/,
     'no warning or deprecation, no recycling, warm mode stays on');
 stopped_cleanly($srv);

@@ -38,10 +38,43 @@
 #define WARM_JOBS	"jobs.php"	/* the supervisor's job slices */
 
 /* Constants an entry script defines before WebStart.php. */
-enum { WARM_C_API, WARM_C_REST, WARM_C_NO_SESSION, WARM_C_N };
-static const char *const warm_const_names[WARM_C_N] = {
-	"MW_API", "MW_REST_API", "MW_NO_SESSION"
+enum {
+	WARM_C_API, WARM_C_REST, WARM_C_NO_SESSION, WARM_C_NO_COMPRESSION,
+	WARM_C_THUMB_HANDLER, WARM_C_N
 };
+static const struct {
+	const char	*name;
+	bool		 one;	/* defined as 1, else as true */
+} warm_consts[WARM_C_N] = {
+	{ "MW_API", false }, { "MW_REST_API", false },
+	{ "MW_NO_SESSION", true }, { "MW_NO_OUTPUT_COMPRESSION", true },
+	{ "THUMB_HANDLER", false },
+};
+#define WC(c)	(1u << (c))
+
+/*
+ * The entry points served warm: each script at the top of the MediaWiki
+ * root, the constants it defines, and for the scripts whose body is a
+ * function of their own (php/warm.php's MwsupWarmScripts declares them
+ * at the bootstrap) that function: a script whose function is missing
+ * after the bootstrap runs cold.
+ */
+static const struct warm_script {
+	const char	*entry;
+	unsigned	 consts;
+	const char	*main;	/* lower case, or NULL: warm.php's own */
+} warm_scripts[] = {
+	{ "index", 0, NULL },
+	{ "api", WC(WARM_C_API), NULL },
+	{ "load", WC(WARM_C_NO_SESSION), NULL },
+	{ "rest", WC(WARM_C_REST), NULL },
+	{ "opensearch_desc", WC(WARM_C_NO_SESSION), "wfopensearchdescmain" },
+	{ "img_auth", WC(WARM_C_NO_COMPRESSION), "wfimageauthmain" },
+	{ "thumb", WC(WARM_C_NO_COMPRESSION), "wfthumbmain" },
+	{ "thumb_handler", WC(WARM_C_NO_COMPRESSION) |
+	    WC(WARM_C_THUMB_HANDLER), "wfthumbmain" },
+};
+#define WARM_NSCRIPTS	(sizeof(warm_scripts) / sizeof(warm_scripts[0]))
 
 static struct {
 	const struct config *cfg;
@@ -53,6 +86,7 @@ static struct {
 	bool		 bailed;	/* the current request ended in a bailout */
 	int		 since_gc;	/* requests since the last cycle collection */
 	zend_constant	*saved[WARM_C_N];	/* removed, kept for reuse */
+	bool		 script_ok[WARM_NSCRIPTS];	/* main function declared */
 } warm;
 
 /*
@@ -90,7 +124,6 @@ warm_find_glue(void)
 const char *
 warm_entry(const char *script)
 {
-	static const char *const entries[] = { "index", "api", "load", "rest" };
 	const char *slash = strrchr(script, '/');
 	size_t dlen, i;
 
@@ -105,12 +138,17 @@ warm_entry(const char *script)
 	dlen = (size_t)(slash - script);
 	if (strlen(warm.root) != dlen || strncmp(script, warm.root, dlen) != 0)
 		return NULL;
-	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
-		size_t n = strlen(entries[i]);
+	for (i = 0; i < WARM_NSCRIPTS; i++) {
+		size_t n = strlen(warm_scripts[i].entry);
 
-		if (strncmp(slash + 1, entries[i], n) == 0 &&
-		    strcmp(slash + 1 + n, ".php") == 0)
-			return entries[i];
+		if (strncmp(slash + 1, warm_scripts[i].entry, n) != 0 ||
+		    strcmp(slash + 1 + n, ".php") != 0)
+			continue;
+		/* Until a bootstrap said whether its function is there, a
+		 * script of that kind runs cold. */
+		if (warm_scripts[i].main != NULL && !warm.script_ok[i])
+			return NULL;
+		return warm_scripts[i].entry;
 	}
 	return NULL;
 }
@@ -120,7 +158,7 @@ warm_entry(const char *script)
 static void
 warm_const_set(int idx, bool on)
 {
-	const char *name = warm_const_names[idx];
+	const char *name = warm_consts[idx].name;
 	size_t len = strlen(name);
 	zend_constant *c = zend_hash_str_find_ptr(EG(zend_constants), name,
 	    len);
@@ -135,7 +173,7 @@ warm_const_set(int idx, bool on)
 			    warm.saved[idx]->name, warm.saved[idx]);
 			return;
 		}
-		if (idx == WARM_C_NO_SESSION)
+		if (warm_consts[idx].one)
 			ZVAL_LONG(&nc.value, 1);
 		else
 			ZVAL_TRUE(&nc.value);
@@ -157,6 +195,9 @@ warm_set_entry(const char *entry)
 {
 	zend_constant *c = zend_hash_str_find_ptr(EG(zend_constants),
 	    ZEND_STRL("MW_ENTRY_POINT"));
+	unsigned consts = 0;
+	size_t i;
+	int k;
 
 	if (c == NULL) {
 		zend_constant nc;
@@ -172,9 +213,11 @@ warm_set_entry(const char *entry)
 		zval_ptr_dtor(&c->value);
 		ZVAL_STRING(&c->value, entry);
 	}
-	warm_const_set(WARM_C_API, strcmp(entry, "api") == 0);
-	warm_const_set(WARM_C_REST, strcmp(entry, "rest") == 0);
-	warm_const_set(WARM_C_NO_SESSION, strcmp(entry, "load") == 0);
+	for (i = 0; i < WARM_NSCRIPTS; i++)
+		if (strcmp(entry, warm_scripts[i].entry) == 0)
+			consts = warm_scripts[i].consts;
+	for (k = 0; k < WARM_C_N; k++)
+		warm_const_set(k, (consts & WC(k)) != 0);
 }
 
 /* ---- PHP's per-request state ---- */
@@ -354,8 +397,10 @@ warm_boot(void)
 	static struct ctl_params params;
 	zend_file_handle fh;
 	volatile bool ok = false;
+	size_t i;
 
 	memset(warm.saved, 0, sizeof(warm.saved));
+	memset(warm.script_ok, 0, sizeof(warm.script_ok));
 	warm.bailed = false;
 	if (warm.cfg->mw_root && chdir(warm.cfg->mw_root) < 0)
 		log_warn("chdir %s: %s", warm.cfg->mw_root, strerror(errno));
@@ -369,8 +414,13 @@ warm_boot(void)
 	/* The bootstrap is limited as a request is: max_execution_time,
 	 * not max_input_time (PHP reads no request body here). */
 	warm_timeout_start();
-	/* defined() as a function call: its opcode caches the answer. */
-	CG(compiler_options) |= ZEND_COMPILE_NO_BUILTINS;
+	/* defined() as a function call: its opcode caches the answer.  And
+	 * no constant's value compiled into code: MW_ENTRY_POINT differs per
+	 * request (OPcache asks the same for the scripts it caches, but
+	 * not every script is cached: a LocalSettings.php changed within
+	 * opcache.file_update_protection, eval()'d code, OPcache off). */
+	CG(compiler_options) |= ZEND_COMPILE_NO_BUILTINS |
+	    ZEND_COMPILE_NO_CONSTANT_SUBSTITUTION;
 	warm_set_entry("index");
 	zend_register_stringl_constant("MWSUP_MW_ROOT", sizeof("MWSUP_MW_ROOT") - 1,
 	    warm.root, strlen(warm.root), 0, PHP_USER_CONSTANT);
@@ -390,6 +440,10 @@ warm_boot(void)
 	}
 	warm_timeout_stop();
 	warm_keep_services();
+	for (i = 0; i < WARM_NSCRIPTS; i++)
+		warm.script_ok[i] = warm_scripts[i].main == NULL ||
+		    zend_hash_str_exists(EG(function_table),
+		    warm_scripts[i].main, strlen(warm_scripts[i].main));
 	/* The bootstrap was a request without a client: drop what it
 	 * printed and the headers it set. */
 	warm_deactivate();

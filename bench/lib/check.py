@@ -69,6 +69,10 @@ def check_body(name, ctype, body, static_bytes, sitename, hello):
     elif name == "hello_php":
         if body != hello:
             return "body %r, not %r" % (body[:80], hello)
+    elif name == "bootstrap_only":
+        want = ("bootstrapped: %s\n" % sitename).encode()
+        if body != want:
+            return "body %r, not %r" % (body[:80], want)
     else:
         return "no check for this workload"
     return None

@@ -14,7 +14,7 @@ import json
 import sys
 
 ORDER = ["main_page", "article_heavy", "api_siteinfo", "api_recentchanges",
-         "load_startup", "static_file", "hello_php"]
+         "load_startup", "static_file", "hello_php", "bootstrap_only"]
 
 
 def read_meta(path):
@@ -72,6 +72,36 @@ def ratio(a, b):
     if a is None or b is None or b == 0:
         return None
     return a / b
+
+
+# The MediaWiki rows a warm worker serves without the bootstrap.
+MW_ROWS = ["main_page", "article_heavy", "api_siteinfo", "api_recentchanges",
+           "load_startup"]
+
+
+def bootstrap_share(rows):
+    """What FPM's bootstrap alone is of each MediaWiki row at concurrency 1.
+
+    bootstrap_only runs WebStart.php (all of Setup.php) and prints a line:
+    under FPM, its p50 is what a request pays before MediaWiki's own work.
+    A stack that skipped that and nothing else would answer a row in
+    (fpm p50 - bootstrap p50): 'best' is fpm p50 over that, the latency
+    ratio a warm worker can reach by skipping the bootstrap alone."""
+    at = {(r["name"], r["stack"]): r for r in rows if r["concurrency"] == 1}
+    boot = at.get(("bootstrap_only", "fpm"), {}).get("p50_ms")
+    if not boot:
+        return None, []
+    out = []
+    for name in MW_ROWS:
+        f = at.get((name, "fpm"), {}).get("p50_ms")
+        m = at.get((name, "mwsup"), {}).get("p50_ms")
+        if not f:
+            continue
+        rest = f - boot
+        out.append({"name": name, "fpm_p50_ms": f, "share": min(boot / f, 1.0),
+                    "best": f / rest if rest > 0 else None,
+                    "mwsup": ratio(f, m)})
+    return boot, out
 
 
 def fmt(v, spec, width):
@@ -143,6 +173,18 @@ def table(meta, rows):
     out.append("start to ready: mwsup %s ms (\"ready:\" logged), php-fpm %s ms "
                "(socket accepts)" % (meta.get("mwsup_ready_ms", "-") or "-",
                                     meta.get("fpm_ready_ms", "-") or "-"))
+    boot, share = bootstrap_share(rows)
+    if share:
+        out.append("")
+        out.append("FPM's bootstrap alone (bootstrap_only, c=1): p50 %.2f ms. Its share "
+                   "of each FPM row, and the p50" % boot)
+        out.append("speed-up that skipping it gives at best (fpm p50 / (fpm p50 - "
+                   "bootstrap)), next to mwsup's (fpm p50 / mwsup p50):")
+        for b in share:
+            out.append("  %-17s fpm p50 %7.2f ms  bootstrap %3.0f%%  best x%s  "
+                       "mwsup x%s" % (b["name"], b["fpm_p50_ms"], 100 * b["share"],
+                                      fmt(b["best"], ".2f", 0).strip(),
+                                      fmt(b["mwsup"], ".2f", 0).strip()))
     for n in notes:
         out.append(n)
     for stack in ("mwsup", "fpm"):
@@ -185,6 +227,10 @@ def main():
             "check_after_failed": {s: meta[s + "_check_after"].split()
                                    for s in ("mwsup", "fpm")
                                    if meta.get(s + "_check_after")},
+            "fpm_bootstrap_p50_ms": bootstrap_share(rows)[0],
+            "bootstrap_share": [{k: round(v, 3) if isinstance(v, float) else v
+                                 for k, v in b.items()}
+                                for b in bootstrap_share(rows)[1]],
             "rows": [{k: r.get(k) for k in
                       ("name", "concurrency", "stack", "rps", "p50_ms",
                        "p99_ms", "errors", "rss_kb", "na") if k != "na"

@@ -7,7 +7,8 @@
  * per-request part starts (the SetupAfterCache hook, just after the
  * WebRequest is made), so the worker can take its checkpoint there.
  * Then, for every HTTP request, the worker calls MwsupWarm::request()
- * with the entry point (index, api, load, rest): it redoes what
+ * with the entry point (index, api, load, rest, opensearch_desc,
+ * img_auth, thumb, thumb_handler): it redoes what
  * WebStart.php and the tail of Setup.php do per request, then runs the
  * body of the entry script.  The entry scripts themselves cannot run:
  * they require WebStart.php, which redefines functions.
@@ -320,6 +321,17 @@ final class MwsupWarm {
 					break;
 				case 'mwsup-jobs':
 					MwsupJobs::main();
+					break;
+				case 'opensearch_desc':
+					wfOpenSearchDescMain();
+					break;
+				case 'img_auth':
+					wfImageAuthMain();
+					( new MediaWiki() )->doPostOutputShutdown();
+					break;
+				case 'thumb':
+				case 'thumb_handler':
+					wfThumbMain();
 					break;
 			}
 		} catch ( Throwable $e ) {
@@ -791,11 +803,93 @@ final class MwsupWarmTemplates {
 	}
 }
 
+/**
+ * The entry scripts whose body is a function: opensearch_desc.php,
+ * img_auth.php, thumb.php (thumb_handler.php includes thumb.php).  Each
+ * requires WebStart.php and then calls its main function, declared in the
+ * same file.  The file cannot be included again (WebStart.php would run),
+ * so its top-level "use" imports and function declarations are taken out
+ * of its tokens and declared once per worker; each request then calls the
+ * main function as the script would.  A script without that shape (no
+ * main function, or code that does not compile) is logged and left to run
+ * cold: the worker checks for the main function after the bootstrap.
+ */
+final class MwsupWarmScripts {
+	/** script (without .php) => main function */
+	public const MAIN = [
+		'opensearch_desc' => 'wfOpenSearchDescMain',
+		'img_auth' => 'wfImageAuthMain',
+		'thumb' => 'wfThumbMain',
+	];
+
+	public static function load(): void {
+		foreach ( self::MAIN as $script => $main ) {
+			$file = MWSUP_MW_ROOT . "/$script.php";
+			$src = is_readable( $file ) ? file_get_contents( $file ) : false;
+			if ( $src === false ) {
+				continue;
+			}
+			$code = self::declarations( $src );
+			try {
+				if ( $code !== null && strpos( $code, "function $main" ) !== false ) {
+					eval( $code );
+				}
+			} catch ( Throwable $e ) {
+				error_log( "warm mode: $file: " . $e->getMessage() );
+			}
+			if ( !function_exists( $main ) ) {
+				error_log( "warm mode: $file does not have the shape expected " .
+					"(top-level function $main); it runs cold" );
+			}
+		}
+	}
+
+	/** The top-level "use" statements and function declarations of $src. */
+	private static function declarations( string $src ): ?string {
+		$out = '';
+		$depth = 0;
+		$take = null;	// 'use' or 'function' while inside one
+		$toks = PhpToken::tokenize( $src );
+		foreach ( $toks as $i => $t ) {
+			if ( $depth === 0 && $take === null ) {
+				if ( $t->is( T_USE ) ) {
+					$take = 'use';
+				} elseif ( $t->is( T_FUNCTION ) ) {
+					$next = $toks[$i + 1] ?? null;
+					$name = $toks[$i + 2] ?? null;
+					if ( $next && $next->is( T_WHITESPACE ) && $name && $name->is( T_STRING ) ) {
+						$take = 'function';
+					}
+				}
+			}
+			if ( $take !== null ) {
+				$out .= $t->text;
+			}
+			if ( $t->text === '{' || $t->is( [ T_CURLY_OPEN, T_DOLLAR_OPEN_CURLY_BRACES ] ) ) {
+				$depth++;
+			} elseif ( $t->text === '}' ) {
+				if ( --$depth < 0 ) {
+					return null;
+				}
+				if ( $depth === 0 && $take === 'function' ) {
+					$out .= "\n";
+					$take = null;
+				}
+			} elseif ( $t->text === ';' && $depth === 0 && $take === 'use' ) {
+				$out .= "\n";
+				$take = null;
+			}
+		}
+		return $depth === 0 && $take === null ? $out : null;
+	}
+}
+
 // ---- the bootstrap (this file's main code runs once per worker) ----
 
 // The supervisor's job slices, served as one more entry point.
 require_once __DIR__ . '/jobs.php';
 MwsupWarmTemplates::load();
+MwsupWarmScripts::load();
 
 define( 'MW_SETUP_CALLBACK', [ MwsupWarm::class, 'setupCallback' ] );
 try {
