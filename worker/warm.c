@@ -54,25 +54,25 @@ static const struct {
 
 /*
  * The entry points served warm: each script at the top of the MediaWiki
- * root, the constants it defines, and for the scripts whose body is a
- * function of their own (php/warm.php's MwsupWarmScripts declares them
- * at the bootstrap) that function: a script whose function is missing
- * after the bootstrap runs cold.
+ * root and the constants it defines.  The scripts whose body is a
+ * function of their own are served warm only if php/warm.php's
+ * MwsupWarmScripts found them as MediaWiki ships them and declared their
+ * functions at the bootstrap (its $ready); otherwise they run cold.
  */
 static const struct warm_script {
 	const char	*entry;
 	unsigned	 consts;
-	const char	*main;	/* lower case, or NULL: warm.php's own */
+	bool		 checked;	/* only if MwsupWarmScripts::$ready says */
 } warm_scripts[] = {
-	{ "index", 0, NULL },
-	{ "api", WC(WARM_C_API), NULL },
-	{ "load", WC(WARM_C_NO_SESSION), NULL },
-	{ "rest", WC(WARM_C_REST), NULL },
-	{ "opensearch_desc", WC(WARM_C_NO_SESSION), "wfopensearchdescmain" },
-	{ "img_auth", WC(WARM_C_NO_COMPRESSION), "wfimageauthmain" },
-	{ "thumb", WC(WARM_C_NO_COMPRESSION), "wfthumbmain" },
+	{ "index", 0, false },
+	{ "api", WC(WARM_C_API), false },
+	{ "load", WC(WARM_C_NO_SESSION), false },
+	{ "rest", WC(WARM_C_REST), false },
+	{ "opensearch_desc", WC(WARM_C_NO_SESSION), true },
+	{ "img_auth", WC(WARM_C_NO_COMPRESSION), true },
+	{ "thumb", WC(WARM_C_NO_COMPRESSION), true },
 	{ "thumb_handler", WC(WARM_C_NO_COMPRESSION) |
-	    WC(WARM_C_THUMB_HANDLER), "wfthumbmain" },
+	    WC(WARM_C_THUMB_HANDLER), true },
 };
 #define WARM_NSCRIPTS	(sizeof(warm_scripts) / sizeof(warm_scripts[0]))
 
@@ -86,7 +86,7 @@ static struct {
 	bool		 bailed;	/* the current request ended in a bailout */
 	int		 since_gc;	/* requests since the last cycle collection */
 	zend_constant	*saved[WARM_C_N];	/* removed, kept for reuse */
-	bool		 script_ok[WARM_NSCRIPTS];	/* main function declared */
+	bool		 script_ok[WARM_NSCRIPTS];	/* may be served warm */
 } warm;
 
 /*
@@ -144,9 +144,9 @@ warm_entry(const char *script)
 		if (strncmp(slash + 1, warm_scripts[i].entry, n) != 0 ||
 		    strcmp(slash + 1 + n, ".php") != 0)
 			continue;
-		/* Until a bootstrap said whether its function is there, a
-		 * script of that kind runs cold. */
-		if (warm_scripts[i].main != NULL && !warm.script_ok[i])
+		/* Until a bootstrap said it may, a script of that kind
+		 * runs cold. */
+		if (!warm.script_ok[i])
 			return NULL;
 		return warm_scripts[i].entry;
 	}
@@ -344,6 +344,24 @@ warm_call(const char *method, const char *arg)
 	return ok;
 }
 
+/* Which entry scripts MwsupWarmScripts found fit to serve warm. */
+static void
+warm_scripts_ready(void)
+{
+	zend_class_entry *ce = zend_hash_str_find_ptr(EG(class_table),
+	    ZEND_STRL("mwsupwarmscripts"));
+	zval *ready = NULL;
+	size_t i;
+
+	if (ce != NULL)
+		ready = zend_read_static_property(ce, ZEND_STRL("ready"), true);
+	for (i = 0; i < WARM_NSCRIPTS; i++)
+		warm.script_ok[i] = !warm_scripts[i].checked ||
+		    (ready != NULL && Z_TYPE_P(ready) == IS_ARRAY &&
+		    zend_hash_str_exists(Z_ARRVAL_P(ready), warm_scripts[i].entry,
+		    strlen(warm_scripts[i].entry)));
+}
+
 static void
 warm_keep_services(void)
 {
@@ -397,7 +415,6 @@ warm_boot(void)
 	static struct ctl_params params;
 	zend_file_handle fh;
 	volatile bool ok = false;
-	size_t i;
 
 	memset(warm.saved, 0, sizeof(warm.saved));
 	memset(warm.script_ok, 0, sizeof(warm.script_ok));
@@ -440,10 +457,7 @@ warm_boot(void)
 	}
 	warm_timeout_stop();
 	warm_keep_services();
-	for (i = 0; i < WARM_NSCRIPTS; i++)
-		warm.script_ok[i] = warm_scripts[i].main == NULL ||
-		    zend_hash_str_exists(EG(function_table),
-		    warm_scripts[i].main, strlen(warm_scripts[i].main));
+	warm_scripts_ready();
 	/* The bootstrap was a request without a client: drop what it
 	 * printed and the headers it set. */
 	warm_deactivate();

@@ -805,48 +805,79 @@ final class MwsupWarmTemplates {
 
 /**
  * The entry scripts whose body is a function: opensearch_desc.php,
- * img_auth.php, thumb.php (thumb_handler.php includes thumb.php).  Each
- * requires WebStart.php and then calls its main function, declared in the
- * same file.  The file cannot be included again (WebStart.php would run),
- * so its top-level "use" imports and function declarations are taken out
- * of its tokens and declared once per worker; each request then calls the
- * main function as the script would.  A script without that shape (no
- * main function, or code that does not compile) is logged and left to run
- * cold: the worker checks for the main function after the bootstrap.
+ * img_auth.php, thumb.php, and thumb_handler.php, which includes thumb.php.
+ * Each defines its constants, requires WebStart.php and calls its main
+ * function, declared in the same file.  The file cannot run again in a
+ * bootstrapped worker (WebStart.php would), so its top-level "use" imports
+ * and function declarations are taken out of its tokens and declared once
+ * per worker; each request then gets the constants (from the worker) and
+ * the call.  That is only right if the rest of the file is what MediaWiki
+ * 1.39 ships, word for word: a script whose other top-level code differs
+ * (another version, a site's own file) is logged and runs cold.
  */
 final class MwsupWarmScripts {
-	/** script (without .php) => main function */
-	public const MAIN = [
-		'opensearch_desc' => 'wfOpenSearchDescMain',
-		'img_auth' => 'wfImageAuthMain',
-		'thumb' => 'wfThumbMain',
+	/**
+	 * script (without .php) => [ its main function or null, its top-level
+	 * code without declarations, whitespace and comments ].  The
+	 * constants each defines are set by the worker (worker/warm.c).
+	 */
+	private const SCRIPTS = [
+		'opensearch_desc' => [ 'wfOpenSearchDescMain', "define('MW_NO_SESSION',1);" .
+			"define('MW_ENTRY_POINT','opensearch_desc');" .
+			"require_once__DIR__.'/includes/WebStart.php';wfOpenSearchDescMain();" ],
+		'img_auth' => [ 'wfImageAuthMain', "define('MW_NO_OUTPUT_COMPRESSION',1);" .
+			"define('MW_ENTRY_POINT','img_auth');require__DIR__.'/includes/WebStart.php';" .
+			'wfImageAuthMain();$mediawiki=newMediaWiki();$mediawiki->doPostOutputShutdown();' ],
+		'thumb' => [ 'wfThumbMain', "define('MW_NO_OUTPUT_COMPRESSION',1);" .
+			"if(!defined('MW_ENTRY_POINT')){define('MW_ENTRY_POINT','thumb');}" .
+			"require__DIR__.'/includes/WebStart.php';wfThumbMain();" ],
+		'thumb_handler' => [ null, "define('THUMB_HANDLER',true);" .
+			"define('MW_ENTRY_POINT','thumb_handler');require__DIR__.'/thumb.php';" ],
 	];
 
+	/** @var bool[] the scripts served warm (keys), read by the worker */
+	public static $ready = [];
+
 	public static function load(): void {
-		foreach ( self::MAIN as $script => $main ) {
+		foreach ( self::SCRIPTS as $script => [ $main, $expect ] ) {
 			$file = MWSUP_MW_ROOT . "/$script.php";
 			$src = is_readable( $file ) ? file_get_contents( $file ) : false;
 			if ( $src === false ) {
 				continue;
 			}
-			$code = self::declarations( $src );
-			try {
-				if ( $code !== null && strpos( $code, "function $main" ) !== false ) {
-					eval( $code );
+			[ $decls, $rest ] = self::split( $src );
+			$why = null;
+			if ( $rest !== $expect ) {
+				$why = 'its top-level code is not the one of MediaWiki 1.39';
+			} elseif ( $main === null ) {
+				if ( !isset( self::$ready['thumb'] ) ) {
+					$why = 'it includes thumb.php, which runs cold';
 				}
-			} catch ( Throwable $e ) {
-				error_log( "warm mode: $file: " . $e->getMessage() );
+			} elseif ( !function_exists( $main ) ) {
+				try {
+					eval( $decls );
+				} catch ( Throwable $e ) {
+					$why = $e->getMessage();
+				}
+				if ( $why === null && !function_exists( $main ) ) {
+					$why = "it does not declare $main()";
+				}
 			}
-			if ( !function_exists( $main ) ) {
-				error_log( "warm mode: $file does not have the shape expected " .
-					"(top-level function $main); it runs cold" );
+			if ( $why === null ) {
+				self::$ready[$script] = true;
+			} else {
+				error_log( "warm mode: $file runs cold: $why" );
 			}
 		}
 	}
 
-	/** The top-level "use" statements and function declarations of $src. */
-	private static function declarations( string $src ): ?string {
-		$out = '';
+	/**
+	 * $src's top-level "use" statements and function declarations, and the
+	 * rest of its code without whitespace and comments; [ null, null ] if
+	 * its braces do not balance.
+	 */
+	private static function split( string $src ): array {
+		$decls = $rest = '';
 		$depth = 0;
 		$take = null;	// 'use' or 'function' while inside one
 		$toks = PhpToken::tokenize( $src );
@@ -855,32 +886,34 @@ final class MwsupWarmScripts {
 				if ( $t->is( T_USE ) ) {
 					$take = 'use';
 				} elseif ( $t->is( T_FUNCTION ) ) {
-					$next = $toks[$i + 1] ?? null;
+					$space = $toks[$i + 1] ?? null;
 					$name = $toks[$i + 2] ?? null;
-					if ( $next && $next->is( T_WHITESPACE ) && $name && $name->is( T_STRING ) ) {
+					if ( $space && $space->is( T_WHITESPACE ) && $name && $name->is( T_STRING ) ) {
 						$take = 'function';
 					}
 				}
 			}
 			if ( $take !== null ) {
-				$out .= $t->text;
+				$decls .= $t->text;
+			} elseif ( !$t->isIgnorable() ) {
+				$rest .= $t->text;
 			}
 			if ( $t->text === '{' || $t->is( [ T_CURLY_OPEN, T_DOLLAR_OPEN_CURLY_BRACES ] ) ) {
 				$depth++;
 			} elseif ( $t->text === '}' ) {
 				if ( --$depth < 0 ) {
-					return null;
+					return [ null, null ];
 				}
 				if ( $depth === 0 && $take === 'function' ) {
-					$out .= "\n";
+					$decls .= "\n";
 					$take = null;
 				}
 			} elseif ( $t->text === ';' && $depth === 0 && $take === 'use' ) {
-				$out .= "\n";
+				$decls .= "\n";
 				$take = null;
 			}
 		}
-		return $depth === 0 && $take === null ? $out : null;
+		return $depth === 0 && $take === null ? [ $decls, $rest ] : [ null, null ];
 	}
 }
 
