@@ -6,10 +6,15 @@
 # in its log.  (t0540 compares the stock scripts, served warm, with
 # PHP-FPM.)  Here mediawiki.root is a copy of the MediaWiki root made of
 # symlinks, with opensearch_desc.php replaced by a script of the site's.
+#
+# The same root has its own copy of one of OOUI's icon lists
+# (icons-alerts.json): a warm worker keeps what it read of such a file
+# while the file stays the same, and must see it change.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use JSON::PP;
 use Test::More;
 use MwTest;
 
@@ -20,6 +25,29 @@ for my $f (glob("$MW_ROOT/* $MW_ROOT/.[!.]*")) {
 	(my $name = $f) =~ s{.*/}{};
 	symlink($f, "$root/$name") or die "symlink $f: $!\n";
 }
+# A real directory for each component of $rel, every other entry a
+# symlink into the MediaWiki root.
+sub unfold {
+	my ($rel) = @_;
+	my ($fake, $real) = ($root, $MW_ROOT);
+	for my $part (split m{/}, $rel) {
+		($fake, $real) = ("$fake/$part", "$real/$part");
+		next unless -l $fake;
+		unlink $fake or die "unlink $fake: $!\n";
+		mkdir $fake or die "mkdir $fake: $!\n";
+		chmod 0755, $fake;
+		for my $f (glob("$real/*")) {
+			(my $name = $f) =~ s{.*/}{};
+			symlink($f, "$fake/$name") or die "symlink $f: $!\n";
+		}
+	}
+	return $fake;
+}
+my $icons_dir = unfold('resources/lib/ooui/themes/wikimediaui');
+my $icons = "$icons_dir/icons-alerts.json";
+unlink $icons;
+write_file($icons, read_file("$MW_ROOT/resources/lib/ooui/themes/wikimediaui/icons-alerts.json"));
+chmod 0644, $icons;
 unlink "$root/opensearch_desc.php";
 write_file("$root/opensearch_desc.php", <<'PHP');
 <?php
@@ -31,7 +59,9 @@ chmod 0755, $root;
 chmod 0644, "$root/opensearch_desc.php";
 
 my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'mediawiki.root' => $root);
-my $srv = start_mwsup($w->{config});
+# MediaWiki finds its files from $IP, which it takes from the real path of
+# includes/ (the MediaWiki root itself) unless MW_INSTALL_PATH says.
+my $srv = start_mwsup($w->{config}, env => { MW_INSTALL_PATH => $root });
 log_like($srv, qr{warm mode: \Q$root\E/opensearch_desc\.php runs cold: its top-level code is not the one of MediaWiki 1\.39},
     'the worker says the replaced script runs cold');
 log_unlike($srv, qr{(?:img_auth|thumb|thumb_handler)\.php runs cold},
@@ -53,6 +83,26 @@ is($r->{body}, "the site's own opensearch_desc.php\n", 'the replaced script agai
 # followed: the cost of a site's own entry script.
 my @boots = log_text($srv) =~ /checkpoint: \d+ globals/g;
 is(scalar(@boots), 2, 'the worker bootstrapped again only after the cold request');
+
+# OOUI's icon list: read once, then kept while the file is unchanged.
+my $css = '/load.php?modules=oojs-ui.styles.icons-alerts&only=styles&skin=vector';
+my $startup = '/load.php?modules=startup&only=scripts&raw=1&skin=vector';
+sub icons_version {
+	my ($v) = http(GET => $startup)->{body} =~ /\["oojs-ui\.styles\.icons-alerts","([^"]+)"/;
+	return $v // '';
+}
+like(http(GET => $css)->{body}, qr/\.oo-ui-icon-bell\b/, 'the icon styles have the bell icon');
+my $v1 = icons_version();
+like(http(GET => $css)->{body}, qr/\.oo-ui-icon-bell\b/, 'and again, from what the worker kept');
+is(icons_version(), $v1, 'the module\'s version stays the same while the file does');
+my $list = decode_json(read_file($icons));
+delete $list->{images}{bell};
+write_file($icons, JSON::PP->new->canonical->encode($list));
+utime(time + 5, time + 5, $icons);
+my $after = http(GET => $css)->{body};
+unlike($after, qr/\.oo-ui-icon-bell\b/, 'the bell icon is gone as soon as the file says so');
+like($after, qr/\.oo-ui-icon-bellOutline\b/, 'the other icons stay');
+isnt(icons_version(), $v1, 'the module\'s version in the startup module changes too');
 my @pids = worker_pids($srv);
 is(scalar(@pids), 1, 'the same worker served everything');
 log_unlike($srv, qr/PHP (?:Warning|Fatal|Deprecated)|recycling/, 'no PHP warning, no recycling');

@@ -25,6 +25,7 @@
 #include <main/php_output.h>
 #include <main/php_variables.h>
 #include <ext/standard/head.h>
+#include <ext/standard/php_filestat.h>
 #include <Zend/zend_exceptions.h>
 #include <Zend/zend_execute.h>
 
@@ -289,6 +290,11 @@ warm_activate(void)
 	zend_is_auto_global_str(ZEND_STRL("_ENV"));
 	zend_is_auto_global_str(ZEND_STRL("_REQUEST"));
 	zend_memory_reset_peak_usage();
+	/* PHP's stat cache (the last file stat()ed) is emptied at the end
+	 * of each PHP request: a filemtime() in this request must not get
+	 * the answer of the last one (a template or a JSON file changed in
+	 * between).  The realpath cache lives on, as under PHP-FPM. */
+	php_clear_stat_cache(false, NULL, 0);
 	warm_timeout_start();
 }
 

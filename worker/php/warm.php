@@ -527,6 +527,7 @@ final class MwsupWarm {
 	/** Once, while neither service exists: hand them the kept stores. */
 	private static function installCacheManipulators() {
 		$services = MediaWikiServices::getInstance();
+		$services->addServiceManipulator( 'ResourceLoader', [ MwsupWarmJson::class, 'swapModuleClasses' ] );
 		$services->addServiceManipulator( 'MainWANObjectCache', static function ( $wan ) {
 			$store = self::$keptCaches['wan'] ?? null;
 			if ( $store !== null && $wan instanceof WANObjectCache ) {
@@ -804,6 +805,108 @@ final class MwsupWarmTemplates {
 }
 
 /**
+ * OOUI's image modules read and decode their theme's JSON files (icon
+ * lists, some hundreds of KB) on every request that asks for their
+ * version: ~10% of a load.php startup request.  The worker keeps what
+ * OOUIImageModule::readJSONFile() made of a file as long as the file's
+ * inode, size and mtime stay the same (PHP's stat cache is emptied before
+ * each request).  Only for a plain path: a result holding FilePath objects
+ * (a theme of an extension with its own base path) would share them, so
+ * it is made anew.  The ResourceLoader of each request gets the two module
+ * classes swapped for subclasses that ask here first; their version hashes
+ * name MediaWiki's class, as under PHP-FPM (Module::getDefinitionSummary()
+ * puts the class name in every module's version).
+ */
+final class MwsupWarmJson {
+	/** module class => the subclass that caches */
+	private const CLASSES = [
+		'mediawiki\\resourceloader\\oouiimagemodule' => MwsupWarmOOUIImageModule::class,
+		'mediawiki\\resourceloader\\oouiiconpackmodule' => MwsupWarmOOUIIconPackModule::class,
+		'resourceloaderoouiimagemodule' => MwsupWarmOOUIImageModule::class,
+		'resourceloaderoouiiconpackmodule' => MwsupWarmOOUIIconPackModule::class,
+	];
+
+	/** @var array[] key => [ file identity, result ] */
+	private static $kept = [];
+
+	/** After the bootstrap (the module classes are autoloaded). */
+	public static function declare(): void {
+		eval( 'class MwsupWarmOOUIImageModule extends MediaWiki\\ResourceLoader\\OOUIImageModule {
+			use MwsupWarmJsonModule;
+		}
+		class MwsupWarmOOUIIconPackModule extends MediaWiki\\ResourceLoader\\OOUIIconPackModule {
+			use MwsupWarmJsonModule;
+		}' );
+	}
+
+	/** ResourceLoader manipulator: registered modules of the two classes use the subclasses. */
+	public static function swapModuleClasses( $rl ) {
+		if ( !$rl instanceof MediaWiki\ResourceLoader\ResourceLoader ) {
+			return null;
+		}
+		$classes = self::CLASSES;
+		Closure::bind( function () use ( $classes ) {
+			foreach ( $this->moduleInfos as &$info ) {
+				$class = $info['class'] ?? null;
+				if ( is_string( $class ) && isset( $classes[strtolower( ltrim( $class, '\\' ) )] ) ) {
+					$info['class'] = $classes[strtolower( ltrim( $class, '\\' ) )];
+				}
+			}
+		}, $rl, MediaWiki\ResourceLoader\ResourceLoader::class )();
+		return null;
+	}
+
+	/** What $make returns for $file, kept while the file stays the same. */
+	public static function read( string $key, string $file, Closure $make ) {
+		$st = @stat( $file );
+		if ( $st === false ) {
+			unset( self::$kept[$key] );
+			return $make();
+		}
+		$id = [ $st['dev'], $st['ino'], $st['size'], $st['mtime'], $st['ctime'] ];
+		$kept = self::$kept[$key] ?? null;
+		if ( $kept !== null && $kept[0] === $id ) {
+			return $kept[1];
+		}
+		$result = $make();
+		if ( is_array( $result ) && !self::hasObject( $result ) ) {
+			self::$kept[$key] = [ $id, $result ];
+		}
+		return $result;
+	}
+
+	private static function hasObject( array $a ): bool {
+		foreach ( $a as $v ) {
+			if ( is_object( $v ) || ( is_array( $v ) && self::hasObject( $v ) ) ) {
+				return true;
+			}
+		}
+		return false;
+	}
+}
+
+trait MwsupWarmJsonModule {
+	/** The summary (hence the version) names MediaWiki's class, not this one. */
+	public function getDefinitionSummary( MediaWiki\ResourceLoader\Context $context ) {
+		$summary = parent::getDefinitionSummary( $context );
+		if ( is_array( $summary ) && ( $summary['_class'] ?? null ) === static::class ) {
+			$summary['_class'] = get_parent_class( $this );
+		}
+		return $summary;
+	}
+
+	protected function readJSONFile( $dataPath ) {
+		if ( !is_string( $dataPath ) ) {
+			return parent::readJSONFile( $dataPath );
+		}
+		$file = $this->getLocalPath( $dataPath );
+		return MwsupWarmJson::read( "$dataPath\0$file", $file, function () use ( $dataPath ) {
+			return parent::readJSONFile( $dataPath );
+		} );
+	}
+}
+
+/**
  * The entry scripts whose body is a function: opensearch_desc.php,
  * img_auth.php, thumb.php, and thumb_handler.php, which includes thumb.php.
  * Each defines its constants, requires WebStart.php and calls its main
@@ -931,5 +1034,6 @@ try {
 } catch ( MwsupWarmBootstrapDone $e ) {
 	unset( $e );
 	MwsupWarm::afterBoot();
+	MwsupWarmJson::declare();
 	define( 'MWSUP_WARM_BOOTED', true );
 }
