@@ -85,8 +85,9 @@ def bootstrap_share(rows):
     bootstrap_only runs WebStart.php (all of Setup.php) and prints a line:
     under FPM, its p50 is what a request pays before MediaWiki's own work.
     A stack that skipped that and nothing else would answer a row in
-    (fpm p50 - bootstrap p50): 'best' is fpm p50 over that, the latency
-    ratio a warm worker can reach by skipping the bootstrap alone."""
+    (fpm p50 - bootstrap p50): without_bootstrap is fpm p50 over that.  A warm
+    worker keeps more than the bootstrap (loaded classes, kept services),
+    so mwsup's ratio can be above it."""
     at = {(r["name"], r["stack"]): r for r in rows if r["concurrency"] == 1}
     boot = at.get(("bootstrap_only", "fpm"), {}).get("p50_ms")
     if not boot:
@@ -99,7 +100,7 @@ def bootstrap_share(rows):
             continue
         rest = f - boot
         out.append({"name": name, "fpm_p50_ms": f, "share": min(boot / f, 1.0),
-                    "best": f / rest if rest > 0 else None,
+                    "without_bootstrap": f / rest if rest > 0 else None,
                     "mwsup": ratio(f, m)})
     return boot, out
 
@@ -177,13 +178,13 @@ def table(meta, rows):
     if share:
         out.append("")
         out.append("FPM's bootstrap alone (bootstrap_only, c=1): p50 %.2f ms. Its share "
-                   "of each FPM row, and the p50" % boot)
-        out.append("speed-up that skipping it gives at best (fpm p50 / (fpm p50 - "
-                   "bootstrap)), next to mwsup's (fpm p50 / mwsup p50):")
+                   "of each FPM row; the p50 ratio" % boot)
+        out.append("of skipping the bootstrap and nothing else (fpm p50 / (fpm p50 - "
+                   "bootstrap)); mwsup's (fpm p50 / mwsup p50):")
         for b in share:
-            out.append("  %-17s fpm p50 %7.2f ms  bootstrap %3.0f%%  best x%s  "
+            out.append("  %-17s fpm p50 %7.2f ms  bootstrap %3.0f%%  without it x%s  "
                        "mwsup x%s" % (b["name"], b["fpm_p50_ms"], 100 * b["share"],
-                                      fmt(b["best"], ".2f", 0).strip(),
+                                      fmt(b["without_bootstrap"], ".2f", 0).strip(),
                                       fmt(b["mwsup"], ".2f", 0).strip()))
     for n in notes:
         out.append(n)
