@@ -10,6 +10,9 @@
 # The same root has its own copy of one of OOUI's icon lists
 # (icons-alerts.json): a warm worker keeps what it read of such a file
 # while the file stays the same, and must see it change.
+#
+# Last, a private wiki: img_auth.php and thumb.php, warm, serve a
+# logged-in user and refuse the anonymous requests just before and after.
 use strict;
 use warnings;
 use FindBin;
@@ -107,4 +110,55 @@ my @pids = worker_pids($srv);
 is(scalar(@pids), 1, 'the same worker served everything');
 log_unlike($srv, qr/PHP (?:Warning|Fatal|Deprecated)|recycling/, 'no PHP warning, no recycling');
 stopped_cleanly($srv);
+
+# --- a private wiki: img_auth.php and thumb.php decide per request --------
+#
+# Only logged-in users may read.  With one warm worker, a logged-in
+# request for the image and its thumbnail comes between anonymous ones:
+# the anonymous ones are refused each time, the logged-in one is served.
+my $p = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true');
+append_settings($p, <<'PHP');
+$wgGroupPermissions['*']['read'] = false;
+$wgUseImageMagick = false;
+PHP
+my $upload = test_dir() . '/upload';
+mkdir $upload;
+chmod 0755, $upload;
+write_file("$upload/Private.png", read_file("$MW_ROOT/resources/assets/mediawiki.png"));
+chmod 0644, "$upload/Private.png";
+my ($rc, $out, $err) = wiki_php($p, "$MW_ROOT/maintenance/importImages.php", $upload);
+is($rc, 0, 'an image is uploaded to the private wiki') or diag("$out$err");
+my $psrv = start_mwsup($p->{config});
+my $image = '/img_auth.php/2/2f/Private.png';
+my $thumb = '/thumb.php?f=Private.png&width=48';
+my $png = read_file("$upload/Private.png");
+
+sub anonymous_refused {
+	my ($when) = @_;
+	my $r = http(GET => $image);
+	is($r->{status}, 403, "img_auth.php refuses the image to an anonymous client $when");
+	isnt($r->{body}, $png, "and sends no byte of it $when");
+	$r = http(GET => $thumb);
+	is($r->{status}, 403, "thumb.php refuses a thumbnail to an anonymous client $when");
+	unlike($r->{body}, qr/\A\x89PNG/, "and sends no image $when");
+}
+anonymous_refused('before anyone logged in');
+
+my $jar = cookie_jar();
+my ($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens', type => 'login');
+($j) = MwTest::api($jar, POST => action => 'login', lgname => $p->{admin_user},
+    lgpassword => $p->{admin_pass}, lgtoken => $j->{query}{tokens}{logintoken} // '');
+is($j->{login}{result}, 'Success', 'the admin logs in');
+$r = http(GET => $image, undef, undef, { jar => $jar });
+is($r->{status}, 200, 'img_auth.php serves the image to the admin');
+ok($r->{body} eq $png, 'byte for byte');
+anonymous_refused('right after the admin got it');
+$r = http(GET => $thumb, undef, undef, { jar => $jar });
+is($r->{status}, 200, 'thumb.php makes a thumbnail for the admin');
+is(unpack('N', substr($r->{body}, 16, 4)), 48, 'of the width asked for');
+anonymous_refused('right after the admin\'s thumbnail');
+@boots = log_text($psrv) =~ /checkpoint: \d+ globals/g;
+is(scalar(@boots), 1, 'one bootstrap served all of them (img_auth.php and thumb.php ran warm)');
+log_unlike($psrv, qr/PHP (?:Warning|Fatal|Deprecated)|recycling/, 'no PHP warning, no recycling');
+stopped_cleanly($psrv);
 done_testing();
