@@ -1154,7 +1154,9 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 /*
  * What warm workers keep by default (etc/mw.yaml lists the same, and
  * worker/README.md says why each is safe): services made from the site's
- * configuration only, holding no user, request or database connection.
+ * configuration only, holding no user, request or database connection
+ * (LanguageConverterFactory's converters, which do, are emptied after
+ * each request by php/warm.php).
  * The worker checks each one's object graph and drops any that holds
  * something of a request anyway.
  */
@@ -1164,6 +1166,9 @@ static const char *const config_default_exclude[] = {
 	"service:HookContainer", "service:ObjectFactory",
 	"service:LocalServerObjectCache", "service:LocalisationCache",
 	"service:LanguageNameUtils", "service:LanguageFallback",
+	"service:LanguageConverterFactory", "service:LanguageFactory",
+	"service:ContentLanguage", "service:MagicWordFactory",
+	"service:TitleFactory",
 	"service:NamespaceInfo", "service:ContentHandlerFactory",
 	"service:GroupPermissionsLookup", "service:GrantsInfo",
 	"service:TempUserConfig", "service:JsonCodec", "service:UrlUtils",

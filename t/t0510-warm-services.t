@@ -8,7 +8,8 @@
 # rights, interface language and preferences of a sysop do not reach an
 # anonymous request; writes (POST) and reads alternate on SQLite; the
 # client address an edit records is that request's; a hook handler that an
-# extension function registers per request does not pile up.
+# extension function registers per request does not pile up; on a Serbian
+# wiki, a page view in the Latin variant leaves the next in the default.
 use strict;
 use warnings;
 use FindBin;
@@ -120,8 +121,11 @@ my $log = log_text($srv);
 my ($kept) = $log =~ /services kept across requests: ([^\n]*)/;
 ok(defined $kept && $kept =~ /\bLocalisationCache\b/ && $kept =~ /\bMainConfig\b/,
     'the worker keeps the default services') or diag($kept // 'no list logged');
+for my $s (qw(LanguageConverterFactory LanguageFactory ContentLanguage MagicWordFactory)) {
+	like($kept // '', qr/\b$s\b/, "$s is kept");
+}
 for my $s (qw(PermissionManager UserGroupManager UserGroupManagerFactory UserOptionsManager
-    UserOptionsLookup LanguageConverterFactory DBLoadBalancerFactory LinkCache)) {
+    UserOptionsLookup DBLoadBalancerFactory LinkCache SpecialPageFactory)) {
 	unlike($kept // '', qr/\b$s\b/, "$s is made anew for each request");
 }
 log_unlike($srv, qr/is not kept across requests/,
@@ -130,4 +134,34 @@ my @pids = worker_pids($srv);
 is(scalar(@pids), 1, 'all of it served by one worker');
 log_unlike($srv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
 stopped_cleanly($srv);
+
+# --- language variants: the converters do not outlive a request ------------
+#
+# A Serbian wiki (Cyrillic and Latin variants).  LanguageConverterFactory
+# is kept, its converters are not: a converter remembers the variant it
+# chose for its request (?variant=, a user's preference), so a request
+# asking for sr-el must leave the next one the default.
+my $sr = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true');
+append_settings($sr, q{$wgLanguageCode = 'sr';});
+my $srsrv = start_mwsup($sr->{config}, env => { MWSUP_WARM_VERIFY => 1 });
+sub user_variant {
+	my ($query) = @_;
+	my $r = http(GET => "/wiki/Main_Page$query");
+	my ($v) = $r->{body} =~ /"wgUserVariant":"([^"]+)"/;
+	return $v // "none (status $r->{status})";
+}
+is(user_variant(''), 'sr', 'a Serbian page view gets the default variant');
+is(user_variant('?variant=sr-el'), 'sr-el', 'one asking for the Latin variant gets it');
+is(user_variant(''), 'sr', 'the next one gets the default again');
+is(user_variant('?variant=sr-ec'), 'sr-ec', 'one asking for Cyrillic gets it');
+is(user_variant(''), 'sr', 'and the next the default');
+like(http(GET => '/wiki/Main_Page?variant=sr-el')->{body}, qr/<html[^>]* lang="sr-Latn"/,
+    'the Latin page is marked as Latin');
+unlike(http(GET => '/wiki/Main_Page')->{body}, qr/<html[^>]* lang="sr-Latn"/,
+    'the next page is not');
+($kept) = log_text($srsrv) =~ /services kept across requests: ([^\n]*)/;
+like($kept // '', qr/\bLanguageConverterFactory\b/, 'with the converter factory kept');
+log_unlike($srsrv, qr/is not kept across requests/, 'and nothing of a request in what is kept');
+log_unlike($srsrv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
+stopped_cleanly($srsrv);
 done_testing();

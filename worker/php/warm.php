@@ -123,6 +123,17 @@ final class MwsupWarm {
 		'HookContainer' => [ 'dynamicHandlers', 'tombstones', 'nextScopedRegisterId' ],
 	];
 
+	/**
+	 * Properties of kept services set to a fixed value after each request,
+	 * before the check: caches of objects made for one request.
+	 * LanguageConverterFactory keeps a converter per language, and a
+	 * converter remembers the variant of the request's user and holds the
+	 * title formatter, which is made per request.
+	 */
+	private const CLEAR_PROPERTIES = [
+		'LanguageConverterFactory' => [ 'cache' => [] ],
+	];
+
 	/** @var array[] service name => property => value after the bootstrap */
 	private static $resetValues = [];
 
@@ -250,6 +261,17 @@ final class MwsupWarm {
 	 * next request that asks for it gets a new one.
 	 */
 	private static function resetServices() {
+		foreach ( self::CLEAR_PROPERTIES as $name => $values ) {
+			$instance = isset( self::$keep[$name] ) ?
+				MediaWikiServices::getInstance()->peekService( $name ) : null;
+			if ( $instance !== null ) {
+				Closure::bind( static function () use ( $instance, $values ) {
+					foreach ( $values as $prop => $value ) {
+						$instance->$prop = $value;
+					}
+				}, null, get_class( $instance ) )();
+			}
+		}
 		self::checkKept();
 		foreach ( self::RESET_PROPERTIES as $name => $props ) {
 			$instance = isset( self::$keep[$name] ) ?
