@@ -298,11 +298,10 @@ my %STACK = (
 );
 
 sub request {
-	my ($stack, $method, $path, $body, $ctype, $extra) = @_;
+	my ($stack, $method, $path, $body, $ctype) = @_;
 	my $s = $STACK{$stack};
 	my $head = "$method $path HTTP/1.1\r\nHost: $HOST\r\n"
 	    . "User-Agent: mwsup-t0540\r\nAccept: */*\r\nAccept-Language: en\r\nConnection: close\r\n";
-	$head .= "$_: $extra->{$_}\r\n" for sort keys %{ $extra // {} };
 	my $cookies = $s->{jar}->cookie_header;
 	$head .= "Cookie: $cookies\r\n" if length $cookies;
 	if (defined $body) {
@@ -484,15 +483,14 @@ my @NAMES_PORT;		# answers of nginx + FPM that name its own port
 # same status, same key headers and cookies, same normalised body.  opt:
 # body (or code making it for a stack's name: each session's own token),
 # ctype,
-# edit (JSON keys of each stack's own data to scrub), headers (more request
-# headers), status (the one
+# edit (JSON keys of each stack's own data to scrub), status (the one
 # expected, default 200), like (a pattern the answer must match).  Returns
 # (mwsup's response, FPM's).
 sub compare {
 	my ($name, $method, $path, %opt) = @_;
 	my $body = sub { ref $opt{body} ? $opt{body}->($_[0]) : $opt{body} };
-	my $m = request(mwsup => $method, $path, $body->('mwsup'), $opt{ctype}, $opt{headers});
-	my $f = request(fpm => $method, $path, $body->('fpm'), $opt{ctype}, $opt{headers});
+	my $m = request(mwsup => $method, $path, $body->('mwsup'), $opt{ctype});
+	my $f = request(fpm => $method, $path, $body->('fpm'), $opt{ctype});
 	$NCOMPARED++;
 	my $desc = "$name ($method $path)";
 	$desc = substr($desc, 0, 110) . '...)' if length $desc > 114;
@@ -622,9 +620,9 @@ my @ANON = (
 
 # Every GET once on each stack first: both see the same parser cache.
 for my $rq (@ANON) {
-	my (undef, $method, $path, %opt) = @$rq;
+	my (undef, $method, $path) = @$rq;
 	next unless $method eq 'GET';
-	request($_ => GET => $path, undef, undef, $opt{headers}) for qw(mwsup fpm);
+	request($_ => GET => $path) for qw(mwsup fpm);
 }
 
 sub run_list {
