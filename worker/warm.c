@@ -86,6 +86,7 @@ static struct {
 	bool		 booted;
 	bool		 bailed;	/* the current request ended in a bailout */
 	int		 since_gc;	/* requests since the last cycle collection */
+	uint32_t	 roots_after_gc;	/* GC roots buffered after the last request */
 	zend_constant	*saved[WARM_C_N];	/* removed, kept for reuse */
 	bool		 script_ok[WARM_NSCRIPTS];	/* may be served warm */
 } warm;
@@ -532,6 +533,8 @@ warm_run(struct request *rq, const char *entry)
 	} zend_end_try();
 }
 
+static void warm_collect(void);
+
 void
 warm_cleanup(struct request *rq)
 {
@@ -570,16 +573,40 @@ warm_cleanup(struct request *rq)
 	}
 	warm_deactivate();
 	mwsapi_request_end(rq);
-	/* Cycles left by the restore and the dropped services are collected
-	 * every gc_interval requests (a collection walks every object the
-	 * bootstrap made: ~5% of a small API request's time when done each
-	 * time); PHP's own threshold still triggers one in between. */
-	if (++warm.since_gc >= warm.cfg->gc_interval) {
-		warm.since_gc = 0;
-		zend_try {
-			zend_gc_collect_cycles();
-		} zend_end_try();
+	warm_collect();
+}
+
+/*
+ * Cycles left by a request, its restore and the dropped services are
+ * collected here, after the response, every gc_interval requests (a
+ * collection walks every object the bootstrap made: ~5% of a small API
+ * request's time when done each time) -- or sooner when the possible
+ * roots PHP has buffered would reach its threshold during the next
+ * request, judging by what this one added: PHP would then collect in the
+ * middle of that request, on its client's time (a load.php startup
+ * request adds ~3,500 roots of a threshold of 10,001: every third one
+ * paid a collection).
+ */
+static void
+warm_collect(void)
+{
+	zend_gc_status st;
+	uint32_t added;
+
+	zend_gc_get_status(&st);
+	added = st.num_roots > warm.roots_after_gc ?
+	    st.num_roots - warm.roots_after_gc : 0;
+	if (++warm.since_gc < warm.cfg->gc_interval &&
+	    (uint64_t)st.num_roots + added < st.threshold) {
+		warm.roots_after_gc = st.num_roots;
+		return;
 	}
+	warm.since_gc = 0;
+	zend_try {
+		zend_gc_collect_cycles();
+	} zend_end_try();
+	zend_gc_get_status(&st);
+	warm.roots_after_gc = st.num_roots;
 }
 
 void
