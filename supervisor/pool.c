@@ -330,6 +330,24 @@ pool_lose_request(struct worker *w, int status)
 	if (c == NULL)
 		return;
 	w->conn = NULL;
+	/* Gone before it took the request (a worker names the request in
+	 * its slot as it takes it): nothing of the request ran, so another
+	 * worker serves it, as nginx tries the next upstream it could not
+	 * hand a request to.  Killed between the hand-over and its read,
+	 * say. */
+	if (c->msg != NULL &&
+	    atomic_load(&pool_slot(w)->request_id) != c->req_id &&
+	    atomic_load(&pool_slot(w)->bytes_out) == 0) {
+		log_notice("worker %d (pid %d) went away before taking request "
+		    "%llu; handing it to another", w->index, (int)w->pid,
+		    (unsigned long long)c->req_id);
+		c->worker = NULL;
+		c->state = CONN_QUEUED;
+		dispatch_submit(c);
+		return;
+	}
+	free(c->msg);
+	c->msg = NULL;
 	conn_worker_failed(c, status,
 	    atomic_load(&pool_slot(w)->bytes_out) == 0);
 }
@@ -454,8 +472,8 @@ pool_assign(struct worker *w, struct conn *c)
 		pool_ctl_lost(w);
 		return -1;
 	}
-	free(c->msg);
-	c->msg = NULL;
+	/* The message stays until the worker says it is done, in case the
+	 * worker goes away before it takes it (pool_lose_request). */
 	slot_set_request(sl, http_method_str(c->parser.method), c->hbuf,
 	    c->url_len);
 	w->state = WORKER_BUSY;

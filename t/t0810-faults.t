@@ -3,7 +3,8 @@
 # over timeouts.request (504, worker replaced), recycling by max_requests
 # (replaced while the other serves), a graceful stop that finishes the
 # request in flight, a second SIGTERM that does not wait, workers that
-# never become ready (killed and replaced), a worker binary that cannot
+# never become ready (killed and replaced), a worker that dies before it
+# takes the request it was handed (another serves it), a worker binary that cannot
 # start at all (back-off, static files still served, PHP gets 503 at once),
 # and running out of file descriptors (accepts pause, nothing spins, service
 # resumes).
@@ -193,6 +194,50 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	sleep(3);
 	my $cpu1 = (split ' ', read_file("/proc/$srv->{pid}/stat"))[13];
 	cmp_ok($cpu1 - $cpu0, '<', 50, 'the supervisor does not spin while workers fail (under 0.5 s CPU in 3 s)');
+	stopped_cleanly($srv);
+}
+
+# --- a worker that goes away before it takes its request ----------------
+# The supervisor hands a request to an idle worker; the worker dies before
+# reading it (stopped, then killed).  Nothing of the request ran: it is
+# served by another worker, not answered 502.  Both workers are stopped,
+# so whichever gets it cannot read it; both are killed; the replacements
+# serve it.  A POST too: the worker never saw it.
+{
+	my $w = wiki('pool.workers' => 2);
+	my $srv = start_mwsup($w->{config});
+	my $dir = test_dir();
+	for my $case (['GET', '/wiki/Main_Page', qr/MediaWiki has been installed/],
+	    ['POST', '/api.php', qr/"general":\{/]) {
+		my ($method, $path, $want) = @$case;
+		my @pids = worker_pids($srv);
+		is(scalar(@pids), 2, "two workers before the $method");
+		kill('STOP', @pids);
+		my $file = "$dir/handover-$method";
+		my $pid = fork() // die "fork: $!\n";
+		if ($pid == 0) {
+			my $body = 'action=query&meta=siteinfo&format=json';
+			my $req = $method eq 'GET'
+			    ? "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+			    : "POST $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+			      . "Content-Type: application/x-www-form-urlencoded\r\n"
+			      . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
+			my ($out) = raw($srv->{port}, $req, timeout => 60);
+			write_file($file, $out // '');
+			POSIX::_exit(0);
+		}
+		# The supervisor hands the request over at once; give it time.
+		sleep(0.5);
+		kill('KILL', @pids);
+		waitpid($pid, 0);
+		my $r = parse_response(read_file($file));
+		is($r->{status}, 200, "a $method handed to a worker that died before taking it is served by another");
+		like($r->{body}, $want, "with the page asked for ($method)");
+		wait_until(sub { worker_pids($srv) == 2 }, 20);
+	}
+	log_like($srv, qr/went away before taking request \d+; handing it to another/,
+	    'the log says the request was handed on');
+	log_unlike($srv, qr/answered 502/, 'nobody got a 502');
 	stopped_cleanly($srv);
 }
 
