@@ -346,8 +346,6 @@ pool_lose_request(struct worker *w, int status)
 		dispatch_submit(c);
 		return;
 	}
-	free(c->msg);
-	c->msg = NULL;
 	conn_worker_failed(c, status,
 	    atomic_load(&pool_slot(w)->bytes_out) == 0);
 }

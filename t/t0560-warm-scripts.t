@@ -23,11 +23,16 @@ use MwTest;
 
 my $MW_ROOT = '/usr/share/mediawiki';
 my $root = test_dir() . '/root';
-mkdir $root or die "mkdir $root: $!\n";
-for my $f (glob("$MW_ROOT/* $MW_ROOT/.[!.]*")) {
-	(my $name = $f) =~ s{.*/}{};
-	symlink($f, "$root/$name") or die "symlink $f: $!\n";
+# link_all($real, $fake, @globs): $fake gets a symlink to each entry of $real.
+sub link_all {
+	my ($real, $fake, @globs) = @_;
+	for my $f (glob(join ' ', map { "$real/$_" } @globs)) {
+		(my $name = $f) =~ s{.*/}{};
+		symlink($f, "$fake/$name") or die "symlink $f: $!\n";
+	}
 }
+mkdir $root or die "mkdir $root: $!\n";
+link_all($MW_ROOT, $root, '*', '.[!.]*');
 # A real directory for each component of $rel, every other entry a
 # symlink into the MediaWiki root.
 sub unfold {
@@ -39,10 +44,7 @@ sub unfold {
 		unlink $fake or die "unlink $fake: $!\n";
 		mkdir $fake or die "mkdir $fake: $!\n";
 		chmod 0755, $fake;
-		for my $f (glob("$real/*")) {
-			(my $name = $f) =~ s{.*/}{};
-			symlink($f, "$fake/$name") or die "symlink $f: $!\n";
-		}
+		link_all($real, $fake, '*');
 	}
 	return $fake;
 }

@@ -3,11 +3,12 @@
  *
  * With snapshot.enabled, the worker keeps one PHP request open for its
  * whole life: worker/php/warm.php bootstraps MediaWiki in it, the
- * checkpoint is taken (checkpoint.h), and each HTTP request for index.php,
- * api.php, load.php or rest.php, and each job slice (worker/php/jobs.php),
- * becomes a call into that request followed by a restore.  Any other
- * script is served the cold way (a PHP request of its own) after leaving
- * warm mode; the next warm request bootstraps again.
+ * checkpoint is taken (checkpoint.h), and each HTTP request for one of
+ * MediaWiki's entry points (warm_scripts in warm.c), and each job slice
+ * (worker/php/jobs.php), becomes a call into that request followed by a
+ * restore.  Any other script, and an entry script that is not the one
+ * MediaWiki ships, is served the cold way (a PHP request of its own) after
+ * leaving warm mode; the next warm request bootstraps again.
  */
 #ifndef MW_WARM_H
 #define MW_WARM_H

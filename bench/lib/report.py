@@ -111,7 +111,7 @@ def fmt(v, spec, width):
     return format(v, spec).rjust(width)
 
 
-def table(meta, rows):
+def table(meta, rows, boot, share):
     out = []
     w = meta.get("workers", "?")
     out.append("mwsup%s vs nginx + PHP-FPM 8.2 (pm=static), %s workers each, "
@@ -174,7 +174,6 @@ def table(meta, rows):
     out.append("start to ready: mwsup %s ms (\"ready:\" logged), php-fpm %s ms "
                "(socket accepts)" % (meta.get("mwsup_ready_ms", "-") or "-",
                                     meta.get("fpm_ready_ms", "-") or "-"))
-    boot, share = bootstrap_share(rows)
     if share:
         out.append("")
         out.append("FPM's bootstrap alone (bootstrap_only, c=1): p50 %.2f ms. Its share "
@@ -203,7 +202,8 @@ def main():
     rundir = sys.argv[1]
     meta = read_meta(rundir + "/meta")
     rows = read_rows(rundir + "/results")
-    print(table(meta, rows))
+    boot, share = bootstrap_share(rows)
+    print(table(meta, rows, boot, share))
     if len(sys.argv) == 3:
         doc = {
             "machine": meta.get("machine"),
@@ -228,10 +228,10 @@ def main():
             "check_after_failed": {s: meta[s + "_check_after"].split()
                                    for s in ("mwsup", "fpm")
                                    if meta.get(s + "_check_after")},
-            "fpm_bootstrap_p50_ms": bootstrap_share(rows)[0],
+            "fpm_bootstrap_p50_ms": boot,
             "bootstrap_share": [{k: round(v, 3) if isinstance(v, float) else v
                                  for k, v in b.items()}
-                                for b in bootstrap_share(rows)[1]],
+                                for b in share],
             "rows": [{k: r.get(k) for k in
                       ("name", "concurrency", "stack", "rps", "p50_ms",
                        "p99_ms", "errors", "rss_kb", "na") if k != "na"

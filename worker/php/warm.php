@@ -260,10 +260,15 @@ final class MwsupWarm {
 	 * dropped from the container (destroyed if it says how), so that the
 	 * next request that asks for it gets a new one.
 	 */
+	/** A kept service's instance, if a request made it. */
+	private static function keptInstance( string $name ): ?object {
+		return isset( self::$keep[$name] ) ?
+			MediaWikiServices::getInstance()->peekService( $name ) : null;
+	}
+
 	private static function resetServices() {
 		foreach ( self::CLEAR_PROPERTIES as $name => $values ) {
-			$instance = isset( self::$keep[$name] ) ?
-				MediaWikiServices::getInstance()->peekService( $name ) : null;
+			$instance = self::keptInstance( $name );
 			if ( $instance !== null ) {
 				Closure::bind( static function () use ( $instance, $values ) {
 					foreach ( $values as $prop => $value ) {
@@ -274,8 +279,7 @@ final class MwsupWarm {
 		}
 		self::checkKept();
 		foreach ( self::RESET_PROPERTIES as $name => $props ) {
-			$instance = isset( self::$keep[$name] ) ?
-				MediaWikiServices::getInstance()->peekService( $name ) : null;
+			$instance = self::keptInstance( $name );
 			if ( $instance === null ) {
 				continue;
 			}
@@ -870,8 +874,9 @@ final class MwsupWarmJson {
 		Closure::bind( function () use ( $classes ) {
 			foreach ( $this->moduleInfos as &$info ) {
 				$class = $info['class'] ?? null;
-				if ( is_string( $class ) && isset( $classes[strtolower( ltrim( $class, '\\' ) )] ) ) {
-					$info['class'] = $classes[strtolower( ltrim( $class, '\\' ) )];
+				$key = is_string( $class ) ? strtolower( ltrim( $class, '\\' ) ) : null;
+				if ( isset( $classes[$key] ) ) {
+					$info['class'] = $classes[$key];
 				}
 			}
 		}, $rl, MediaWiki\ResourceLoader\ResourceLoader::class )();
