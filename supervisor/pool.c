@@ -44,7 +44,8 @@
  */
 static struct worker pool_w[POOL_MAX];
 static int pool_hi;		/* 1 + highest index ever used */
-static int pool_rr;
+/* Counts workers becoming idle (struct worker's idle_seq). */
+static uint64_t pool_idle_seq;
 static int pool_retire_pending;	/* old generation waits for the new */
 static char pool_path[PATH_MAX];
 /*
@@ -393,6 +394,7 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		log_debug("worker %d (pid %d): ready in %llu ms", w->index,
 		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
 		w->state = WORKER_IDLE;
+		w->idle_seq = ++pool_idle_seq;
 		w->deadline = 0;
 		if (sup.stopping && conn_need_worker() == 0)
 			pool_quit_all();
@@ -436,6 +438,7 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 			break;
 		}
 		w->state = WORKER_IDLE;
+		w->idle_seq = ++pool_idle_seq;
 		if (sup.stopping && conn_need_worker() == 0) {
 			pool_quit_all();
 			break;
@@ -507,25 +510,30 @@ pool_assign_slice(struct worker *w, const void *msg, size_t len, int fd,
 	return 0;
 }
 
+/*
+ * The worker that became idle last gets the request: its MediaWiki heap
+ * and OPcache are still in the CPU's caches, and at low concurrency one
+ * worker serves everything while the others stay free for the job queue.
+ * Under load all are busy and each takes the next request as it finishes.
+ */
 struct worker *
 pool_pick_idle(void)
 {
-	struct worker *old = NULL;
+	struct worker *best = NULL, *old = NULL;
 
-	if (pool_hi == 0)
-		return NULL;
-	for (int k = 0; k < pool_hi; k++) {
-		struct worker *w = &pool_w[(pool_rr + k) % pool_hi];
+	for (int i = 0; i < pool_hi; i++) {
+		struct worker *w = &pool_w[i];
 
 		if (w->state != WORKER_IDLE)
 			continue;
 		if (w->member) {
-			pool_rr = (w->index + 1) % pool_hi;
-			return w;
-		}
-		if (old == NULL)
+			if (best == NULL || w->idle_seq > best->idle_seq)
+				best = w;
+		} else if (old == NULL)
 			old = w;
 	}
+	if (best != NULL)
+		return best;
 	/* Old workers serve only until the new generation is ready. */
 	return pool_retire_pending ? old : NULL;
 }

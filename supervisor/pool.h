@@ -30,6 +30,7 @@ struct worker {
 	struct conn	*conn;		/* request being served */
 	uint64_t	 deadline;	/* ms: startup or request deadline */
 	uint64_t	 busy_since;	/* ms */
+	uint64_t	 idle_seq;	/* order in which workers became idle */
 	uint64_t	 started;	/* ms */
 	uint64_t	 respawn_at;	/* ms, WORKER_DOWN only */
 	int		 fails;		/* consecutive early deaths */
@@ -53,7 +54,7 @@ int	 pool_reload(void);
 int	 pool_generation_ready(void);
 void	 pool_on_sigchld(void);
 void	 pool_tick(void);
-/* An idle worker, chosen from a rotating start, or NULL. */
+/* The idle worker that became idle last, or NULL. */
 struct worker *pool_pick_idle(void);
 struct worker *pool_pick_longest_busy(void);
 /* Hand c to w (which must be idle); 0 or -1 (w failed, c untouched). */

@@ -13,6 +13,14 @@ use Test::More;
 use MwTest;
 
 my $w = wiki('pool.workers' => 2, 'snapshot.enabled' => 'true', 'log.access' => 'stderr');
+# A view asked to wait keeps its worker busy (views_by_worker below).
+append_settings($w, <<'PHP');
+$wgHooks['BeforeInitialize'][] = static function () {
+	if ( isset( $_GET['mwsup_test_hold'] ) ) {
+		usleep( 600000 );
+	}
+};
+PHP
 like(read_file($w->{settings}), qr/^\$wgUseLocalMessageCache = true;/m,
     'tools/mkwiki keeps interface messages in the local server cache');
 my $srv = start_mwsup($w->{config});
@@ -22,17 +30,23 @@ is(scalar @pids, 2, 'two warm workers');
 # Views of a page (the Main Page unless named) until each worker has
 # answered at least $n of them; returns the bodies seen, by worker pid
 # (the access log's last field).  Requests are numbered across calls so
-# that each URL is seen once.
+# that each URL is seen once.  They go in pairs: the first is held in a
+# hook for a while, so the second goes to the other worker (sequential
+# requests would all reach the worker that became idle last).
 my $nview = 0;
 sub views_by_worker {
 	my ($n, $page) = @_;
 	$page //= 'Main_Page';
 	my (%seen, %bodies);
-	for (1 .. 200) {
-		my $i = ++$nview;
-		$bodies{$i} = http(GET => "/wiki/$page?v=$i")->{body};
+	for (1 .. 20) {
+		my ($i, $k) = (++$nview, ++$nview);
+		my $held = raw_begin($srv->{port}, "GET /wiki/$page?v=$i&mwsup_test_hold=1 HTTP/1.1\r\n" .
+		    "Host: 127.0.0.1\r\nConnection: close\r\n\r\n");
+		select(undef, undef, undef, 0.2);
+		$bodies{$k} = http(GET => "/wiki/$page?v=$k")->{body};
+		$bodies{$i} = parse_response(raw_end($held))->{body};
 		for my $line (split /\n/, log_text($srv)) {
-			my ($j, $pid) = $line =~ m{GET /wiki/\Q$page\E\?v=(\d+) .* (\d+)$} or next;
+			my ($j, $pid) = $line =~ m{GET /wiki/\Q$page\E\?v=(\d+)\S* .* (\d+)$} or next;
 			next unless defined $bodies{$j};
 			$seen{$pid} //= [];
 			push @{ $seen{$pid} }, delete $bodies{$j} if @{ $seen{$pid} } < $n;

@@ -66,6 +66,24 @@ is(scalar @slots, 2, 'both workers have a slot');
 is_deeply([sort map { $_->{pid} } @slots], [sort { $a <=> $b } worker_pids($srv)], 'the slots name the worker processes');
 ok(!grep({ $_->{state} ne 'idle' } @slots), 'with nothing to do, both are idle');
 
+# Of two idle workers, the one that became idle last gets the request (its
+# caches are warm): requests one after another (each after the last is
+# done) are served by one worker, the other stays idle.
+my %served = map { $_->{pid} => $_->{requests} } @slots;
+for (1 .. 6) {
+	http(GET => '/api.php?action=query&meta=siteinfo&format=json');
+	wait_until(sub {
+		my (undef, $o) = run_cmd(mwsup_bin(), @sc, '--json');
+		my $j = eval { decode_json($o) } or return;
+		return !grep({ $_->{state} ne 'idle' } @{ $j->{slots} });
+	}, 10);
+}
+my $seq = decode_json((run_cmd(mwsup_bin(), @sc, '--json'))[1]);
+my %grew = map { $_->{pid} => $_->{requests} - ($served{$_->{pid}} // 0) } @{ $seq->{slots} };
+is_deeply([sort { $a <=> $b } values %grew], [0, 6],
+    'six requests one after another: all six served by one worker')
+	or diag(explain(\%grew));
+
 # A busy worker shows its request.
 my $pid = fork() // die;
 if ($pid == 0) { http(GET => '/wiki/Main_Page?mwsup_test_sleep=4'); POSIX::_exit(0) }

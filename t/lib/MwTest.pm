@@ -32,7 +32,7 @@ our @EXPORT = qw(
 	wiki set_yaml read_file write_file append_settings wiki_php
 	start_mwsup stop_mwsup stopped_cleanly current_server
 	log_text log_like log_unlike
-	http raw parse_response form cookie_jar
+	http raw raw_begin raw_end parse_response form cookie_jar
 	worker_pids wait_until run_cmd
 );
 
@@ -513,6 +513,38 @@ sub raw {
 	}
 	close($s);
 	return wantarray ? ($out, $closed) : $out;
+}
+
+# raw_begin($port, $bytes): connect and write bytes without waiting for
+# the answer (to keep a worker busy while another request is sent);
+# raw_end($socket, timeout => S) reads it until the server closes the
+# connection or goes quiet.  The supervisor gives each request to the
+# worker that became idle last, so sequential requests all reach one
+# worker: a request held busy is how a test reaches the other one.
+sub raw_begin {
+	my ($port, $bytes, %opt) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => $opt{host} // '127.0.0.1',
+	    PeerPort => $port, Proto => 'tcp', Timeout => 10)
+		or die "raw_begin: connect to port $port: $!\n";
+	$s->autoflush(1);
+	local $SIG{PIPE} = 'IGNORE';
+	syswrite($s, $bytes) == length $bytes or die "raw_begin: short write\n";
+	return $s;
+}
+
+sub raw_end {
+	my ($s, %opt) = @_;
+	my $timeout = $opt{timeout} // 30;
+	my $out = '';
+	my $rin = '';
+	vec($rin, fileno($s), 1) = 1;
+	while (select(my $rout = $rin, undef, undef, $timeout) > 0) {
+		my $got = sysread($s, my $buf, 65536);
+		last unless $got;
+		$out .= $buf;
+	}
+	close($s);
+	return $out;
 }
 
 # parse_response($bytes): the first HTTP response in raw bytes, as http()

@@ -452,9 +452,17 @@ final class MwsupWarm {
 			$lbf->destroy();
 			return;
 		}
-		$services->getDBLoadBalancerFactoryConfigBuilder()->applyGlobalState(
+		// applyGlobalState() reads the request and its arguments only;
+		// the builder service would make the WAN cache, the stash and
+		// the read-only mode first (~3% of an api.php siteinfo request).
+		self::$lbConfigBuilder ??= ( new ReflectionClass( MWLBFactory::class ) )
+			->newInstanceWithoutConstructor();
+		self::$lbConfigBuilder->applyGlobalState(
 			$lbf, $services->getMainConfig(), $services->getStatsdDataFactory() );
 	}
+
+	/** @var MWLBFactory|null an unconstructed one, for applyGlobalState() */
+	private static $lbConfigBuilder = null;
 
 	/** @var SqlBagOStuff[] SQL object caches kept across requests: by
 	 * ObjectCache id, "wan" (MainWANObjectCache's store), "stash"
