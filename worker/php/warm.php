@@ -288,8 +288,9 @@ final class MwsupWarm {
 
 	/**
 	 * After a request: every instantiated service that is not kept is
-	 * dropped from the container (destroyed if it says how, some emptied), so that the
-	 * next request that asks for it gets a new one.
+	 * dropped from the container (destroyed if it says how, emptied if
+	 * EMPTY_WHEN_DROPPED says so), so that the next request that asks for
+	 * it gets a new one.
 	 */
 	private static function resetServices() {
 		foreach ( self::CLEAR_PROPERTIES as $name => $values ) {
