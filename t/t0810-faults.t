@@ -4,7 +4,8 @@
 # (replaced while the other serves), a graceful stop that finishes the
 # request in flight, a second SIGTERM that does not wait, workers that
 # never become ready (killed and replaced), a worker that dies before it
-# takes the request it was handed (another serves it), a worker binary that cannot
+# takes the request it was handed (another serves it), one that dies after
+# writing its response (the client still gets all of it), a worker binary that cannot
 # start at all (back-off, static files still served, PHP gets 503 at once),
 # and running out of file descriptors (accepts pause, nothing spins, service
 # resumes).
@@ -16,6 +17,7 @@ use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use IO::Socket::IP;
+use Socket qw(PF_INET SOCK_STREAM SOL_SOCKET SO_RCVBUF pack_sockaddr_in inet_aton);
 use MwTest;
 
 my $PNG = '/resources/assets/poweredby_mediawiki_88x31.png';
@@ -242,6 +244,47 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	log_like($srv, qr/went away before taking request \d+; handing it to another/,
 	    'the log says the request was handed on');
 	log_unlike($srv, qr/answered 502/, 'nobody got a 502');
+	stopped_cleanly($srv);
+}
+
+# --- a worker that dies after its response was written -------------------
+# A page of ~116 KB, to a client that reads nothing yet (a 4 KB receive
+# buffer): the worker gives the whole response to the kernel in one write
+# and goes on to MediaWiki's post-send work, where it is killed.  The
+# client then reads the complete page.  (A socket's send buffer starts at
+# 16 KB: the worker used to wait for the client to read, and a death then
+# cut the page.)
+{
+	my $w = wiki('pool.workers' => 1);
+	my $dir = test_dir();
+	# The worker may run as www-data (tests run as root).
+	mkdir "$dir/run"; chmod 0777, "$dir/run";
+	my $mark = "$dir/run/post-send";
+	append_settings($w, <<"EOF2");
+\$wgHooks['BeforePageDisplay'][] = static function ( \$out ) {
+	if ( \$out->getRequest()->getVal( 'mwsup_test_post_send' ) ) {
+		\$out->addHTML( '<p>' . str_repeat( 'padding ', 12500 ) . '</p>' );
+		DeferredUpdates::addCallableUpdate( static function () {
+			touch( '$mark' );
+			sleep( 30 );
+		}, DeferredUpdates::POSTSEND );
+	}
+};
+EOF2
+	my $srv = start_mwsup($w->{config});
+	my ($pid) = worker_pids($srv);
+	socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+	setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096) or die "SO_RCVBUF: $!\n";
+	connect($s, pack_sockaddr_in($srv->{port}, inet_aton('127.0.0.1'))) or die "connect: $!\n";
+	syswrite($s, "GET /wiki/Main_Page?mwsup_test_post_send=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+	ok(wait_until(sub { -e $mark }, 20), 'the worker reaches its post-send work before the client reads');
+	kill('KILL', $pid);
+	sleep(0.5);
+	my $r = parse_response(raw_end($s, timeout => 10));
+	is($r->{status}, 200, 'the client gets 200');
+	is(length($r->{body}), $r->{headers}{'content-length'} // -1,
+	    'and the whole body its Content-Length announces');
+	like($r->{body}, qr{</html>\s*\z}, 'the page is complete');
 	stopped_cleanly($srv);
 }
 

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -325,6 +326,36 @@ response_date(char *out, size_t cap)
 }
 
 /*
+ * A whole response (up to RESPONSE_BUF_MAX and its head) should go to the
+ * kernel in one write, so that the client gets all of it even if the
+ * worker dies right after (killed for its time, or crashing in
+ * MediaWiki's post-send work; the supervisor holds the connection open).
+ * A new connection's send buffer starts at 16 KB (tcp_wmem); on loopback
+ * the kernel usually moves the bytes on at once, but on a loaded machine
+ * or a real network a larger response would be written in pieces as the
+ * client reads.  So the buffer is grown to hold it, and at least
+ * RESPONSE_BUF_MAX (a keep-alive connection keeps the size, and the
+ * kernel no longer tunes it).  Only grows; the kernel doubles the value
+ * asked and caps it at net.core.wmem_max.  Responses of up to
+ * RESPONSE_CHUNK_MIN are left as they are.
+ */
+static void
+response_room(int fd, size_t len)
+{
+	int have = 0, want;
+	socklen_t sl = sizeof(have);
+
+	if (len <= RESPONSE_CHUNK_MIN)
+		return;
+	if (len < RESPONSE_BUF_MAX)
+		len = RESPONSE_BUF_MAX;
+	want = (int)(len < (size_t)INT_MAX / 2 ? len : (size_t)INT_MAX / 2);
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &have, &sl) == 0 &&
+	    have / 2 < want)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+}
+
+/*
  * Choose the framing and put the status line and headers on the wire,
  * followed by the held-back body when final (the whole response is known).
  */
@@ -413,6 +444,9 @@ response_start(struct response *r, bool final)
 		r->len = 0;
 	}
 	r->mode = RESPONSE_STREAMING;
+	if (final)
+		response_room(r->fd, iov[0].iov_len +
+		    (iovcnt > 1 ? iov[1].iov_len : 0));
 	(void)response_sendv(r, iov, iovcnt);
 	free(h);
 }
