@@ -584,8 +584,9 @@ warm_cleanup(struct request *rq)
  * roots PHP has buffered would reach its threshold during the next
  * request, judging by what this one added: PHP would then collect in the
  * middle of that request, on its client's time (a load.php startup
- * request adds ~3,500 roots of a threshold of 10,001: every third one
- * paid a collection).
+ * request once added ~3,500 roots of a threshold of 10,001, and every
+ * third one paid a collection; php/warm.php now frees the ResourceLoader
+ * without the collector).
  */
 static void
 warm_collect(void)

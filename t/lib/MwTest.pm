@@ -22,7 +22,7 @@ use IO::Socket::IP;
 use IO::Socket::UNIX;
 use POSIX qw(:sys_wait_h);
 use Scalar::Util qw(blessed);
-use Socket qw(SOCK_STREAM);
+use Socket qw(SOCK_STREAM SOL_SOCKET SO_RCVBUF);
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
@@ -515,8 +515,9 @@ sub raw {
 	return wantarray ? ($out, $closed) : $out;
 }
 
-# raw_begin($port, $bytes): connect and write bytes without waiting for
-# the answer (to keep a worker busy while another request is sent);
+# raw_begin($port, $bytes, %opt): connect and write bytes without waiting
+# for the answer (to keep a worker busy while another request is sent;
+# opt rcvbuf: the client socket's receive buffer, set before connecting);
 # raw_end($socket, timeout => S) reads it until the server closes the
 # connection or goes quiet.  The supervisor gives each request to the
 # worker that became idle last, so sequential requests all reach one
@@ -524,7 +525,8 @@ sub raw {
 sub raw_begin {
 	my ($port, $bytes, %opt) = @_;
 	my $s = IO::Socket::IP->new(PeerHost => $opt{host} // '127.0.0.1',
-	    PeerPort => $port, Proto => 'tcp', Timeout => 10)
+	    PeerPort => $port, Proto => 'tcp', Timeout => 10,
+	    ($opt{rcvbuf} ? (Sockopts => [[SOL_SOCKET, SO_RCVBUF, $opt{rcvbuf}]]) : ()))
 		or die "raw_begin: connect to port $port: $!\n";
 	$s->autoflush(1);
 	local $SIG{PIPE} = 'IGNORE';
