@@ -13,6 +13,7 @@
 #include "log.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -1176,29 +1177,37 @@ static const char *const config_default_exclude[] = {
 	NULL
 };
 
+/*
+ * What warm workers set back after each request instead of making anew
+ * by default: "core", every service of MediaWiki core's ServiceWiring.php
+ * but the few made from the request (php/warm.php knows them).
+ */
+static const char *const config_default_reset[] = { "core", NULL };
+
 static void
-config_free_exclude(struct config *cfg)
+config_free_names(char **names, int *n)
 {
 	int i;
 
-	for (i = 0; i < cfg->nexclude; i++) {
-		free(cfg->exclude[i]);
-		cfg->exclude[i] = NULL;
+	for (i = 0; i < *n; i++) {
+		free(names[i]);
+		names[i] = NULL;
 	}
-	cfg->nexclude = 0;
+	*n = 0;
 }
 
-/* snapshot.exclude: a sequence of names; replaces the default list. */
+/*
+ * snapshot.exclude and snapshot.reset: a sequence of names, which replaces
+ * the default list (an empty one empties it).
+ */
 static int
-config_set_exclude(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+config_set_names(struct config_walk *w, const struct config_node *key,
+    const struct config_node *val, char **names, int *n)
 {
-	struct config *cfg = w->cfg;
 	const struct config_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	size_t i;
 
-	(void)k;
 	if (config_is_null(val))
 		return 0;
 	if (val->kind != CONFIG_SEQ) {
@@ -1207,7 +1216,7 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 		    config_got(val, got, sizeof(got)));
 		return -1;
 	}
-	config_free_exclude(cfg);
+	config_free_names(names, n);
 	for (i = 0; i < val->nkids; i++) {
 		e = &val->kids[i];
 		if (i == CONFIG_MAX_EXCLUDE) {
@@ -1218,9 +1227,44 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 		}
 		if (config_string(w, e, e, "a name") == -1)
 			return -1;
-		if (config_store(w, &cfg->exclude[i], e->text) == -1)
+		if (config_store(w, &names[i], e->text) == -1)
 			return -1;
-		cfg->nexclude++;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int
+config_set_exclude(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	(void)k;
+	return config_set_names(w, key, val, w->cfg->exclude,
+	    &w->cfg->nexclude);
+}
+
+/* snapshot.reset: service names ("core": all of core's); no spaces. */
+static int
+config_set_reset(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	struct config *cfg = w->cfg;
+	const char *c;
+	int i;
+
+	(void)k;
+	if (config_set_names(w, key, val, cfg->reset, &cfg->nreset) == -1)
+		return -1;
+	for (i = 0; i < cfg->nreset; i++) {
+		for (c = cfg->reset[i]; *c != '\0'; c++)
+			if (isspace((unsigned char)*c) || *c == ',')
+				break;
+		if (*c != '\0' || cfg->reset[i][0] == '\0') {
+			config_error(w->name, val->kids[i].line,
+			    val->kids[i].col, "%s: \"%s\" is not a service name",
+			    w->path, cfg->reset[i]);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -1558,6 +1602,7 @@ static const struct config_key config_log_keys[] = {
 static const struct config_key config_snapshot_keys[] = {
 	{ "enabled",	config_set_bool,	F(snapshot_enabled), 0, 0, 0, NULL },
 	{ "exclude",	config_set_exclude,	F(exclude), 0, 0, 0, NULL },
+	{ "reset",	config_set_reset,	F(reset), 0, 0, 0, NULL },
 	{ "gc_interval", config_set_number,	F(gc_interval),
 	    CONFIG_NUM_INT, 1, 1000000, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
@@ -1726,6 +1771,13 @@ config_defaults(struct config *cfg, const char *name)
 		}
 		cfg->nexclude++;
 	}
+	for (i = 0; config_default_reset[i] != NULL; i++) {
+		if ((cfg->reset[i] = strdup(config_default_reset[i])) == NULL) {
+			log_err("%s: out of memory", name);
+			return -1;
+		}
+		cfg->nreset++;
+	}
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
 	    !cfg->mw_settings) {
 		log_err("%s: out of memory", name);
@@ -1864,8 +1916,10 @@ config_free(struct config *cfg)
 		free(cfg->statics[i].prefix);
 		free(cfg->statics[i].dir);
 	}
-	for (i = 0; i < CONFIG_MAX_EXCLUDE; i++)
+	for (i = 0; i < CONFIG_MAX_EXCLUDE; i++) {
 		free(cfg->exclude[i]);
+		free(cfg->reset[i]);
+	}
 	free(cfg->user);
 	free(cfg->access_log);
 	free(cfg->status_path);

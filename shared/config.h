@@ -98,6 +98,8 @@ struct config {
 	int	 gc_interval;		/* requests between PHP cycle collections */
 	char	*exclude[CONFIG_MAX_EXCLUDE];
 	int	 nexclude;
+	char	*reset[CONFIG_MAX_EXCLUDE];	/* services set back per request */
+	int	 nreset;
 
 	/* status: the HTTP status endpoint */
 	char	*status_path;		/* NULL = off */

@@ -58,6 +58,12 @@ bad_config('workers-zero', qr/^  workers:/, '  workers: 0',
     qr/workers/, 'a pool of zero workers is refused as out of range');
 bad_config('gc-interval-zero', qr/^  gc_interval:/, '  gc_interval: 0',
     qr/gc_interval/, 'a cycle collection every 0 requests is refused as out of range');
+bad_config('reset-type', qr/^  reset:/, '  reset: core',
+    qr/snapshot\.reset: expected a sequence of names/,
+    'snapshot.reset must be a list, even of one name');
+bad_config('reset-name', qr/^  reset:/, '  reset: [core, "Parser Factory"]',
+    qr/snapshot\.reset: "Parser Factory" is not a service name/,
+    'a service name with a space in it is refused');
 bad_config('port-range', qr/^  - 127\.0\.0\.1:8080/, '  - 127.0.0.1:70000',
     qr/70000|port/, 'a listen port above 65535 is refused');
 bad_config('dispatch', qr/^  dispatch:/, '  dispatch: fastest',

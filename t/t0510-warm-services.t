@@ -1,10 +1,13 @@
 #!/usr/bin/perl
-# Warm workers keep some MediaWiki services across requests (snapshot.exclude
-# "service:Name", defaults in etc/mw.yaml) and make every other one anew per
-# request.  With one worker and MWSUP_WARM_VERIFY set, the worker searches
-# the object graph of every kept service after every request for anything
-# of a request (a service not kept, a User, a WebRequest, a session, a
-# database connection): none of the defaults may hold one.  Around that:
+# Warm workers keep some MediaWiki services across requests as they are
+# (snapshot.exclude "service:Name", defaults in etc/mw.yaml), make the others
+# once and set them back after every request (snapshot.reset, default: all
+# of core's but five), and make the rest anew per request.  With one worker
+# and MWSUP_WARM_VERIFY set, the worker searches the object graph of every
+# kept service after every request for anything of a request (a service not
+# kept, a User, a WebRequest, a session, a database connection), and that of
+# every reset service, once set back, for a user, a request or a session:
+# none of the defaults may hold one.  Around that:
 # rights, interface language and preferences of a sysop do not reach an
 # anonymous request; writes (POST) and reads alternate on SQLite; the
 # client address an edit records is that request's; a hook handler that an
@@ -27,6 +30,16 @@ $wgExtensionFunctions[] = static function () {
 		'BeforePageDisplay', static function ( $out ) {
 			$out->addMeta( 'mwsup-dynamic-hook', 'ran' );
 		} );
+};
+// ?mwsup_test_grant: the request's user gets the delete right in
+// PermissionManager for as long as that object lives (the revoking
+// callback is cancelled).
+$wgHooks['ApiBeforeMain'][] = static function () {
+	if ( RequestContext::getMain()->getRequest()->getCheck( 'mwsup_test_grant' ) ) {
+		$scope = MediaWiki\MediaWikiServices::getInstance()->getPermissionManager()
+			->addTemporaryUserRights( RequestContext::getMain()->getUser(), 'delete' );
+		Wikimedia\ScopedCallback::cancel( $scope );
+	}
 };
 PHP
 my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 });
@@ -78,6 +91,17 @@ ok(!(grep { $_ eq 'delete' } @{ $anon->{query}{userinfo}{rights} // [] }),
     'without the sysop\'s rights');
 ok(!(grep { $_ eq 'sysop' } @{ $anon->{query}{userinfo}{groups} // [] }),
     'or groups');
+# PermissionManager is made once and set back after each request: what a
+# request leaves in it (here a right granted to the anonymous user for the
+# object's life) is gone for the next.
+my $granted = api(GET => undef, action => 'query', meta => 'userinfo', uiprop => 'rights',
+    mwsup_test_grant => 1);
+ok((grep { $_ eq 'delete' } @{ $granted->{query}{userinfo}{rights} // [] }),
+    'an anonymous request granted the delete right in PermissionManager has it');
+$anon = api(GET => undef, action => 'query', meta => 'userinfo', uiprop => 'rights');
+ok(exists $anon->{query}{userinfo}{anon} &&
+    !(grep { $_ eq 'delete' } @{ $anon->{query}{userinfo}{rights} // [] }),
+    'the next anonymous request does not');
 
 $j = api(GET => $jar, action => 'query', meta => 'tokens', type => 'csrf');
 my $csrf = $j->{query}{tokens}{csrftoken} // '';
@@ -130,6 +154,16 @@ for my $s (qw(PermissionManager UserGroupManager UserGroupManagerFactory UserOpt
 }
 log_unlike($srv, qr/is not kept across requests/,
     'no kept service holds anything of a request after any of these requests');
+my $reset = join ' ', $log =~ /services reset after each request: ([^\n]*)/g;
+for my $s (qw(PermissionManager UserGroupManager UserOptionsManager LinkCache
+    SpecialPageFactory Parser ParserFactory MessageCache MainWANObjectCache RevisionStore)) {
+	like($reset // '', qr/(?:^| )\Q$s\E(?: |$)/, "$s is made once and set back after each request");
+}
+for my $s (qw(AuthManager CommentFormatter UrlUtils WRStatsFactory)) {
+	unlike($reset // '', qr/(?:^| )\Q$s\E(?: |$)/, "$s (made from the request) is not");
+}
+log_unlike($srv, qr/is not reset but made for each request/,
+    'no service of core is found holding anything of a request after being set back');
 my @pids = worker_pids($srv);
 is(scalar(@pids), 1, 'all of it served by one worker');
 log_unlike($srv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
@@ -164,4 +198,33 @@ like($kept // '', qr/\bLanguageConverterFactory\b/, 'with the converter factory 
 log_unlike($srsrv, qr/is not kept across requests/, 'and nothing of a request in what is kept');
 log_unlike($srsrv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
 stopped_cleanly($srsrv);
+
+# --- each request's own protocol ------------------------------------------
+#
+# UrlUtils is kept, and is made with its request's protocol: the one
+# MediaWiki gives URLs expanded "in the current protocol" (siteinfo's base)
+# when $wgServer names none.  Behind a TLS proxy (X-Forwarded-Proto) and
+# over plain HTTP on one wiki, each request gets its own.
+my $pr = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true',
+    'snapshot.reset' => [qw(core NoSuchService CommentFormatter)]);
+append_settings($pr, q{$wgServer = preg_replace( '!^https?:!', '', $wgServer );});
+my $prsrv = start_mwsup($pr->{config});
+sub base_url {
+	my (%h) = @_;
+	my $r = http(GET => '/api.php?action=query&meta=siteinfo&format=json', \%h);
+	my $j = eval { decode_json($r->{body}) } // {};
+	return $j->{query}{general}{base} // "none (status $r->{status})";
+}
+like(base_url(), qr{^http://}, 'a plain request gets http URLs');
+like(base_url('X-Forwarded-Proto' => 'https'), qr{^https://},
+    'one through a TLS proxy right after it gets https URLs');
+like(base_url(), qr{^http://}, 'and the next plain one http again');
+# The snapshot.reset list of that wiki names a service that does not exist
+# and one made from the request.
+log_like($prsrv, qr/snapshot\.reset: no service NoSuchService/,
+    'a name in snapshot.reset that is no service is logged');
+log_like($prsrv, qr/service CommentFormatter is not reset but made for each request: it is made with the user's language/,
+    'a service made from the request is made per request even when named, and why is logged');
+log_unlike($prsrv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
+stopped_cleanly($prsrv);
 done_testing();

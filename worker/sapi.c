@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "putback.h"
 #include "request.h"
 #include "response.h"
 
@@ -275,6 +276,8 @@ static ZEND_NAMED_FUNCTION(mwsapi_fastcgi_finish_request)
 static const zend_function_entry mwsapi_functions[] = {
 	ZEND_RAW_FENTRY("fastcgi_finish_request",
 	    mwsapi_fastcgi_finish_request, mwsapi_arginfo_finish, 0)
+	ZEND_RAW_FENTRY("mwsup_put_back", mwsup_put_back,
+	    mwsup_arginfo_put_back, 0)
 	ZEND_FE_END
 };
 

@@ -388,6 +388,14 @@ warm_keep_services(void)
 		log_warn("warm mode: cannot hand the kept services to %s",
 		    warm.glue);
 	zval_ptr_dtor(&list);
+	array_init(&list);
+	for (i = 0; i < warm.cfg->nreset; i++)
+		add_next_index_string(&list, warm.cfg->reset[i]);
+	if (zend_update_static_property(ce, ZEND_STRL("resetServices"),
+	    &list) != SUCCESS)
+		log_warn("warm mode: cannot hand the reset services to %s",
+		    warm.glue);
+	zval_ptr_dtor(&list);
 }
 
 /*

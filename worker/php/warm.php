@@ -105,13 +105,31 @@ final class MwsupWarm {
 	 * HTTP method).  A kept service that reaches one of these is not kept.
 	 */
 	private const REQUEST_CLASSES = [
+		...self::USER_CLASSES,
+		Wikimedia\Rdbms\ILBFactory::class, Wikimedia\Rdbms\ILoadBalancer::class,
+		Wikimedia\Rdbms\IDatabase::class,
+	];
+
+	/** Objects of one request or one user: no reset service may hold one. */
+	private const USER_CLASSES = [
 		User::class, MediaWiki\Permissions\Authority::class,
 		WebRequest::class, WebResponse::class, IContextSource::class,
 		OutputPage::class, Skin::class,
 		MediaWiki\Session\Session::class, MediaWiki\Session\SessionBackend::class,
 		MediaWiki\Session\SessionManager::class,
+	];
+
+	/**
+	 * Objects a reset service may hold that are not its own, so not set
+	 * back with it: the database layer and the object caches with
+	 * connections (kept from one request to the next by their own rules,
+	 * see keepDatabase() and keepObjectCaches()), loggers, closures (what
+	 * they capture is not followed) and the container.
+	 */
+	private const NOT_OWNED = [
 		Wikimedia\Rdbms\ILBFactory::class, Wikimedia\Rdbms\ILoadBalancer::class,
-		Wikimedia\Rdbms\IDatabase::class,
+		Wikimedia\Rdbms\IDatabase::class, SqlBagOStuff::class,
+		Psr\Log\LoggerInterface::class, Wikimedia\Services\ServiceContainer::class,
 	];
 
 	/**
@@ -170,7 +188,7 @@ final class MwsupWarm {
 	 * itself is kept, so holding it is fine.
 	 */
 	private static function leakIn( $value, array $forbidden, object $container,
-		array &$seen, int $depth = 0
+		array &$seen, int $depth = 0, array $classes = self::REQUEST_CLASSES, array $stop = []
 	): ?string {
 		if ( $depth > 200 ) {
 			return null;
@@ -178,7 +196,8 @@ final class MwsupWarm {
 		if ( is_array( $value ) ) {
 			foreach ( $value as $v ) {
 				if ( is_array( $v ) || is_object( $v ) ) {
-					$why = self::leakIn( $v, $forbidden, $container, $seen, $depth + 1 );
+					$why = self::leakIn( $v, $forbidden, $container, $seen, $depth + 1,
+						$classes, $stop );
 					if ( $why !== null ) {
 						return $why;
 					}
@@ -197,9 +216,14 @@ final class MwsupWarm {
 		if ( isset( $forbidden[$id] ) ) {
 			return 'service ' . $forbidden[$id];
 		}
-		foreach ( self::REQUEST_CLASSES as $class ) {
+		foreach ( $classes as $class ) {
 			if ( $value instanceof $class ) {
 				return 'a ' . get_class( $value );
+			}
+		}
+		foreach ( $stop as $class ) {
+			if ( $value instanceof $class ) {
+				return null;
 			}
 		}
 		if ( $value instanceof Closure ) {
@@ -216,7 +240,7 @@ final class MwsupWarm {
 		} else {
 			$inner = get_mangled_object_vars( $value );
 		}
-		$why = self::leakIn( $inner, $forbidden, $container, $seen, $depth + 1 );
+		$why = self::leakIn( $inner, $forbidden, $container, $seen, $depth + 1, $classes, $stop );
 		return $why === null ? null : get_class( $value ) . ' -> ' . $why;
 	}
 
@@ -264,6 +288,7 @@ final class MwsupWarm {
 				error_log( "warm mode: service $name is not kept across requests: " .
 					"it holds $why" );
 				unset( self::$keep[$name] );
+				self::$madeChanged = true;
 				self::$checked = [];
 				$again = true;
 				break;
@@ -280,6 +305,299 @@ final class MwsupWarm {
 		}, null, $scope )();
 	}
 
+	/** @var string[] snapshot.reset (set by the worker) */
+	public static $resetServices = [];
+
+	/** @var bool[] names of the services reset after each request */
+	private static $resetNames = [];
+
+	/** @var bool[] those of them named in snapshot.reset (not by "core") */
+	private static $namedReset = [];
+
+	/**
+	 * Services of MediaWiki core made from the request: what they are made
+	 * with is not the site's configuration alone, so they are made anew
+	 * for each request even when snapshot.reset names them.
+	 */
+	private const MADE_FROM_REQUEST = [
+		'AuthManager' => 'it is made with the request',
+		'CommentFormatter' => "it is made with the user's language",
+		'RowCommentFormatter' => "it is made with the user's language",
+		'UrlUtils' => "it is made with the request's protocol",
+		'WRStatsFactory' => "it is made with the request's id",
+	];
+
+	/**
+	 * @var array[] name => [ instance, [ object id => [ object, its
+	 * properties ] ] of it and every object it owned when made, object ids
+	 * of the services it held then ] for the reset services made since the
+	 * last time they were all dropped
+	 */
+	private static $made = [];
+
+	/**
+	 * Made: a reset service's state, and that of every object it owns
+	 * (reached through its properties, not through another service or a
+	 * NOT_OWNED object), is recorded, to be put back after each request.
+	 * A service made holding a per-user or per-request object, or an
+	 * object whose state PHP does not show (an internal class), is not
+	 * reset but dropped after each request like the others (logged once).
+	 */
+	private static function made( string $name, $service ): void {
+		if ( !is_object( $service ) ) {
+			return;
+		}
+		$services = [];
+		foreach ( self::inContainer( function () {
+			return $this->services;
+		} ) as $n => $instance ) {
+			if ( is_object( $instance ) ) {
+				$services[spl_object_id( $instance )] = $n;
+			}
+		}
+		$owned = $held = [];
+		$todo = [ $service ];
+		$why = null;
+		while ( $todo && $why === null ) {
+			$value = array_pop( $todo );
+			if ( is_array( $value ) ) {
+				foreach ( $value as $v ) {
+					if ( is_array( $v ) || is_object( $v ) ) {
+						$todo[] = $v;
+					}
+				}
+				continue;
+			}
+			$id = spl_object_id( $value );
+			if ( isset( $owned[$id] ) ) {
+				continue;
+			}
+			if ( $value !== $service && isset( $services[$id] ) ) {
+				$held[$id] = $services[$id];
+				continue;
+			}
+			if ( isset( self::$ownerOf[$id] ) ) {
+				// Owned by a reset service made before, and set back with it.
+				$held[$id] = self::$ownerOf[$id];
+				continue;
+			}
+			if ( $value instanceof Closure ) {
+				continue;
+			}
+			foreach ( self::NOT_OWNED as $class ) {
+				if ( $value instanceof $class ) {
+					continue 2;
+				}
+			}
+			foreach ( self::REQUEST_CLASSES as $class ) {
+				if ( $value instanceof $class ) {
+					$why = 'a ' . get_class( $value );
+					break 2;
+				}
+			}
+			if ( !( $value instanceof stdClass ) &&
+				( new ReflectionObject( $value ) )->isInternal()
+			) {
+				$why = 'a ' . get_class( $value );
+				break;
+			}
+			$vars = get_mangled_object_vars( $value );
+			$owned[$id] = [ $value, $vars ];
+			$todo[] = $vars;
+		}
+		$quiet = false;
+		foreach ( $held as $n ) {
+			if ( $why === null && !isset( self::$keep[$n] ) && !isset( self::$resetNames[$n] ) ) {
+				$why = "service $n, which is made for each request";
+				// Expected of some of core's (logged if named).
+				$quiet = !isset( self::$namedReset[$name] );
+			}
+		}
+		if ( $why !== null ) {
+			if ( !$quiet ) {
+				error_log( "warm mode: service $name is not reset but made for each request: " .
+					"it is made holding $why" );
+			}
+			unset( self::$resetNames[$name] );
+			return;
+		}
+		self::$made[$name] = [ $service, $owned, $held ];
+		foreach ( $owned as $id => $_ ) {
+			self::$ownerOf[$id] = $name;
+		}
+		self::$madeChanged = true;
+	}
+
+	/** @var string[] object id => name of the reset service that owns it */
+	private static $ownerOf = [];
+
+	/**
+	 * After a request: every reset service is set back to its state when
+	 * made, or, if any can no longer be (the load balancer or an SQL
+	 * object cache it may hold was not kept), all are forgotten, to be
+	 * made anew by the requests that need them.  Returns the names of the
+	 * services to keep in the container.
+	 */
+	private static function putBackMade( bool $all ): array {
+		if ( !$all ) {
+			self::forgetMade();
+			return [];
+		}
+		$table = self::inContainer( function () {
+			return $this->services;
+		} );
+		foreach ( self::$made as $name => $made ) {
+			if ( ( $table[$name] ?? null ) !== $made[0] ) {
+				self::$madeChanged = true;
+				break;
+			}
+		}
+		if ( self::$madeChanged ) {
+			self::sortMade( $table );
+		}
+		$left = function_exists( 'mwsup_put_back' ) ?
+			mwsup_put_back( self::$records, self::$keptIds ) : array_keys( self::$records );
+		foreach ( $left as $i ) {
+			self::putBack( self::$records[$i][0], self::$records[$i][1], self::$keptIds );
+		}
+		// Set back, each must hold nothing of the request: checked once
+		// for each instance, or every time with MWSUP_WARM_VERIFY.
+		$verify = getenv( 'MWSUP_WARM_VERIFY' ) !== false;
+		$forbidden = null;
+		foreach ( self::$made as $name => [ $instance ] ) {
+			if ( !$verify && isset( self::$resetChecked[spl_object_id( $instance )] ) ) {
+				continue;
+			}
+			if ( $forbidden === null ) {
+				$forbidden = [];
+				foreach ( $table as $n => $other ) {
+					if ( is_object( $other ) && !isset( self::$keptIds[spl_object_id( $other )] ) ) {
+						$forbidden[spl_object_id( $other )] = $n;
+					}
+				}
+			}
+			$seen = [];
+			$why = self::leakIn( $instance, $forbidden, MediaWikiServices::getInstance(), $seen, 0,
+				self::USER_CLASSES, self::NOT_OWNED );
+			if ( $why === null ) {
+				self::$resetChecked[spl_object_id( $instance )] = true;
+				continue;
+			}
+			error_log( "warm mode: service $name is not reset but made for each request: " .
+				"after a request it holds $why" );
+			unset( self::$resetNames[$name], self::$made[$name] );
+			// Those holding it go too; the others are set back again.
+			self::$madeChanged = true;
+			return self::putBackMade( true );
+		}
+		return array_fill_keys( array_keys( self::$made ), true );
+	}
+
+	/** No reset service is kept any more: all are made anew when asked for. */
+	private static function forgetMade(): void {
+		self::$made = self::$ownerOf = self::$resetChecked = self::$records = self::$keptIds = [];
+		self::$madeChanged = false;
+	}
+
+	/**
+	 * After reset services were made or dropped: those holding a service
+	 * that goes (or an object owned by one) go too, and what is set back
+	 * is listed again.
+	 */
+	private static function sortMade( array $table ): void {
+		do {
+			$again = false;
+			foreach ( self::$made as $name => [ $instance, , $held ] ) {
+				$gone = ( $table[$name] ?? null ) !== $instance;
+				foreach ( $held as $n ) {
+					$gone = $gone || !( isset( self::$keep[$n] ) || isset( self::$made[$n] ) );
+				}
+				if ( $gone ) {
+					unset( self::$made[$name] );
+					$again = true;
+				}
+			}
+		} while ( $again );
+		self::$keptIds = self::$ownerOf = self::$records = [];
+		foreach ( $table as $name => $instance ) {
+			if ( is_object( $instance ) && ( isset( self::$keep[$name] ) || isset( self::$made[$name] ) ) ) {
+				self::$keptIds[spl_object_id( $instance )] = true;
+			}
+		}
+		foreach ( self::$made as $name => [ , $owned ] ) {
+			foreach ( $owned as $id => $record ) {
+				self::$records[] = $record;
+				self::$ownerOf[$id] = $name;
+			}
+		}
+		self::$madeChanged = false;
+	}
+
+	/** @var array[] [ object, its properties as made ] of every reset service's objects */
+	private static $records = [];
+
+	/** @var bool[] object id => true of kept and reset service instances */
+	private static $keptIds = [];
+
+	/** @var bool reset services were made or dropped since sortMade() */
+	private static $madeChanged = false;
+
+	/** @var bool[] object id => true: reset service instances checked */
+	private static $resetChecked = [];
+
+	/**
+	 * Puts an object's properties back to $vars (as get_mangled_object_vars()
+	 * has them), except one that was null and now holds a service that
+	 * stays ($kept, by object id): a factory's link to the instance it
+	 * made for the container (ParserFactory's main Parser) stays.
+	 */
+	private static function putBack( object $object, array $vars, array $kept ): void {
+		$now = get_mangled_object_vars( $object );
+		if ( $now === $vars ) {
+			return;
+		}
+		$byScope = [];
+		foreach ( $vars as $key => $value ) {
+			if ( !array_key_exists( $key, $now ) || ( $now[$key] !== $value &&
+				!( $value === null && is_object( $now[$key] ) && isset( $kept[spl_object_id( $now[$key] )] ) ) )
+			) {
+				$byScope[self::scopeOf( $key, $object )][self::propOf( $key )] = [ true, $value ];
+			}
+		}
+		foreach ( $now as $key => $value ) {
+			if ( !array_key_exists( $key, $vars ) ) {
+				$byScope[self::scopeOf( $key, $object )][self::propOf( $key )] = [ false, null ];
+			}
+		}
+		foreach ( $byScope as $scope => $props ) {
+			Closure::bind( static function () use ( $object, $props ) {
+				foreach ( $props as $prop => [ $set, $value ] ) {
+					if ( $set ) {
+						$object->$prop = $value;
+					} else {
+						unset( $object->$prop );
+					}
+				}
+			}, null, $scope )();
+		}
+	}
+
+	/** The class scope a mangled property name is reached from. */
+	private static function scopeOf( string $key, object $object ): string {
+		if ( $key !== '' && $key[0] === "\0" ) {
+			$class = substr( $key, 1, strpos( $key, "\0", 1 ) - 1 );
+			if ( $class !== '*' ) {
+				return $class;
+			}
+		}
+		return get_class( $object );
+	}
+
+	/** The property name in a mangled one. */
+	private static function propOf( string $key ): string {
+		return $key !== '' && $key[0] === "\0" ? substr( $key, strpos( $key, "\0", 1 ) + 1 ) : $key;
+	}
+
 	/** A kept service's instance, if a request made it. */
 	private static function keptInstance( string $name ): ?object {
 		return isset( self::$keep[$name] ) ?
@@ -292,7 +610,7 @@ final class MwsupWarm {
 	 * EMPTY_WHEN_DROPPED says so), so that the next request that asks for
 	 * it gets a new one.
 	 */
-	private static function resetServices() {
+	private static function resetServices( bool $resetKept = false ) {
 		foreach ( self::CLEAR_PROPERTIES as $name => $values ) {
 			$instance = self::keptInstance( $name );
 			if ( $instance !== null ) {
@@ -317,7 +635,7 @@ final class MwsupWarm {
 			}, null, get_class( $instance ) )();
 			unset( $saved );
 		}
-		$keep = self::$keep;
+		$keep = self::$keep + self::putBackMade( $resetKept );
 		if ( self::$keptDb !== null ) {
 			$keep += [ 'DBLoadBalancerFactory' => true, 'DBLoadBalancer' => true ];
 		}
@@ -353,9 +671,14 @@ final class MwsupWarm {
 			self::$keep = array_fill_keys( self::$keepServices, true );
 			self::resetServices();
 			self::installCacheManipulators();
+			self::installResetManipulators();
 			self::$ready = true;
 			error_log( 'warm mode: services kept across requests: ' .
 				( implode( ' ', array_keys( self::$keep ) ) ?: 'none' ) );
+			// In lines of a few hundred bytes: the list of core's is long.
+			foreach ( array_chunk( array_keys( self::$resetNames ), 20 ) ?: [ [ 'none' ] ] as $names ) {
+				error_log( 'warm mode: services reset after each request: ' . implode( ' ', $names ) );
+			}
 		}
 		try {
 			self::webStart();
@@ -404,9 +727,43 @@ final class MwsupWarm {
 		if ( session_status() !== PHP_SESSION_ACTIVE ) {
 			session_id( '' );
 		}
-		self::keepObjectCaches();
+		$cachesKept = self::keepObjectCaches();
 		self::keepDatabase();
-		self::resetServices();
+		$lbf = MediaWikiServices::getInstance()->peekService( 'DBLoadBalancerFactory' );
+		self::resetServices( $cachesKept && ( $lbf === null || self::$keptDb !== null ) );
+	}
+
+	/** Once, while none exists: the reset services are recorded as made. */
+	private static function installResetManipulators() {
+		$services = MediaWikiServices::getInstance();
+		self::$resetNames = [];
+		foreach ( self::$resetServices as $name ) {
+			$names = $name === 'core' ?
+				array_keys( require MWSUP_MW_ROOT . '/includes/ServiceWiring.php' ) : [ $name ];
+			foreach ( $names as $n ) {
+				if ( isset( self::MADE_FROM_REQUEST[$n] ) ) {
+					if ( $name !== 'core' ) {
+						error_log( "warm mode: service $n is not reset but made for each " .
+							'request: ' . self::MADE_FROM_REQUEST[$n] );
+					}
+				} elseif ( !$services->hasService( $n ) ) {
+					error_log( "warm mode: snapshot.reset: no service $n" );
+				} elseif ( !isset( self::$keep[$n] ) && $services->peekService( $n ) === null ) {
+					self::$resetNames[$n] = true;
+					if ( $name !== 'core' ) {
+						self::$namedReset[$n] = true;
+					}
+				}
+			}
+		}
+		foreach ( self::$resetNames as $name => $_ ) {
+			$services->addServiceManipulator( $name, static function ( $service ) use ( $name ) {
+				if ( isset( self::$resetNames[$name] ) ) {
+					self::made( $name, $service );
+				}
+				return null;
+			} );
+		}
 	}
 
 	/** @var Wikimedia\Rdbms\LBFactory|null kept for the next read request */
@@ -470,7 +827,10 @@ final class MwsupWarm {
 		self::$keptDb = null;
 		$services = MediaWikiServices::getInstance();
 		if ( !self::isReadRequest() ) {
-			$names = [ 'DBLoadBalancerFactory', 'DBLoadBalancer' ];
+			// The reset services may hold it: they go with it.
+			$names = array_merge( [ 'DBLoadBalancerFactory', 'DBLoadBalancer' ],
+				array_keys( self::$made ) );
+			self::forgetMade();
 			self::inContainer( function () use ( $names ) {
 				foreach ( $names as $name ) {
 					unset( $this->services[$name] );
@@ -513,11 +873,16 @@ final class MwsupWarm {
 	 * and every other kind of cache (a process-memory one would carry data
 	 * from one request to the next), are made per request.
 	 */
-	private static function keepObjectCaches() {
+	private static function keepObjectCaches(): bool {
 		self::$keptCaches = [];
+		$all = true;
 		foreach ( ObjectCache::$instances as $id => $cache ) {
-			if ( $cache instanceof SqlBagOStuff && self::cleanSqlCache( $cache, "object cache $id" ) ) {
-				self::$keptCaches[$id] = $cache;
+			if ( $cache instanceof SqlBagOStuff ) {
+				if ( self::cleanSqlCache( $cache, "object cache $id" ) ) {
+					self::$keptCaches[$id] = $cache;
+				} else {
+					$all = false;
+				}
 			}
 		}
 		$services = MediaWikiServices::getInstance();
@@ -526,14 +891,23 @@ final class MwsupWarm {
 			$store = Closure::bind( function () {
 				return $this->cache;
 			}, $wan, WANObjectCache::class )();
-			if ( $store instanceof SqlBagOStuff && self::cleanSqlCache( $store, 'WAN cache store' ) ) {
-				self::$keptCaches['wan'] = $store;
+			if ( $store instanceof SqlBagOStuff ) {
+				if ( self::cleanSqlCache( $store, 'WAN cache store' ) ) {
+					self::$keptCaches['wan'] = $store;
+				} else {
+					$all = false;
+				}
 			}
 		}
 		$stash = $services->peekService( 'MainObjectStash' );
-		if ( $stash instanceof SqlBagOStuff && self::cleanSqlCache( $stash, 'main stash' ) ) {
-			self::$keptCaches['stash'] = $stash;
+		if ( $stash instanceof SqlBagOStuff ) {
+			if ( self::cleanSqlCache( $stash, 'main stash' ) ) {
+				self::$keptCaches['stash'] = $stash;
+			} else {
+				$all = false;
+			}
 		}
+		return $all;
 	}
 
 	/**
@@ -624,6 +998,13 @@ final class MwsupWarm {
 		}
 
 		$wgRequest = RequestContext::getMain()->getRequest();
+		// UrlUtils is made with its request's protocol (for URLs expanded
+		// with PROTO_CURRENT); a kept one gets this request's.
+		$urlUtils = self::keptInstance( 'UrlUtils' );
+		if ( $urlUtils instanceof MediaWiki\Utils\UrlUtils ) {
+			self::setProperties( $urlUtils, MediaWiki\Utils\UrlUtils::class,
+				[ 'fallbackProtocol' => $wgRequest->getProtocol() ] );
+		}
 		if ( $wgRequest->getCookie( 'UseDC', '' ) === 'master' ) {
 			MediaWikiServices::getInstance()->getMainWANObjectCache()
 				->useInterimHoldOffCaching( false );
