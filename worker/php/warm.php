@@ -24,19 +24,25 @@
  *    stops before they are filled (and the few filled are cleared below
  *    before the checkpoint).
  *  - Services: the bootstrap's MediaWikiServices container serves every
- *    request.  After each one, every instantiated service is dropped from
- *    it (its private instance table, reached with a closure bound to
- *    ServiceContainer) so the next request makes it anew, except the
- *    services named "service:Name" in mw.yaml's snapshot.exclude: made
- *    from the site's configuration only, they are kept warm.  Every
- *    service holding per-user or per-request state (PermissionManager's
- *    rights cache, UserGroupManager, UserOptionsManager, language
- *    converters, LinkCache, the load balancer and its connections) is
- *    therefore new for each request.  A kept service is checked once
- *    (its whole object graph) for a reference to a service that is not
- *    kept, a User, a request, a session, a database connection...; one
- *    that holds any is dropped and kept no more (logged), so a wrong
- *    entry in mw.yaml costs speed, not isolation.
+ *    request.  The services named "service:Name" in mw.yaml's
+ *    snapshot.exclude, made from the site's configuration only, are kept
+ *    as they are.  Those of snapshot.reset (by default all of core's but
+ *    the few made from the request) are made once and, after every
+ *    request, set back to the state they were made in: the properties of
+ *    the service and of each object it owns are recorded when it is made
+ *    and put back (mwsup_put_back(), worker/putback.c), so per-user and
+ *    per-request state (PermissionManager's rights cache, UserOptionsManager,
+ *    LinkCache, the message cache...) does not outlive its request.  They
+ *    go with the load balancer they may hold (after a write; on a database
+ *    that is not kept).  Every other service is dropped from the container
+ *    (its private instance table, reached with a closure bound to
+ *    ServiceContainer) after each request, so the next one makes it anew.
+ *    A kept service is checked once (its whole object graph) for a
+ *    reference to a service that is not kept, a User, a request, a
+ *    session, a database connection...; a reset one, once set back, for a
+ *    user, a request, a session or a service made per request; one that
+ *    holds any is made per request from then on (logged), so a wrong entry
+ *    in mw.yaml costs speed, not isolation.
  *  - PHP's session: written and closed after each request as PHP's request
  *    shutdown would; the save handler is installed again by each request.
  *
