@@ -264,6 +264,16 @@ final class MwsupWarm {
 			return $this->services;
 		} );
 		$all = getenv( 'MWSUP_WARM_VERIFY' ) !== false;
+		if ( !$all ) {
+			$new = false;
+			foreach ( self::$keep as $name => $_ ) {
+				$instance = $table[$name] ?? null;
+				$new = $new || ( is_object( $instance ) && !isset( self::$checked[spl_object_id( $instance )] ) );
+			}
+			if ( !$new ) {
+				return;
+			}
+		}
 		do {
 			// By object: an alias (RevisionLookup for RevisionStore) is
 			// the same object under another name.
