@@ -227,4 +227,38 @@ log_like($prsrv, qr/service CommentFormatter is not reset but made for each requ
     'a service made from the request is made per request even when named, and why is logged');
 log_unlike($prsrv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
 stopped_cleanly($prsrv);
+
+# --- a database that is not kept ------------------------------------------
+#
+# With a replica (here the same SQLite file again), the load balancer is
+# made per request: then so are the reset services (they may hold it), and
+# the worker says so once instead of making and recording them for
+# nothing.  Logins and anonymous requests still alternate correctly.
+my $lb = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true');
+append_settings($lb, <<'PHP');
+$wgDBservers = [];
+foreach ( [ 1, 0 ] as $load ) {
+	$wgDBservers[] = [ 'type' => 'sqlite', 'host' => '', 'dbname' => $wgDBname,
+		'dbDirectory' => $wgSQLiteDataDir, 'user' => '', 'password' => '',
+		'load' => $load, 'flags' => 0 ];
+}
+PHP
+my $lbsrv = start_mwsup($lb->{config}, env => { MWSUP_WARM_VERIFY => 1 });
+my $lbjar = cookie_jar();
+$j = api(GET => $lbjar, action => 'query', meta => 'tokens', type => 'login');
+$j = api(POST => $lbjar, action => 'clientlogin', username => $lb->{admin_user},
+    password => $lb->{admin_pass}, logintoken => $j->{query}{tokens}{logintoken} // '',
+    loginreturnurl => "http://127.0.0.1:$lb->{port}/");
+is($j->{clientlogin}{status}, 'PASS', 'with a replica, the sysop logs in');
+for (1 .. 2) {
+	$j = api(GET => $lbjar, action => 'query', meta => 'userinfo');
+	is($j->{query}{userinfo}{name}, $lb->{admin_user}, 'the sysop\'s requests are the sysop\'s');
+	$anon = api(GET => undef, action => 'query', meta => 'userinfo');
+	ok(exists $anon->{query}{userinfo}{anon}, 'and the anonymous ones anonymous');
+}
+log_like($lbsrv, qr/services of snapshot\.reset are made for each request: the database is not a single SQLite server/,
+    'the worker says the reset services are made per request, and why');
+log_unlike($lbsrv, qr/is not (kept across requests|reset but)/, 'nothing of a request in what is kept');
+log_unlike($lbsrv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
+stopped_cleanly($lbsrv);
 done_testing();

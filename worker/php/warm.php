@@ -746,8 +746,18 @@ final class MwsupWarm {
 		$cachesKept = self::keepObjectCaches();
 		self::keepDatabase();
 		$lbf = MediaWikiServices::getInstance()->peekService( 'DBLoadBalancerFactory' );
+		if ( self::$neverKept !== null && self::$resetNames ) {
+			// Then the reset services would go after every request: made
+			// and recorded for nothing.
+			error_log( 'warm mode: the services of snapshot.reset are made for each request: ' .
+				self::$neverKept );
+			self::$resetNames = [];
+		}
 		self::resetServices( $cachesKept && ( $lbf === null || self::$keptDb !== null ) );
 	}
+
+	/** @var string|null why the database or an SQL cache is never kept */
+	private static $neverKept = null;
 
 	/** Once, while none exists: the reset services are recorded as made. */
 	private static function installResetManipulators() {
@@ -813,6 +823,7 @@ final class MwsupWarm {
 		}
 		foreach ( $lbf->getAllLBs() as $lb ) {
 			if ( $lb->getServerCount() !== 1 || $lb->getServerType( $lb->getWriterIndex() ) !== 'sqlite' ) {
+				self::$neverKept ??= 'the database is not a single SQLite server';
 				return;
 			}
 			// Its open connections (forEachOpenConnection() is deprecated).
@@ -898,6 +909,7 @@ final class MwsupWarm {
 					self::$keptCaches[$id] = $cache;
 				} else {
 					$all = false;
+					self::$neverKept ??= "the SQL object cache $id goes through the load balancer";
 				}
 			}
 		}
@@ -912,6 +924,7 @@ final class MwsupWarm {
 					self::$keptCaches['wan'] = $store;
 				} else {
 					$all = false;
+					self::$neverKept ??= "the WAN cache's SQL store goes through the load balancer";
 				}
 			}
 		}
@@ -921,6 +934,7 @@ final class MwsupWarm {
 				self::$keptCaches['stash'] = $stash;
 			} else {
 				$all = false;
+				self::$neverKept ??= 'the main stash goes through the load balancer';
 			}
 		}
 		return $all;
