@@ -485,14 +485,21 @@ final class MwsupWarm {
 				continue;
 			}
 			if ( $forbidden === null ) {
-				$forbidden = [];
+				// One walk for all: what one reaches that another reached
+				// before was clean.  The services kept as they are were
+				// checked on their own (checkKept()); not walked again.
+				$forbidden = $seen = [];
 				foreach ( $table as $n => $other ) {
-					if ( is_object( $other ) && !isset( self::$keptIds[spl_object_id( $other )] ) ) {
+					if ( !is_object( $other ) ) {
+						continue;
+					}
+					if ( !isset( self::$keptIds[spl_object_id( $other )] ) ) {
 						$forbidden[spl_object_id( $other )] = $n;
+					} elseif ( isset( self::$keep[$n] ) ) {
+						$seen[spl_object_id( $other )] = true;
 					}
 				}
 			}
-			$seen = [];
 			$why = self::leakIn( $instance, $forbidden, MediaWikiServices::getInstance(), $seen, 0,
 				self::USER_CLASSES, self::NOT_OWNED );
 			if ( $why === null ) {
