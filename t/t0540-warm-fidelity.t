@@ -194,7 +194,7 @@ ok(maint('runJobs.php', '--quiet'), 'the jobs of the imports run (links, categor
 
 # --- the two stacks ---------------------------------------------------------
 
-my $srv = start_mwsup($w->{config});
+my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 });
 log_like($srv, qr/checkpoint: \d+ globals/, 'mwsup\'s worker bootstraps MediaWiki once and takes a checkpoint');
 
 my $fpm_port = free_port();
@@ -713,5 +713,9 @@ my @boots = log_text($srv) =~ /checkpoint: \d+ globals/g;
 is(scalar(@boots), 1, 'one bootstrap: opensearch_desc.php, thumb.php, img_auth.php and thumb_handler.php ran warm too');
 log_unlike($srv, qr/recycling|warm mode off|PHP (?:Warning|Fatal|Deprecated)/,
     'no warning or deprecation, no recycling, warm mode stays on');
+# MWSUP_WARM_VERIFY: after each of these requests, every kept and every
+# reset service was searched for anything of the request.
+log_unlike($srv, qr/is not (?:kept across requests|reset but made for each request)/,
+    'no kept or reset service held anything of a request after any of them');
 stopped_cleanly($srv);
 done_testing();
