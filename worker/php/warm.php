@@ -911,14 +911,7 @@ final class MwsupWarm {
 		self::$keptCaches = [];
 		$all = true;
 		foreach ( ObjectCache::$instances as $id => $cache ) {
-			if ( $cache instanceof SqlBagOStuff ) {
-				if ( self::cleanSqlCache( $cache, "object cache $id" ) ) {
-					self::$keptCaches[$id] = $cache;
-				} else {
-					$all = false;
-					self::$neverKept ??= "the SQL object cache $id goes through the load balancer";
-				}
-			}
+			$all = self::keepSqlCache( $cache, $id, "the SQL object cache $id" ) && $all;
 		}
 		$services = MediaWikiServices::getInstance();
 		$wan = $services->peekService( 'MainWANObjectCache' );
@@ -926,25 +919,27 @@ final class MwsupWarm {
 			$store = Closure::bind( function () {
 				return $this->cache;
 			}, $wan, WANObjectCache::class )();
-			if ( $store instanceof SqlBagOStuff ) {
-				if ( self::cleanSqlCache( $store, 'WAN cache store' ) ) {
-					self::$keptCaches['wan'] = $store;
-				} else {
-					$all = false;
-					self::$neverKept ??= "the WAN cache's SQL store goes through the load balancer";
-				}
-			}
+			$all = self::keepSqlCache( $store, 'wan', "the WAN cache's SQL store" ) && $all;
 		}
 		$stash = $services->peekService( 'MainObjectStash' );
-		if ( $stash instanceof SqlBagOStuff ) {
-			if ( self::cleanSqlCache( $stash, 'main stash' ) ) {
-				self::$keptCaches['stash'] = $stash;
-			} else {
-				$all = false;
-				self::$neverKept ??= 'the main stash goes through the load balancer';
-			}
+		return self::keepSqlCache( $stash, 'stash', 'the main stash' ) && $all;
+	}
+
+	/**
+	 * Keeps $cache under $key if it is an SQL cache with connections of its
+	 * own; false if it is one that goes through the load balancer (which
+	 * is so for good: the reset services are then made per request).
+	 */
+	private static function keepSqlCache( $cache, $key, string $what ): bool {
+		if ( !( $cache instanceof SqlBagOStuff ) ) {
+			return true;
 		}
-		return $all;
+		if ( !self::cleanSqlCache( $cache, $what ) ) {
+			self::$neverKept ??= "$what goes through the load balancer";
+			return false;
+		}
+		self::$keptCaches[$key] = $cache;
+		return true;
 	}
 
 	/**
