@@ -180,6 +180,13 @@ final class MwsupWarm {
 	/** @var int[] spl_object_id => 1 of kept instances already checked */
 	private static $checked = [];
 
+	/** The container's instances made so far: service name => instance. */
+	private static function serviceTable(): array {
+		return self::inContainer( function () {
+			return $this->services;
+		} );
+	}
+
 	/** Run $fn with $this = the container, in ServiceContainer's scope. */
 	private static function inContainer( Closure $fn ) {
 		return Closure::bind( $fn, MediaWikiServices::getInstance(),
@@ -260,9 +267,7 @@ final class MwsupWarm {
 	 */
 	private static function checkKept() {
 		$container = MediaWikiServices::getInstance();
-		$table = self::inContainer( function () {
-			return $this->services;
-		} );
+		$table = self::serviceTable();
 		$all = getenv( 'MWSUP_WARM_VERIFY' ) !== false;
 		if ( !$all ) {
 			$new = false;
@@ -364,9 +369,7 @@ final class MwsupWarm {
 			return;
 		}
 		$services = [];
-		foreach ( self::inContainer( function () {
-			return $this->services;
-		} ) as $n => $instance ) {
+		foreach ( self::serviceTable() as $n => $instance ) {
 			if ( is_object( $instance ) ) {
 				$services[spl_object_id( $instance )] = $n;
 			}
@@ -405,7 +408,7 @@ final class MwsupWarm {
 					continue 2;
 				}
 			}
-			foreach ( self::REQUEST_CLASSES as $class ) {
+			foreach ( self::USER_CLASSES as $class ) {
 				if ( $value instanceof $class ) {
 					$why = 'a ' . get_class( $value );
 					break 2;
@@ -459,9 +462,7 @@ final class MwsupWarm {
 			self::forgetMade();
 			return [];
 		}
-		$table = self::inContainer( function () {
-			return $this->services;
-		} );
+		$table = self::serviceTable();
 		foreach ( self::$made as $name => $made ) {
 			if ( ( $table[$name] ?? null ) !== $made[0] ) {
 				self::$madeChanged = true;
