@@ -369,33 +369,40 @@ warm_scripts_ready(void)
 		    strlen(warm_scripts[i].entry)));
 }
 
+/*
+ * Hand warm.php's static $prop the names[0..n) that start with prefix,
+ * without it (the warm-mode lists of mw.yaml).
+ */
+static void
+warm_hand_names(zend_class_entry *ce, const char *prop, char *const *names,
+    int n, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	zval list;
+	int i;
+
+	array_init(&list);
+	for (i = 0; i < n; i++)
+		if (strncmp(names[i], prefix, plen) == 0)
+			add_next_index_string(&list, names[i] + plen);
+	if (zend_update_static_property(ce, prop, strlen(prop), &list) !=
+	    SUCCESS)
+		log_warn("warm mode: cannot hand %s to %s", prop, warm.glue);
+	zval_ptr_dtor(&list);
+}
+
 static void
 warm_keep_services(void)
 {
 	zend_class_entry *ce = zend_hash_str_find_ptr(EG(class_table),
 	    ZEND_STRL("mwsupwarm"));
-	zval list;
-	int i;
 
 	if (ce == NULL)
 		return;
-	array_init(&list);
-	for (i = 0; i < warm.cfg->nexclude; i++)
-		if (strncmp(warm.cfg->exclude[i], "service:", 8) == 0)
-			add_next_index_string(&list, warm.cfg->exclude[i] + 8);
-	if (zend_update_static_property(ce, ZEND_STRL("keepServices"),
-	    &list) != SUCCESS)
-		log_warn("warm mode: cannot hand the kept services to %s",
-		    warm.glue);
-	zval_ptr_dtor(&list);
-	array_init(&list);
-	for (i = 0; i < warm.cfg->nreset; i++)
-		add_next_index_string(&list, warm.cfg->reset[i]);
-	if (zend_update_static_property(ce, ZEND_STRL("resetServices"),
-	    &list) != SUCCESS)
-		log_warn("warm mode: cannot hand the reset services to %s",
-		    warm.glue);
-	zval_ptr_dtor(&list);
+	warm_hand_names(ce, "keepServices", warm.cfg->exclude,
+	    warm.cfg->nexclude, "service:");
+	warm_hand_names(ce, "resetServices", warm.cfg->reset,
+	    warm.cfg->nreset, "");
 }
 
 /*
