@@ -485,6 +485,8 @@ pool_assign(struct worker *w, struct conn *c)
 	c->worker = w;
 	c->state = CONN_WORKER;
 	c->deadline = 0;
+	log_debug("request %llu handed to worker %d (pid %d)",
+	    (unsigned long long)c->req_id, w->index, (int)w->pid);
 	return 0;
 }
 

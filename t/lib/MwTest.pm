@@ -33,6 +33,7 @@ our @EXPORT = qw(
 	start_mwsup stop_mwsup stopped_cleanly current_server
 	log_text log_like log_unlike
 	http raw raw_begin raw_end parse_response form cookie_jar
+	judge once
 	worker_pids wait_until run_cmd
 );
 
@@ -578,6 +579,48 @@ sub parse_response {
 	}
 	return { status => $status // 0, reason => $reason, headers => \%h,
 		body => $body };
+}
+
+# judge($bytes): what a client got from one raw exchange: 'complete' (a
+# whole answer below 400: its Content-Length worth of body, or a chunked
+# body up to its last chunk), 'clean-5xx' (a whole 5xx answer),
+# 'status-NNN' (a whole 4xx), or what was wrong: 'no-answer',
+# 'broken-head', 'broken-status', 'no-length', 'cut-body', 'cut-chunked'.
+# A HEAD answer or a 204/304 has no body to count.
+sub judge {
+	my ($out, %opt) = @_;
+	return 'no-answer' unless defined $out && length $out;
+	my ($head, $body) = $out =~ /\A(.*?)\r\n\r\n(.*)\z/s or return 'broken-head';
+	my ($code) = $head =~ m{\AHTTP/1\.[01] (\d{3}) } or return 'broken-status';
+	my $kind = $code >= 500 ? 'clean-5xx' : $code < 400 ? 'complete' : "status-$code";
+	return $kind if $opt{head} || $code == 204 || $code == 304;
+	if ($head =~ /^Transfer-Encoding:\s*chunked/mi) {
+		return $body =~ /(?:\A|\r\n)0\r\n\r\n\z/ ? $kind : 'cut-chunked';
+	}
+	my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+	return 'no-length' unless defined $len;
+	return 'cut-body' unless length($body) == $len;
+	return $kind;
+}
+
+# once($port, $method, $path, %opt): one request on a connection of its
+# own, sent once: unlike HTTP::Tiny, nothing is sent again when the
+# connection closes early, so a request dropped or cut short shows.
+# opt body (sent with a Content-Length and, unless opt type says
+# otherwise, as a form), headers (hash), timeout (default 60).  Returns
+# (judge()'s verdict, parse_response()'s hash).
+sub once {
+	my ($port, $method, $path, %opt) = @_;
+	my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+	my %h = %{ $opt{headers} // {} };
+	if (defined $opt{body}) {
+		$h{'Content-Type'} //= $opt{type} // 'application/x-www-form-urlencoded';
+		$h{'Content-Length'} = length $opt{body};
+	}
+	$req .= "$_: $h{$_}\r\n" for sort keys %h;
+	$req .= "\r\n" . ($opt{body} // '');
+	my $out = raw($port, $req, timeout => $opt{timeout} // 60);
+	return (judge($out, head => $method eq 'HEAD'), parse_response($out));
 }
 
 # cookie_jar(): a minimal jar for HTTP::Tiny's cookie_jar option: keeps
