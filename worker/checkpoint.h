@@ -6,7 +6,9 @@
  * php.ini settings changed so far and the shutdown functions registered.
  * checkpoint_restore() puts all of that back after a request: globals the
  * request created are removed, changed ones get their checkpoint value,
- * statics of classes loaded since go back to their declared defaults.
+ * statics of classes loaded since go back to what they were once their
+ * file was loaded (recorded as the autoload returns), or else to their
+ * declared defaults.
  * Values are copied the PHP way (a reference count): an array is shared
  * until someone writes to it, an object is the same object, so what an
  * object holds is the PHP glue's business (worker/php/warm.php), not this.
