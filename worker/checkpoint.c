@@ -525,6 +525,52 @@ checkpoint_take(const struct config *cfg)
 }
 
 void
+checkpoint_values(zval *out)
+{
+	zend_string *name, *key;
+	zend_class_entry *ce;
+	zval *val;
+
+	array_init(out);
+	ZEND_HASH_FOREACH_STR_KEY_VAL(&EG(symbol_table), name, val) {
+		if (name == NULL || checkpoint_is_superglobal(name))
+			continue;
+		if (Z_TYPE_P(val) == IS_INDIRECT)
+			val = Z_INDIRECT_P(val);
+		if (Z_TYPE_P(val) == IS_UNDEF)
+			continue;
+		ZVAL_DEREF(val);
+		key = zend_string_concat2("$", 1, ZSTR_VAL(name), ZSTR_LEN(name));
+		Z_TRY_ADDREF_P(val);
+		zend_symtable_update(Z_ARRVAL_P(out), key, val);
+		zend_string_release(key);
+	} ZEND_HASH_FOREACH_END();
+	ZEND_HASH_FOREACH_PTR(EG(class_table), ce) {
+		zval *table;
+		uint32_t i;
+
+		if ((table = checkpoint_user_statics(ce)) == NULL ||
+		    checkpoint_is_glue(ce))
+			continue;
+		for (i = 0; i < (uint32_t)ce->default_static_members_count; i++) {
+			zend_string *prop;
+
+			val = &table[i];
+			if (Z_TYPE_P(val) == IS_INDIRECT ||
+			    (prop = checkpoint_static_name(ce, i)) == NULL)
+				continue;
+			ZVAL_DEREF(val);
+			key = zend_string_concat3(ZSTR_VAL(ce->name),
+			    ZSTR_LEN(ce->name), "::$", 3, ZSTR_VAL(prop),
+			    ZSTR_LEN(prop));
+			Z_TRY_ADDREF_P(val);
+			zend_symtable_update(Z_ARRVAL_P(out), key, val);
+			zend_string_release(key);
+		}
+	} ZEND_HASH_FOREACH_END();
+}
+
+void
 checkpoint_drop(bool destroy)
 {
 	if (!ckpt_taken)
