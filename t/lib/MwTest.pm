@@ -35,6 +35,7 @@ our @EXPORT = qw(
 	http raw raw_begin raw_end parse_response form cookie_jar
 	judge once
 	worker_pids wait_until run_cmd
+	cold_config normalised warm_cold
 );
 
 my $REPO = abs_path(dirname(__FILE__) . '/../..');
@@ -621,6 +622,107 @@ sub once {
 	$req .= "\r\n" . ($opt{body} // '');
 	my $out = raw($port, $req, timeout => $opt{timeout} // 60);
 	return (judge($out, head => $method eq 'HEAD'), parse_response($out));
+}
+
+# --- warm against cold ------------------------------------------------------
+
+# cold_config($wiki, %yaml): a second mw.yaml for the same wiki (its
+# LocalSettings.php, data, uploads) that serves it cold (snapshot.enabled:
+# false) on another free port, without the job runner (the first one's
+# runs the queue) and with an OPcache file cache of its own (warm workers
+# compile with other options); more changes as for set_yaml.  Returns the
+# path, for start_mwsup.  A warm answer must be the cold one.
+sub cold_config {
+	my ($w, %yaml) = @_;
+	my $path = "$w->{dir}/mw-cold.yaml";
+	my $cache = "$w->{dir}/cache/opcache-cold";
+	make_path($cache);
+	if ($> == 0) {
+		my ($uid, $gid) = (getpwnam('www-data'))[2, 3];
+		chown($uid, $gid, $cache) if defined $uid;
+	}
+	write_file($path, read_file($w->{config}));
+	set_yaml($path, listen => ['127.0.0.1:' . free_port()],
+	    'snapshot.enabled' => 'false', 'jobs.enabled' => 'false',
+	    'php.opcache.file_cache' => $cache, %yaml);
+	return $path;
+}
+
+# normalised($response): what an answer says, as one string: status, the
+# headers that describe the content, the names of the cookies set (and
+# whether secure), and the body with what differs between two runs of one
+# request replaced: request ids, tokens, timestamps, render ids.  Two
+# servers that answer alike give the same string.
+sub normalised {
+	my ($r) = @_;
+	my $h = $r->{headers};
+	my $s = "status $r->{status}\n";
+	for my $k (qw(content-type content-language content-disposition vary
+	    cache-control location x-frame-options)) {
+		$s .= "$k: $h->{$k}\n" if exists $h->{$k};
+	}
+	for my $c (sort @{ $h->{'set-cookie'} // [] }) {
+		my ($name) = $c =~ /^([^=]*)=/;
+		$s .= "set-cookie: " . ($name // '?')
+		    . ($c =~ /;\s*secure\b/i ? ' secure' : '') . "\n";
+	}
+	my $b = $r->{body} // '';
+	$b =~ s/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/<uuid>/gi;
+	$b =~ s/("wgRequestId":)"[^"]*"/$1"<id>"/g;
+	$b =~ s/("wgBackendResponseTime":)\d+/$1<ms>/g;
+	$b =~ s/\b[0-9a-f]{32,40}\+\\\\?/<token>/g;
+	$b =~ s/\b(?:19|20)\d{12}\b/<ts>/g;
+	$b =~ s/\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/<time>/g;
+	$b =~ s/(<!-- (?:Served|Cached|Saved)[^>]*-->)/<cache comment>/g;
+	$b =~ s/("?(?:cputime|walltime|ppvisitednodes|timestamp|cachereport)"?\s*[:=]\s*)"?[\w.:\-]+"?/$1<n>/gi;
+	return "$s\n$b";
+}
+
+# warm_cold($warm_srv, $cold_srv, \@requests, %opt): the differential
+# check.  The requests (hashes: method, path, headers, body, name) are sent
+# in turn, opt times (3) rounds, to the cold server and then the warm one,
+# so that the warm worker answers each after all the others; every
+# normalised() answer, warm or cold, must be the cold server's first.
+# Returns one entry per disagreement (the request, the round, the first
+# differing line); none when all agree.  Only requests that change nothing
+# in the wiki: the two servers share it.
+sub warm_cold {
+	my ($warm, $cold, $reqs, %opt) = @_;
+	my $times = $opt{times} // 3;
+	my (@diffs, @want);
+	for my $round (1 .. $times) {
+		for my $i (0 .. $#$reqs) {
+			my $q = $reqs->[$i];
+			my $name = $q->{name} // "$q->{method} $q->{path}";
+			my @args = ($q->{method}, $q->{path}, $q->{headers}, $q->{body});
+			my $c = normalised(http(@args, { port => $cold->{port} }));
+			my $w = normalised(http(@args, { port => $warm->{port} }));
+			$want[$i] //= $c;
+			for my $got (['cold', $c], ['warm', $w]) {
+				push @diffs, "$name, send $round: " .
+				    _first_difference($want[$i], $got->[1], $got->[0])
+					if $got->[1] ne $want[$i];
+			}
+		}
+	}
+	return @diffs;
+}
+
+# Where two normalised() strings part: the line, and up to 200 characters
+# of each from a little before the first differing one.
+sub _first_difference {
+	my ($want, $got, $who) = @_;
+	my @a = split /\n/, $want, -1;
+	my @b = split /\n/, $got, -1;
+	my $i = 0;
+	$i++ while $i < @a && $i < @b && $a[$i] eq $b[$i];
+	my ($x, $y) = ($a[$i] // '(end)', $b[$i] // '(end)');
+	my $at = 0;
+	$at++ while $at < length($x) && $at < length($y)
+	    && substr($x, $at, 1) eq substr($y, $at, 1);
+	$at = $at > 60 ? $at - 60 : 0;
+	return "line " . ($i + 1) . "\n  first cold: " . substr($x, $at, 200)
+	    . "\n  $who: " . substr($y, $at, 200);
 }
 
 # cookie_jar(): a minimal jar for HTTP::Tiny's cookie_jar option: keeps
