@@ -347,7 +347,9 @@ frame_host(const char *p, size_t n)
 				return 0;
 			i++;
 		}
-		if (i == 0)
+		/* Empty labels ("..", "a..b", "."), as nginx: a host named
+		 * ".." could walk up a path built from SERVER_NAME. */
+		if (i == 0 || memmem(p, i, "..", 2) || (i == 1 && p[0] == '.'))
 			return 0;
 	}
 	host = i;

@@ -244,7 +244,8 @@ sub chunked {
 	ok(!defined env_of('duphost'), 'two Host fields: PHP never runs');
 
 	for my $bad ('a/b', '<script>', 'a b', '', 'a:b', 'a:', 'a:123456', 'a:99999',
-	    '[::1', '[::1]x', '[zz]', '[v1.x]', 'a@b', 'a%zz', '"a"', 'a\\b', ':80', "a\x7f") {
+	    '[::1', '[::1]x', '[zz]', '[v1.x]', 'a@b', 'a%zz', '"a"', 'a\\b', ':80', "a\x7f",
+	    '..', 'a..b', '.', '..:80') {
 		($code, $closed) = send_pieces("GET $API&mwsup_env=badhost HTTP/1.1\r\nHost: $bad\r\n\r\n");
 		is($code, 400, "Host \"$bad\": 400");
 		ok(!defined env_of('badhost'), "Host \"$bad\": PHP never runs");
