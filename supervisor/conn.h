@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <http_parser.h>
 
+#include "frame.h"
 #include "loop.h"
 
 struct listener;
@@ -54,7 +55,7 @@ struct conn {
 	http_parser	 parser;
 	size_t		 head_bytes;
 	int		 parsing;	/* a request has started */
-	const char	*exec_start;	/* bytes given to the parser this time */
+	struct frame	 frame;		/* strict checks: head, chunked body */
 
 	/* current request */
 	char		*hbuf;		/* url, then header names and values */
@@ -64,6 +65,10 @@ struct conn {
 	int		 nhdrs, hdrs_cap;
 	int		 in_value;
 	int		 head_done, msg_done;
+	int		 chunked;	/* body read by frame_chunked() */
+	int		 absolute_form;	/* the target names the host */
+	uint32_t	 host_off, host_len;	/* checked host[:port] in hbuf */
+	uint32_t	 host_name_len;	/* without the port */
 	int		 keepalive;
 	int		 expect_continue;
 	int		 error_status;	/* set by a callback to reject */
