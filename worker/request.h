@@ -39,6 +39,8 @@ struct request {
 
 	bool		 fatal;		/* fatal error or uncaught exception */
 	bool		 finished_early;	/* fastcgi_finish_request() ran */
+	bool		 handed_back;	/* CTL_RESPONSE sent: the connection is
+					 * the supervisor's again */
 	bool		 recycle;	/* PHP state not fit for another request */
 };
 
@@ -57,6 +59,10 @@ void	 request_finish_early(struct request *rq);
  * down when the connection is not kept alive, so the client sees the end
  * even though the supervisor still holds a dup. */
 void	 request_close(struct request *rq);
+
+/* Send a control message to the supervisor (fd attached unless -1),
+ * waiting while the socket is full; exits when the supervisor is gone. */
+void	 request_report(const void *msg, size_t len, int fd);
 
 /* Parameter lookup for the SAPI (getenv, cookies): NULL when absent. */
 const char *request_param(const struct request *rq, const char *name);
