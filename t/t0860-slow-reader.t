@@ -8,7 +8,9 @@
 # nothing: a Main Page view still answers at once, the rest of the two
 # answers sits in temp_dir files the supervisor holds, and when the two
 # clients read they get every byte, the one on a kept-alive connection
-# then a second answer; the access log counts the bytes they got.
+# then a second answer; the access log counts the bytes they got.  A
+# worker killed in its post-send work after handing a page back does not
+# cut it.
 use strict;
 use warnings;
 use FindBin;
@@ -118,6 +120,40 @@ ok((grep { $_ == length($first) } @bytes) && (grep { $_ == length($all) } @bytes
 log_unlike($srv, qr/over the \d+ ms timeout/, 'no worker was killed for its time');
 
 stopped_cleanly($srv);
+
+# A worker that dies in its post-send work, after handing back a page
+# (~1 MB, most of it not taken by its slow client yet): the client still
+# reads all of it.
+{
+	my $w3 = wiki('pool.workers' => 1, 'limits.response_buffer' => '64k');
+	my $dir = test_dir();
+	mkdir "$dir/run"; chmod 0777, "$dir/run";
+	my $mark = "$dir/run/post-send";
+	append_settings($w3, <<"EOF2");
+\$wgHooks['BeforePageDisplay'][] = static function ( \$out ) {
+	if ( \$out->getRequest()->getVal( 'mwsup_test_post_send' ) ) {
+		\$out->addHTML( '<p>' . str_repeat( 'padding ', 125000 ) . '</p>' );
+		DeferredUpdates::addCallableUpdate( static function () {
+			touch( '$mark' );
+			sleep( 30 );
+		}, DeferredUpdates::POSTSEND );
+	}
+};
+EOF2
+	my $srv3 = start_mwsup($w3->{config});
+	my ($pid) = worker_pids($srv3);
+	my $s = raw_begin($srv3->{port}, "GET /wiki/Main_Page?mwsup_test_post_send=1 HTTP/1.1\r\n"
+	    . "Host: 127.0.0.1\r\nConnection: close\r\n\r\n", rcvbuf => 2048, mss => 1400);
+	ok(wait_until(sub { -e $mark }, 20), 'the worker reaches its post-send work while the client has read nothing');
+	kill('KILL', $pid);
+	sleep(0.5);
+	my $got = parse_response(raw_end($s, timeout => 20));
+	is($got->{status}, 200, 'killed there, its slow client still gets 200');
+	cmp_ok(length($got->{body}), '>', 1_000_000, 'and the whole page of over 1 MB')
+	    or diag(length($got->{body}) . ' bytes');
+	like($got->{body}, qr{</html>\s*\z}, 'to its end');
+	stopped_cleanly($srv3);
+}
 
 # Without temp_dir room the worker waits for the client instead: the
 # answer is still whole.
