@@ -5,7 +5,8 @@
  * The supervisor sends CTL_REQUEST with the client socket attached
  * (SCM_RIGHTS) and the request already parsed into CGI-style parameters
  * (the FastCGI model: the worker never parses HTTP).  A small body travels
- * inline after the parameters; a larger one in a sealed memfd attached as
+ * inline after the parameters; a larger one in its spool (a memfd, or a
+ * file of temp_dir past limits.body_buffer; shared/spool.h) attached as
  * a second descriptor.  The worker answers the client directly on that
  * socket, as much as the socket takes without waiting; what it does not
  * take goes to a spool (memfd, or temp file past limits.response_buffer)

@@ -2,8 +2,9 @@
  * request.c - take a CTL_REQUEST apart and run PHP for it.
  *
  * Everything the request needs stays where the supervisor put it: the
- * parameters in the received message, a large body in its sealed memfd
- * (mapped, not copied).  request_run() is a full PHP request today, like
+ * parameters in the received message, a large body in its spool (a memfd,
+ * or a file of temp_dir for a very large one: mapped, not copied).
+ * request_run() is a full PHP request today, like
  * PHP-FPM; it is the one function the checkpoint/restore work will
  * change.  A failure here is answered to the client (404, 500) and marked
  * on the request so the main loop can recycle the worker.
@@ -62,12 +63,12 @@ request_map_body(struct request *rq, int fd)
 	void *p;
 
 	if (fstat(fd, &st) < 0) {
-		log_err("request %llu: body memfd: %s",
+		log_err("request %llu: body spool: %s",
 		    (unsigned long long)rq->id, strerror(errno));
 		return -1;
 	}
 	if ((uint64_t)st.st_size < rq->body_len) {
-		log_err("request %llu: body memfd holds %lld bytes, %zu "
+		log_err("request %llu: body spool holds %lld bytes, %zu "
 		    "announced", (unsigned long long)rq->id,
 		    (long long)st.st_size, rq->body_len);
 		return -1;
@@ -76,7 +77,7 @@ request_map_body(struct request *rq, int fd)
 		return 0;
 	p = mmap(NULL, rq->body_len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED) {
-		log_err("request %llu: mmap body memfd (%zu bytes): %s",
+		log_err("request %llu: mmap body spool (%zu bytes): %s",
 		    (unsigned long long)rq->id, rq->body_len, strerror(errno));
 		return -1;
 	}
@@ -123,7 +124,7 @@ request_open(struct request *rq, const char *msg, size_t len, const int *fds,
 	}
 	if (h.flags & CTL_REQ_BODY_FD) {
 		if (rq->body_fd < 0) {
-			log_err("request %llu: body memfd announced, none "
+			log_err("request %llu: body spool announced, none "
 			    "attached", (unsigned long long)h.id);
 			goto fail;
 		}

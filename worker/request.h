@@ -2,7 +2,7 @@
  * request.h - one HTTP request served by this worker, start to finish.
  *
  * The supervisor sends a request already parsed into CGI parameters, the
- * body inline or in a memfd, and the client socket.  request_run() is the
+ * body inline or in a spool (memfd or temp file), and the client socket.  request_run() is the
  * one place that runs PHP for it: today a full PHP request (startup,
  * script, shutdown) as PHP-FPM does; later the checkpoint/restore cycle
  * replaces its middle without touching the SAPI glue or the main loop.
@@ -28,9 +28,9 @@ struct request {
 	size_t		 params_len;
 	const char	*method, *uri, *script, *query, *content_type;
 
-	const char	*body;		/* inline or mapped from the memfd */
+	const char	*body;		/* inline or mapped from the spool */
 	size_t		 body_len, body_off;
-	void		*body_map;	/* mmap of the body memfd, or NULL */
+	void		*body_map;	/* mmap of the body spool, or NULL */
 
 	int		 client_fd;	/* ours to close; the supervisor has a dup */
 	int		 body_fd;	/* -1 when the body is inline */
