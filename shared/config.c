@@ -1575,6 +1575,10 @@ static const struct config_key config_limits_keys[] = {
 	    CONFIG_NUM_INT, 1, 10000, NULL },
 	{ "connections", config_set_number,	F(connections_max),
 	    CONFIG_NUM_INT, 1, 1000000, NULL },
+	{ "body_buffer", config_set_number,	F(body_buffer),
+	    CONFIG_NUM_SIZE, 0, GB, NULL },
+	{ "response_buffer", config_set_number, F(response_buffer),
+	    CONFIG_NUM_SIZE, 0, GB, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1641,6 +1645,7 @@ static const struct config_key config_top_keys[] = {
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
 	{ "jobs",	config_set_section,	0, 0, 0, 0, config_jobs_keys },
+	{ "temp_dir",	config_set_abspath,	F(temp_dir), 0, 0, 0, NULL },
 	{ "user",	config_set_name_opt,	F(user), 0, 0, 0, NULL },
 	{ "group",	config_set_name_opt,	F(group), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
@@ -1743,6 +1748,9 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->body_max = 100 * MB;
 	cfg->headers_max = 100;
 	cfg->connections_max = 1024;
+	cfg->body_buffer = 256 * KB;
+	cfg->response_buffer = 256 * KB;
+	cfg->temp_dir = strdup("/var/tmp/mwsup");
 	cfg->max_requests = 10000;
 	cfg->max_rss_kb = 512 * KB;
 	cfg->snapshot_enabled = true;
@@ -1779,7 +1787,7 @@ config_defaults(struct config *cfg, const char *name)
 		cfg->nreset++;
 	}
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
-	    !cfg->mw_settings) {
+	    !cfg->mw_settings || !cfg->temp_dir) {
 		log_err("%s: out of memory", name);
 		return -1;
 	}
@@ -1920,6 +1928,7 @@ config_free(struct config *cfg)
 		free(cfg->exclude[i]);
 		free(cfg->reset[i]);
 	}
+	free(cfg->temp_dir);
 	free(cfg->user);
 	free(cfg->access_log);
 	free(cfg->status_path);

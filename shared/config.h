@@ -80,6 +80,8 @@ struct config {
 	size_t	 body_max;		/* request body, bytes */
 	int	 headers_max;		/* number of header fields */
 	int	 connections_max;
+	size_t	 body_buffer;		/* request body kept in memory, bytes */
+	size_t	 response_buffer;	/* unsent answer kept in memory, bytes */
 
 	/* recycle: */
 	uint64_t max_requests;		/* 0 = never */
@@ -122,6 +124,9 @@ struct config {
 	char	*jobs_sqlite;		/* the wiki's SQLite file, looked at read-only */
 	struct config_job_group job_groups[CONFIG_MAX_JOB_GROUPS];
 	int	 njob_groups;		/* 0: one group with every type */
+
+	/* request bodies and unsent answers past their memory bounds */
+	char	*temp_dir;
 
 	/* privileges, when started as root */
 	char	*user;

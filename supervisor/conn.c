@@ -49,7 +49,7 @@
 
 #define CONN_READ_CHUNK		16384
 #define CONN_IN_CAP		(2 * CONN_READ_CHUNK)
-#define CONN_BODY_INLINE	(32 * 1024)	/* larger bodies go in a memfd */
+#define CONN_BODY_INLINE	(32 * 1024)	/* larger bodies go in a spool */
 #define CONN_LINGER_MS		2000
 #define CONN_WRITE_MS		60000		/* no write progress: give up */
 
@@ -159,10 +159,7 @@ conn_reset_request(struct conn *c)
 	c->expect_continue = 0;
 	c->error_status = 0;
 	c->body_len = 0;
-	if (c->body_fd >= 0) {
-		close(c->body_fd);
-		c->body_fd = -1;
-	}
+	spool_close(&c->body_spool);
 	if (c->body_cap > CONN_BODY_INLINE) {
 		free(c->body);
 		c->body = NULL;
@@ -171,6 +168,9 @@ conn_reset_request(struct conn *c)
 	c->parsing = 0;
 	c->status = 0;
 	c->close_after = 0;
+	c->out_prior = 0;
+	c->out_worker = 0;
+	c->file_start = 0;
 	free(c->msg);
 	c->msg = NULL;
 	c->msg_len = 0;
@@ -402,19 +402,36 @@ conn_on_headers_complete(http_parser *p)
 	return 0;
 }
 
+/*
+ * The body read so far moves from the connection's buffer to its spool,
+ * which the worker gets as a descriptor: a memfd up to limits.body_buffer,
+ * an unlinked file of temp_dir beyond, so the bodies clients are sending
+ * (or never finish) cost at most connections x body_buffer of memory.
+ * more is what the announced Content-Length says is still to come (0 when
+ * unknown, as for a chunked body): a body known to pass the bound starts
+ * on disk instead of being copied there half-way.
+ */
 static int
-conn_body_spill(struct conn *c)
+conn_body_spill(struct conn *c, uint64_t more)
 {
-	int fd = memfd_create("mwsup-body", MFD_CLOEXEC);
-
-	if (fd < 0)
+	if (spool_begin(&c->body_spool, sup.cfg->temp_dir,
+	    c->body_len + more > sup.cfg->body_buffer) < 0)
 		return -1;
-	if (sup_write_all(fd, c->body, c->body_len) < 0) {
-		close(fd);
+	if (spool_write(&c->body_spool, c->body, c->body_len,
+	    sup.cfg->temp_dir, sup.cfg->body_buffer) < 0) {
+		spool_close(&c->body_spool);
 		return -1;
 	}
-	c->body_fd = fd;
 	return 0;
+}
+
+static void
+conn_body_failed(struct conn *c, const char *what)
+{
+	log_err("%s:%s: request body of %zu bytes: %s (temp_dir %s): %s",
+	    c->peer_addr, c->peer_port, c->body_len, what, sup.cfg->temp_dir,
+	    strerror(errno));
+	c->error_status = 503;
 }
 
 /* Body bytes, from http-parser (Content-Length) or frame.c (chunked). */
@@ -422,19 +439,24 @@ static int
 conn_body_add(void *arg, const char *at, size_t n)
 {
 	struct conn *c = arg;
+	const http_parser *p = &c->parser;
 
 	if (c->body_len + n > sup.cfg->body_max) {
 		c->error_status = 413;
 		return -1;
 	}
-	if (c->body_fd < 0 && c->body_len + n > CONN_BODY_INLINE) {
-		if (conn_body_spill(c) < 0) {
-			log_err("request body: memfd: %s", strerror(errno));
-			c->error_status = 503;
+	if (c->body_spool.fd < 0 && c->body_len + n > CONN_BODY_INLINE) {
+		/* The parser counts content_length down as it hands the
+		 * body over; it is a hint here, nothing depends on it. */
+		uint64_t more = (p->flags & F_CONTENTLENGTH) &&
+		    !(p->flags & F_CHUNKED) ? n + p->content_length : n;
+
+		if (conn_body_spill(c, more) < 0) {
+			conn_body_failed(c, "spooling");
 			return -1;
 		}
 	}
-	if (c->body_fd < 0) {
+	if (c->body_spool.fd < 0) {
 		if (conn_buf_append(&c->body, &c->body_len, &c->body_cap, 4096,
 		    at, n) < 0) {
 			c->error_status = 503;
@@ -442,9 +464,9 @@ conn_body_add(void *arg, const char *at, size_t n)
 		}
 		return 0;
 	}
-	if (sup_write_all(c->body_fd, at, n) < 0) {
-		log_err("request body: write: %s", strerror(errno));
-		c->error_status = 503;
+	if (spool_write(&c->body_spool, at, n, sup.cfg->temp_dir,
+	    sup.cfg->body_buffer) < 0) {
+		conn_body_failed(c, "write");
 		return -1;
 	}
 	c->body_len += n;
@@ -558,12 +580,21 @@ conn_request_usec(const struct conn *c)
 	return c->req_start_us ? conn_usec_now() - c->req_start_us : 0;
 }
 
+/* Bytes of the current response the client was given, by a worker and
+ * by us. */
+static uint64_t
+conn_out_sent(const struct conn *c)
+{
+	return c->out_prior + (uint64_t)c->out_off + (c->file_fd >= 0 ?
+	    (uint64_t)(c->file_off - c->file_start) : 0);
+}
+
 static void
 conn_write_done(struct conn *c)
 {
 	if (c->status) {
-		accesslog_response(c, c->status, (uint64_t)c->out_off +
-		    (c->file_fd >= 0 ? (uint64_t)c->file_off : 0), 0);
+		accesslog_response(c, c->status, conn_out_sent(c),
+		    c->out_worker);
 		sup_observe_latency(conn_request_usec(c));
 	}
 	c->out_len = c->out_off = 0;
@@ -830,10 +861,12 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 		c->error_status = 431;
 		return -1;
 	}
-	if (c->body_fd < 0 && total + c->body_len > CTL_MSG_MAX &&
-	    conn_body_spill(c) < 0)
+	if (c->body_spool.fd < 0 && total + c->body_len > CTL_MSG_MAX &&
+	    conn_body_spill(c, 0) < 0) {
+		conn_body_failed(c, "spooling");
 		return -1;
-	if (c->body_fd >= 0)
+	}
+	if (c->body_spool.fd >= 0)
 		req.flags |= CTL_REQ_BODY_FD;
 	else
 		total += c->body_len;
@@ -841,7 +874,7 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 		return -1;
 	memcpy(msg, &req, sizeof(req));
 	memcpy(msg + sizeof(req), conn_params.buf, conn_params.len);
-	if (c->body_fd < 0 && c->body_len > 0)
+	if (c->body_spool.fd < 0 && c->body_len > 0)
 		memcpy(msg + sizeof(req) + conn_params.len, c->body,
 		    c->body_len);
 	*msgp = msg;
@@ -885,12 +918,29 @@ conn_request_ready(struct conn *c)
 
 void
 conn_worker_done(struct conn *c, int keepalive, int status, uint64_t bytes,
-    pid_t worker)
+    pid_t worker, int rest_fd, uint64_t rest_off, uint64_t rest_len)
 {
-	accesslog_response(c, status, bytes, worker);
-	sup_observe_latency(conn_request_usec(c));
 	c->worker = NULL;
 	c->keepalive = keepalive;
+	if (rest_fd >= 0 && rest_len > 0) {
+		/* The client has not taken all of it: the rest goes from the
+		 * worker's spool under our write deadline, and the access log
+		 * line waits for its end (conn_write_done, conn_close). */
+		c->status = status;
+		c->close_after = !keepalive;
+		c->out_prior = bytes;
+		c->out_worker = worker;
+		c->out_len = c->out_off = 0;
+		c->file_fd = rest_fd;
+		c->file_start = c->file_off = (off_t)rest_off;
+		c->file_end = (off_t)(rest_off + rest_len);
+		conn_start_write(c);
+		return;
+	}
+	if (rest_fd >= 0)
+		close(rest_fd);
+	accesslog_response(c, status, bytes, worker);
+	sup_observe_latency(conn_request_usec(c));
 	if (keepalive && !sup.stopping)
 		conn_next_request(c);
 	else
@@ -1131,6 +1181,11 @@ conn_close(struct conn *c)
 		return;
 	if (c->in_queue)
 		dispatch_cancel(c);
+	/* A response cut short (client gone, no progress for CONN_WRITE_MS)
+	 * is logged with the bytes it got. */
+	if (c->state == CONN_WRITE && c->status)
+		accesslog_response(c, c->status, conn_out_sent(c),
+		    c->out_worker);
 	loop_watch(&c->ev, 0);
 	close(c->ev.fd);
 	c->ev.fd = -1;
@@ -1149,8 +1204,7 @@ conn_reap(void)
 
 	while ((c = LIST_FIRST(&conn_dead)) != NULL) {
 		LIST_REMOVE(c, link);
-		if (c->body_fd >= 0)
-			close(c->body_fd);
+		spool_close(&c->body_spool);
 		if (c->file_fd >= 0)
 			close(c->file_fd);
 		free(c->in);
@@ -1226,7 +1280,7 @@ conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
 		close(fd);
 		return -1;
 	}
-	c->body_fd = c->file_fd = -1;
+	c->body_spool.fd = c->file_fd = -1;
 	c->is_unix = is_unix;
 	if (!is_unix) {
 		/* Responses are written whole, in as few writes as possible;

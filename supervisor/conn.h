@@ -17,6 +17,7 @@
 
 #include "frame.h"
 #include "loop.h"
+#include "spool.h"
 
 struct listener;
 struct worker;
@@ -26,7 +27,8 @@ enum conn_state {
 	CONN_BODY,		/* reading the request body */
 	CONN_QUEUED,		/* complete request, waiting for a worker */
 	CONN_WORKER,		/* a worker owns the socket */
-	CONN_WRITE,		/* supervisor writing its own response */
+	CONN_WRITE,		/* supervisor writing its own response, or
+				 * the rest of a worker's */
 	CONN_LINGER,		/* response sent, draining input before close */
 	CONN_CLOSED,
 };
@@ -74,13 +76,15 @@ struct conn {
 	int		 error_status;	/* set by a callback to reject */
 	char		*body;
 	size_t		 body_len, body_cap;
-	int		 body_fd;	/* memfd once the body is large */
+	struct spool	 body_spool;	/* the body once it is large */
 
 	/* output */
 	char		*out;
 	size_t		 out_len, out_off, out_cap;
-	int		 file_fd;
-	off_t		 file_off, file_end;
+	int		 file_fd;	/* a static file, or a worker's spool */
+	off_t		 file_start, file_off, file_end;
+	uint64_t	 out_prior;	/* bytes of this response a worker sent */
+	pid_t		 out_worker;	/* that worker, for the access log */
 	int		 close_after;
 	int		 status;	/* of the response being written */
 
@@ -97,9 +101,13 @@ void	 conn_accept(int fd, int is_unix);
 /* Take over an accepted, non-blocking socket (also the fuzz target's way
  * in).  Returns 0, or -1 with fd closed. */
 int	 conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer);
-/* A worker finished with c: take it back (keepalive) or close it. */
+/* A worker's answer on c is complete (bytes of it written): take c back
+ * for the next request (keepalive) or close it, after sending the rest the
+ * client has not taken yet, [rest_off, rest_off + rest_len) of rest_fd,
+ * when there is one (c owns rest_fd from here on; -1 if none). */
 void	 conn_worker_done(struct conn *c, int keepalive, int status,
-	    uint64_t bytes, pid_t worker);
+	    uint64_t bytes, pid_t worker, int rest_fd, uint64_t rest_off,
+	    uint64_t rest_len);
 /* Microseconds since the current request began. */
 uint64_t conn_request_usec(const struct conn *c);
 /* The worker died or timed out; answer status if nothing was sent yet. */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "spool.h"
 #include "status.h"
 #include "sup.h"
 
@@ -173,6 +174,14 @@ main_reload(void)
 		    "configuration", main_config_path);
 		sd_notify(0, "READY=1\nSTATUS=reload failed: configuration "
 		    "not valid");
+		return;
+	}
+	if (spool_dir_prepare(ncfg->temp_dir, false) < 0) {
+		log_err("reload: still running the previous configuration");
+		free(buf);
+		config_free(ncfg);
+		free(ncfg);
+		sd_notify(0, "READY=1\nSTATUS=reload failed: temp_dir not usable");
 		return;
 	}
 	if ((fd = main_config_memfd(buf, len)) < 0) {
@@ -371,6 +380,9 @@ main(int argc, char **argv)
 	if (listen_open(cfg) < 0 || accesslog_open() < 0)
 		return 1;
 	if (main_drop_privileges() < 0)
+		return 1;
+	/* As the server's user: the directory must be its own. */
+	if (spool_dir_prepare(cfg->temp_dir, true) < 0)
 		return 1;
 	if ((sup.config_fd = main_config_memfd(buf, len)) < 0)
 		fatal("config memfd: %s", strerror(errno));

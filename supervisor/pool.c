@@ -213,6 +213,7 @@ pool_spawn(struct worker *w)
 	w->killed_status = 0;
 	w->quitting = 0;
 	w->conn = NULL;
+	w->req_id = 0;
 	loop_ev_init(&w->ev, sv[0], pool_on_ctl, w);
 	if (loop_watch(&w->ev, EPOLLIN) < 0) {
 		log_err("worker %d: epoll: %s", w->index, strerror(errno));
@@ -365,6 +366,33 @@ pool_ctl_lost(struct worker *w)
 		w->state = WORKER_EXITING;
 }
 
+/*
+ * The worker's answer is complete: the connection is ours again, with what
+ * the client has not taken yet in rest_fd (ours to close from here).  A
+ * worker that dies after this cannot cut the answer.
+ */
+static void
+pool_hand_back(struct worker *w, const struct ctl_done *d, int rest_fd)
+{
+	struct conn *c = w->conn;
+
+	w->conn = NULL;
+	sup.served++;
+	sup_count_response((int)d->status, 1);
+	conn_worker_done(c, (d->flags & CTL_DONE_KEEPALIVE) != 0,
+	    (int)d->status, d->bytes_out, w->pid, rest_fd, d->rest_off,
+	    d->rest_len);
+}
+
+static void
+pool_unexpected(struct worker *w, const char *what)
+{
+	log_err("worker %d (pid %d): unexpected %s message", w->index,
+	    (int)w->pid, what);
+	kill(w->pid, SIGKILL);
+	pool_ctl_lost(w);
+}
+
 static void
 pool_on_ctl(struct loop_ev *ev, uint32_t events)
 {
@@ -376,16 +404,26 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		uint32_t type;
 	} m;
 	ssize_t n;
+	int fd = -1, nfds = 1;
 
-	n = ctl_recv(ev->fd, m.buf, sizeof(m.buf), NULL, NULL);
+	n = ctl_recv(ev->fd, m.buf, sizeof(m.buf), &fd, &nfds);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (nfds == 0)
+		fd = -1;
 	if (n <= 0 || (size_t)n < sizeof(uint32_t)) {
+		if (fd >= 0)
+			close(fd);
 		if (w->state != WORKER_EXITING)
 			log_warn("worker %d (pid %d): control socket closed",
 			    w->index, (int)w->pid);
 		pool_ctl_lost(w);
 		return;
+	}
+	/* Only CTL_RESPONSE carries a descriptor (the rest of an answer). */
+	if (fd >= 0 && m.type != CTL_RESPONSE) {
+		close(fd);
+		fd = -1;
 	}
 	switch (m.type) {
 	case CTL_READY:
@@ -403,29 +441,29 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		else
 			dispatch_worker_idle(w);
 		break;
-	case CTL_DONE: {
-		struct conn *c = w->conn;
-
+	case CTL_RESPONSE:
+		if ((size_t)n < sizeof(m.done) || w->state != WORKER_BUSY ||
+		    w->job || w->conn == NULL || m.done.id != w->req_id) {
+			if (fd >= 0)
+				close(fd);
+			pool_unexpected(w, "response");
+			return;
+		}
+		pool_hand_back(w, &m.done, fd);
+		break;
+	case CTL_DONE:
 		if ((size_t)n < sizeof(m.done) || w->state != WORKER_BUSY ||
 		    (w->job ? m.done.id != jobs_slice_id(w->job) :
-		    (c == NULL || m.done.id != c->req_id))) {
-			log_err("worker %d (pid %d): unexpected done message",
-			    w->index, (int)w->pid);
-			kill(w->pid, SIGKILL);
-			pool_ctl_lost(w);
+		    m.done.id != w->req_id)) {
+			pool_unexpected(w, "done");
 			return;
 		}
 		w->deadline = 0;
-		if (w->job) {
+		w->req_id = 0;
+		if (w->job)
 			jobs_slice_done(w, &m.done);
-		} else {
-			w->conn = NULL;
-			sup.served++;
-			sup_count_response((int)m.done.status, 1);
-			conn_worker_done(c,
-			    (m.done.flags & CTL_DONE_KEEPALIVE) != 0,
-			    (int)m.done.status, m.done.bytes_out, w->pid);
-		}
+		else if (w->conn)
+			pool_hand_back(w, &m.done, -1);
 		if (m.done.flags & CTL_DONE_RECYCLE) {
 			w->quitting = 1;
 			SUP_COUNT(worker_recycles, 1);
@@ -449,7 +487,6 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		}
 		dispatch_worker_idle(w);
 		break;
-	}
 	default:
 		log_err("worker %d (pid %d): unknown message type %u",
 		    w->index, (int)w->pid, m.type);
@@ -461,12 +498,12 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 int
 pool_assign(struct worker *w, struct conn *c)
 {
-	int fds[2] = { c->ev.fd, c->body_fd };
+	int fds[2] = { c->ev.fd, c->body_spool.fd };
 	struct slot *sl = pool_slot(w);
 
 	atomic_store(&sl->bytes_out, 0);
 	if (ctl_send(w->ev.fd, c->msg, c->msg_len, fds,
-	    c->body_fd >= 0 ? 2 : 1) < 0) {
+	    c->body_spool.fd >= 0 ? 2 : 1) < 0) {
 		log_err("worker %d (pid %d): sending request: %s", w->index,
 		    (int)w->pid, strerror(errno));
 		kill(w->pid, SIGKILL);
@@ -479,6 +516,7 @@ pool_assign(struct worker *w, struct conn *c)
 	    c->url_len);
 	w->state = WORKER_BUSY;
 	w->conn = c;
+	w->req_id = c->req_id;
 	w->stack_asked = 0;
 	w->busy_since = loop_now_ms();
 	w->deadline = w->busy_since + (uint64_t)sup.cfg->request_timeout_ms;
@@ -729,7 +767,7 @@ pool_tick(void)
 				}
 				w->killed_status = 504;
 				kill(w->pid, SIGKILL);
-			} else if (w->conn && !w->stack_asked &&
+			} else if (w->req_id && !w->stack_asked &&
 			    sup.cfg->slow_log_ms > 0 && now - w->busy_since >=
 			    (uint64_t)sup.cfg->slow_log_ms) {
 				pool_ask_stack(w);

@@ -27,7 +27,8 @@ struct worker {
 	pid_t		 pid;
 	enum worker_state state;
 	uint32_t	 generation;
-	struct conn	*conn;		/* request being served */
+	struct conn	*conn;		/* until the answer is handed back */
+	uint64_t	 req_id;	/* web request being served, or 0 */
 	uint64_t	 deadline;	/* ms: startup or request deadline */
 	uint64_t	 busy_since;	/* ms */
 	uint64_t	 idle_seq;	/* order in which workers became idle */

@@ -74,6 +74,12 @@ bad_config('timeout-type', qr/^  request:/, '  request: soon',
     qr/request|soon/, 'a timeout that is not a number of seconds is refused');
 bad_config('size-suffix', qr/^  body: 100M/, '  body: 100Q',
     qr/body|100Q/, 'a size with an unknown suffix is refused');
+bad_config('response-buffer-range', qr/^  response_buffer:/, '  response_buffer: 2G',
+    qr/limits\.response_buffer: expected a size from 0 to 1G/, 'limits.response_buffer above 1G is refused');
+bad_config('body-buffer-type', qr/^  body_buffer:/, '  body_buffer: lots',
+    qr/limits\.body_buffer/, 'limits.body_buffer must be a size');
+bad_config('temp-dir-relative', qr/^temp_dir:/, 'temp_dir: tmp/mwsup',
+    qr/temp_dir: expected an absolute path/, 'temp_dir must be an absolute path');
 bad_config('jobs-reserve', qr/^  reserve:/, '  reserve: some',
     qr/jobs\.reserve/, 'jobs.reserve must be a number');
 bad_config('jobs-sqlite', qr/^  # sqlite:/, '  sqlite: data/wiki.sqlite',

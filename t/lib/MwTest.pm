@@ -22,7 +22,7 @@ use IO::Socket::IP;
 use IO::Socket::UNIX;
 use POSIX qw(:sys_wait_h);
 use Scalar::Util qw(blessed);
-use Socket qw(SOCK_STREAM SOL_SOCKET SO_RCVBUF);
+use Socket qw(SOCK_STREAM SOL_SOCKET SO_RCVBUF IPPROTO_TCP TCP_MAXSEG);
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
@@ -519,7 +519,9 @@ sub raw {
 
 # raw_begin($port, $bytes, %opt): connect and write bytes without waiting
 # for the answer (to keep a worker busy while another request is sent;
-# opt rcvbuf: the client socket's receive buffer, set before connecting);
+# opt rcvbuf: the client socket's receive buffer, set before connecting;
+# opt mss: its TCP maximum segment size, as on a real network (loopback's
+# is 64 KB, for which the server's kernel buffers megabytes of a reply));
 # raw_end($socket, timeout => S) reads it until the server closes the
 # connection or goes quiet.  The supervisor gives each request to the
 # worker that became idle last, so sequential requests all reach one
@@ -528,7 +530,10 @@ sub raw_begin {
 	my ($port, $bytes, %opt) = @_;
 	my $s = IO::Socket::IP->new(PeerHost => $opt{host} // '127.0.0.1',
 	    PeerPort => $port, Proto => 'tcp', Timeout => 10,
-	    ($opt{rcvbuf} ? (Sockopts => [[SOL_SOCKET, SO_RCVBUF, $opt{rcvbuf}]]) : ()))
+	    Sockopts => [
+		($opt{rcvbuf} ? ([SOL_SOCKET, SO_RCVBUF, $opt{rcvbuf}]) : ()),
+		($opt{mss} ? ([IPPROTO_TCP, TCP_MAXSEG, $opt{mss}]) : ()),
+	    ])
 		or die "raw_begin: connect to port $port: $!\n";
 	$s->autoflush(1);
 	local $SIG{PIPE} = 'IGNORE';
