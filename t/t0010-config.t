@@ -90,6 +90,14 @@ bad_config('jobs-group-no-name', qr/^  # groups:/,
 bad_config('jobs-group-key', qr/^  # groups:/,
     "  groups: [{name: a, priority: 3}]",
     qr/unknown key "priority" in jobs\.groups\[1\]/, 'an unknown key in a group is named');
+bad_config('static-symlinks', qr{^  symlinks: inside}, '  symlinks: sometimes',
+    qr/static\.symlinks: expected "refuse", "inside", "owner" or "follow", got "sometimes"/,
+    'an unknown static.symlinks policy is refused');
+bad_config('static-setting', qr{^  /images/:}, '  images: /var/lib/mediawiki/images',
+    qr/unknown key "images" in static \(a URL prefix starts with "\/"\)/,
+    'a static key that is neither a URL prefix nor a setting is refused');
+bad_config('mediawiki-symlinks', qr{^  symlinks: owner}, '  symlinks: yes',
+    qr/mediawiki\.symlinks: expected "refuse"/, 'an unknown mediawiki.symlinks policy is refused');
 
 # A YAML syntax error: the position comes from the YAML parser, so only its
 # form is checked.
