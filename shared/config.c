@@ -1638,6 +1638,7 @@ static const struct config_key config_recycle_keys[] = {
 static const struct config_key config_status_keys[] = {
 	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
 	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
+	{ "show_query",	config_set_bool,	F(status_show_query), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 

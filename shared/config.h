@@ -116,6 +116,7 @@ struct config {
 	char	*status_path;		/* NULL = off */
 	struct config_cidr status_allow[CONFIG_MAX_ALLOW];
 	int	 nstatus_allow;		/* 0 = loopback only */
+	bool	 status_show_query;	/* in-flight requests with their query */
 
 	/* log: */
 	char	*access_log;		/* NULL off, "stderr", or a path */

@@ -98,6 +98,8 @@ bad_config('static-setting', qr{^  /images/:}, '  images: /var/lib/mediawiki/ima
     'a static key that is neither a URL prefix nor a setting is refused');
 bad_config('mediawiki-symlinks', qr{^  symlinks: owner}, '  symlinks: yes',
     qr/mediawiki\.symlinks: expected "refuse"/, 'an unknown mediawiki.symlinks policy is refused');
+bad_config('status-show-query', qr/^  show_query:/, '  show_query: sometimes',
+    qr/status\.show_query: expected true or false/, 'status.show_query must be a boolean');
 
 # A YAML syntax error: the position comes from the YAML parser, so only its
 # form is checked.
