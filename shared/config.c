@@ -786,6 +786,34 @@ config_set_symlinks(struct config_walk *w, const struct config_key *k,
 	return -1;
 }
 
+/* unix_socket.mode: permission bits in octal, like chmod's "0660". */
+static int
+config_set_mode(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	int *slot = (int *)(void *)((char *)w->cfg + k->off), v = 0;
+	size_t i;
+
+	if (val->kind != CONFIG_SCALAR || val->len < 3 || val->len > 4)
+		goto bad;
+	for (i = 0; i < val->len; i++) {
+		if (val->text[i] < '0' || val->text[i] > '7')
+			goto bad;
+		v = v * 8 + (val->text[i] - '0');
+	}
+	if (v > 0777)
+		goto bad;
+	*slot = v;
+	return 0;
+bad:
+	config_error(w->name, at->line, at->col,
+	    "%s: expected permission bits in octal, like 0660%s", w->path,
+	    config_got(val, got, sizeof(got)));
+	return -1;
+}
+
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
 static int
 config_set_bool(struct config_walk *w, const struct config_key *k,
@@ -1642,6 +1670,13 @@ static const struct config_key config_status_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+static const struct config_key config_unix_socket_keys[] = {
+	{ "owner",	config_set_name_opt,	F(socket_owner), 0, 0, 0, NULL },
+	{ "group",	config_set_name_opt,	F(socket_group), 0, 0, 0, NULL },
+	{ "mode",	config_set_mode,	F(socket_mode), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
 static const struct config_key config_log_keys[] = {
 	{ "access",	config_set_log_target,	F(access_log), 0, 0, 0, NULL },
 	{ "slow",	config_set_number,	F(slow_log_ms),
@@ -1680,6 +1715,7 @@ static int config_set_section(struct config_walk *, const struct config_key *,
 
 static const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
+	{ "unix_socket", config_set_section,	0, 0, 0, 0, config_unix_socket_keys },
 	{ "mediawiki",	config_set_section,	0, 0, 0, 0, config_mediawiki_keys },
 	{ "pool",	config_set_section,	0, 0, 0, 0, config_pool_keys },
 	{ "timeouts",	config_set_section,	0, 0, 0, 0, config_timeouts_keys },
@@ -1782,6 +1818,7 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->mw_settings = strdup("/etc/mediawiki/LocalSettings.php");
 	cfg->mw_symlinks = SYMLINKS_OWNER;
 	cfg->static_symlinks = SYMLINKS_INSIDE;
+	cfg->socket_mode = 0660;
 	cfg->workers = 4;
 	cfg->dispatch = DISPATCH_QUEUE;
 	cfg->queue_max = 256;
@@ -1972,6 +2009,8 @@ config_free(struct config *cfg)
 		free(cfg->exclude[i]);
 		free(cfg->reset[i]);
 	}
+	free(cfg->socket_owner);
+	free(cfg->socket_group);
 	free(cfg->user);
 	free(cfg->access_log);
 	free(cfg->status_path);

@@ -135,6 +135,11 @@ struct config {
 	struct config_job_group job_groups[CONFIG_MAX_JOB_GROUPS];
 	int	 njob_groups;		/* 0: one group with every type */
 
+	/* unix_socket: the listen sockets mwsup makes itself */
+	char	*socket_owner;		/* NULL: the user mwsup runs as */
+	char	*socket_group;		/* NULL: the group mwsup runs as */
+	int	 socket_mode;		/* permission bits, 0660 */
+
 	/* privileges, when started as root */
 	char	*user;
 	char	*group;

@@ -368,10 +368,14 @@ main(int argc, char **argv)
 	if (main_setup_signals() < 0)
 		fatal("signals: %s", strerror(errno));
 	conn_init_parser_settings();
-	if (listen_open(cfg) < 0 || accesslog_open() < 0)
+	if (listen_open(cfg) < 0 || accesslog_open() < 0) {
+		listen_cleanup();
 		return 1;
-	if (main_drop_privileges() < 0)
+	}
+	if (listen_keep_unlinker(cfg) < 0 || main_drop_privileges() < 0) {
+		listen_cleanup();
 		return 1;
+	}
 	if ((sup.config_fd = main_config_memfd(buf, len)) < 0)
 		fatal("config memfd: %s", strerror(errno));
 	free(buf);

@@ -100,6 +100,15 @@ bad_config('mediawiki-symlinks', qr{^  symlinks: owner}, '  symlinks: yes',
     qr/mediawiki\.symlinks: expected "refuse"/, 'an unknown mediawiki.symlinks policy is refused');
 bad_config('status-show-query', qr/^  show_query:/, '  show_query: sometimes',
     qr/status\.show_query: expected true or false/, 'status.show_query must be a boolean');
+bad_config('socket-mode', qr/^  mode: 0660/, '  mode: 0668',
+    qr/unix_socket\.mode: expected permission bits in octal, like 0660, got "0668"/,
+    'a unix socket mode that is not octal is refused');
+bad_config('socket-mode-big', qr/^  mode: 0660/, '  mode: 1777',
+    qr/unix_socket\.mode: expected permission bits/, 'a unix socket mode past 0777 is refused');
+bad_config('socket-owner', qr/^  # owner: www-data/, '  owner: "www data"',
+    qr/unix_socket\.owner: "www data" contains a space/, 'a unix socket owner with a space is refused');
+bad_config('socket-key', qr/^  # group: www-data/, '  perms: 0660',
+    qr/unknown key "perms" in unix_socket/, 'an unknown key in unix_socket is refused');
 
 # A YAML syntax error: the position comes from the YAML parser, so only its
 # form is checked.
