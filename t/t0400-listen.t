@@ -72,7 +72,11 @@ SKIP: {
 my $second = start_mwsup($w->{config}, unix => $sock, wait => 0);
 my $gone = wait_until(sub { waitpid($second->{pid}, WNOHANG) == $second->{pid} }, 30);
 my $second_status = $?;
-$second->{stopped} = 1;
+if ($gone) {
+	$second->{stopped} = 1;
+} else {
+	stop_mwsup($second);
+}
 subtest 'a second mwsup on the same socket path refuses to start' => sub {
 	ok($gone, 'it exits');
 	is($second_status >> 8, 1, 'with status 1');
