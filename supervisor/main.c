@@ -23,6 +23,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,14 @@ main_config_memfd(const char *buf, size_t len)
 	return fd;
 }
 
+/* What readers of the slot table show, which mw.yaml decides. */
+static void
+main_set_slot_flags(void)
+{
+	atomic_store(&sup.slots->flags,
+	    sup.cfg->status_show_query ? SLOTS_SHOW_QUERY : 0);
+}
+
 static void
 main_begin_stop(void)
 {
@@ -195,6 +204,7 @@ main_reload(void)
 	sup.cfg = ncfg;
 	close(sup.config_fd);
 	sup.config_fd = fd;
+	main_set_slot_flags();
 	conn_init_parser_settings();
 	accesslog_reopen();
 	config_free(old);
@@ -382,6 +392,7 @@ main(int argc, char **argv)
 	sup.slots_fd = slots_create(POOL_MAX, &sup.slots);
 	if (sup.slots_fd < 0)
 		fatal("slot table: %s", strerror(errno));
+	main_set_slot_flags();
 	if (pool_init() < 0 || pool_start() < 0)
 		return 1;
 	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,

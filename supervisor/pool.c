@@ -463,8 +463,6 @@ pool_assign(struct worker *w, struct conn *c)
 {
 	int fds[2] = { c->ev.fd, c->body_fd };
 	struct slot *sl = pool_slot(w);
-	const char *q;
-	size_t uri_len;
 
 	atomic_store(&sl->bytes_out, 0);
 	if (ctl_send(w->ev.fd, c->msg, c->msg_len, fds,
@@ -476,15 +474,9 @@ pool_assign(struct worker *w, struct conn *c)
 		return -1;
 	}
 	/* The message stays until the worker says it is done, in case the
-	 * worker goes away before it takes it (pool_lose_request).  The slot
-	 * is read by `mwsup status` and the status endpoint: the query string
-	 * (tokens, search terms) only if mw.yaml asks for it. */
-	uri_len = c->url_len;
-	if (!sup.cfg->status_show_query &&
-	    (q = memchr(c->hbuf, '?', uri_len)) != NULL)
-		uri_len = (size_t)(q - c->hbuf);
+	 * worker goes away before it takes it (pool_lose_request). */
 	slot_set_request(sl, http_method_str(c->parser.method), c->hbuf,
-	    uri_len);
+	    c->url_len);
 	w->state = WORKER_BUSY;
 	w->conn = c;
 	w->stack_asked = 0;
