@@ -759,6 +759,61 @@ config_set_dispatch(struct config_walk *w, const struct config_key *k,
 	return -1;
 }
 
+/* mediawiki.symlinks, static.symlinks: refuse, inside, owner or follow. */
+static int
+config_set_symlinks(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	static const char *const names[] = {
+		[SYMLINKS_REFUSE] = "refuse", [SYMLINKS_INSIDE] = "inside",
+		[SYMLINKS_OWNER] = "owner", [SYMLINKS_FOLLOW] = "follow",
+	};
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	enum symlink_policy *slot =
+	    (enum symlink_policy *)(void *)((char *)w->cfg + k->off);
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (val->kind == CONFIG_SCALAR &&
+		    strcmp(val->text, names[i]) == 0) {
+			*slot = (enum symlink_policy)i;
+			return 0;
+		}
+	}
+	config_error(w->name, at->line, at->col,
+	    "%s: expected \"refuse\", \"inside\", \"owner\" or \"follow\"%s",
+	    w->path, config_got(val, got, sizeof(got)));
+	return -1;
+}
+
+/* unix_socket.mode: permission bits in octal, like chmod's "0660". */
+static int
+config_set_mode(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	int *slot = (int *)(void *)((char *)w->cfg + k->off), v = 0;
+	size_t i;
+
+	if (val->kind != CONFIG_SCALAR || val->len < 3 || val->len > 4)
+		goto bad;
+	for (i = 0; i < val->len; i++) {
+		if (val->text[i] < '0' || val->text[i] > '7')
+			goto bad;
+		v = v * 8 + (val->text[i] - '0');
+	}
+	if (v > 0777)
+		goto bad;
+	*slot = v;
+	return 0;
+bad:
+	config_error(w->name, at->line, at->col,
+	    "%s: expected permission bits in octal, like 0660%s", w->path,
+	    config_got(val, got, sizeof(got)));
+	return -1;
+}
+
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
 static int
 config_set_bool(struct config_walk *w, const struct config_key *k,
@@ -1074,7 +1129,12 @@ config_set_php(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-/* static: URL prefix -> absolute directory. */
+static const struct config_key config_static_symlinks_key = {
+	"symlinks", config_set_symlinks, offsetof(struct config, static_symlinks),
+	0, 0, 0, NULL
+};
+
+/* static: URL prefix -> absolute directory, and the symlinks setting. */
 static int
 config_set_static(struct config_walk *w, const struct config_key *k,
     const struct config_node *key, const struct config_node *val)
@@ -1100,6 +1160,20 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 		if (config_check_key(w, val, i, "static") == -1)
 			return -1;
 		config_quote(pre->text, pre->len, q, sizeof(q));
+		/* URL prefixes start with '/'; other keys are settings */
+		if (pre->text[0] != '/') {
+			if (strcmp(pre->text, "symlinks") != 0) {
+				config_error(w->name, pre->line, pre->col,
+				    "unknown key %s in static (a URL prefix "
+				    "starts with \"/\")", q);
+				return -1;
+			}
+			snprintf(w->path, sizeof(w->path), "static.symlinks");
+			if (config_set_symlinks(w, &config_static_symlinks_key,
+			    pre, dir) == -1)
+				return -1;
+			continue;
+		}
 		if (memchr(pre->text, '\0', pre->len))
 			problem = "contains a NUL byte";
 		else if (strcmp(pre->text, "/") == 0)
@@ -1134,13 +1208,15 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 				config_error(w->name, pre->line, pre->col,
 				    "static %s: same prefix as %s at %lu:%lu",
 				    q, cfg->statics[j].prefix,
-				    val->kids[2 * j].line, val->kids[2 * j].col);
+				    cfg->statics[j].line, cfg->statics[j].col);
 				free(prefix);
 				return -1;
 			}
 		}
 		st = &cfg->statics[cfg->nstatics];
 		st->prefix = prefix;
+		st->line = pre->line;
+		st->col = pre->col;
 		if ((st->dir = strdup(dir->text)) == NULL) {
 			free(prefix);
 			st->prefix = NULL;
@@ -1540,6 +1616,7 @@ static const struct config_key config_mediawiki_keys[] = {
 	{ "settings",	config_set_abspath,	F(mw_settings), 0, 0, 0, NULL },
 	{ "short_urls",	config_set_prefix_opt,	F(mw_short_urls), 0, 0, 0, NULL },
 	{ "server_name", config_set_name_opt,	F(server_name), 0, 0, 0, NULL },
+	{ "symlinks",	config_set_symlinks,	F(mw_symlinks), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1593,6 +1670,14 @@ static const struct config_key config_recycle_keys[] = {
 static const struct config_key config_status_keys[] = {
 	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
 	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
+	{ "show_query",	config_set_bool,	F(status_show_query), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct config_key config_unix_socket_keys[] = {
+	{ "owner",	config_set_name_opt,	F(socket_owner), 0, 0, 0, NULL },
+	{ "group",	config_set_name_opt,	F(socket_group), 0, 0, 0, NULL },
+	{ "mode",	config_set_mode,	F(socket_mode), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1634,6 +1719,7 @@ static int config_set_section(struct config_walk *, const struct config_key *,
 
 static const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
+	{ "unix_socket", config_set_section,	0, 0, 0, 0, config_unix_socket_keys },
 	{ "mediawiki",	config_set_section,	0, 0, 0, 0, config_mediawiki_keys },
 	{ "pool",	config_set_section,	0, 0, 0, 0, config_pool_keys },
 	{ "timeouts",	config_set_section,	0, 0, 0, 0, config_timeouts_keys },
@@ -1735,6 +1821,9 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->nlisten = 1;
 	cfg->mw_root = strdup("/usr/share/mediawiki");
 	cfg->mw_settings = strdup("/etc/mediawiki/LocalSettings.php");
+	cfg->mw_symlinks = SYMLINKS_OWNER;
+	cfg->static_symlinks = SYMLINKS_INSIDE;
+	cfg->socket_mode = 0660;
 	cfg->workers = 4;
 	cfg->dispatch = DISPATCH_QUEUE;
 	cfg->queue_max = 256;
@@ -1929,6 +2018,8 @@ config_free(struct config *cfg)
 		free(cfg->reset[i]);
 	}
 	free(cfg->temp_dir);
+	free(cfg->socket_owner);
+	free(cfg->socket_group);
 	free(cfg->user);
 	free(cfg->access_log);
 	free(cfg->status_path);

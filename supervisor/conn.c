@@ -900,7 +900,7 @@ conn_request_ready(struct conn *c)
 			conn_error(c, conn_route.status);
 		return;
 	case ROUTE_STATIC:
-		static_serve(c, conn_route.file);
+		static_serve(c, &conn_route);
 		return;
 	case ROUTE_PHP:
 		break;

@@ -24,6 +24,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,14 @@ main_config_memfd(const char *buf, size_t len)
 	return fd;
 }
 
+/* What readers of the slot table show, which mw.yaml decides. */
+static void
+main_set_slot_flags(void)
+{
+	atomic_store(&sup.slots->flags,
+	    sup.cfg->status_show_query ? SLOTS_SHOW_QUERY : 0);
+}
+
 static void
 main_begin_stop(void)
 {
@@ -204,6 +213,7 @@ main_reload(void)
 	sup.cfg = ncfg;
 	close(sup.config_fd);
 	sup.config_fd = fd;
+	main_set_slot_flags();
 	conn_init_parser_settings();
 	accesslog_reopen();
 	config_free(old);
@@ -377,19 +387,26 @@ main(int argc, char **argv)
 	if (main_setup_signals() < 0)
 		fatal("signals: %s", strerror(errno));
 	conn_init_parser_settings();
-	if (listen_open(cfg) < 0 || accesslog_open() < 0)
+	if (listen_open(cfg) < 0 || accesslog_open() < 0) {
+		listen_cleanup();
 		return 1;
-	if (main_drop_privileges() < 0)
+	}
+	if (listen_keep_unlinker(cfg) < 0 || main_drop_privileges() < 0) {
+		listen_cleanup();
 		return 1;
+	}
 	/* As the server's user: the directory must be its own. */
-	if (spool_dir_prepare(cfg->temp_dir, true) < 0)
+	if (spool_dir_prepare(cfg->temp_dir, true) < 0) {
+		listen_cleanup();
 		return 1;
+	}
 	if ((sup.config_fd = main_config_memfd(buf, len)) < 0)
 		fatal("config memfd: %s", strerror(errno));
 	free(buf);
 	sup.slots_fd = slots_create(POOL_MAX, &sup.slots);
 	if (sup.slots_fd < 0)
 		fatal("slot table: %s", strerror(errno));
+	main_set_slot_flags();
 	if (pool_init() < 0 || pool_start() < 0)
 		return 1;
 	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,

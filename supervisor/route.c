@@ -6,7 +6,9 @@
  * normalised, so no encoding trick can walk out of a served directory.
  * PHP runs only for MediaWiki's known entry points at the top of its root;
  * everything else is a static file from an allowed directory with an
- * allowed extension, or nothing.
+ * allowed extension, or nothing.  Below an upload directory, the folders
+ * MediaWiki keeps private (deleted files, stashed uploads, lock files) are
+ * refused by name too, whether or not their .htaccess is still there.
  */
 #include "route.h"
 
@@ -22,6 +24,17 @@ static const char *const route_entry_points[] = {
 /* Directories under the MediaWiki root that hold public assets. */
 static const char *const route_root_dirs[] = {
 	"/resources/", "/skins/", "/extensions/", NULL,
+};
+
+/*
+ * Folders of $wgUploadDirectory that MediaWiki 1.39 never means to be
+ * served: the "deleted" and "temp" zones of the local file repository
+ * (FileRepo::initDirectory makes them with a deny-all .htaccess) and
+ * FSLockManager's "lockdir".  "archive" (old versions), "thumb" and
+ * "transcoded" are public.
+ */
+static const char *const route_private_upload_dirs[] = {
+	"deleted", "temp", "lockdir", NULL,
 };
 
 static int
@@ -181,6 +194,7 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 	size_t best = 0;
 	int i;
 
+	r->symlinks = cfg->static_symlinks;
 	for (i = 0; i < cfg->nstatics; i++) {
 		size_t n = strlen(cfg->statics[i].prefix);
 
@@ -190,7 +204,18 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 			rest = path + n;
 		}
 	}
-	if (dir == NULL) {
+	if (dir != NULL) {
+		size_t n = strcspn(rest, "/");
+
+		for (i = 0; route_private_upload_dirs[i]; i++) {
+			if (strlen(route_private_upload_dirs[i]) == n &&
+			    strncmp(rest, route_private_upload_dirs[i], n) == 0) {
+				route_error(r, 403);
+				return 1;
+			}
+		}
+	} else {
+		r->symlinks = cfg->mw_symlinks;
 		for (i = 0; route_root_dirs[i]; i++) {
 			size_t n = strlen(route_root_dirs[i]);
 
@@ -213,6 +238,8 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 		route_error(r, 414);
 		return 1;
 	}
+	r->dir_len = strlen(dir);
+	r->rel_off = r->dir_len + 1;
 	r->kind = ROUTE_STATIC;
 	return 1;
 }

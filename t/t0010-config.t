@@ -96,6 +96,25 @@ bad_config('jobs-group-no-name', qr/^  # groups:/,
 bad_config('jobs-group-key', qr/^  # groups:/,
     "  groups: [{name: a, priority: 3}]",
     qr/unknown key "priority" in jobs\.groups\[1\]/, 'an unknown key in a group is named');
+bad_config('static-symlinks', qr{^  symlinks: inside}, '  symlinks: sometimes',
+    qr/static\.symlinks: expected "refuse", "inside", "owner" or "follow", got "sometimes"/,
+    'an unknown static.symlinks policy is refused');
+bad_config('static-setting', qr{^  /images/:}, '  images: /var/lib/mediawiki/images',
+    qr/unknown key "images" in static \(a URL prefix starts with "\/"\)/,
+    'a static key that is neither a URL prefix nor a setting is refused');
+bad_config('mediawiki-symlinks', qr{^  symlinks: owner}, '  symlinks: yes',
+    qr/mediawiki\.symlinks: expected "refuse"/, 'an unknown mediawiki.symlinks policy is refused');
+bad_config('status-show-query', qr/^  show_query:/, '  show_query: sometimes',
+    qr/status\.show_query: expected true or false/, 'status.show_query must be a boolean');
+bad_config('socket-mode', qr/^  mode: 0660/, '  mode: 0668',
+    qr/unix_socket\.mode: expected permission bits in octal, like 0660, got "0668"/,
+    'a unix socket mode that is not octal is refused');
+bad_config('socket-mode-big', qr/^  mode: 0660/, '  mode: 1777',
+    qr/unix_socket\.mode: expected permission bits/, 'a unix socket mode past 0777 is refused');
+bad_config('socket-owner', qr/^  # owner: www-data/, '  owner: "www data"',
+    qr/unix_socket\.owner: "www data" contains a space/, 'a unix socket owner with a space is refused');
+bad_config('socket-key', qr/^  # group: www-data/, '  perms: 0660',
+    qr/unknown key "perms" in unix_socket/, 'an unknown key in unix_socket is refused');
 
 # A YAML syntax error: the position comes from the YAML parser, so only its
 # form is checked.
