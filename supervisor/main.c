@@ -56,6 +56,24 @@ main_usage(FILE *f)
 	    "See mwsup(8) and mw.yaml(5).\n", MW_SYSCONFDIR);
 }
 
+/*
+ * Started as root, mwsup runs the wiki as mw.yaml's user:.  Without one,
+ * MediaWiki and every program PHP starts would run as root, unnoticed.
+ * Like PHP-FPM, which refuses a root pool unless started with
+ * --allow-to-run-as-root, mwsup refuses unless mw.yaml says so in words:
+ * "user: root".  Checked by -t too, so a unit's ExecStartPre catches it.
+ */
+static int
+main_check_root(const struct config *cfg)
+{
+	if (geteuid() != 0 || cfg->user != NULL)
+		return 0;
+	log_err("%s: started as root, but no \"user:\" is set: set user: to "
+	    "the account that runs the wiki (such as user: www-data), or "
+	    "user: root to run MediaWiki as root on purpose", cfg->path);
+	return -1;
+}
+
 static int
 main_drop_privileges(void)
 {
@@ -84,6 +102,11 @@ main_drop_privileges(void)
 		log_err("dropping privileges to %s: %s", sup.cfg->user,
 		    strerror(errno));
 		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		log_warn("running as root: %s says \"user: %s\"",
+		    sup.cfg->path, sup.cfg->user);
+		return 0;
 	}
 	if (setuid(0) == 0) {
 		log_err("dropping privileges to %s: still root", sup.cfg->user);
@@ -346,6 +369,12 @@ main(int argc, char **argv)
 		fatal("out of memory");
 	if (config_load(cfg, main_config_path, &buf, &len) < 0) {
 		free(cfg);
+		return 2;
+	}
+	if (main_check_root(cfg) < 0) {
+		config_free(cfg);
+		free(cfg);
+		free(buf);
 		return 2;
 	}
 	if (test_only) {

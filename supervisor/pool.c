@@ -132,11 +132,40 @@ pool_slot(struct worker *w)
 	return &sup.slots->slots[w->index];
 }
 
-/* Move fd out of the 0..9 range so the dup2()s below cannot clobber it. */
+/* Move fd out of the 0..9 range so the dup2()s below cannot clobber it;
+ * the copy is close-on-exec, so only the dup2() targets reach the worker. */
 static int
 pool_high_fd(int fd)
 {
-	return fcntl(fd, F_DUPFD, 10);
+	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
+}
+
+/*
+ * In the child, before anything else: close every descriptor but 0-2 and
+ * those in keep (n of them), so that 0-5 are all a worker gets even if
+ * one of the supervisor's lacked close-on-exec, and a supervisor at its
+ * descriptor limit leaves the child room for the moves below.
+ */
+static void
+pool_child_close_others(int *keep, int n)
+{
+	unsigned int from = 3;
+
+	for (int i = 1; i < n; i++)	/* n is tiny: insertion sort */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned int)keep[i] < from)
+			continue;
+		if ((unsigned int)keep[i] > from)
+			(void)close_range(from, (unsigned int)keep[i] - 1, 0);
+		from = (unsigned int)keep[i] + 1;
+	}
+	(void)close_range(from, ~0U, 0);
 }
 
 static void __attribute__((noreturn))
@@ -149,6 +178,11 @@ pool_exec_child(struct worker *w, int ctl)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	{
+		int keep[] = { ctl, sup.slots_fd, sup.config_fd, pool_exe_fd };
+
+		pool_child_close_others(keep, 4);
+	}
 	c = pool_high_fd(ctl);
 	s = pool_high_fd(sup.slots_fd);
 	f = pool_high_fd(sup.config_fd);
