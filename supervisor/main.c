@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -118,6 +119,53 @@ main_drop_privileges(void)
 	prctl(PR_SET_DUMPABLE, 1);
 	log_info("running as %s", sup.cfg->user);
 	return 0;
+}
+
+/*
+ * Each connection holds a socket and, while it is served, a static file
+ * or a body memfd; each worker a control socket (two generations during
+ * a reload) and one more while it runs a job slice; 64 cover the listen
+ * sockets, logs, SQLite and the like.  The usual soft limit of 1024 is
+ * too few for the default limits.connections, so raise it to the hard
+ * limit, as nginx's worker_rlimit_nofile and PHP-FPM's rlimit_files do,
+ * and say so.  Workers get the soft limit back (pool.c), for the programs
+ * PHP starts that use select().  units/mediawiki.service sizes its
+ * LimitNOFILE= by the same count.
+ */
+static void
+main_raise_nofile(const struct config *cfg)
+{
+	struct rlimit rl;
+	uint64_t need = 2 * (uint64_t)cfg->connections_max +
+	    4 * (uint64_t)cfg->workers + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("open files limit: %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			log_info("open files limit raised from %llu to %llu "
+			    "(the hard limit)", (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+			pool_set_worker_nofile((uint64_t)old);
+		} else {
+			log_warn("open files limit: raising %llu to %llu: %s",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = old;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn("open files limit %llu is below the %llu that "
+		    "limits.connections %d may need: past it, requests get 503 "
+		    "and accepting pauses (raise LimitNOFILE= or ulimit -n, "
+		    "or lower limits.connections)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+		    cfg->connections_max);
 }
 
 static int
@@ -392,6 +440,7 @@ main(int argc, char **argv)
 		if (sd_watchdog_enabled(0, &usec) > 0)
 			main_watchdog_ms = usec / 1000;
 	}
+	main_raise_nofile(cfg);
 	if (loop_init() < 0)
 		fatal("epoll: %s", strerror(errno));
 	if (main_setup_signals() < 0)

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,6 +36,9 @@
 #define POOL_BACKOFF_MIN_MS	100
 #define POOL_BACKOFF_MAX_MS	30000
 #define POOL_QUIT_GRACE_MS	5000
+/* A start that failed for want of descriptors is no crash: try again as
+ * soon as some may have been freed, not after the back-off. */
+#define POOL_FD_RETRY_MS	100
 
 /*
  * Reload starts a new generation beside the old one, so the table has room
@@ -57,6 +61,9 @@ static char pool_path[PATH_MAX];
  */
 static int pool_exe_fd = -1;
 static uint32_t pool_generation = 1;
+/* 0: as the supervisor's; else the soft limit it was started with, given
+ * back to workers, since programs PHP runs may use select(). */
+static uint64_t pool_worker_nofile;
 
 static void pool_on_ctl(struct loop_ev *ev, uint32_t events);
 
@@ -64,6 +71,12 @@ const char *
 pool_worker_path(void)
 {
 	return pool_path;
+}
+
+void
+pool_set_worker_nofile(uint64_t soft)
+{
+	pool_worker_nofile = soft;
 }
 
 /* The worker binary: configured, else beside a build-tree mwsup, else the
@@ -178,6 +191,14 @@ pool_exec_child(struct worker *w, int ctl)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	if (pool_worker_nofile) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = (rlim_t)pool_worker_nofile;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	{
 		int keep[] = { ctl, sup.slots_fd, sup.config_fd, pool_exe_fd };
 
@@ -218,8 +239,21 @@ pool_spawn(struct worker *w)
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			if (!w->fd_starved)
+				log_warn("worker %d: socketpair: %s; starting "
+				    "it once descriptors are free", w->index,
+				    strerror(errno));
+			w->fd_starved = 1;
+			return -1;
+		}
 		log_err("worker %d: socketpair: %s", w->index, strerror(errno));
 		return -1;
+	}
+	if (w->fd_starved) {
+		log_notice("worker %d: descriptors free again; starting it",
+		    w->index);
+		w->fd_starved = 0;
 	}
 	w->generation = pool_generation;
 	atomic_store(&sl->pid, 0);
@@ -256,6 +290,14 @@ pool_spawn(struct worker *w)
 	return 0;
 }
 
+/* When to try again after pool_spawn() failed. */
+static uint64_t
+pool_retry_at(const struct worker *w)
+{
+	return loop_now_ms() + (w->fd_starved ? POOL_FD_RETRY_MS :
+	    POOL_BACKOFF_MAX_MS);
+}
+
 /* Start cfg->workers new members in free places of the table. */
 static int
 pool_start_members(void)
@@ -274,7 +316,7 @@ pool_start_members(void)
 			pool_hi = i + 1;
 		if (pool_spawn(w) < 0) {
 			w->state = WORKER_DOWN;
-			w->respawn_at = loop_now_ms() + POOL_BACKOFF_MAX_MS;
+			w->respawn_at = pool_retry_at(w);
 		}
 		started++;
 	}
@@ -734,7 +776,7 @@ pool_tick(void)
 		case WORKER_DOWN:
 			if (w->member && !sup.stopping && now >= w->respawn_at)
 				if (pool_spawn(w) < 0)
-					w->respawn_at = now + POOL_BACKOFF_MAX_MS;
+					w->respawn_at = pool_retry_at(w);
 			break;
 		case WORKER_STARTING:
 			if (now >= w->deadline) {

@@ -8,6 +8,7 @@
  */
 #include "static.h"
 #include "conn.h"
+#include "log.h"
 #include "sup.h"
 
 #include <errno.h>
@@ -122,6 +123,14 @@ static_serve(struct conn *c, const char *path)
 		return;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE ||
+	    errno == ENOMEM)) {
+		/* The file may well exist: a 404 would be a lie a cache
+		 * keeps.  503 says "again later", as for a full queue. */
+		log_warn("static %s: %s", path, strerror(errno));
+		conn_error(c, 503);
+		return;
+	}
 	if (fd < 0) {
 		conn_error_keep(c, errno == EACCES ? 403 : 404);
 		return;

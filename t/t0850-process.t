@@ -3,8 +3,10 @@
 # run the wiki as root unless mw.yaml asks for that in words (user: root),
 # and runs it as user: otherwise; no descriptor of mwsup's (control socket,
 # slot table, config, the client's connection) reaches a program PHP
-# starts, warm or cold; out of descriptors, a static file answers 503 (never
-# 404) and a dead worker is started again as soon as descriptors are free;
+# starts, warm or cold; it raises its descriptor limit to the hard limit
+# (its workers keep the one it was given); out of descriptors, a static
+# file answers 503 (never 404) and a dead worker is started again as soon
+# as descriptors are free;
 # a huge mw.yaml given to a running supervisor (SIGHUP) is refused at once
 # while the old configuration keeps serving.
 use strict;
@@ -110,6 +112,66 @@ EOF2
 		}
 		stopped_cleanly($srv);
 	}
+}
+
+# --- out of file descriptors -----------------------------------------------
+# One request on a kept-alive connection: the status line's code, or ''
+# when the connection closed (or nothing came) without an answer.
+sub status_on {
+	my ($s, $path) = @_;
+	local $SIG{PIPE} = 'IGNORE';
+	syswrite($s, "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") or return '';
+	my ($buf, $rin) = ('', '');
+	vec($rin, fileno($s), 1) = 1;
+	my $deadline = time() + 10;
+	while (time() < $deadline) {
+		last unless select(my $rout = $rin, undef, undef, $deadline - time()) > 0;
+		last unless sysread($s, $buf, 65536, length $buf);
+		if ($buf =~ /\A(.*?\r\n\r\n)/s) {
+			my $head = $1;
+			my ($len) = $head =~ /^Content-Length: (\d+)/mi;
+			last if length($buf) >= length($head) + ($len // 0);
+		}
+	}
+	return $buf =~ m{\AHTTP/1\.1 (\d{3}) } ? $1 : '';
+}
+
+SKIP: {
+	skip 'prlimit is not installed', 10 unless grep { -x "$_/prlimit" } split /:/, $ENV{PATH};
+	my $w = wiki('pool.workers' => 1);
+	# Soft 48, hard 64: mwsup raises its own to 64 and gives workers 48.
+	my $srv = start_mwsup($w->{config}, wrap => [ 'prlimit', '--nofile=48:64', '--' ]);
+	log_like($srv, qr/open files limit raised from 48 to 64 \(the hard limit\)/,
+	    'mwsup raises its soft descriptor limit to the hard limit and says so');
+	my ($worker) = worker_pids($srv);
+	like(read_file("/proc/$worker/limits"), qr/^Max open files\s+48\s+64\s/m,
+	    'its workers keep the soft limit mwsup was started with');
+
+	my $k = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $srv->{port})
+		or die "connect: $!\n";
+	is(status_on($k, $PNG), 200, 'a static file on a kept-alive connection: 200');
+	my @socks;
+	for (1 .. 100) {
+		my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $srv->{port}) or last;
+		push @socks, $s;
+	}
+	log_like($srv, qr/accept: Too many open files; pausing accepts/,
+	    'with 100 more clients mwsup runs out of descriptors and pauses accepting');
+	is(status_on($k, $PNG), 503, 'the same static file then answers 503, not 404');
+
+	kill('KILL', $worker);
+	sleep(1);	# its replacement cannot start: no descriptor for it
+	my $t0 = time();
+	close($_) for $k, @socks;
+	@socks = ();
+	my $new = wait_until(sub { my ($p) = grep { $_ != $worker } worker_pids($srv);
+	    $p && (http(GET => '/api.php?action=query&meta=siteinfo&format=json', undef, undef,
+	    { timeout => 5 })->{status} // 0) == 200 ? $p : undef }, 20);
+	my $took = time() - $t0;
+	ok($new, 'once the clients are gone, a new worker serves PHP');
+	cmp_ok($took, '<', 5, sprintf('within a few seconds (%.1f s), not after a 30 s back-off', $took));
+	is(http(GET => $PNG)->{status}, 200, 'and static files are served again');
+	stopped_cleanly($srv);
 }
 
 done_testing();
