@@ -7,8 +7,8 @@
 # (its workers keep the one it was given); out of descriptors, a static
 # file answers 503 (never 404) and a dead worker is started again as soon
 # as descriptors are free;
-# a huge mw.yaml given to a running supervisor (SIGHUP) is refused at once
-# while the old configuration keeps serving.
+# a huge mw.yaml given to a running supervisor (SIGHUP) is refused at once,
+# the loop never stalls, and the old configuration keeps serving.
 use strict;
 use warnings;
 use FindBin;
@@ -171,6 +171,41 @@ SKIP: {
 	ok($new, 'once the clients are gone, a new worker serves PHP');
 	cmp_ok($took, '<', 5, sprintf('within a few seconds (%.1f s), not after a 30 s back-off', $took));
 	is(http(GET => $PNG)->{status}, 200, 'and static files are served again');
+	stopped_cleanly($srv);
+}
+
+# --- a huge mw.yaml on SIGHUP -------------------------------------------------
+# The running supervisor reads the file in its event loop: 16 MB of keys
+# (which held it for 12 s, 45 s under ASan) or a file of too many keys
+# must be refused at once, every request still answered promptly, the old
+# configuration kept.
+{
+	my $w = wiki('pool.workers' => 1);
+	my $srv = start_mwsup($w->{config});
+	my $good = read_file($w->{config});
+	my @before = worker_pids($srv);
+	my $huge = "k: v\n" x 3_200_000 . $good;	# 16 MB of keys
+	my $many = $good . "\nmisc:\n" . join('', map { "  k$_: v\n" } 1 .. 30000);
+	for my $case (['huge', $huge, qr/\Q$w->{config}\E: too large \(\d+ bytes, at most 1048576\)/],
+	    ['many', $many, qr/\Q$w->{config}\E:\d+:\d+: more than 20000 keys, values and list items/]) {
+		my ($name, $text, $msg) = @$case;
+		write_file($w->{config}, $text);
+		kill('HUP', $srv->{pid});
+		my $t0 = time();
+		my $r = http(GET => $PNG, undef, undef, { timeout => 30 });
+		my $took = time() - $t0;
+		is($r->{status}, 200, "SIGHUP with the $name file: a static file is still served");
+		cmp_ok($took, '<', 1, sprintf('promptly (%.2f s), the reload does not stall the loop', $took));
+		log_like($srv, $msg, "the log names the file and the error ($name)");
+		log_like($srv, qr/reload: \Q$w->{config}\E is not valid; still running the previous configuration/,
+		    'and says the previous configuration keeps running');
+		is(http(GET => '/api.php?action=query&meta=siteinfo&format=json')->{status}, 200,
+		    'PHP is served by the workers of before') ;
+		is(join(' ', worker_pids($srv)), join(' ', @before), 'the same workers, none replaced');
+		open(my $fh, '>', $srv->{log}) or die;	# the next case's log lines only
+		close($fh);
+	}
+	write_file($w->{config}, $good);
 	stopped_cleanly($srv);
 }
 
