@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -28,8 +29,14 @@
 /* The schema is 3 levels deep; anything much deeper is an error anyway,
  * and the limit keeps the recursive tree code off the stack's edge. */
 #define CONFIG_MAX_DEPTH	32
-/* A config is a few kB; refuse to slurp /dev/zero. */
-#define CONFIG_MAX_FILE		(16u << 20)
+/*
+ * A config is a few kB and a few hundred nodes.  Bounds far above that
+ * keep a wrong file (a log, a dump, /dev/zero) from costing seconds and
+ * hundreds of MB before the first error, also on SIGHUP inside the
+ * running supervisor, whose event loop waits for the parse.
+ */
+#define CONFIG_MAX_FILE		(1u << 20)	/* bytes; mw.yaml(5) says so */
+#define CONFIG_MAX_NODES	20000		/* keys, values, list items */
 /* Longest value text quoted back in an error message. */
 #define CONFIG_QUOTE_MAX	60
 
@@ -55,6 +62,7 @@ struct config_reader {
 	const char		*name;
 	const unsigned char	*buf;
 	size_t			 len;
+	size_t			 nodes;		/* built so far */
 };
 
 struct config_walk {
@@ -205,6 +213,12 @@ config_build(struct config_reader *r, yaml_event_t *ev, struct config_node *n,
 
 	n->line = (unsigned long)ev->start_mark.line + 1;
 	n->col = (unsigned long)ev->start_mark.column + 1;
+	if (++r->nodes > CONFIG_MAX_NODES) {
+		config_error(r->name, n->line, n->col,
+		    "more than %d keys, values and list items; a configuration "
+		    "has a few hundred", CONFIG_MAX_NODES);
+		goto fail;
+	}
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
 		config_error(r->name, n->line, n->col,
@@ -1907,6 +1921,7 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 	r.name = name;
 	r.buf = (const unsigned char *)buf;
 	r.len = len;
+	r.nodes = 0;
 	yaml_parser_set_input_string(&r.yp, r.buf, len);
 	rc = config_read_tree(&r, &root, &empty);
 	yaml_parser_delete(&r.yp);
@@ -1935,8 +1950,9 @@ out:
 int
 config_load(struct config *cfg, const char *path, char **bufp, size_t *lenp)
 {
-	char *buf = NULL, *grown;
-	size_t len = 0, cap = 0;
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
 	ssize_t n;
 	int fd, rc;
 
@@ -1949,21 +1965,21 @@ config_load(struct config *cfg, const char *path, char **bufp, size_t *lenp)
 		log_err("%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
+	/* A regular file says its size: refuse a huge one before reading a
+	 * byte.  Anything else (a pipe) is read up to one byte past the
+	 * bound. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > (off_t)CONFIG_MAX_FILE) {
+		log_err("%s: too large (%lld bytes, at most %u)", path,
+		    (long long)st.st_size, CONFIG_MAX_FILE);
+		goto fail;
+	}
+	if ((buf = malloc(CONFIG_MAX_FILE + 2)) == NULL) {
+		log_err("%s: cannot read: out of memory", path);
+		goto fail;
+	}
 	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap >= CONFIG_MAX_FILE) {
-				log_err("%s: cannot read: larger than %u MiB",
-				    path, CONFIG_MAX_FILE >> 20);
-				goto fail;
-			}
-			cap = cap ? 2 * cap : 8192;
-			if ((grown = realloc(buf, cap)) == NULL) {
-				log_err("%s: cannot read: out of memory", path);
-				goto fail;
-			}
-			buf = grown;
-		}
-		n = read(fd, buf + len, cap - len - 1);
+		n = read(fd, buf + len, CONFIG_MAX_FILE + 1 - len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -1973,6 +1989,11 @@ config_load(struct config *cfg, const char *path, char **bufp, size_t *lenp)
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		if (len > CONFIG_MAX_FILE) {
+			log_err("%s: too large (more than %u bytes)", path,
+			    CONFIG_MAX_FILE);
+			goto fail;
+		}
 	}
 	close(fd);
 	buf[len] = '\0';	/* handy for callers; not part of len */

@@ -1312,6 +1312,14 @@ conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
 	return 0;
 }
 
+/*
+ * Out of descriptors (or memory), accept() fails while the client waits
+ * in the backlog; polling the socket again at once would spin.  Accepting
+ * pauses briefly instead (listen.c), as nginx does, and clients are held,
+ * then served.  Said once, not at every retry.
+ */
+static int conn_accept_starved;
+
 void
 conn_accept(int lfd, int is_unix)
 {
@@ -1332,12 +1340,18 @@ conn_accept(int lfd, int is_unix)
 				continue;
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
-				log_warn("accept: %s; pausing accepts",
-				    strerror(errno));
+				if (!conn_accept_starved)
+					log_warn("accept: %s; pausing accepts",
+					    strerror(errno));
+				conn_accept_starved = 1;
 				listen_pause(1);
 			} else if (errno != EAGAIN)
 				log_err("accept: %s", strerror(errno));
 			return;
+		}
+		if (conn_accept_starved) {
+			log_notice("accept: descriptors free again");
+			conn_accept_starved = 0;
 		}
 		conn_adopt(fd, is_unix, &peer);
 	}

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -56,6 +57,24 @@ main_usage(FILE *f)
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n"
 	    "See mwsup(8) and mw.yaml(5).\n", MW_SYSCONFDIR);
+}
+
+/*
+ * Started as root, mwsup runs the wiki as mw.yaml's user:.  Without one,
+ * MediaWiki and every program PHP starts would run as root, unnoticed.
+ * Like PHP-FPM, which refuses a root pool unless started with
+ * --allow-to-run-as-root, mwsup refuses unless mw.yaml says so in words:
+ * "user: root".  Checked by -t too, so a unit's ExecStartPre catches it.
+ */
+static int
+main_check_root(const struct config *cfg)
+{
+	if (geteuid() != 0 || cfg->user != NULL)
+		return 0;
+	log_err("%s: started as root, but no \"user:\" is set: set user: to "
+	    "the account that runs the wiki (such as user: www-data), or "
+	    "user: root to run MediaWiki as root on purpose", cfg->path);
+	return -1;
 }
 
 static int
@@ -87,6 +106,11 @@ main_drop_privileges(void)
 		    strerror(errno));
 		return -1;
 	}
+	if (pw->pw_uid == 0) {
+		log_warn("running as root: %s says \"user: %s\"",
+		    sup.cfg->path, sup.cfg->user);
+		return 0;
+	}
 	if (setuid(0) == 0) {
 		log_err("dropping privileges to %s: still root", sup.cfg->user);
 		return -1;
@@ -97,6 +121,53 @@ main_drop_privileges(void)
 	prctl(PR_SET_DUMPABLE, 1);
 	log_info("running as %s", sup.cfg->user);
 	return 0;
+}
+
+/*
+ * Each connection holds a socket and, while it is served, a static file
+ * or a body memfd; each worker a control socket (two generations during
+ * a reload) and one more while it runs a job slice; 64 cover the listen
+ * sockets, logs, SQLite and the like.  The usual soft limit of 1024 is
+ * too few for the default limits.connections, so raise it to the hard
+ * limit, as nginx's worker_rlimit_nofile and PHP-FPM's rlimit_files do,
+ * and say so.  Workers get the soft limit back (pool.c), for the programs
+ * PHP starts that use select().  units/mediawiki.service sizes its
+ * LimitNOFILE= by the same count.
+ */
+static void
+main_raise_nofile(const struct config *cfg)
+{
+	struct rlimit rl;
+	uint64_t need = 2 * (uint64_t)cfg->connections_max +
+	    4 * (uint64_t)cfg->workers + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("open files limit: %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			log_info("open files limit raised from %llu to %llu "
+			    "(the hard limit)", (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+			pool_set_worker_nofile((uint64_t)old);
+		} else {
+			log_warn("open files limit: raising %llu to %llu: %s",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = old;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn("open files limit %llu is below the %llu that "
+		    "limits.connections %d may need: past it, requests get 503 "
+		    "and accepting pauses (raise LimitNOFILE= or ulimit -n, "
+		    "or lower limits.connections)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+		    cfg->connections_max);
 }
 
 static int
@@ -367,6 +438,12 @@ main(int argc, char **argv)
 		free(cfg);
 		return 2;
 	}
+	if (main_check_root(cfg) < 0) {
+		config_free(cfg);
+		free(cfg);
+		free(buf);
+		return 2;
+	}
 	if (test_only) {
 		printf("mwsup: configuration file %s is valid\n",
 		    main_config_path);
@@ -382,6 +459,7 @@ main(int argc, char **argv)
 		if (sd_watchdog_enabled(0, &usec) > 0)
 			main_watchdog_ms = usec / 1000;
 	}
+	main_raise_nofile(cfg);
 	if (loop_init() < 0)
 		fatal("epoll: %s", strerror(errno));
 	if (main_setup_signals() < 0)

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,6 +36,9 @@
 #define POOL_BACKOFF_MIN_MS	100
 #define POOL_BACKOFF_MAX_MS	30000
 #define POOL_QUIT_GRACE_MS	5000
+/* A start that failed for want of descriptors is no crash: try again as
+ * soon as some may have been freed, not after the back-off. */
+#define POOL_FD_RETRY_MS	100
 
 /*
  * Reload starts a new generation beside the old one, so the table has room
@@ -57,6 +61,9 @@ static char pool_path[PATH_MAX];
  */
 static int pool_exe_fd = -1;
 static uint32_t pool_generation = 1;
+/* 0: as the supervisor's; else the soft limit it was started with, given
+ * back to workers, since programs PHP runs may use select(). */
+static uint64_t pool_worker_nofile;
 
 static void pool_on_ctl(struct loop_ev *ev, uint32_t events);
 
@@ -64,6 +71,12 @@ const char *
 pool_worker_path(void)
 {
 	return pool_path;
+}
+
+void
+pool_set_worker_nofile(uint64_t soft)
+{
+	pool_worker_nofile = soft;
 }
 
 /* The worker binary: configured, else beside a build-tree mwsup, else the
@@ -132,11 +145,40 @@ pool_slot(struct worker *w)
 	return &sup.slots->slots[w->index];
 }
 
-/* Move fd out of the 0..9 range so the dup2()s below cannot clobber it. */
+/* Move fd out of the 0..9 range so the dup2()s below cannot clobber it;
+ * the copy is close-on-exec, so only the dup2() targets reach the worker. */
 static int
 pool_high_fd(int fd)
 {
-	return fcntl(fd, F_DUPFD, 10);
+	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
+}
+
+/*
+ * In the child, before anything else: close every descriptor but 0-2 and
+ * those in keep (n of them), so that 0-5 are all a worker gets even if
+ * one of the supervisor's lacked close-on-exec, and a supervisor at its
+ * descriptor limit leaves the child room for the moves below.
+ */
+static void
+pool_child_close_others(int *keep, int n)
+{
+	unsigned int from = 3;
+
+	for (int i = 1; i < n; i++)	/* n is tiny: insertion sort */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned int)keep[i] < from)
+			continue;
+		if ((unsigned int)keep[i] > from)
+			(void)close_range(from, (unsigned int)keep[i] - 1, 0);
+		from = (unsigned int)keep[i] + 1;
+	}
+	(void)close_range(from, ~0U, 0);
 }
 
 static void __attribute__((noreturn))
@@ -149,6 +191,19 @@ pool_exec_child(struct worker *w, int ctl)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	if (pool_worker_nofile) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = (rlim_t)pool_worker_nofile;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	{
+		int keep[] = { ctl, sup.slots_fd, sup.config_fd, pool_exe_fd };
+
+		pool_child_close_others(keep, 4);
+	}
 	c = pool_high_fd(ctl);
 	s = pool_high_fd(sup.slots_fd);
 	f = pool_high_fd(sup.config_fd);
@@ -184,8 +239,21 @@ pool_spawn(struct worker *w)
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			if (!w->fd_starved)
+				log_warn("worker %d: socketpair: %s; starting "
+				    "it once descriptors are free", w->index,
+				    strerror(errno));
+			w->fd_starved = 1;
+			return -1;
+		}
 		log_err("worker %d: socketpair: %s", w->index, strerror(errno));
 		return -1;
+	}
+	if (w->fd_starved) {
+		log_notice("worker %d: descriptors free again; starting it",
+		    w->index);
+		w->fd_starved = 0;
 	}
 	w->generation = pool_generation;
 	atomic_store(&sl->pid, 0);
@@ -223,6 +291,14 @@ pool_spawn(struct worker *w)
 	return 0;
 }
 
+/* When to try again after pool_spawn() failed. */
+static uint64_t
+pool_retry_at(const struct worker *w)
+{
+	return loop_now_ms() + (w->fd_starved ? POOL_FD_RETRY_MS :
+	    POOL_BACKOFF_MAX_MS);
+}
+
 /* Start cfg->workers new members in free places of the table. */
 static int
 pool_start_members(void)
@@ -241,7 +317,7 @@ pool_start_members(void)
 			pool_hi = i + 1;
 		if (pool_spawn(w) < 0) {
 			w->state = WORKER_DOWN;
-			w->respawn_at = loop_now_ms() + POOL_BACKOFF_MAX_MS;
+			w->respawn_at = pool_retry_at(w);
 		}
 		started++;
 	}
@@ -740,7 +816,7 @@ pool_tick(void)
 		case WORKER_DOWN:
 			if (w->member && !sup.stopping && now >= w->respawn_at)
 				if (pool_spawn(w) < 0)
-					w->respawn_at = now + POOL_BACKOFF_MAX_MS;
+					w->respawn_at = pool_retry_at(w);
 			break;
 		case WORKER_STARTING:
 			if (now >= w->deadline) {

@@ -42,6 +42,7 @@ struct worker {
 	int		 used;		/* this place of the table is taken */
 	int		 member;	/* of the current generation */
 	int		 quitting;	/* asked to exit, or said it would */
+	int		 fd_starved;	/* last start failed: out of descriptors */
 };
 
 #define POOL_MAX	2048		/* two generations of the largest pool */
@@ -77,5 +78,8 @@ int	 pool_crash_looping(void);
 void	 pool_quit_all(void);
 void	 pool_kill_all(void);
 const char *pool_worker_path(void);
+/* The soft RLIMIT_NOFILE workers start with (the supervisor raised its
+ * own above it). */
+void	 pool_set_worker_nofile(uint64_t soft);
 
 #endif

@@ -14,6 +14,7 @@
  */
 #include "static.h"
 #include "conn.h"
+#include "log.h"
 #include "route.h"
 #include "sup.h"
 
@@ -565,9 +566,14 @@ static_serve(struct conn *c, const struct route *r)
 	dir[r->dir_len] = '\0';
 	if ((rc = static_open(dir, r->file + r->rel_off, r->symlinks, &fd,
 	    &st)) != 0) {
-		if (rc == 503)
+		if (rc == 503) {
+			/* The file may well exist: a 404 would be a lie a
+			 * cache keeps.  503 says "again later", as for a
+			 * full queue. */
+			log_warn("static %s: out of file descriptors or "
+			    "memory: 503", r->file);
 			conn_error(c, 503);
-		else
+		} else
 			conn_error_keep(c, rc);
 		return;
 	}

@@ -133,6 +133,65 @@ subtest 'a config file that does not exist is refused by name' => sub {
 	like($err, qr/\Q$missing\E/, 'stderr names the missing file');
 };
 
+# Files far beyond any configuration are refused before costing time or
+# memory: 16 MB of keys (which took 12 s and 650 MB, under ASan 45 s and
+# 1.2 GB, before its first error), at once from its size; under 1 MiB but of 30,000 keys, at the
+# node past the bound.  Peak memory is measured by GNU time when present.
+sub timed_check {
+	my ($file) = @_;
+	my $gnu_time = -x '/usr/bin/time';
+	my @cmd = $gnu_time ? ('/usr/bin/time', '-f', 'maxrss %M', $mwsup) : ($mwsup);
+	my $t0 = Time::HiRes::time();
+	my ($rc, $out, $err) = run_cmd(@cmd, '-t', '-c', $file);
+	my ($kb) = $err =~ /^maxrss (\d+)$/m;
+	return ($rc, $err, Time::HiRes::time() - $t0, $kb);
+}
+{
+	require Time::HiRes;
+	my $huge = "$dir/huge.yaml";
+	open(my $fh, '>', $huge) or die "$huge: $!\n";
+	print $fh "user: www-data\n", "k: v\n" x 3_199_990;	# 16,000,000 bytes
+	close($fh);
+	my $size = -s $huge;
+	my ($rc, $err, $took, $kb) = timed_check($huge);
+	subtest 'a 16 MB file is refused at once, by its size' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$huge\E: too large \($size bytes, at most 1048576\)/,
+		    'stderr says it is too large, with both sizes');
+		cmp_ok($took, '<', 2, sprintf('within 2 s (%.2f s)', $took));
+		SKIP: {
+			skip 'no GNU time to measure memory', 1 unless defined $kb;
+			cmp_ok($kb, '<', 100 * 1024, "using little memory ($kb KB)");
+		}
+	};
+
+	my $many = "$dir/many-keys.yaml";
+	write_file($many, "user: www-data\nphp:\n" . join('', map { "  k$_: v\n" } 1 .. 30000));
+	($rc, $err, $took, $kb) = timed_check($many);
+	subtest 'a file of 30,000 keys is refused at the node past the bound' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$many\E:10000:\d+: more than 20000 keys, values and list items/,
+		    'stderr points at the 20,001st node (the value on line 10000)');
+		cmp_ok($took, '<', 2, sprintf('within 2 s (%.2f s)', $took));
+		SKIP: {
+			skip 'no GNU time to measure memory', 1 unless defined $kb;
+			cmp_ok($kb, '<', 100 * 1024, "using little memory ($kb KB)");
+		}
+	};
+}
+
+# Started as root, a file without user: is refused (t0850 starts it).
+SKIP: {
+	skip 'not root', 1 unless $> == 0;
+	my $nouser = "$dir/no-user.yaml";
+	write_file($nouser, join("\n", grep { !/^(user|group):/ } split /\n/, $base) . "\n");
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $nouser);
+	subtest 'as root, a file without user: is refused' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$nouser\E: started as root, but no "user:" is set/, 'stderr names the file and the key');
+	};
+}
+
 # Starting (not -t) with a bad config fails the same way, before listening.
 ($rc, $out, $err) = run_cmd($mwsup, '-c', "$dir/workers-zero.yaml");
 is($rc, 2, 'starting with a bad config exits with status 2 too');

@@ -413,6 +413,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	/* Descriptors 3-5 arrive inheritable: the supervisor passed them
+	 * across exec on purpose. */
+	request_cloexec_all();
 	worker_signals(&w);
 	worker_load_config(&w, cfg_name);
 	worker_map_slot(&w, slot);

@@ -12,6 +12,7 @@
 #include "request.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +287,16 @@ request_respond(struct request *rq)
 }
 
 void
+request_cloexec_all(void)
+{
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	/* A kernel before 5.11: the descriptors known to be inherited. */
+	for (int fd = CTL_FD_CONTROL; fd <= CTL_FD_CONFIG; fd++)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+void
 request_run(struct request *rq)
 {
 	zend_file_handle fh;
@@ -322,6 +333,7 @@ request_run(struct request *rq)
 		request_complete(rq);
 		return;
 	}
+	request_cloexec_all();
 	zend_stream_init_filename(&fh, rq->script);
 	zend_try {
 		(void)php_execute_script(&fh);

@@ -64,6 +64,17 @@ void	 request_close(struct request *rq);
  * waiting while the socket is full; exits when the supervisor is gone. */
 void	 request_report(const void *msg, size_t len, int fd);
 
+/*
+ * Mark every descriptor above 2 close-on-exec.  Nothing of the worker may
+ * reach the programs PHP starts (ImageMagick, Lua, diff3 get 0, 1 and 2
+ * only), above all not the control socket or the writable slot table.
+ * Called on arrival (descriptors 3-5 come inheritable, on purpose) and
+ * once PHP has set up each request, which also covers what PHP opened
+ * without O_CLOEXEC: a POST body or upload spilled to a temporary file,
+ * a file an extension keeps open since bootstrap.
+ */
+void	 request_cloexec_all(void);
+
 /* Parameter lookup for the SAPI (getenv, cookies): NULL when absent. */
 const char *request_param(const struct request *rq, const char *name);
 /* Copy up to n body bytes for PHP's POST reader; 0 at the end. */

@@ -733,6 +733,7 @@ warm_run(struct request *rq, const char *entry)
 	warm_set_entry(entry);
 	mwsapi_request_begin(rq);
 	warm_activate();
+	request_cloexec_all();
 	zend_try {
 		clean = warm_call("MwsupWarm::request", entry);
 	} zend_catch {
