@@ -63,6 +63,7 @@ if (my $site = $ENV{MWSUP_DIFF_CONFIG}) {
 	$warm = start_mwsup($cfg{warm});
 	$cold = start_mwsup($cfg{cold});
 	$page = $ENV{MWSUP_DIFF_PAGE} // 'Main Page';
+	($MW_ROOT) = (read_file($site) =~ /^\s+root:\s*["']?([^"'\s#]+)/m, $MW_ROOT);
 } else {
 	my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true');
 	append_settings($w, <<'PHP');

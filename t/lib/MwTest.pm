@@ -681,7 +681,10 @@ sub normalised {
 	    |September|October|November|December)/x;
 	$b =~ s/\b\d\d(?::|%3A)\d\d(?:,|%2C)(?: |\+)\d{1,2}(?: |\+)$month(?: |\+)\d{4}\b/<date>/g;
 	$b =~ s/((?:CPU|Real) time usage: )[\d.]+/$1<s>/g;
-	$b =~ s/\s*\d+\.\d\d%\s+\d+\.\d+(\s+\d+ )/ <pct> <ms>$1/g;
+	# The transclusion time report, in the page and in the API's JSON:
+	# its lines are times, ordered by time.
+	$b =~ s/(Transclusion expansion time report \(%,ms,calls,template\)).*?(-->)/$1 <report> $2/gs;
+	$b =~ s/("timingprofile":)\[[^\]]*\]/$1<report>/g;
 	$b =~ s/("?(?:cputime|walltime|ppvisitednodes|timestamp|cachereport)"?\s*[:=]\s*)"?[\w.:\-]+"?/$1<n>/gi;
 	return "$s\n$b";
 }
