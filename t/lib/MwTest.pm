@@ -656,8 +656,9 @@ sub cold_config {
 # normalised($response): what an answer says, as one string: status, the
 # headers that describe the content, the names of the cookies set (and
 # whether secure), and the body with what differs between two runs of one
-# request replaced: request ids, tokens, timestamps, render ids.  Two
-# servers that answer alike give the same string.
+# request replaced: request ids, tokens, timestamps, render ids, the
+# parser's time reports.  Two servers that answer alike give the same
+# string.
 sub normalised {
 	my ($r) = @_;
 	my $h = $r->{headers};
@@ -679,6 +680,16 @@ sub normalised {
 	$b =~ s/\b(?:19|20)\d{12}\b/<ts>/g;
 	$b =~ s/\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/<time>/g;
 	$b =~ s/(<!-- (?:Served|Cached|Saved)[^>]*-->)/<cache comment>/g;
+	# The time as the wiki shows it ("16:24, 4 December 2026"), plain
+	# and URL-encoded (Special:RecentChanges's "changes from" link).
+	my $month = qr/(?:January|February|March|April|May|June|July|August
+	    |September|October|November|December)/x;
+	$b =~ s/\b\d\d(?::|%3A)\d\d(?:,|%2C)(?: |\+)\d{1,2}(?: |\+)$month(?: |\+)\d{4}\b/<date>/g;
+	$b =~ s/((?:CPU|Real) time usage: )[\d.]+/$1<s>/g;
+	# The transclusion time report, in the page and in the API's JSON:
+	# its lines are times, ordered by time.
+	$b =~ s/(Transclusion expansion time report \(%,ms,calls,template\)).*?(-->)/$1 <report> $2/gs;
+	$b =~ s/("timingprofile":)\[[^\]]*\]/$1<report>/g;
 	$b =~ s/("?(?:cputime|walltime|ppvisitednodes|timestamp|cachereport)"?\s*[:=]\s*)"?[\w.:\-]+"?/$1<n>/gi;
 	return "$s\n$b";
 }
