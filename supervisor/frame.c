@@ -62,7 +62,7 @@ frame_is_field_char(unsigned char ch)
 	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
 }
 
-static int
+int
 frame_hexval(unsigned char ch)
 {
 	if (ch >= '0' && ch <= '9')

@@ -52,4 +52,7 @@ enum frame_result frame_chunked(struct frame *f, const char *p, size_t n,
  * optional decimal port), the host's length; otherwise 0. */
 size_t	frame_host(const char *p, size_t n);
 
+/* The value of a hexadecimal digit, or -1 (chunk sizes, %XX escapes). */
+int	frame_hexval(unsigned char ch);
+
 #endif

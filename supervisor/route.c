@@ -11,6 +11,7 @@
  * refused by name too, whether or not their .htaccess is still there.
  */
 #include "route.h"
+#include "frame.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -37,18 +38,6 @@ static const char *const route_private_upload_dirs[] = {
 	"deleted", "temp", "lockdir", NULL,
 };
 
-static int
-route_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Decode the path of url into out; returns 0 or an HTTP status. */
 static int
 route_decode_path(const char *url, size_t len, char *out, size_t cap)
@@ -74,8 +63,8 @@ route_decode_path(const char *url, size_t len, char *out, size_t cap)
 
 			if (i + 2 >= len)
 				return 400;
-			hi = route_hexval((unsigned char)url[i + 1]);
-			lo = route_hexval((unsigned char)url[i + 2]);
+			hi = frame_hexval((unsigned char)url[i + 1]);
+			lo = frame_hexval((unsigned char)url[i + 2]);
 			if (hi < 0 || lo < 0)
 				return 400;
 			ch = hi * 16 + lo;

@@ -142,6 +142,21 @@ checkpoint_is_superglobal(const zend_string *name)
 	return false;
 }
 
+/* The value of global name as the checkpoint sees it (dereferenced), or
+ * NULL for one it leaves alone: a superglobal, or unset. */
+static zval *
+checkpoint_global(zend_string *name, zval *val)
+{
+	if (name == NULL || checkpoint_is_superglobal(name))
+		return NULL;
+	if (Z_TYPE_P(val) == IS_INDIRECT)
+		val = Z_INDIRECT_P(val);
+	if (Z_TYPE_P(val) == IS_UNDEF)
+		return NULL;
+	ZVAL_DEREF(val);
+	return val;
+}
+
 /* "$wgFoo"/"wgFoo" is a global; "Class::$bar", "Class::bar", "Class::*"
  * a static (the class name as PHP compares it: without a leading
  * backslash, any case).  Entries with "service:" are the glue's. */
@@ -484,13 +499,8 @@ checkpoint_take(const struct config *cfg)
 	ZEND_HASH_FOREACH_STR_KEY_VAL(&EG(symbol_table), name, val) {
 		zval copy;
 
-		if (name == NULL || checkpoint_is_superglobal(name))
+		if ((val = checkpoint_global(name, val)) == NULL)
 			continue;
-		if (Z_TYPE_P(val) == IS_INDIRECT)
-			val = Z_INDIRECT_P(val);
-		if (Z_TYPE_P(val) == IS_UNDEF)
-			continue;
-		ZVAL_DEREF(val);
 		ZVAL_COPY(&copy, val);
 		zend_hash_add_new(&ckpt_globals, name, &copy);
 	} ZEND_HASH_FOREACH_END();
@@ -533,13 +543,8 @@ checkpoint_values(zval *out)
 
 	array_init(out);
 	ZEND_HASH_FOREACH_STR_KEY_VAL(&EG(symbol_table), name, val) {
-		if (name == NULL || checkpoint_is_superglobal(name))
+		if ((val = checkpoint_global(name, val)) == NULL)
 			continue;
-		if (Z_TYPE_P(val) == IS_INDIRECT)
-			val = Z_INDIRECT_P(val);
-		if (Z_TYPE_P(val) == IS_UNDEF)
-			continue;
-		ZVAL_DEREF(val);
 		key = zend_string_concat2("$", 1, ZSTR_VAL(name), ZSTR_LEN(name));
 		Z_TRY_ADDREF_P(val);
 		zend_symtable_update(Z_ARRVAL_P(out), key, val);
