@@ -775,6 +775,10 @@ warm_cleanup(struct request *rq)
 		SG(headers_sent) = 0;
 		OG(flags) &= ~PHP_OUTPUT_SENT;
 		(void)warm_call("MwsupWarm::end", NULL);
+		/* Before the restore: a destructor run by the collection
+		 * writes to the statics of its class (Scribunto's chunk
+		 * lists), and the restore must come after it. */
+		warm_collect();
 		checkpoint_restore();
 		ok = true;
 	} zend_end_try();
@@ -791,12 +795,12 @@ warm_cleanup(struct request *rq)
 	}
 	warm_deactivate();
 	mwsapi_request_end(rq);
-	warm_collect();
 }
 
 /*
- * Cycles left by a request, its restore and the dropped services are
- * collected here, after the response, every gc_interval requests (a
+ * Cycles left by a request and the dropped services (and those an earlier
+ * restore let go) are collected here, after the response and before the
+ * restore, every gc_interval requests (a
  * collection walks every object the bootstrap made: ~5% of a small API
  * request's time when done each time) -- or sooner when the possible
  * roots PHP has buffered would reach its threshold during the next
@@ -821,9 +825,8 @@ warm_collect(void)
 		return;
 	}
 	warm.since_gc = 0;
-	zend_try {
-		zend_gc_collect_cycles();
-	} zend_end_try();
+	/* The caller's zend_try catches a bailout in a destructor. */
+	zend_gc_collect_cycles();
 	zend_gc_get_status(&st);
 	warm.roots_after_gc = st.num_roots;
 }

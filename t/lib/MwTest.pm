@@ -136,15 +136,17 @@ sub free_port6 {
 # wiki(%yaml): a fresh wiki made by tools/mkwiki on a free port, in its own
 # directory under test_dir().  Arguments are mw.yaml changes, as for
 # set_yaml ('pool.workers' => 1).  Returns a hash: dir, port, config,
-# settings, images, sitename, admin_user, admin_pass.
+# settings, images, sitename, admin_user, admin_pass.  The key mkwiki (an
+# array ref) gives tools/mkwiki options: (mkwiki => ['--extensions', 'all']).
 my $NWIKI = 0;
 sub wiki {
 	my (%yaml) = @_;
+	my @mk = @{ delete($yaml{mkwiki}) // [] };
 	my $dir = test_dir() . '/wiki' . ($NWIKI++ ? $NWIKI : '');
 	my $port = free_port();
-	my ($rc, $out, $err) = run_cmd("$REPO/tools/mkwiki", $dir, $port);
+	my ($rc, $out, $err) = run_cmd("$REPO/tools/mkwiki", @mk, $dir, $port);
 	if ($rc != 0) {
-		Test::More::diag("tools/mkwiki $dir $port failed ($rc):\n$out$err");
+		Test::More::diag("tools/mkwiki @mk $dir $port failed ($rc):\n$out$err");
 		Test::More::BAIL_OUT("cannot create a test wiki");
 	}
 	my $w = {
@@ -691,6 +693,9 @@ sub normalised {
 	$b =~ s/(Transclusion expansion time report \(%,ms,calls,template\)).*?(-->)/$1 <report> $2/gs;
 	$b =~ s/("timingprofile":)\[[^\]]*\]/$1<report>/g;
 	$b =~ s/("?(?:cputime|walltime|ppvisitednodes|timestamp|cachereport)"?\s*[:=]\s*)"?[\w.:\-]+"?/$1<n>/gi;
+	# The same times in the parser's limit report as text (the HTML
+	# comment of a page parsed afresh, or action=parse's limitreporthtml).
+	$b =~ s/((?:CPU|Real) time usage: )[\d.]+( seconds)/$1<n>$2/g;
 	return "$s\n$b";
 }
 
