@@ -417,14 +417,14 @@ sub check_security {
 }
 
 # Whether t/lib/nspawn.sh prepare would find ROOT complete for PACKAGES
-# and so not need the archive (its marker files, read the same way).
+# and so not need the archive: its marker files (the package list is
+# compared as a set; sort(1)'s order depends on the locale).
 sub root_ready {
 	my ($root, @pkgs) = @_;
-	return 0 unless -f "$root/.mwsup-root-ok";
-	my %seen;
-	my $want = join('', map { "$_\n" } sort grep { !$seen{$_}++ } @pkgs);
-	my $have = -f "$root/.mwsup-packages" ? read_file("$root/.mwsup-packages") : '';
-	return $have eq $want;
+	return 0 unless -f "$root/.mwsup-root-ok" && -f "$root/.mwsup-packages";
+	my %want = map { $_ => 1 } @pkgs;
+	my %have = map { $_ => 1 } grep { length } split /\n/, read_file("$root/.mwsup-packages");
+	return join(' ', sort keys %want) eq join(' ', sort keys %have);
 }
 
 # Why the Debian archive that t/lib/nspawn.sh uses cannot be reached (its
