@@ -6,11 +6,18 @@
  * libhttp-parser with mwsup's callbacks and limits, routing, static files
  * and the CGI parameters built for a worker.  There are no workers, so
  * PHP requests end in the supervisor's own 503; what is checked is that
- * no input crashes, leaks, or leaves a connection behind.
+ * no input crashes, leaks, or leaves a connection behind.  The pieces the
+ * input is written in vary with the input, so folds, CRs and chunk
+ * boundaries land on read boundaries too.
+ *
+ * Each input is also read as a head followed by a chunked body by
+ * frame.c's checks alone, once whole and once a byte at a time: the
+ * verdict, the bytes consumed and the decoded body must be the same.
  */
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "frame.h"
 #include "log.h"
 #include "loop.h"
 #include "sup.h"
@@ -57,6 +64,78 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The decoded body of fuzz_frame(), up to 16k (the body limit). */
+struct fuzz_body {
+	char	buf[16384];
+	size_t	len;
+};
+
+static int
+fuzz_body_add(void *arg, const char *p, size_t n)
+{
+	struct fuzz_body *b = arg;
+
+	if (n > sizeof(b->buf) - b->len)
+		abort();	/* frame_chunked() passed its body limit */
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+/* Run data through frame_head() then frame_chunked(), step bytes at a
+ * time (0: all at once); returns the last verdict (plus 100 once in the
+ * body) and the bytes used. */
+static int
+fuzz_frame(const uint8_t *data, size_t size, size_t step, size_t *usedp,
+    struct fuzz_body *body)
+{
+	struct frame f;
+	enum frame_result r = FRAME_MORE;
+	size_t off = 0, used;
+	int in_body = 0;
+
+	frame_head_init(&f);
+	body->len = 0;
+	while (off < size) {
+		size_t n = step && size - off > step ? step : size - off;
+
+		if (!in_body)
+			r = frame_head(&f, (const char *)data + off, n, &used);
+		else
+			r = frame_chunked(&f, (const char *)data + off, n, &used,
+			    fuzz_body_add, body);
+		if (used > n)
+			abort();
+		off += used;
+		if (r == FRAME_DONE && !in_body) {
+			in_body = 1;
+			frame_chunked_init(&f, sizeof(body->buf), 4096);
+			r = FRAME_MORE;
+			continue;
+		}
+		if (r != FRAME_MORE)
+			break;
+		if (used < n)
+			abort();	/* "more" must take every byte */
+	}
+	*usedp = off;
+	return (int)r + (in_body ? 100 : 0);
+}
+
+static void
+fuzz_frame_split(const uint8_t *data, size_t size)
+{
+	static struct fuzz_body whole, bytes;
+	size_t used_whole, used_bytes;
+	int a, b;
+
+	a = fuzz_frame(data, size, 0, &used_whole, &whole);
+	b = fuzz_frame(data, size, 1, &used_bytes, &bytes);
+	if (a != b || used_whole != used_bytes || whole.len != bytes.len ||
+	    memcmp(whole.buf, bytes.buf, whole.len) != 0)
+		abort();	/* the split of the bytes changed a verdict */
+}
+
 static void
 fuzz_drain(int fd)
 {
@@ -72,6 +151,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_storage peer;
 	int sv[2], i;
 	size_t off = 0;
+	uint32_t h = 2166136261u;
+
+	fuzz_frame_split(data, size);
+	for (off = 0; off < size; off++)
+		h = (h ^ data[off]) * 16777619u;
+	off = 0;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) < 0)
@@ -83,11 +168,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	/* Feed the input in pieces, turning the loop in between, so the
-	 * parser also sees requests split across reads. */
+	 * parser also sees requests split across reads; the piece sizes
+	 * (1 to 997 bytes) follow from a hash of the input. */
 	for (i = 0; i < 10000 && (off < size || i < 4); i++) {
 		if (off < size) {
-			size_t piece = size - off > 997 ? 997 : size - off;
-			ssize_t w = write(sv[1], data + off, piece);
+			size_t piece = 1 + (h >> 7) % 997;
+			ssize_t w;
+
+			h = h * 1103515245u + 12345u;
+			if (piece > size - off)
+				piece = size - off;
+			w = write(sv[1], data + off, piece);
 
 			if (w > 0)
 				off += (size_t)w;

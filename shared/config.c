@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -28,8 +29,14 @@
 /* The schema is 3 levels deep; anything much deeper is an error anyway,
  * and the limit keeps the recursive tree code off the stack's edge. */
 #define CONFIG_MAX_DEPTH	32
-/* A config is a few kB; refuse to slurp /dev/zero. */
-#define CONFIG_MAX_FILE		(16u << 20)
+/*
+ * A config is a few kB and a few hundred nodes.  Bounds far above that
+ * keep a wrong file (a log, a dump, /dev/zero) from costing seconds and
+ * hundreds of MB before the first error, also on SIGHUP inside the
+ * running supervisor, whose event loop waits for the parse.
+ */
+#define CONFIG_MAX_FILE		(1u << 20)	/* bytes; mw.yaml(5) says so */
+#define CONFIG_MAX_NODES	20000		/* keys, values, list items */
 /* Longest value text quoted back in an error message. */
 #define CONFIG_QUOTE_MAX	60
 
@@ -55,6 +62,7 @@ struct config_reader {
 	const char		*name;
 	const unsigned char	*buf;
 	size_t			 len;
+	size_t			 nodes;		/* built so far */
 };
 
 struct config_walk {
@@ -205,6 +213,12 @@ config_build(struct config_reader *r, yaml_event_t *ev, struct config_node *n,
 
 	n->line = (unsigned long)ev->start_mark.line + 1;
 	n->col = (unsigned long)ev->start_mark.column + 1;
+	if (++r->nodes > CONFIG_MAX_NODES) {
+		config_error(r->name, n->line, n->col,
+		    "more than %d keys, values and list items; a configuration "
+		    "has a few hundred", CONFIG_MAX_NODES);
+		goto fail;
+	}
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
 		config_error(r->name, n->line, n->col,
@@ -759,6 +773,61 @@ config_set_dispatch(struct config_walk *w, const struct config_key *k,
 	return -1;
 }
 
+/* mediawiki.symlinks, static.symlinks: refuse, inside, owner or follow. */
+static int
+config_set_symlinks(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	static const char *const names[] = {
+		[SYMLINKS_REFUSE] = "refuse", [SYMLINKS_INSIDE] = "inside",
+		[SYMLINKS_OWNER] = "owner", [SYMLINKS_FOLLOW] = "follow",
+	};
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	enum symlink_policy *slot =
+	    (enum symlink_policy *)(void *)((char *)w->cfg + k->off);
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (val->kind == CONFIG_SCALAR &&
+		    strcmp(val->text, names[i]) == 0) {
+			*slot = (enum symlink_policy)i;
+			return 0;
+		}
+	}
+	config_error(w->name, at->line, at->col,
+	    "%s: expected \"refuse\", \"inside\", \"owner\" or \"follow\"%s",
+	    w->path, config_got(val, got, sizeof(got)));
+	return -1;
+}
+
+/* unix_socket.mode: permission bits in octal, like chmod's "0660". */
+static int
+config_set_mode(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	int *slot = (int *)(void *)((char *)w->cfg + k->off), v = 0;
+	size_t i;
+
+	if (val->kind != CONFIG_SCALAR || val->len < 3 || val->len > 4)
+		goto bad;
+	for (i = 0; i < val->len; i++) {
+		if (val->text[i] < '0' || val->text[i] > '7')
+			goto bad;
+		v = v * 8 + (val->text[i] - '0');
+	}
+	if (v > 0777)
+		goto bad;
+	*slot = v;
+	return 0;
+bad:
+	config_error(w->name, at->line, at->col,
+	    "%s: expected permission bits in octal, like 0660%s", w->path,
+	    config_got(val, got, sizeof(got)));
+	return -1;
+}
+
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
 static int
 config_set_bool(struct config_walk *w, const struct config_key *k,
@@ -1074,7 +1143,12 @@ config_set_php(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-/* static: URL prefix -> absolute directory. */
+static const struct config_key config_static_symlinks_key = {
+	"symlinks", config_set_symlinks, offsetof(struct config, static_symlinks),
+	0, 0, 0, NULL
+};
+
+/* static: URL prefix -> absolute directory, and the symlinks setting. */
 static int
 config_set_static(struct config_walk *w, const struct config_key *k,
     const struct config_node *key, const struct config_node *val)
@@ -1100,6 +1174,20 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 		if (config_check_key(w, val, i, "static") == -1)
 			return -1;
 		config_quote(pre->text, pre->len, q, sizeof(q));
+		/* URL prefixes start with '/'; other keys are settings */
+		if (pre->text[0] != '/') {
+			if (strcmp(pre->text, "symlinks") != 0) {
+				config_error(w->name, pre->line, pre->col,
+				    "unknown key %s in static (a URL prefix "
+				    "starts with \"/\")", q);
+				return -1;
+			}
+			snprintf(w->path, sizeof(w->path), "static.symlinks");
+			if (config_set_symlinks(w, &config_static_symlinks_key,
+			    pre, dir) == -1)
+				return -1;
+			continue;
+		}
 		if (memchr(pre->text, '\0', pre->len))
 			problem = "contains a NUL byte";
 		else if (strcmp(pre->text, "/") == 0)
@@ -1134,13 +1222,15 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 				config_error(w->name, pre->line, pre->col,
 				    "static %s: same prefix as %s at %lu:%lu",
 				    q, cfg->statics[j].prefix,
-				    val->kids[2 * j].line, val->kids[2 * j].col);
+				    cfg->statics[j].line, cfg->statics[j].col);
 				free(prefix);
 				return -1;
 			}
 		}
 		st = &cfg->statics[cfg->nstatics];
 		st->prefix = prefix;
+		st->line = pre->line;
+		st->col = pre->col;
 		if ((st->dir = strdup(dir->text)) == NULL) {
 			free(prefix);
 			st->prefix = NULL;
@@ -1540,6 +1630,7 @@ static const struct config_key config_mediawiki_keys[] = {
 	{ "settings",	config_set_abspath,	F(mw_settings), 0, 0, 0, NULL },
 	{ "short_urls",	config_set_prefix_opt,	F(mw_short_urls), 0, 0, 0, NULL },
 	{ "server_name", config_set_name_opt,	F(server_name), 0, 0, 0, NULL },
+	{ "symlinks",	config_set_symlinks,	F(mw_symlinks), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1575,6 +1666,10 @@ static const struct config_key config_limits_keys[] = {
 	    CONFIG_NUM_INT, 1, 10000, NULL },
 	{ "connections", config_set_number,	F(connections_max),
 	    CONFIG_NUM_INT, 1, 1000000, NULL },
+	{ "body_buffer", config_set_number,	F(body_buffer),
+	    CONFIG_NUM_SIZE, 0, GB, NULL },
+	{ "response_buffer", config_set_number, F(response_buffer),
+	    CONFIG_NUM_SIZE, 0, GB, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1589,6 +1684,14 @@ static const struct config_key config_recycle_keys[] = {
 static const struct config_key config_status_keys[] = {
 	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
 	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
+	{ "show_query",	config_set_bool,	F(status_show_query), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct config_key config_unix_socket_keys[] = {
+	{ "owner",	config_set_name_opt,	F(socket_owner), 0, 0, 0, NULL },
+	{ "group",	config_set_name_opt,	F(socket_group), 0, 0, 0, NULL },
+	{ "mode",	config_set_mode,	F(socket_mode), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1630,6 +1733,7 @@ static int config_set_section(struct config_walk *, const struct config_key *,
 
 static const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
+	{ "unix_socket", config_set_section,	0, 0, 0, 0, config_unix_socket_keys },
 	{ "mediawiki",	config_set_section,	0, 0, 0, 0, config_mediawiki_keys },
 	{ "pool",	config_set_section,	0, 0, 0, 0, config_pool_keys },
 	{ "timeouts",	config_set_section,	0, 0, 0, 0, config_timeouts_keys },
@@ -1641,6 +1745,7 @@ static const struct config_key config_top_keys[] = {
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
 	{ "jobs",	config_set_section,	0, 0, 0, 0, config_jobs_keys },
+	{ "temp_dir",	config_set_abspath,	F(temp_dir), 0, 0, 0, NULL },
 	{ "user",	config_set_name_opt,	F(user), 0, 0, 0, NULL },
 	{ "group",	config_set_name_opt,	F(group), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
@@ -1730,6 +1835,9 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->nlisten = 1;
 	cfg->mw_root = strdup("/usr/share/mediawiki");
 	cfg->mw_settings = strdup("/etc/mediawiki/LocalSettings.php");
+	cfg->mw_symlinks = SYMLINKS_OWNER;
+	cfg->static_symlinks = SYMLINKS_INSIDE;
+	cfg->socket_mode = 0660;
 	cfg->workers = 4;
 	cfg->dispatch = DISPATCH_QUEUE;
 	cfg->queue_max = 256;
@@ -1743,6 +1851,9 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->body_max = 100 * MB;
 	cfg->headers_max = 100;
 	cfg->connections_max = 1024;
+	cfg->body_buffer = 256 * KB;
+	cfg->response_buffer = 256 * KB;
+	cfg->temp_dir = strdup("/var/tmp/mwsup");
 	cfg->max_requests = 10000;
 	cfg->max_rss_kb = 512 * KB;
 	cfg->snapshot_enabled = true;
@@ -1779,7 +1890,7 @@ config_defaults(struct config *cfg, const char *name)
 		cfg->nreset++;
 	}
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
-	    !cfg->mw_settings) {
+	    !cfg->mw_settings || !cfg->temp_dir) {
 		log_err("%s: out of memory", name);
 		return -1;
 	}
@@ -1810,6 +1921,7 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 	r.name = name;
 	r.buf = (const unsigned char *)buf;
 	r.len = len;
+	r.nodes = 0;
 	yaml_parser_set_input_string(&r.yp, r.buf, len);
 	rc = config_read_tree(&r, &root, &empty);
 	yaml_parser_delete(&r.yp);
@@ -1838,8 +1950,9 @@ out:
 int
 config_load(struct config *cfg, const char *path, char **bufp, size_t *lenp)
 {
-	char *buf = NULL, *grown;
-	size_t len = 0, cap = 0;
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
 	ssize_t n;
 	int fd, rc;
 
@@ -1852,21 +1965,21 @@ config_load(struct config *cfg, const char *path, char **bufp, size_t *lenp)
 		log_err("%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
+	/* A regular file says its size: refuse a huge one before reading a
+	 * byte.  Anything else (a pipe) is read up to one byte past the
+	 * bound. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > (off_t)CONFIG_MAX_FILE) {
+		log_err("%s: too large (%lld bytes, at most %u)", path,
+		    (long long)st.st_size, CONFIG_MAX_FILE);
+		goto fail;
+	}
+	if ((buf = malloc(CONFIG_MAX_FILE + 2)) == NULL) {
+		log_err("%s: cannot read: out of memory", path);
+		goto fail;
+	}
 	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap >= CONFIG_MAX_FILE) {
-				log_err("%s: cannot read: larger than %u MiB",
-				    path, CONFIG_MAX_FILE >> 20);
-				goto fail;
-			}
-			cap = cap ? 2 * cap : 8192;
-			if ((grown = realloc(buf, cap)) == NULL) {
-				log_err("%s: cannot read: out of memory", path);
-				goto fail;
-			}
-			buf = grown;
-		}
-		n = read(fd, buf + len, cap - len - 1);
+		n = read(fd, buf + len, CONFIG_MAX_FILE + 1 - len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -1876,6 +1989,11 @@ config_load(struct config *cfg, const char *path, char **bufp, size_t *lenp)
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		if (len > CONFIG_MAX_FILE) {
+			log_err("%s: too large (more than %u bytes)", path,
+			    CONFIG_MAX_FILE);
+			goto fail;
+		}
 	}
 	close(fd);
 	buf[len] = '\0';	/* handy for callers; not part of len */
@@ -1920,6 +2038,9 @@ config_free(struct config *cfg)
 		free(cfg->exclude[i]);
 		free(cfg->reset[i]);
 	}
+	free(cfg->temp_dir);
+	free(cfg->socket_owner);
+	free(cfg->socket_group);
 	free(cfg->user);
 	free(cfg->access_log);
 	free(cfg->status_path);

@@ -23,9 +23,18 @@
 
 enum dispatch_policy { DISPATCH_QUEUE = 0, DISPATCH_LONGEST_BUSY = 1 };
 
+/* Which symbolic links below a served directory are followed. */
+enum symlink_policy {
+	SYMLINKS_REFUSE,	/* none */
+	SYMLINKS_INSIDE,	/* to what is inside the directory, same owner */
+	SYMLINKS_OWNER,		/* to what has the link's owner, anywhere */
+	SYMLINKS_FOLLOW,	/* all */
+};
+
 struct config_static {
 	char	*prefix;	/* URL prefix, starts and ends with '/' */
 	char	*dir;		/* directory it maps to */
+	unsigned long line, col;	/* where mw.yaml names it */
 };
 
 struct config_cidr {
@@ -60,6 +69,7 @@ struct config {
 	char	*mw_settings;		/* LocalSettings.php */
 	char	*mw_short_urls;		/* article path prefix like "/wiki/", or NULL */
 	char	*server_name;		/* SERVER_NAME, default from Host: */
+	enum symlink_policy mw_symlinks; /* below root's resources/ etc. */
 
 	/* pool: */
 	int	 workers;		/* pool size, 1..1024 */
@@ -80,6 +90,8 @@ struct config {
 	size_t	 body_max;		/* request body, bytes */
 	int	 headers_max;		/* number of header fields */
 	int	 connections_max;
+	size_t	 body_buffer;		/* request body kept in memory, bytes */
+	size_t	 response_buffer;	/* unsent answer kept in memory, bytes */
 
 	/* recycle: */
 	uint64_t max_requests;		/* 0 = never */
@@ -92,6 +104,7 @@ struct config {
 	/* static: */
 	struct config_static statics[CONFIG_MAX_STATIC];
 	int	 nstatics;
+	enum symlink_policy static_symlinks;
 
 	/* snapshot: */
 	bool	 snapshot_enabled;	/* warm workers: bootstrap once, checkpoint/restore */
@@ -105,6 +118,7 @@ struct config {
 	char	*status_path;		/* NULL = off */
 	struct config_cidr status_allow[CONFIG_MAX_ALLOW];
 	int	 nstatus_allow;		/* 0 = loopback only */
+	bool	 status_show_query;	/* in-flight requests with their query */
 
 	/* log: */
 	char	*access_log;		/* NULL off, "stderr", or a path */
@@ -122,6 +136,13 @@ struct config {
 	char	*jobs_sqlite;		/* the wiki's SQLite file, looked at read-only */
 	struct config_job_group job_groups[CONFIG_MAX_JOB_GROUPS];
 	int	 njob_groups;		/* 0: one group with every type */
+
+	/* request bodies and unsent answers past their memory bounds */
+	char	*temp_dir;
+	/* unix_socket: the listen sockets mwsup makes itself */
+	char	*socket_owner;		/* NULL: the user mwsup runs as */
+	char	*socket_group;		/* NULL: the group mwsup runs as */
+	int	 socket_mode;		/* permission bits, 0660 */
 
 	/* privileges, when started as root */
 	char	*user;

@@ -8,6 +8,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,6 +54,19 @@ ctl_send(int sock, const void *msg, size_t len, const int *fds, int nfds)
 	if ((size_t)n != len) {
 		errno = EMSGSIZE;
 		return -1;
+	}
+	return 0;
+}
+
+int
+ctl_send_wait(int sock, const void *msg, size_t len, const int *fds, int nfds)
+{
+	while (ctl_send(sock, msg, len, fds, nfds) < 0) {
+		struct pollfd p = { sock, POLLOUT, 0 };
+
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		(void)poll(&p, 1, 1000);
 	}
 	return 0;
 }

@@ -5,9 +5,16 @@
  * The supervisor sends CTL_REQUEST with the client socket attached
  * (SCM_RIGHTS) and the request already parsed into CGI-style parameters
  * (the FastCGI model: the worker never parses HTTP).  A small body travels
- * inline after the parameters; a larger one in a sealed memfd attached as
+ * inline after the parameters; a larger one in its spool (a memfd, or a
+ * file of temp_dir past limits.body_buffer; shared/spool.h) attached as
  * a second descriptor.  The worker answers the client directly on that
- * socket, then sends CTL_DONE; the supervisor kept its own dup of the
+ * socket, as much as the socket takes without waiting; what it does not
+ * take goes to a spool (memfd, or temp file past limits.response_buffer)
+ * that the worker hands back with CTL_RESPONSE, as soon as the answer is
+ * complete, for the supervisor to finish: a slow reader never holds PHP.
+ * The worker then ends the request (post-send work, restore) and sends
+ * CTL_DONE, which also carries the answer when it was all written and
+ * nothing was handed back before.  The supervisor kept its own dup of the
  * socket and takes the connection back for keep-alive.
  *
  * Worker descriptors at exec: 3 control socket, 4 slot table memfd,
@@ -31,6 +38,8 @@ enum ctl_type {
 	CTL_REQUEST,		/* sup -> worker: serve this connection */
 	CTL_DONE,		/* worker -> sup: response sent */
 	CTL_QUIT,		/* sup -> worker: exit when idle */
+	CTL_RESPONSE,		/* worker -> sup: answer complete, connection
+				 * handed back (+ rest fd); CTL_DONE follows */
 };
 
 /* CTL_REQUEST flags */
@@ -53,13 +62,17 @@ struct ctl_request {
 #define CTL_DONE_KEEPALIVE	0x1	/* connection may carry another request */
 #define CTL_DONE_RECYCLE	0x2	/* worker exits now (limit reached, fatal) */
 
+/* CTL_DONE and CTL_RESPONSE.  After a CTL_RESPONSE, the CTL_DONE of the
+ * same request only says the worker is free (and whether it recycles). */
 struct ctl_done {
-	uint32_t type;		/* CTL_DONE */
+	uint32_t type;		/* CTL_DONE or CTL_RESPONSE */
 	uint32_t flags;
 	uint64_t id;
 	uint32_t status;	/* HTTP status sent */
 	uint32_t pad;
-	uint64_t bytes_out;	/* bytes written to the client */
+	uint64_t bytes_out;	/* bytes the worker wrote to the client */
+	uint64_t rest_off;	/* CTL_RESPONSE with a descriptor: its bytes */
+	uint64_t rest_len;	/* [rest_off, rest_off + rest_len) go next */
 };
 
 struct ctl_ready {
@@ -75,6 +88,9 @@ struct ctl_quit {
 /* Send one message with up to 2 descriptors.  Returns 0, or -1 with errno
  * (EAGAIN when the socket is full). */
 int	ctl_send(int sock, const void *msg, size_t len, const int *fds, int nfds);
+/* The same, waiting while the socket is full (the worker's side). */
+int	ctl_send_wait(int sock, const void *msg, size_t len, const int *fds,
+	    int nfds);
 /* Receive one message into buf (cap >= CTL_MSG_MAX); up to *nfds received
  * descriptors are stored in fds and *nfds updated.  Returns the length,
  * 0 on EOF, -1 with errno. */

@@ -85,10 +85,13 @@ extern const uint64_t slot_latency_bounds_us[SLOT_LATENCY_BUCKETS];
 
 _Static_assert(sizeof(struct slot) == 256, "a slot is four cache lines");
 
+/* slot_table.flags, set by the supervisor from mw.yaml */
+#define SLOTS_SHOW_QUERY	0x1	/* show requests with their query */
+
 struct slot_table {
 	uint64_t	magic;
 	uint32_t	nslots;
-	uint32_t	pad;
+	_Atomic uint32_t flags;		/* SLOTS_* */
 	_Atomic uint64_t started;	/* supervisor start, CLOCK_MONOTONIC ns */
 	_Atomic uint64_t started_wall;	/* the same, as Unix time seconds */
 	struct slot_counters counters;

@@ -3,8 +3,12 @@
  *
  * The supervisor reads every request head (and body, up to the limits)
  * itself, under deadlines, so a slow or hostile client never occupies a
- * worker.  libhttp-parser does the parsing; this file enforces limits,
- * turns the request into CGI parameters for the worker, writes the
+ * worker.  Parsing is two layers: frame.c checks the raw bytes strictly
+ * (line structure, folding, chunked framing, trailers) and decodes chunked
+ * bodies; libhttp-parser reads the request line and header semantics of
+ * what frame.c let through (frame.c says why both).  This file enforces
+ * limits, turns the request into CGI parameters for the worker (passing
+ * only headers whose names map to CGI without ambiguity), writes the
  * supervisor's own responses (errors, static files) and takes a
  * connection back from a worker for the next keep-alive request.
  *
@@ -16,6 +20,7 @@
 #include "accesslog.h"
 #include "ctl.h"
 #include "dispatch.h"
+#include "frame.h"
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
@@ -44,7 +49,7 @@
 
 #define CONN_READ_CHUNK		16384
 #define CONN_IN_CAP		(2 * CONN_READ_CHUNK)
-#define CONN_BODY_INLINE	(32 * 1024)	/* larger bodies go in a memfd */
+#define CONN_BODY_INLINE	(32 * 1024)	/* larger bodies go in a spool */
 #define CONN_LINGER_MS		2000
 #define CONN_WRITE_MS		60000		/* no write progress: give up */
 
@@ -147,14 +152,14 @@ conn_reset_request(struct conn *c)
 	c->nhdrs = 0;
 	c->in_value = 0;
 	c->head_done = c->msg_done = 0;
+	c->chunked = 0;
+	c->host_len = c->host_name_len = 0;
+	c->absolute_form = 0;
 	c->keepalive = 0;
 	c->expect_continue = 0;
 	c->error_status = 0;
 	c->body_len = 0;
-	if (c->body_fd >= 0) {
-		close(c->body_fd);
-		c->body_fd = -1;
-	}
+	spool_close(&c->body_spool);
 	if (c->body_cap > CONN_BODY_INLINE) {
 		free(c->body);
 		c->body = NULL;
@@ -163,6 +168,9 @@ conn_reset_request(struct conn *c)
 	c->parsing = 0;
 	c->status = 0;
 	c->close_after = 0;
+	c->out_prior = 0;
+	c->out_worker = 0;
+	c->file_start = 0;
 	free(c->msg);
 	c->msg = NULL;
 	c->msg_len = 0;
@@ -200,25 +208,14 @@ conn_on_url(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
-/* RFC 9110 token characters, the only ones allowed in a field name. */
-static int
-conn_is_tchar(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
+/* Field names and values reach these callbacks only after frame_head()
+ * found their lines well-formed (token names, no control bytes, no
+ * folding), so they only store. */
 static int
 conn_on_header_field(http_parser *p, const char *at, size_t n)
 {
 	struct conn *c = p->data;
 	struct conn_hdr *h;
-
-	for (size_t i = 0; i < n; i++)
-		if (!conn_is_tchar((unsigned char)at[i])) {
-			c->error_status = 400;
-			return -1;
-		}
 
 	if (c->nhdrs == 0 || c->in_value) {
 		if (c->nhdrs >= sup.cfg->headers_max) {
@@ -260,24 +257,6 @@ conn_on_header_value(http_parser *p, const char *at, size_t n)
 	if (!c->in_value) {
 		c->in_value = 1;
 		h->value = (uint32_t)c->hlen;
-	} else if (at > c->exec_start) {
-		/* A second piece of the same value inside one buffer: the
-		 * parser skipped a line break, i.e. obsolete line folding,
-		 * which smuggling relies on.  Refuse it. */
-		const char *q = at;
-
-		while (q > c->exec_start && (q[-1] == ' ' || q[-1] == '\t'))
-			q--;
-		if (q > c->exec_start && q[-1] == '\n') {
-			c->error_status = 400;
-			return -1;
-		}
-	}
-	/* NUL, and CR/LF left in a value by obsolete line folding, would
-	 * reach PHP as part of a header: refuse (RFC 9112 allows 400). */
-	if (memchr(at, '\0', n) || memchr(at, '\r', n) || memchr(at, '\n', n)) {
-		c->error_status = 400;
-		return -1;
 	}
 	if (conn_hbuf_append(c, at, n) < 0)
 		return -1;
@@ -285,14 +264,87 @@ conn_on_header_value(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
+/* How many fields are named name; *vp, *lenp: the first one's value. */
+static int
+conn_header_count(struct conn *c, const char *name, const char **vp,
+    size_t *lenp)
+{
+	size_t nl = strlen(name);
+	int i, n = 0;
+
+	for (i = 0; i < c->nhdrs; i++) {
+		struct conn_hdr *h = &c->hdrs[i];
+
+		if (h->name_len != nl ||
+		    strncasecmp(c->hbuf + h->name, name, nl) != 0)
+			continue;
+		if (n++ == 0) {
+			*vp = c->hbuf + h->value;
+			*lenp = h->value_len;
+		}
+	}
+	return n;
+}
+
+/*
+ * The request's host: an absolute-form target's authority, which RFC 9112
+ * 3.2.2 puts before the Host field, else the Host field.  Either must be a
+ * valid host[:port], and Host may appear once only: a second one, joined
+ * to the first, could name another host to PHP than to a front proxy.
+ */
+static int
+conn_check_host(struct conn *c, http_parser *p)
+{
+	const char *v = NULL, *url = c->hbuf;
+	size_t vl = 0, skip = 0, hn;
+	int n = conn_header_count(c, "Host", &v, &vl);
+
+	if (n > 1 || (n == 0 && p->http_minor >= 1))
+		return -1;
+	if (n == 1) {
+		if ((hn = frame_host(v, vl)) == 0)
+			return -1;
+		c->host_off = (uint32_t)(v - c->hbuf);
+		c->host_len = (uint32_t)vl;
+		c->host_name_len = (uint32_t)hn;
+	}
+	if (c->url_len > 7 && strncasecmp(url, "http://", 7) == 0)
+		skip = 7;
+	else if (c->url_len > 8 && strncasecmp(url, "https://", 8) == 0)
+		skip = 8;
+	if (skip) {
+		const char *a = url + skip, *end = a;
+
+		while (end < url + c->url_len && *end != '/' && *end != '?' &&
+		    *end != '#')
+			end++;
+		if ((hn = frame_host(a, (size_t)(end - a))) == 0)
+			return -1;
+		c->host_off = (uint32_t)skip;
+		c->host_len = (uint32_t)(end - a);
+		c->host_name_len = (uint32_t)hn;
+		c->absolute_form = 1;
+	}
+	return 0;
+}
+
 static int
 conn_on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
-	const char *v;
-	size_t vl;
+	const char *v = NULL;
+	size_t vl = 0;
+	int i, te;
 
 	c->head_done = 1;
+	/* Trailing whitespace is not part of a field value (RFC 9112 5). */
+	for (i = 0; i < c->nhdrs; i++) {
+		struct conn_hdr *h = &c->hdrs[i];
+
+		while (h->value_len > 0 && (c->hbuf[h->value + h->value_len - 1]
+		    == ' ' || c->hbuf[h->value + h->value_len - 1] == '\t'))
+			h->value_len--;
+	}
 	if (p->method == HTTP_CONNECT) {
 		c->error_status = 405;
 		return -1;
@@ -301,7 +353,22 @@ conn_on_headers_complete(http_parser *p)
 		c->error_status = 505;
 		return -1;
 	}
-	if (p->http_minor >= 1 && conn_header(c, "Host", NULL) == NULL) {
+	/* Transfer-Encoding: "chunked", once, in HTTP/1.1, without
+	 * Content-Length; anything else may be framed differently by a
+	 * proxy in front (RFC 9112 6.1, which nginx follows for HTTP/1.0). */
+	te = conn_header_count(c, "Transfer-Encoding", &v, &vl);
+	if (te > 0 && (p->http_minor == 0 || te > 1 || vl != 7 ||
+	    strncasecmp(v, "chunked", 7) != 0 ||
+	    conn_header(c, "Content-Length", NULL) != NULL)) {
+		c->error_status = 400;
+		return -1;
+	}
+	if ((te > 0) != ((p->flags & F_CHUNKED) != 0)) {
+		c->error_status = 400;
+		return -1;
+	}
+	c->chunked = te > 0;
+	if (conn_check_host(c, p) < 0) {
 		c->error_status = 400;
 		return -1;
 	}
@@ -319,48 +386,77 @@ conn_on_headers_complete(http_parser *p)
 	}
 	c->state = CONN_BODY;
 	c->deadline = loop_now_ms() + (uint64_t)sup.cfg->body_timeout_ms;
-	if (c->expect_continue && ((p->flags & F_CHUNKED) ||
+	if (c->expect_continue && (c->chunked ||
 	    ((p->flags & F_CONTENTLENGTH) && p->content_length > 0))) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 		/* Best effort: a full socket buffer only delays the client. */
 		(void)!send(c->ev.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
 	}
+	if (c->chunked) {
+		/* frame.c reads the body; to http-parser it has none */
+		frame_chunked_init(&c->frame, sup.cfg->body_max,
+		    sup.cfg->head_max);
+		return 1;
+	}
 	return 0;
 }
 
+/*
+ * The body read so far moves from the connection's buffer to its spool,
+ * which the worker gets as a descriptor: a memfd up to limits.body_buffer,
+ * an unlinked file of temp_dir beyond, so the bodies clients are sending
+ * (or never finish) cost at most connections x body_buffer of memory.
+ * more is what the announced Content-Length says is still to come (0 when
+ * unknown, as for a chunked body): a body known to pass the bound starts
+ * on disk instead of being copied there half-way.
+ */
 static int
-conn_body_spill(struct conn *c)
+conn_body_spill(struct conn *c, uint64_t more)
 {
-	int fd = memfd_create("mwsup-body", MFD_CLOEXEC);
-
-	if (fd < 0)
+	if (spool_begin(&c->body_spool, sup.cfg->temp_dir,
+	    c->body_len + more > sup.cfg->body_buffer) < 0)
 		return -1;
-	if (sup_write_all(fd, c->body, c->body_len) < 0) {
-		close(fd);
+	if (spool_write(&c->body_spool, c->body, c->body_len,
+	    sup.cfg->temp_dir, sup.cfg->body_buffer) < 0) {
+		spool_close(&c->body_spool);
 		return -1;
 	}
-	c->body_fd = fd;
 	return 0;
 }
 
-static int
-conn_on_body(http_parser *p, const char *at, size_t n)
+static void
+conn_body_failed(struct conn *c, const char *what)
 {
-	struct conn *c = p->data;
+	log_err("%s:%s: request body of %zu bytes: %s (temp_dir %s): %s",
+	    c->peer_addr, c->peer_port, c->body_len, what, sup.cfg->temp_dir,
+	    strerror(errno));
+	c->error_status = 503;
+}
+
+/* Body bytes, from http-parser (Content-Length) or frame.c (chunked). */
+static int
+conn_body_add(void *arg, const char *at, size_t n)
+{
+	struct conn *c = arg;
+	const http_parser *p = &c->parser;
 
 	if (c->body_len + n > sup.cfg->body_max) {
 		c->error_status = 413;
 		return -1;
 	}
-	if (c->body_fd < 0 && c->body_len + n > CONN_BODY_INLINE) {
-		if (conn_body_spill(c) < 0) {
-			log_err("request body: memfd: %s", strerror(errno));
-			c->error_status = 503;
+	if (c->body_spool.fd < 0 && c->body_len + n > CONN_BODY_INLINE) {
+		/* The parser counts content_length down as it hands the
+		 * body over; it is a hint here, nothing depends on it. */
+		uint64_t more = (p->flags & F_CONTENTLENGTH) &&
+		    !(p->flags & F_CHUNKED) ? n + p->content_length : n;
+
+		if (conn_body_spill(c, more) < 0) {
+			conn_body_failed(c, "spooling");
 			return -1;
 		}
 	}
-	if (c->body_fd < 0) {
+	if (c->body_spool.fd < 0) {
 		if (conn_buf_append(&c->body, &c->body_len, &c->body_cap, 4096,
 		    at, n) < 0) {
 			c->error_status = 503;
@@ -368,9 +464,9 @@ conn_on_body(http_parser *p, const char *at, size_t n)
 		}
 		return 0;
 	}
-	if (sup_write_all(c->body_fd, at, n) < 0) {
-		log_err("request body: write: %s", strerror(errno));
-		c->error_status = 503;
+	if (spool_write(&c->body_spool, at, n, sup.cfg->temp_dir,
+	    sup.cfg->body_buffer) < 0) {
+		conn_body_failed(c, "write");
 		return -1;
 	}
 	c->body_len += n;
@@ -378,11 +474,18 @@ conn_on_body(http_parser *p, const char *at, size_t n)
 }
 
 static int
+conn_on_body(http_parser *p, const char *at, size_t n)
+{
+	return conn_body_add(p->data, at, n);
+}
+
+static int
 conn_on_message_complete(http_parser *p)
 {
 	struct conn *c = p->data;
 
-	c->msg_done = 1;
+	/* A chunked message is complete when frame.c has read its body. */
+	c->msg_done = !c->chunked;
 	c->keepalive = http_should_keep_alive(p);
 	/* Stop here: bytes after this message belong to the next request. */
 	http_parser_pause(p, 1);
@@ -477,12 +580,21 @@ conn_request_usec(const struct conn *c)
 	return c->req_start_us ? conn_usec_now() - c->req_start_us : 0;
 }
 
+/* Bytes of the current response the client was given, by a worker and
+ * by us. */
+static uint64_t
+conn_out_sent(const struct conn *c)
+{
+	return c->out_prior + (uint64_t)c->out_off + (c->file_fd >= 0 ?
+	    (uint64_t)(c->file_off - c->file_start) : 0);
+}
+
 static void
 conn_write_done(struct conn *c)
 {
 	if (c->status) {
-		accesslog_response(c, c->status, (uint64_t)c->out_off +
-		    (c->file_fd >= 0 ? (uint64_t)c->file_off : 0), 0);
+		accesslog_response(c, c->status, conn_out_sent(c),
+		    c->out_worker);
 		sup_observe_latency(conn_request_usec(c));
 	}
 	c->out_len = c->out_off = 0;
@@ -588,7 +700,15 @@ conn_param_n(const char *name, const char *value, size_t n)
 	return ctl_params_add(&conn_params, name, value, n);
 }
 
-/* Header name to its CGI form; returns 0 if it must not be passed. */
+/*
+ * Header name to its CGI form; returns 0 if it must not be passed.  Only
+ * names of letters, digits and '-' map one-to-one: PHP turns '.', ' ' and
+ * '[' in a variable name into '_', so "X-Forwarded.For" or "X_Forwarded-
+ * For" would arrive as HTTP_X_FORWARDED_FOR, past a proxy that strips or
+ * sets only "X-Forwarded-For".  Such fields are dropped, as nginx does by
+ * default (ignore_invalid_headers); so is Proxy, which would become
+ * HTTP_PROXY (httpoxy).
+ */
 static int
 conn_cgi_name(const char *name, size_t n, char *out, size_t cap)
 {
@@ -596,9 +716,10 @@ conn_cgi_name(const char *name, size_t n, char *out, size_t cap)
 
 	if (n + 6 > cap)
 		return 0;
-	/* Names with '_' could impersonate others after mapping; the Proxy
-	 * header would become HTTP_PROXY (httpoxy). */
-	if (memchr(name, '_', n) || (n == 5 && strncasecmp(name, "proxy", 5) == 0))
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-')
+			return 0;
+	if (n == 5 && strncasecmp(name, "proxy", 5) == 0)
 		return 0;
 	memcpy(out, "HTTP_", 5);
 	for (i = 0; i < n; i++)
@@ -630,6 +751,12 @@ conn_build_headers(struct conn *c)
 		if ((h->name_len == 14 && strncasecmp(hn, "content-length", 14) == 0) ||
 		    (h->name_len == 17 && strncasecmp(hn, "transfer-encoding", 17) == 0))
 			continue;
+		if (h->name_len == 4 && strncasecmp(hn, "host", 4) == 0) {
+			/* one field, checked; or the target's authority */
+			rc = conn_param_n("HTTP_HOST", c->hbuf + c->host_off,
+			    c->host_len);
+			continue;
+		}
 		if (h->name_len == 12 && strncasecmp(hn, "content-type", 12) == 0)
 			snprintf(name, sizeof(name), "CONTENT_TYPE");
 		else if (!conn_cgi_name(hn, h->name_len, name, sizeof(name)))
@@ -699,17 +826,17 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 		return -1;
 	if (sup.cfg->server_name)
 		host = sup.cfg->server_name, hostlen = strlen(host);
-	else if ((host = conn_header(c, "Host", &hostlen)) != NULL) {
-		const char *colon = memrchr(host, ':', hostlen);
-
-		if (colon && !memchr(colon, ']', hostlen - (size_t)(colon - host)))
-			hostlen = (size_t)(colon - host);
-	} else
+	else if (c->host_len > 0)
+		host = c->hbuf + c->host_off, hostlen = c->host_name_len;
+	else
 		host = c->local_addr, hostlen = strlen(host);
 	if (conn_param_n("SERVER_NAME", host, hostlen))
 		return -1;
+	if (c->absolute_form && conn_header(c, "Host", NULL) == NULL &&
+	    conn_param_n("HTTP_HOST", c->hbuf + c->host_off, c->host_len))
+		return -1;
 	if (c->body_len > 0 || conn_header(c, "Content-Length", NULL) ||
-	    (c->parser.flags & F_CHUNKED)) {
+	    c->chunked) {
 		snprintf(num, sizeof(num), "%zu", c->body_len);
 		if (conn_param("CONTENT_LENGTH", num))
 			return -1;
@@ -734,10 +861,12 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 		c->error_status = 431;
 		return -1;
 	}
-	if (c->body_fd < 0 && total + c->body_len > CTL_MSG_MAX &&
-	    conn_body_spill(c) < 0)
+	if (c->body_spool.fd < 0 && total + c->body_len > CTL_MSG_MAX &&
+	    conn_body_spill(c, 0) < 0) {
+		conn_body_failed(c, "spooling");
 		return -1;
-	if (c->body_fd >= 0)
+	}
+	if (c->body_spool.fd >= 0)
 		req.flags |= CTL_REQ_BODY_FD;
 	else
 		total += c->body_len;
@@ -745,7 +874,7 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 		return -1;
 	memcpy(msg, &req, sizeof(req));
 	memcpy(msg + sizeof(req), conn_params.buf, conn_params.len);
-	if (c->body_fd < 0 && c->body_len > 0)
+	if (c->body_spool.fd < 0 && c->body_len > 0)
 		memcpy(msg + sizeof(req) + conn_params.len, c->body,
 		    c->body_len);
 	*msgp = msg;
@@ -771,7 +900,7 @@ conn_request_ready(struct conn *c)
 			conn_error(c, conn_route.status);
 		return;
 	case ROUTE_STATIC:
-		static_serve(c, conn_route.file);
+		static_serve(c, &conn_route);
 		return;
 	case ROUTE_PHP:
 		break;
@@ -789,12 +918,29 @@ conn_request_ready(struct conn *c)
 
 void
 conn_worker_done(struct conn *c, int keepalive, int status, uint64_t bytes,
-    pid_t worker)
+    pid_t worker, int rest_fd, uint64_t rest_off, uint64_t rest_len)
 {
-	accesslog_response(c, status, bytes, worker);
-	sup_observe_latency(conn_request_usec(c));
 	c->worker = NULL;
 	c->keepalive = keepalive;
+	if (rest_fd >= 0 && rest_len > 0) {
+		/* The client has not taken all of it: the rest goes from the
+		 * worker's spool under our write deadline, and the access log
+		 * line waits for its end (conn_write_done, conn_close). */
+		c->status = status;
+		c->close_after = !keepalive;
+		c->out_prior = bytes;
+		c->out_worker = worker;
+		c->out_len = c->out_off = 0;
+		c->file_fd = rest_fd;
+		c->file_start = c->file_off = (off_t)rest_off;
+		c->file_end = (off_t)(rest_off + rest_len);
+		conn_start_write(c);
+		return;
+	}
+	if (rest_fd >= 0)
+		close(rest_fd);
+	accesslog_response(c, status, bytes, worker);
+	sup_observe_latency(conn_request_usec(c));
 	if (keepalive && !sup.stopping)
 		conn_next_request(c);
 	else
@@ -830,38 +976,90 @@ conn_next_request(struct conn *c)
 			conn_close(c);
 }
 
+static int
+conn_frame_status(enum frame_result r)
+{
+	switch (r) {
+	case FRAME_TOO_LARGE:
+		return 413;
+	case FRAME_FIELDS_TOO_LARGE:
+		return 431;
+	default:
+		return 400;
+	}
+}
+
+/* Give n bytes to http-parser; 0, or -1 once an error was answered. */
+static int
+conn_parser_feed(struct conn *c, const char *p, size_t n, size_t *used)
+{
+	enum http_errno err;
+
+	*used = http_parser_execute(&c->parser, &conn_settings, p, n);
+	err = HTTP_PARSER_ERRNO(&c->parser);
+	if (c->error_status) {
+		conn_error(c, c->error_status);
+		return -1;
+	}
+	if (err == HPE_PAUSED) {
+		http_parser_pause(&c->parser, 0);
+	} else if (err != HPE_OK) {
+		conn_error(c, err == HPE_HEADER_OVERFLOW ? 431 : 400);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 conn_parse(struct conn *c)
 {
 	while ((c->state == CONN_HEAD || c->state == CONN_BODY) &&
 	    c->in_off < c->in_len) {
-		size_t n;
-		enum http_errno err;
+		const char *p;
+		size_t avail, give, n;
+		enum frame_result fr = FRAME_MORE;
 
 		if (!c->parsing) {
 			conn_reset_request(c);
 			http_parser_init(&c->parser, HTTP_REQUEST);
 			c->parser.data = c;
+			frame_head_init(&c->frame);
 			c->parsing = 1;
 			c->req_start = loop_now_ms();
 			c->req_start_us = conn_usec_now();
 			c->deadline = c->req_start +
 			    (uint64_t)sup.cfg->header_timeout_ms;
 		}
-		c->exec_start = c->in + c->in_off;
-		n = http_parser_execute(&c->parser, &conn_settings,
-		    c->in + c->in_off, c->in_len - c->in_off);
-		c->in_off += n;
-		err = HTTP_PARSER_ERRNO(&c->parser);
-		if (c->error_status) {
-			conn_error(c, c->error_status);
-			return;
-		}
-		if (err == HPE_PAUSED) {
-			http_parser_pause(&c->parser, 0);
-		} else if (err != HPE_OK) {
-			conn_error(c, err == HPE_HEADER_OVERFLOW ? 431 : 400);
-			return;
+		p = c->in + c->in_off;
+		avail = c->in_len - c->in_off;
+		if (c->chunked) {
+			fr = frame_chunked(&c->frame, p, avail, &n,
+			    conn_body_add, c);
+			c->in_off += n;
+			if (c->error_status) {
+				conn_error(c, c->error_status);
+				return;
+			}
+			if (fr != FRAME_MORE && fr != FRAME_DONE) {
+				conn_error(c, conn_frame_status(fr));
+				return;
+			}
+			c->msg_done = fr == FRAME_DONE;
+		} else {
+			/* Head bytes reach http-parser only once frame.c has
+			 * passed them; body bytes (Content-Length) directly. */
+			give = avail;
+			if (!c->head_done)
+				fr = frame_head(&c->frame, p, avail, &give);
+			if (conn_parser_feed(c, p, give, &n) < 0)
+				return;
+			c->in_off += n;
+			/* A bad byte, or a head whose end the two parsers do
+			 * not agree on. */
+			if (fr == FRAME_BAD || (fr == FRAME_DONE && !c->head_done)) {
+				conn_error(c, 400);
+				return;
+			}
 		}
 		if (c->msg_done) {
 			c->parsing = 0;
@@ -983,6 +1181,11 @@ conn_close(struct conn *c)
 		return;
 	if (c->in_queue)
 		dispatch_cancel(c);
+	/* A response cut short (client gone, no progress for CONN_WRITE_MS)
+	 * is logged with the bytes it got. */
+	if (c->state == CONN_WRITE && c->status)
+		accesslog_response(c, c->status, conn_out_sent(c),
+		    c->out_worker);
 	loop_watch(&c->ev, 0);
 	close(c->ev.fd);
 	c->ev.fd = -1;
@@ -1001,8 +1204,7 @@ conn_reap(void)
 
 	while ((c = LIST_FIRST(&conn_dead)) != NULL) {
 		LIST_REMOVE(c, link);
-		if (c->body_fd >= 0)
-			close(c->body_fd);
+		spool_close(&c->body_spool);
 		if (c->file_fd >= 0)
 			close(c->file_fd);
 		free(c->in);
@@ -1078,7 +1280,7 @@ conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
 		close(fd);
 		return -1;
 	}
-	c->body_fd = c->file_fd = -1;
+	c->body_spool.fd = c->file_fd = -1;
 	c->is_unix = is_unix;
 	if (!is_unix) {
 		/* Responses are written whole, in as few writes as possible;
@@ -1110,6 +1312,14 @@ conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
 	return 0;
 }
 
+/*
+ * Out of descriptors (or memory), accept() fails while the client waits
+ * in the backlog; polling the socket again at once would spin.  Accepting
+ * pauses briefly instead (listen.c), as nginx does, and clients are held,
+ * then served.  Said once, not at every retry.
+ */
+static int conn_accept_starved;
+
 void
 conn_accept(int lfd, int is_unix)
 {
@@ -1130,12 +1340,18 @@ conn_accept(int lfd, int is_unix)
 				continue;
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
-				log_warn("accept: %s; pausing accepts",
-				    strerror(errno));
+				if (!conn_accept_starved)
+					log_warn("accept: %s; pausing accepts",
+					    strerror(errno));
+				conn_accept_starved = 1;
 				listen_pause(1);
 			} else if (errno != EAGAIN)
 				log_err("accept: %s", strerror(errno));
 			return;
+		}
+		if (conn_accept_starved) {
+			log_notice("accept: descriptors free again");
+			conn_accept_starved = 0;
 		}
 		conn_adopt(fd, is_unix, &peer);
 	}

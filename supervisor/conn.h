@@ -15,7 +15,9 @@
 #include <sys/types.h>
 #include <http_parser.h>
 
+#include "frame.h"
 #include "loop.h"
+#include "spool.h"
 
 struct listener;
 struct worker;
@@ -25,7 +27,8 @@ enum conn_state {
 	CONN_BODY,		/* reading the request body */
 	CONN_QUEUED,		/* complete request, waiting for a worker */
 	CONN_WORKER,		/* a worker owns the socket */
-	CONN_WRITE,		/* supervisor writing its own response */
+	CONN_WRITE,		/* supervisor writing its own response, or
+				 * the rest of a worker's */
 	CONN_LINGER,		/* response sent, draining input before close */
 	CONN_CLOSED,
 };
@@ -54,7 +57,7 @@ struct conn {
 	http_parser	 parser;
 	size_t		 head_bytes;
 	int		 parsing;	/* a request has started */
-	const char	*exec_start;	/* bytes given to the parser this time */
+	struct frame	 frame;		/* strict checks: head, chunked body */
 
 	/* current request */
 	char		*hbuf;		/* url, then header names and values */
@@ -64,18 +67,24 @@ struct conn {
 	int		 nhdrs, hdrs_cap;
 	int		 in_value;
 	int		 head_done, msg_done;
+	int		 chunked;	/* body read by frame_chunked() */
+	int		 absolute_form;	/* the target names the host */
+	uint32_t	 host_off, host_len;	/* checked host[:port] in hbuf */
+	uint32_t	 host_name_len;	/* without the port */
 	int		 keepalive;
 	int		 expect_continue;
 	int		 error_status;	/* set by a callback to reject */
 	char		*body;
 	size_t		 body_len, body_cap;
-	int		 body_fd;	/* memfd once the body is large */
+	struct spool	 body_spool;	/* the body once it is large */
 
 	/* output */
 	char		*out;
 	size_t		 out_len, out_off, out_cap;
-	int		 file_fd;
-	off_t		 file_off, file_end;
+	int		 file_fd;	/* a static file, or a worker's spool */
+	off_t		 file_start, file_off, file_end;
+	uint64_t	 out_prior;	/* bytes of this response a worker sent */
+	pid_t		 out_worker;	/* that worker, for the access log */
 	int		 close_after;
 	int		 status;	/* of the response being written */
 
@@ -92,9 +101,13 @@ void	 conn_accept(int fd, int is_unix);
 /* Take over an accepted, non-blocking socket (also the fuzz target's way
  * in).  Returns 0, or -1 with fd closed. */
 int	 conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer);
-/* A worker finished with c: take it back (keepalive) or close it. */
+/* A worker's answer on c is complete (bytes of it written): take c back
+ * for the next request (keepalive) or close it, after sending the rest the
+ * client has not taken yet, [rest_off, rest_off + rest_len) of rest_fd,
+ * when there is one (c owns rest_fd from here on; -1 if none). */
 void	 conn_worker_done(struct conn *c, int keepalive, int status,
-	    uint64_t bytes, pid_t worker);
+	    uint64_t bytes, pid_t worker, int rest_fd, uint64_t rest_off,
+	    uint64_t rest_len);
 /* Microseconds since the current request began. */
 uint64_t conn_request_usec(const struct conn *c);
 /* The worker died or timed out; answer status if nothing was sent yet. */

@@ -5,6 +5,12 @@
  * 3..; we never close or unlink those, so a restart of the service loses
  * no connection (they wait in the kernel backlog).  Without systemd we
  * bind each configured address ourselves, before dropping privileges.
+ * A unix socket we make gets unix_socket's owner, group and mode before it
+ * accepts anyone, and is removed at exit, but only if the path still names
+ * the socket we made.  Removing it needs write access to its directory,
+ * which the account we drop to rarely has (/run): a small process forked
+ * before the drop keeps root for that one unlink, and is told nothing but
+ * the end of a pipe when we exit.
  */
 #include "listen.h"
 #include "conn.h"
@@ -15,10 +21,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,12 +44,15 @@ struct listener {
 	int		 from_systemd;
 	char		 name[256];
 	char		*unix_path;	/* unlink at exit if we made it */
+	dev_t		 unix_dev;	/* ...and it is still this inode */
+	ino_t		 unix_ino;
 };
 
 static struct listener listen_socks[LISTEN_MAX];
 static int listen_n;
 static int listen_paused;
 static uint64_t listen_retry_at;
+static int listen_unlinker_fd = -1;	/* its end of the pipe */
 
 static void
 listen_on_event(struct loop_ev *ev, uint32_t events)
@@ -67,12 +79,76 @@ listen_add(int fd, int is_unix, int from_systemd, const char *name)
 	return 0;
 }
 
+/*
+ * Who a unix socket we make belongs to: unix_socket.owner and .group, or
+ * else the user and group we run as (after the drop, when started as
+ * root); -1 leaves what bind() gave.
+ */
 static int
-listen_bind_unix(const char *path)
+listen_unix_owner(const struct config *cfg, uid_t *uid, gid_t *gid)
+{
+	const char *user = cfg->socket_owner, *group = cfg->socket_group;
+	struct passwd *pw;
+	struct group *gr;
+	int root = geteuid() == 0;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (root && cfg->user) {
+		/* the account we drop to: its user and (primary) group */
+		if ((pw = getpwnam(cfg->user)) == NULL) {
+			log_err("%s: user %s: no such user", cfg->path,
+			    cfg->user);
+			return -1;
+		}
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	}
+	if (group == NULL && root)
+		group = cfg->group;
+	if (user) {
+		if ((pw = getpwnam(user)) == NULL) {
+			log_err("%s: unix_socket.owner %s: no such user",
+			    cfg->path, user);
+			return -1;
+		}
+		*uid = pw->pw_uid;
+	}
+	if (group) {
+		if ((gr = getgrnam(group)) == NULL) {
+			log_err("%s: %s %s: no such group", cfg->path,
+			    cfg->socket_group ? "unix_socket.group" : "group",
+			    group);
+			return -1;
+		}
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* Is something accepting on the socket at path (another mwsup)? */
+static int
+listen_unix_live(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), live;
+
+	if (fd < 0)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ||
+	    errno == EAGAIN;
+	close(fd);
+	return live;
+}
+
+static int
+listen_bind_unix(const struct config *cfg, const char *path)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	uid_t uid;
+	gid_t gid;
+	mode_t um;
+	int fd, rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -81,11 +157,18 @@ listen_bind_unix(const char *path)
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
-	/* A stale socket from an earlier run is replaced; anything else at
-	 * that path is left alone. */
+	if (listen_unix_owner(cfg, &uid, &gid) < 0)
+		return -1;
+	/* A stale socket from an earlier run is replaced; a live one, or
+	 * anything else at that path, is left alone. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_err("listen unix:%s: exists and is not a socket",
+			    path);
+			return -1;
+		}
+		if (listen_unix_live(&sun)) {
+			log_err("listen unix:%s: in use by another process",
 			    path);
 			return -1;
 		}
@@ -96,19 +179,41 @@ listen_bind_unix(const char *path)
 		log_err("listen unix:%s: socket: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0) {
+	/* Born owner-only; opened to the group once it has the right one,
+	 * and no one can connect before listen() anyway. */
+	um = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(um);
+	if (rc < 0 || lstat(path, &st) < 0) {
 		log_err("listen unix:%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	chmod(path, 0666);
-	if (listen_add(fd, 1, 0, path) < 0) {
-		close(fd);
-		return -1;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		log_err("listen unix:%s: chown to unix_socket owner %d, group "
+		    "%d: %s", path, (int)uid, (int)gid, strerror(errno));
+		goto fail;
 	}
+	if (chmod(path, (mode_t)cfg->socket_mode) < 0) {
+		log_err("listen unix:%s: chmod %04o: %s", path,
+		    (unsigned)cfg->socket_mode, strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		log_err("listen unix:%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (listen_add(fd, 1, 0, path) < 0)
+		goto fail;
 	listen_socks[listen_n - 1].unix_path = strdup(path);
+	listen_socks[listen_n - 1].unix_dev = st.st_dev;
+	listen_socks[listen_n - 1].unix_ino = st.st_ino;
 	return 0;
+fail:
+	unlink(path);
+	close(fd);
+	return -1;
 }
 
 static int
@@ -229,7 +334,8 @@ listen_open(const struct config *cfg)
 		for (i = 0; i < cfg->nlisten; i++) {
 			const char *spec = cfg->listen[i];
 			int rc = strncmp(spec, "unix:", 5) == 0 ?
-			    listen_bind_unix(spec + 5) : listen_bind_inet(spec);
+			    listen_bind_unix(cfg, spec + 5) :
+			    listen_bind_inet(spec);
 
 			if (rc < 0)
 				return -1;
@@ -300,17 +406,93 @@ listen_stop(void)
 	}
 }
 
+/* Remove the unix sockets we made whose paths still name them; 0, or -1
+ * with errno from the first unlink that failed. */
+static int
+listen_unlink_ours(void)
+{
+	struct stat st;
+	int i, rc = 0, err = 0;
+
+	for (i = 0; i < listen_n; i++) {
+		const struct listener *l = &listen_socks[i];
+
+		if (l->unix_path == NULL || lstat(l->unix_path, &st) < 0 ||
+		    !S_ISSOCK(st.st_mode) || st.st_dev != l->unix_dev ||
+		    st.st_ino != l->unix_ino)
+			continue;
+		if (unlink(l->unix_path) < 0 && rc == 0) {
+			rc = -1;
+			err = errno;
+		}
+	}
+	errno = err;
+	return rc;
+}
+
+int
+listen_keep_unlinker(const struct config *cfg)
+{
+	int p[2], i, any = 0;
+	pid_t pid;
+
+	for (i = 0; i < listen_n; i++)
+		any |= listen_socks[i].unix_path != NULL;
+	if (!any || geteuid() != 0 || cfg->user == NULL)
+		return 0;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_err("unix socket remover: pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		log_err("unix socket remover: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		char c;
+		ssize_t n;
+
+		/* Keep stderr for the log and our end of the pipe, nothing
+		 * else: no socket, no epoll, no signalfd.  The stop signals
+		 * stay blocked (as in the supervisor), so a Ctrl-C to the
+		 * process group does not take the socket's remover away. */
+		close(p[1]);
+		if (p[0] != 3) {
+			if (dup2(p[0], 3) < 0)
+				_exit(1);
+			close(p[0]);
+		}
+		close_range(4, ~0U, 0);
+		prctl(PR_SET_NAME, "mwsup-unlink");
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		while ((n = read(3, &c, 1)) != 0)
+			if (n < 0 && errno != EINTR)
+				break;
+		if (listen_unlink_ours() < 0)
+			log_warn("removing the unix socket: %s",
+			    strerror(errno));
+		_exit(0);
+	}
+	close(p[0]);
+	listen_unlinker_fd = p[1];
+	return 0;
+}
+
 void
 listen_cleanup(void)
 {
 	int i;
 
+	/* Ours to remove while we may; the remover, if any, gets the end of
+	 * the pipe when we exit and does what we could not. */
+	if (listen_unlink_ours() < 0 && listen_unlinker_fd < 0)
+		log_warn("removing the unix socket: %s (it is replaced at the "
+		    "next start)", strerror(errno));
 	for (i = 0; i < listen_n; i++) {
-		if (listen_socks[i].unix_path) {
-			unlink(listen_socks[i].unix_path);
-			free(listen_socks[i].unix_path);
-			listen_socks[i].unix_path = NULL;
-		}
+		free(listen_socks[i].unix_path);
+		listen_socks[i].unix_path = NULL;
 	}
 }
 

@@ -16,7 +16,10 @@ void	listen_resume_if_paused(void);
 void	listen_tick(void);
 /* Stop accepting for good (shutdown); systemd's sockets stay open. */
 void	listen_stop(void);
-/* Unlink unix socket paths we created. */
+/* Started as root and about to drop to cfg->user: fork the process that
+ * removes our unix sockets once we exit, with the rights to.  0 or -1. */
+int	listen_keep_unlinker(const struct config *cfg);
+/* Unlink the unix sockets we created, if their paths still name them. */
 void	listen_cleanup(void);
 int	listen_count(void);
 const char *listen_describe(int i);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "spool.h"
 #include "status.h"
 #include "sup.h"
 
@@ -23,11 +24,13 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -54,6 +57,24 @@ main_usage(FILE *f)
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n"
 	    "See mwsup(8) and mw.yaml(5).\n", MW_SYSCONFDIR);
+}
+
+/*
+ * Started as root, mwsup runs the wiki as mw.yaml's user:.  Without one,
+ * MediaWiki and every program PHP starts would run as root, unnoticed.
+ * Like PHP-FPM, which refuses a root pool unless started with
+ * --allow-to-run-as-root, mwsup refuses unless mw.yaml says so in words:
+ * "user: root".  Checked by -t too, so a unit's ExecStartPre catches it.
+ */
+static int
+main_check_root(const struct config *cfg)
+{
+	if (geteuid() != 0 || cfg->user != NULL)
+		return 0;
+	log_err("%s: started as root, but no \"user:\" is set: set user: to "
+	    "the account that runs the wiki (such as user: www-data), or "
+	    "user: root to run MediaWiki as root on purpose", cfg->path);
+	return -1;
 }
 
 static int
@@ -85,6 +106,11 @@ main_drop_privileges(void)
 		    strerror(errno));
 		return -1;
 	}
+	if (pw->pw_uid == 0) {
+		log_warn("running as root: %s says \"user: %s\"",
+		    sup.cfg->path, sup.cfg->user);
+		return 0;
+	}
 	if (setuid(0) == 0) {
 		log_err("dropping privileges to %s: still root", sup.cfg->user);
 		return -1;
@@ -95,6 +121,53 @@ main_drop_privileges(void)
 	prctl(PR_SET_DUMPABLE, 1);
 	log_info("running as %s", sup.cfg->user);
 	return 0;
+}
+
+/*
+ * Each connection holds a socket and, while it is served, a static file
+ * or a body memfd; each worker a control socket (two generations during
+ * a reload) and one more while it runs a job slice; 64 cover the listen
+ * sockets, logs, SQLite and the like.  The usual soft limit of 1024 is
+ * too few for the default limits.connections, so raise it to the hard
+ * limit, as nginx's worker_rlimit_nofile and PHP-FPM's rlimit_files do,
+ * and say so.  Workers get the soft limit back (pool.c), for the programs
+ * PHP starts that use select().  units/mediawiki.service sizes its
+ * LimitNOFILE= by the same count.
+ */
+static void
+main_raise_nofile(const struct config *cfg)
+{
+	struct rlimit rl;
+	uint64_t need = 2 * (uint64_t)cfg->connections_max +
+	    4 * (uint64_t)cfg->workers + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("open files limit: %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			log_info("open files limit raised from %llu to %llu "
+			    "(the hard limit)", (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+			pool_set_worker_nofile((uint64_t)old);
+		} else {
+			log_warn("open files limit: raising %llu to %llu: %s",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = old;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn("open files limit %llu is below the %llu that "
+		    "limits.connections %d may need: past it, requests get 503 "
+		    "and accepting pauses (raise LimitNOFILE= or ulimit -n, "
+		    "or lower limits.connections)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+		    cfg->connections_max);
 }
 
 static int
@@ -112,6 +185,14 @@ main_config_memfd(const char *buf, size_t len)
 	fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
 	    F_SEAL_SEAL);
 	return fd;
+}
+
+/* What readers of the slot table show, which mw.yaml decides. */
+static void
+main_set_slot_flags(void)
+{
+	atomic_store(&sup.slots->flags,
+	    sup.cfg->status_show_query ? SLOTS_SHOW_QUERY : 0);
 }
 
 static void
@@ -175,6 +256,14 @@ main_reload(void)
 		    "not valid");
 		return;
 	}
+	if (spool_dir_prepare(ncfg->temp_dir, false) < 0) {
+		log_err("reload: still running the previous configuration");
+		free(buf);
+		config_free(ncfg);
+		free(ncfg);
+		sd_notify(0, "READY=1\nSTATUS=reload failed: temp_dir not usable");
+		return;
+	}
 	if ((fd = main_config_memfd(buf, len)) < 0) {
 		log_err("reload: config memfd: %s", strerror(errno));
 		free(buf);
@@ -195,6 +284,7 @@ main_reload(void)
 	sup.cfg = ncfg;
 	close(sup.config_fd);
 	sup.config_fd = fd;
+	main_set_slot_flags();
 	conn_init_parser_settings();
 	accesslog_reopen();
 	config_free(old);
@@ -348,6 +438,12 @@ main(int argc, char **argv)
 		free(cfg);
 		return 2;
 	}
+	if (main_check_root(cfg) < 0) {
+		config_free(cfg);
+		free(cfg);
+		free(buf);
+		return 2;
+	}
 	if (test_only) {
 		printf("mwsup: configuration file %s is valid\n",
 		    main_config_path);
@@ -363,21 +459,32 @@ main(int argc, char **argv)
 		if (sd_watchdog_enabled(0, &usec) > 0)
 			main_watchdog_ms = usec / 1000;
 	}
+	main_raise_nofile(cfg);
 	if (loop_init() < 0)
 		fatal("epoll: %s", strerror(errno));
 	if (main_setup_signals() < 0)
 		fatal("signals: %s", strerror(errno));
 	conn_init_parser_settings();
-	if (listen_open(cfg) < 0 || accesslog_open() < 0)
+	if (listen_open(cfg) < 0 || accesslog_open() < 0) {
+		listen_cleanup();
 		return 1;
-	if (main_drop_privileges() < 0)
+	}
+	if (listen_keep_unlinker(cfg) < 0 || main_drop_privileges() < 0) {
+		listen_cleanup();
 		return 1;
+	}
+	/* As the server's user: the directory must be its own. */
+	if (spool_dir_prepare(cfg->temp_dir, true) < 0) {
+		listen_cleanup();
+		return 1;
+	}
 	if ((sup.config_fd = main_config_memfd(buf, len)) < 0)
 		fatal("config memfd: %s", strerror(errno));
 	free(buf);
 	sup.slots_fd = slots_create(POOL_MAX, &sup.slots);
 	if (sup.slots_fd < 0)
 		fatal("slot table: %s", strerror(errno));
+	main_set_slot_flags();
 	if (pool_init() < 0 || pool_start() < 0)
 		return 1;
 	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,

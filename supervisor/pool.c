@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,6 +36,9 @@
 #define POOL_BACKOFF_MIN_MS	100
 #define POOL_BACKOFF_MAX_MS	30000
 #define POOL_QUIT_GRACE_MS	5000
+/* A start that failed for want of descriptors is no crash: try again as
+ * soon as some may have been freed, not after the back-off. */
+#define POOL_FD_RETRY_MS	100
 
 /*
  * Reload starts a new generation beside the old one, so the table has room
@@ -57,6 +61,9 @@ static char pool_path[PATH_MAX];
  */
 static int pool_exe_fd = -1;
 static uint32_t pool_generation = 1;
+/* 0: as the supervisor's; else the soft limit it was started with, given
+ * back to workers, since programs PHP runs may use select(). */
+static uint64_t pool_worker_nofile;
 
 static void pool_on_ctl(struct loop_ev *ev, uint32_t events);
 
@@ -64,6 +71,12 @@ const char *
 pool_worker_path(void)
 {
 	return pool_path;
+}
+
+void
+pool_set_worker_nofile(uint64_t soft)
+{
+	pool_worker_nofile = soft;
 }
 
 /* The worker binary: configured, else beside a build-tree mwsup, else the
@@ -132,11 +145,40 @@ pool_slot(struct worker *w)
 	return &sup.slots->slots[w->index];
 }
 
-/* Move fd out of the 0..9 range so the dup2()s below cannot clobber it. */
+/* Move fd out of the 0..9 range so the dup2()s below cannot clobber it;
+ * the copy is close-on-exec, so only the dup2() targets reach the worker. */
 static int
 pool_high_fd(int fd)
 {
-	return fcntl(fd, F_DUPFD, 10);
+	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
+}
+
+/*
+ * In the child, before anything else: close every descriptor but 0-2 and
+ * those in keep (n of them), so that 0-5 are all a worker gets even if
+ * one of the supervisor's lacked close-on-exec, and a supervisor at its
+ * descriptor limit leaves the child room for the moves below.
+ */
+static void
+pool_child_close_others(int *keep, int n)
+{
+	unsigned int from = 3;
+
+	for (int i = 1; i < n; i++)	/* n is tiny: insertion sort */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned int)keep[i] < from)
+			continue;
+		if ((unsigned int)keep[i] > from)
+			(void)close_range(from, (unsigned int)keep[i] - 1, 0);
+		from = (unsigned int)keep[i] + 1;
+	}
+	(void)close_range(from, ~0U, 0);
 }
 
 static void __attribute__((noreturn))
@@ -149,6 +191,19 @@ pool_exec_child(struct worker *w, int ctl)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	if (pool_worker_nofile) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = (rlim_t)pool_worker_nofile;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	{
+		int keep[] = { ctl, sup.slots_fd, sup.config_fd, pool_exe_fd };
+
+		pool_child_close_others(keep, 4);
+	}
 	c = pool_high_fd(ctl);
 	s = pool_high_fd(sup.slots_fd);
 	f = pool_high_fd(sup.config_fd);
@@ -184,8 +239,21 @@ pool_spawn(struct worker *w)
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			if (!w->fd_starved)
+				log_warn("worker %d: socketpair: %s; starting "
+				    "it once descriptors are free", w->index,
+				    strerror(errno));
+			w->fd_starved = 1;
+			return -1;
+		}
 		log_err("worker %d: socketpair: %s", w->index, strerror(errno));
 		return -1;
+	}
+	if (w->fd_starved) {
+		log_notice("worker %d: descriptors free again; starting it",
+		    w->index);
+		w->fd_starved = 0;
 	}
 	w->generation = pool_generation;
 	atomic_store(&sl->pid, 0);
@@ -213,6 +281,7 @@ pool_spawn(struct worker *w)
 	w->killed_status = 0;
 	w->quitting = 0;
 	w->conn = NULL;
+	w->req_id = 0;
 	loop_ev_init(&w->ev, sv[0], pool_on_ctl, w);
 	if (loop_watch(&w->ev, EPOLLIN) < 0) {
 		log_err("worker %d: epoll: %s", w->index, strerror(errno));
@@ -220,6 +289,14 @@ pool_spawn(struct worker *w)
 	}
 	log_debug("worker %d: started pid %d", w->index, (int)pid);
 	return 0;
+}
+
+/* When to try again after pool_spawn() failed. */
+static uint64_t
+pool_retry_at(const struct worker *w)
+{
+	return loop_now_ms() + (w->fd_starved ? POOL_FD_RETRY_MS :
+	    POOL_BACKOFF_MAX_MS);
 }
 
 /* Start cfg->workers new members in free places of the table. */
@@ -240,7 +317,7 @@ pool_start_members(void)
 			pool_hi = i + 1;
 		if (pool_spawn(w) < 0) {
 			w->state = WORKER_DOWN;
-			w->respawn_at = loop_now_ms() + POOL_BACKOFF_MAX_MS;
+			w->respawn_at = pool_retry_at(w);
 		}
 		started++;
 	}
@@ -365,6 +442,33 @@ pool_ctl_lost(struct worker *w)
 		w->state = WORKER_EXITING;
 }
 
+/*
+ * The worker's answer is complete: the connection is ours again, with what
+ * the client has not taken yet in rest_fd (ours to close from here).  A
+ * worker that dies after this cannot cut the answer.
+ */
+static void
+pool_hand_back(struct worker *w, const struct ctl_done *d, int rest_fd)
+{
+	struct conn *c = w->conn;
+
+	w->conn = NULL;
+	sup.served++;
+	sup_count_response((int)d->status, 1);
+	conn_worker_done(c, (d->flags & CTL_DONE_KEEPALIVE) != 0,
+	    (int)d->status, d->bytes_out, w->pid, rest_fd, d->rest_off,
+	    d->rest_len);
+}
+
+static void
+pool_unexpected(struct worker *w, const char *what)
+{
+	log_err("worker %d (pid %d): unexpected %s message", w->index,
+	    (int)w->pid, what);
+	kill(w->pid, SIGKILL);
+	pool_ctl_lost(w);
+}
+
 static void
 pool_on_ctl(struct loop_ev *ev, uint32_t events)
 {
@@ -376,16 +480,26 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		uint32_t type;
 	} m;
 	ssize_t n;
+	int fd = -1, nfds = 1;
 
-	n = ctl_recv(ev->fd, m.buf, sizeof(m.buf), NULL, NULL);
+	n = ctl_recv(ev->fd, m.buf, sizeof(m.buf), &fd, &nfds);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (nfds == 0)
+		fd = -1;
 	if (n <= 0 || (size_t)n < sizeof(uint32_t)) {
+		if (fd >= 0)
+			close(fd);
 		if (w->state != WORKER_EXITING)
 			log_warn("worker %d (pid %d): control socket closed",
 			    w->index, (int)w->pid);
 		pool_ctl_lost(w);
 		return;
+	}
+	/* Only CTL_RESPONSE carries a descriptor (the rest of an answer). */
+	if (fd >= 0 && m.type != CTL_RESPONSE) {
+		close(fd);
+		fd = -1;
 	}
 	switch (m.type) {
 	case CTL_READY:
@@ -403,29 +517,29 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		else
 			dispatch_worker_idle(w);
 		break;
-	case CTL_DONE: {
-		struct conn *c = w->conn;
-
+	case CTL_RESPONSE:
+		if ((size_t)n < sizeof(m.done) || w->state != WORKER_BUSY ||
+		    w->job || w->conn == NULL || m.done.id != w->req_id) {
+			if (fd >= 0)
+				close(fd);
+			pool_unexpected(w, "response");
+			return;
+		}
+		pool_hand_back(w, &m.done, fd);
+		break;
+	case CTL_DONE:
 		if ((size_t)n < sizeof(m.done) || w->state != WORKER_BUSY ||
 		    (w->job ? m.done.id != jobs_slice_id(w->job) :
-		    (c == NULL || m.done.id != c->req_id))) {
-			log_err("worker %d (pid %d): unexpected done message",
-			    w->index, (int)w->pid);
-			kill(w->pid, SIGKILL);
-			pool_ctl_lost(w);
+		    m.done.id != w->req_id)) {
+			pool_unexpected(w, "done");
 			return;
 		}
 		w->deadline = 0;
-		if (w->job) {
+		w->req_id = 0;
+		if (w->job)
 			jobs_slice_done(w, &m.done);
-		} else {
-			w->conn = NULL;
-			sup.served++;
-			sup_count_response((int)m.done.status, 1);
-			conn_worker_done(c,
-			    (m.done.flags & CTL_DONE_KEEPALIVE) != 0,
-			    (int)m.done.status, m.done.bytes_out, w->pid);
-		}
+		else if (w->conn)
+			pool_hand_back(w, &m.done, -1);
 		if (m.done.flags & CTL_DONE_RECYCLE) {
 			w->quitting = 1;
 			SUP_COUNT(worker_recycles, 1);
@@ -449,7 +563,6 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		}
 		dispatch_worker_idle(w);
 		break;
-	}
 	default:
 		log_err("worker %d (pid %d): unknown message type %u",
 		    w->index, (int)w->pid, m.type);
@@ -461,12 +574,12 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 int
 pool_assign(struct worker *w, struct conn *c)
 {
-	int fds[2] = { c->ev.fd, c->body_fd };
+	int fds[2] = { c->ev.fd, c->body_spool.fd };
 	struct slot *sl = pool_slot(w);
 
 	atomic_store(&sl->bytes_out, 0);
 	if (ctl_send(w->ev.fd, c->msg, c->msg_len, fds,
-	    c->body_fd >= 0 ? 2 : 1) < 0) {
+	    c->body_spool.fd >= 0 ? 2 : 1) < 0) {
 		log_err("worker %d (pid %d): sending request: %s", w->index,
 		    (int)w->pid, strerror(errno));
 		kill(w->pid, SIGKILL);
@@ -479,12 +592,15 @@ pool_assign(struct worker *w, struct conn *c)
 	    c->url_len);
 	w->state = WORKER_BUSY;
 	w->conn = c;
+	w->req_id = c->req_id;
 	w->stack_asked = 0;
 	w->busy_since = loop_now_ms();
 	w->deadline = w->busy_since + (uint64_t)sup.cfg->request_timeout_ms;
 	c->worker = w;
 	c->state = CONN_WORKER;
 	c->deadline = 0;
+	log_debug("request %llu handed to worker %d (pid %d)",
+	    (unsigned long long)c->req_id, w->index, (int)w->pid);
 	return 0;
 }
 
@@ -700,7 +816,7 @@ pool_tick(void)
 		case WORKER_DOWN:
 			if (w->member && !sup.stopping && now >= w->respawn_at)
 				if (pool_spawn(w) < 0)
-					w->respawn_at = now + POOL_BACKOFF_MAX_MS;
+					w->respawn_at = pool_retry_at(w);
 			break;
 		case WORKER_STARTING:
 			if (now >= w->deadline) {
@@ -727,7 +843,7 @@ pool_tick(void)
 				}
 				w->killed_status = 504;
 				kill(w->pid, SIGKILL);
-			} else if (w->conn && !w->stack_asked &&
+			} else if (w->req_id && !w->stack_asked &&
 			    sup.cfg->slow_log_ms > 0 && now - w->busy_since >=
 			    (uint64_t)sup.cfg->slow_log_ms) {
 				pool_ask_stack(w);

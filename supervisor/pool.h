@@ -27,7 +27,8 @@ struct worker {
 	pid_t		 pid;
 	enum worker_state state;
 	uint32_t	 generation;
-	struct conn	*conn;		/* request being served */
+	struct conn	*conn;		/* until the answer is handed back */
+	uint64_t	 req_id;	/* web request being served, or 0 */
 	uint64_t	 deadline;	/* ms: startup or request deadline */
 	uint64_t	 busy_since;	/* ms */
 	uint64_t	 idle_seq;	/* order in which workers became idle */
@@ -41,6 +42,7 @@ struct worker {
 	int		 used;		/* this place of the table is taken */
 	int		 member;	/* of the current generation */
 	int		 quitting;	/* asked to exit, or said it would */
+	int		 fd_starved;	/* last start failed: out of descriptors */
 };
 
 #define POOL_MAX	2048		/* two generations of the largest pool */
@@ -76,5 +78,8 @@ int	 pool_crash_looping(void);
 void	 pool_quit_all(void);
 void	 pool_kill_all(void);
 const char *pool_worker_path(void);
+/* The soft RLIMIT_NOFILE workers start with (the supervisor raised its
+ * own above it). */
+void	 pool_set_worker_nofile(uint64_t soft);
 
 #endif

@@ -6,9 +6,12 @@
  * normalised, so no encoding trick can walk out of a served directory.
  * PHP runs only for MediaWiki's known entry points at the top of its root;
  * everything else is a static file from an allowed directory with an
- * allowed extension, or nothing.
+ * allowed extension, or nothing.  Below an upload directory, the folders
+ * MediaWiki keeps private (deleted files, stashed uploads, lock files) are
+ * refused by name too, whether or not their .htaccess is still there.
  */
 #include "route.h"
+#include "frame.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,17 +27,16 @@ static const char *const route_root_dirs[] = {
 	"/resources/", "/skins/", "/extensions/", NULL,
 };
 
-static int
-route_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
+/*
+ * Folders of $wgUploadDirectory that MediaWiki 1.39 never means to be
+ * served: the "deleted" and "temp" zones of the local file repository
+ * (FileRepo::initDirectory makes them with a deny-all .htaccess) and
+ * FSLockManager's "lockdir".  "archive" (old versions), "thumb" and
+ * "transcoded" are public.
+ */
+static const char *const route_private_upload_dirs[] = {
+	"deleted", "temp", "lockdir", NULL,
+};
 
 /* Decode the path of url into out; returns 0 or an HTTP status. */
 static int
@@ -61,8 +63,8 @@ route_decode_path(const char *url, size_t len, char *out, size_t cap)
 
 			if (i + 2 >= len)
 				return 400;
-			hi = route_hexval((unsigned char)url[i + 1]);
-			lo = route_hexval((unsigned char)url[i + 2]);
+			hi = frame_hexval((unsigned char)url[i + 1]);
+			lo = frame_hexval((unsigned char)url[i + 2]);
 			if (hi < 0 || lo < 0)
 				return 400;
 			ch = hi * 16 + lo;
@@ -181,6 +183,7 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 	size_t best = 0;
 	int i;
 
+	r->symlinks = cfg->static_symlinks;
 	for (i = 0; i < cfg->nstatics; i++) {
 		size_t n = strlen(cfg->statics[i].prefix);
 
@@ -190,7 +193,18 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 			rest = path + n;
 		}
 	}
-	if (dir == NULL) {
+	if (dir != NULL) {
+		size_t n = strcspn(rest, "/");
+
+		for (i = 0; route_private_upload_dirs[i]; i++) {
+			if (strlen(route_private_upload_dirs[i]) == n &&
+			    strncmp(rest, route_private_upload_dirs[i], n) == 0) {
+				route_error(r, 403);
+				return 1;
+			}
+		}
+	} else {
+		r->symlinks = cfg->mw_symlinks;
 		for (i = 0; route_root_dirs[i]; i++) {
 			size_t n = strlen(route_root_dirs[i]);
 
@@ -213,6 +227,8 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 		route_error(r, 414);
 		return 1;
 	}
+	r->dir_len = strlen(dir);
+	r->rel_off = r->dir_len + 1;
 	r->kind = ROUTE_STATIC;
 	return 1;
 }

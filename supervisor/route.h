@@ -20,7 +20,10 @@ struct route {
 	char		script_name[64];
 	char		path_info[4096];	/* decoded, may be empty */
 	int		has_path_info;
-	char		file[PATH_MAX];		/* ROUTE_STATIC */
+	char		file[PATH_MAX];		/* ROUTE_STATIC: dir/rel */
+	size_t		rel_off;		/* rel: file + rel_off */
+	size_t		dir_len;		/* dir: file[0..dir_len) */
+	enum symlink_policy symlinks;		/* for links below dir */
 };
 
 /* url is the request-target as received (not NUL-terminated). */

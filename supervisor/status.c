@@ -286,6 +286,7 @@ status_render(FILE *out, pid_t pid, const struct slot_table *t,
 	double uptime = (double)(now - atomic_load(&t->started)) / 1e9;
 	int by_state[SLOT_EXITING + 1] = { 0 }, first = 1;
 	int json = fmt == STATUS_JSON;
+	uint32_t show = atomic_load(&t->flags);
 	uint64_t total = 0;
 
 	if (fmt == STATUS_PROMETHEUS) {
@@ -374,6 +375,11 @@ status_render(FILE *out, pid_t pid, const struct slot_table *t,
 		req[sizeof(req) - 1] = '\0';
 		if (st != SLOT_BUSY && st != SLOT_JOBS)
 			req[0] = '\0';
+		/* The slot holds the whole request-target (the worker's slow
+		 * log names it so, like the access log); what is shown is the
+		 * path, the query (tokens...) only if mw.yaml says so. */
+		if (st == SLOT_BUSY && !(show & SLOTS_SHOW_QUERY))
+			req[strcspn(req, "?")] = '\0';
 		if (json) {
 			fprintf(out, "%s{\"slot\":%u,\"pid\":%u,\"generation\":%u,"
 			    "\"state\":\"%s\",\"since_s\":%.3f,\"requests\":%llu,"

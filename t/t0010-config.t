@@ -74,6 +74,12 @@ bad_config('timeout-type', qr/^  request:/, '  request: soon',
     qr/request|soon/, 'a timeout that is not a number of seconds is refused');
 bad_config('size-suffix', qr/^  body: 100M/, '  body: 100Q',
     qr/body|100Q/, 'a size with an unknown suffix is refused');
+bad_config('response-buffer-range', qr/^  response_buffer:/, '  response_buffer: 2G',
+    qr/limits\.response_buffer: expected a size from 0 to 1G/, 'limits.response_buffer above 1G is refused');
+bad_config('body-buffer-type', qr/^  body_buffer:/, '  body_buffer: lots',
+    qr/limits\.body_buffer/, 'limits.body_buffer must be a size');
+bad_config('temp-dir-relative', qr/^temp_dir:/, 'temp_dir: tmp/mwsup',
+    qr/temp_dir: expected an absolute path/, 'temp_dir must be an absolute path');
 bad_config('jobs-reserve', qr/^  reserve:/, '  reserve: some',
     qr/jobs\.reserve/, 'jobs.reserve must be a number');
 bad_config('jobs-sqlite', qr/^  # sqlite:/, '  sqlite: data/wiki.sqlite',
@@ -90,6 +96,25 @@ bad_config('jobs-group-no-name', qr/^  # groups:/,
 bad_config('jobs-group-key', qr/^  # groups:/,
     "  groups: [{name: a, priority: 3}]",
     qr/unknown key "priority" in jobs\.groups\[1\]/, 'an unknown key in a group is named');
+bad_config('static-symlinks', qr{^  symlinks: inside}, '  symlinks: sometimes',
+    qr/static\.symlinks: expected "refuse", "inside", "owner" or "follow", got "sometimes"/,
+    'an unknown static.symlinks policy is refused');
+bad_config('static-setting', qr{^  /images/:}, '  images: /var/lib/mediawiki/images',
+    qr/unknown key "images" in static \(a URL prefix starts with "\/"\)/,
+    'a static key that is neither a URL prefix nor a setting is refused');
+bad_config('mediawiki-symlinks', qr{^  symlinks: owner}, '  symlinks: yes',
+    qr/mediawiki\.symlinks: expected "refuse"/, 'an unknown mediawiki.symlinks policy is refused');
+bad_config('status-show-query', qr/^  show_query:/, '  show_query: sometimes',
+    qr/status\.show_query: expected true or false/, 'status.show_query must be a boolean');
+bad_config('socket-mode', qr/^  mode: 0660/, '  mode: 0668',
+    qr/unix_socket\.mode: expected permission bits in octal, like 0660, got "0668"/,
+    'a unix socket mode that is not octal is refused');
+bad_config('socket-mode-big', qr/^  mode: 0660/, '  mode: 1777',
+    qr/unix_socket\.mode: expected permission bits/, 'a unix socket mode past 0777 is refused');
+bad_config('socket-owner', qr/^  # owner: www-data/, '  owner: "www data"',
+    qr/unix_socket\.owner: "www data" contains a space/, 'a unix socket owner with a space is refused');
+bad_config('socket-key', qr/^  # group: www-data/, '  perms: 0660',
+    qr/unknown key "perms" in unix_socket/, 'an unknown key in unix_socket is refused');
 
 # A YAML syntax error: the position comes from the YAML parser, so only its
 # form is checked.
@@ -107,6 +132,65 @@ subtest 'a config file that does not exist is refused by name' => sub {
 	is($rc, 2, 'mwsup -t exits with status 2');
 	like($err, qr/\Q$missing\E/, 'stderr names the missing file');
 };
+
+# Files far beyond any configuration are refused before costing time or
+# memory: 16 MB of keys (which took 12 s and 650 MB, under ASan 45 s and
+# 1.2 GB, before its first error), at once from its size; under 1 MiB but of 30,000 keys, at the
+# node past the bound.  Peak memory is measured by GNU time when present.
+sub timed_check {
+	my ($file) = @_;
+	my $gnu_time = -x '/usr/bin/time';
+	my @cmd = $gnu_time ? ('/usr/bin/time', '-f', 'maxrss %M', $mwsup) : ($mwsup);
+	my $t0 = Time::HiRes::time();
+	my ($rc, $out, $err) = run_cmd(@cmd, '-t', '-c', $file);
+	my ($kb) = $err =~ /^maxrss (\d+)$/m;
+	return ($rc, $err, Time::HiRes::time() - $t0, $kb);
+}
+{
+	require Time::HiRes;
+	my $huge = "$dir/huge.yaml";
+	open(my $fh, '>', $huge) or die "$huge: $!\n";
+	print $fh "user: www-data\n", "k: v\n" x 3_199_990;	# 16,000,000 bytes
+	close($fh);
+	my $size = -s $huge;
+	my ($rc, $err, $took, $kb) = timed_check($huge);
+	subtest 'a 16 MB file is refused at once, by its size' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$huge\E: too large \($size bytes, at most 1048576\)/,
+		    'stderr says it is too large, with both sizes');
+		cmp_ok($took, '<', 2, sprintf('within 2 s (%.2f s)', $took));
+		SKIP: {
+			skip 'no GNU time to measure memory', 1 unless defined $kb;
+			cmp_ok($kb, '<', 100 * 1024, "using little memory ($kb KB)");
+		}
+	};
+
+	my $many = "$dir/many-keys.yaml";
+	write_file($many, "user: www-data\nphp:\n" . join('', map { "  k$_: v\n" } 1 .. 30000));
+	($rc, $err, $took, $kb) = timed_check($many);
+	subtest 'a file of 30,000 keys is refused at the node past the bound' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$many\E:10000:\d+: more than 20000 keys, values and list items/,
+		    'stderr points at the 20,001st node (the value on line 10000)');
+		cmp_ok($took, '<', 2, sprintf('within 2 s (%.2f s)', $took));
+		SKIP: {
+			skip 'no GNU time to measure memory', 1 unless defined $kb;
+			cmp_ok($kb, '<', 100 * 1024, "using little memory ($kb KB)");
+		}
+	};
+}
+
+# Started as root, a file without user: is refused (t0850 starts it).
+SKIP: {
+	skip 'not root', 1 unless $> == 0;
+	my $nouser = "$dir/no-user.yaml";
+	write_file($nouser, join("\n", grep { !/^(user|group):/ } split /\n/, $base) . "\n");
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $nouser);
+	subtest 'as root, a file without user: is refused' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$nouser\E: started as root, but no "user:" is set/, 'stderr names the file and the key');
+	};
+}
 
 # Starting (not -t) with a bad config fails the same way, before listening.
 ($rc, $out, $err) = run_cmd($mwsup, '-c', "$dir/workers-zero.yaml");

@@ -3,13 +3,18 @@
 # wiki's uploads (/images/) itself: exact bytes, the right Content-Type,
 # Last-Modified and 304 for If-Modified-Since.  It never hands out PHP
 # source, dot-files or anything outside the static roots, however the path
-# is spelled.
+# is spelled: not MediaWiki's private upload folders (deleted files, stashed
+# uploads, locks), not a directory whose .htaccess denies all, and not what
+# a symbolic link points to outside the directory or owned by someone else
+# (static.symlinks, whose other settings are checked too).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Copy qw(copy);
 use File::Find;
+use POSIX ();
+use Math::BigInt;
 use Test::More;
 use MwTest;
 
@@ -117,10 +122,160 @@ for my $path (@forbidden) {
 	};
 }
 
-ok(wait_until(sub { kill(0, $srv->{pid}) }, 1), 'mwsup is still running after all that');
+is(waitpid($srv->{pid}, POSIX::WNOHANG()), 0, 'mwsup is still running after all that (not exited, not a zombie)');
 $r = http(GET => $png_path);
 is($r->{status}, 200, 'and still serves static files');
 
+# A refusal: 403 or 404, and none of the file's bytes.
+sub refused {
+	my ($path, $what, $secret) = @_;
+	my $r = http(GET => $path);
+	subtest $what => sub {
+		like($r->{status}, qr/^40[34]$/, "GET $path gives 403 or 404")
+			or diag(substr($r->{body}, 0, 200));
+		ok(index($r->{body}, $secret) < 0, 'and none of the file')
+			if defined $secret;
+	};
+}
+
+# --- MediaWiki's private upload folders ---------------------------------
+# A real deletion: MediaWiki imports an image, the API tells anyone its
+# SHA-1, and once it is deleted MediaWiki keeps it in images/deleted/ under
+# a name made of that SHA-1 (base 36), with its deny-all .htaccess there.
+my $up = test_dir() . '/upload';
+mkdir $up; chmod 0755, $up;
+copy("$MW$png_path", "$up/Private_scan.png") or die "copy: $!\n";
+my ($rc, $out, $err) = wiki_php($w, "$MW/maintenance/importImages.php", $up);
+is($rc, 0, 'importImages.php put an image in the wiki') or diag("$out$err");
+my ($info) = MwTest::api(undef, 'GET', action => 'query', titles => 'File:Private_scan.png',
+    prop => 'imageinfo', iiprop => 'sha1');
+my ($page) = values %{ $info->{query}{pages} // {} };
+my $sha1 = $page->{imageinfo}[0]{sha1} // '';
+like($sha1, qr/^[0-9a-f]{40}$/, 'the API shows the SHA-1 of the image to anyone');
+write_file("$up/delete.txt", "File:Private_scan.png\n");
+chmod 0644, "$up/delete.txt";
+($rc, $out, $err) = wiki_php($w, "$MW/maintenance/deleteBatch.php", "$up/delete.txt");
+is($rc, 0, 'deleteBatch.php deleted it') or diag("$out$err");
+my $key = sprintf('%31s', Math::BigInt->from_hex($sha1)->to_base(36)) =~ tr/ A-Z/0a-z/r;
+my $deleted = join('/', substr($key, 0, 1), substr($key, 1, 1), substr($key, 2, 1), "$key.png");
+ok(-f "$w->{images}/deleted/$deleted", "MediaWiki keeps the deleted file as images/deleted/$deleted")
+	or diag(`find $w->{images} -ls`);
+like(eval { read_file("$w->{images}/deleted/.htaccess") } // '', qr/^Require all denied$/m,
+    'and wrote its deny-all .htaccess there');
+my $png_bytes = read_file("$MW$png_path");
+refused("/images/deleted/$deleted", 'a deleted file, named from the SHA-1 the API showed, is refused',
+    $png_bytes);
+
+# Stashed uploads and lock files: refused by name even without an
+# .htaccess (one copied away, or the folder made by hand).
+for my $d (qw(temp lockdir deleted)) {
+	mkdir "$w->{images}/$d";
+	mkdir "$w->{images}/$d/a";
+	copy("$MW$png_path", "$w->{images}/$d/a/placed.png") or die "copy: $!\n";
+	unlink "$w->{images}/$d/.htaccess" if $d ne 'deleted';
+	refused("/images/$d/a/placed.png", "a file placed in images/$d/ is refused", $png_bytes);
+}
+$r = http(GET => '/images/deleted/a/no-such.png');
+is($r->{status}, 403, 'a missing file there is refused the same way (403), so nothing tells what exists');
+
+# The mechanism, not the names: any directory whose .htaccess denies all.
+for my $t (['notes', "Deny from all\n", 'Deny from all (Apache 2.2)'],
+    ['notes2', "<IfModule mod_authz_core.c>\n  Require all denied\n</IfModule>\n",
+	'Require all denied inside <IfModule> (Apache 2.4)']) {
+	my ($d, $text, $what) = @$t;
+	mkdir "$w->{images}/$d";
+	mkdir "$w->{images}/$d/sub";
+	write_file("$w->{images}/$d/.htaccess", $text);
+	copy("$MW$png_path", "$w->{images}/$d/sub/n.png") or die "copy: $!\n";
+	refused("/images/$d/sub/n.png", "a directory whose .htaccess says $what is refused, with all below it",
+	    $png_bytes);
+}
+for my $t (['phpoff', "<IfModule php_module>\nphp_flag engine off\n</IfModule>\n",
+	"like Debian's images/.htaccess (php_flag engine off)"],
+    ['filesphp', "<Files \"*.php\">\nRequire all denied\n</Files>\n",
+	'a deny for *.php files only']) {
+	my ($d, $text, $what) = @$t;
+	mkdir "$w->{images}/$d";
+	write_file("$w->{images}/$d/.htaccess", $text);
+	copy("$MW$png_path", "$w->{images}/$d/ok.png") or die "copy: $!\n";
+	$r = http(GET => "/images/$d/ok.png");
+	is($r->{status}, 200, "a directory whose .htaccess is $what is still served");
+}
+
+# --- symbolic links (default static.symlinks: inside) --------------------
+my $outside = test_dir() . '/outside';
+mkdir $outside; chmod 0755, $outside;
+write_file("$outside/o.txt", "outside the root\n");
+write_file("$w->{dir}/beside.txt", "beside the root\n");
+copy("$MW$png_path", "$w->{images}/a/ab/Owned_by_www.png") or die "copy: $!\n";
+my $www = getpwnam('www-data');
+my $as_root = $> == 0 && defined $www;
+chown($www, -1, "$w->{images}/a/ab/Owned_by_www.png") if $as_root;
+symlink('/etc/passwd', "$w->{images}/leak.txt") or die "symlink: $!\n";
+symlink($outside, "$w->{images}/outdir") or die "symlink: $!\n";
+symlink('../beside.txt', "$w->{images}/up.txt") or die "symlink: $!\n";
+symlink('a/ab/Upload_test.png', "$w->{images}/same.png") or die "symlink: $!\n";
+symlink("$w->{images}/a/ab/Upload_test.png", "$w->{images}/abs.png") or die "symlink: $!\n";
+symlink('a', "$w->{images}/indir") or die "symlink: $!\n";
+symlink('a/ab/Owned_by_www.png', "$w->{images}/other.png") or die "symlink: $!\n";
+my $upload_bytes = read_file("$w->{images}/a/ab/Upload_test.png");
+
+sub served {
+	my ($path, $want, $what) = @_;
+	my $r = http(GET => $path);
+	subtest $what => sub {
+		is($r->{status}, 200, "GET $path gives 200");
+		ok($r->{body} eq $want, 'with the bytes of the file linked to');
+	};
+}
+
+refused('/images/leak.txt', 'a link to /etc/passwd is refused', 'root:');
+refused('/images/outdir/o.txt', 'a link to a directory outside the root is refused', 'outside');
+refused('/images/up.txt', 'a relative link out of the root (../) is refused', 'beside');
+served('/images/same.png', $upload_bytes, 'a link to a file inside the root with the link\'s owner is served');
+served('/images/abs.png', $upload_bytes, 'so is an absolute link to it');
+served('/images/indir/ab/Upload_test.png', $upload_bytes,
+    'and a file below a link to a directory inside the root');
+SKIP: {
+	skip 'needs root and www-data to make a file of another owner', 1 unless $as_root;
+	refused('/images/other.png', 'a link to a file inside the root owned by another user is refused',
+	    $png_bytes);
+}
+# Debian's package links extensions/ to /var/lib/mediawiki/extensions and
+# each extension back into extensions-core/, all root's: mediawiki.symlinks
+# (default owner) follows them.
+my ($ext_file) = grep { -f "$MW/$_" } qw(
+    extensions/VisualEditor/modules/ve-mw/ui/styles/tools/images/link-ltr.png
+    extensions/Cite/modules/ve-cite/icons/reference.svg);
+SKIP: {
+	skip 'no extension asset reached through Debian\'s links', 1
+	    unless $ext_file && -l "$MW/extensions";
+	served("/$ext_file", read_file("$MW/$ext_file"),
+	    'an extension\'s file, through the links Debian\'s package makes, is served');
+}
+stopped_cleanly($srv);
+
+# The other settings of static.symlinks.
+set_yaml($w, 'static.symlinks' => 'follow');
+$srv = start_mwsup($w->{config});
+served('/images/leak.txt', read_file('/etc/passwd'), 'static.symlinks: follow follows any link (even to /etc/passwd)');
+refused('/images/deleted/a/placed.png', 'but never into the private upload folders', $png_bytes);
+stopped_cleanly($srv);
+
+set_yaml($w, 'static.symlinks' => 'refuse');
+$srv = start_mwsup($w->{config});
+refused('/images/same.png', 'static.symlinks: refuse refuses even a link inside the root', $png_bytes);
+is(http(GET => '/images/a/ab/Upload_test.png')->{status}, 200, 'and still serves files');
+stopped_cleanly($srv);
+
+set_yaml($w, 'static.symlinks' => 'owner');
+$srv = start_mwsup($w->{config});
+served('/images/outdir/o.txt', "outside the root\n",
+    'static.symlinks: owner follows a link out of the root to what has the link\'s owner');
+SKIP: {
+	skip 'needs root and www-data to make a file of another owner', 1 unless $as_root;
+	refused('/images/other.png', 'but not to what another user owns', $png_bytes);
+}
 stopped_cleanly($srv);
 
 done_testing();

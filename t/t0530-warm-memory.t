@@ -114,7 +114,7 @@ my @mix = (
 	['/rest.php/v1/page/Main_Page/bare', qr/"key":"Main_Page"/],
 	['/api.php?action=parse&contentmodel=wikitext&format=json&text=%27%27%27Hello%27%27%27+%5B%5BPage+{N}%5D%5D+%7B%7BPAGENAME%7D%7D+{N}',
 	    qr/<b>Hello<\\?\/b>.*Page[ _]\d+/],
-	['/load.php?modules=site.styles&only=styles', qr/\A/],
+	['/load.php?modules=mediawiki.skinning.interface&only=styles&skin=vector', qr/\{[^{}]*:[^{}]*\}/],
 	['/api.php?action=query&list=allpages&aplimit=20&format=json', qr/"allpages":\[/],
 	['/wiki/Special:BlankPage', qr/<title>[^<]*Blank page/i],
 	['/api.php?action=query&meta=siteinfo&format=json', qr/"sitename":"/],

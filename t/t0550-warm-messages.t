@@ -56,34 +56,41 @@ sub views_by_worker {
 	return \%seen;
 }
 
-my $before = views_by_worker(2);
-is(scalar keys %$before, 2, 'both workers render the Main Page');
-my $tagline = 'Sitenotice written through one worker ' . time;
-ok(!grep({ /\Q$tagline\E/ } map { @$_ } values %$before),
-    'no page shows the site notice yet');
-
 my $jar = cookie_jar();
 my ($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens', type => 'login');
 ($j) = MwTest::api($jar, POST => action => 'login', lgname => $w->{admin_user},
     lgpassword => $w->{admin_pass}, lgtoken => $j->{query}{tokens}{logintoken} // '');
 is($j->{login}{result}, 'Success', 'the admin logs in');
 ($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens');
+my $csrf = $j->{query}{tokens}{csrftoken} // '';
+
+# A first notice, seen (and so cached) by both workers; then a second
+# one, written through one of them, must replace it in both.
+my $old = 'First sitenotice, seen by both workers ' . time;
+my $tagline = 'Sitenotice written through one worker ' . time;
 ($j) = MwTest::api($jar, POST => action => 'edit', title => 'MediaWiki:Sitenotice',
-    text => $tagline, token => $j->{query}{tokens}{csrftoken} // '');
+    text => $old, token => $csrf);
+is($j->{edit}{result}, 'Success', 'the admin sets a first site notice');
+my $before = views_by_worker(2);
+is(scalar keys %$before, 2, 'both workers render the Main Page');
+my @bb = map { @$_ } values %$before;
+is(scalar(grep { /\Q$old\E/ } @bb), scalar(@bb), 'every view shows the first site notice (' . scalar(@bb) . ')');
+ok(!grep({ /\Q$tagline\E/ } @bb), 'none shows the second yet');
+
+($j) = MwTest::api($jar, POST => action => 'edit', title => 'MediaWiki:Sitenotice',
+    text => $tagline, token => $csrf);
 is($j->{edit}{result}, 'Success', 'the admin edits MediaWiki:Sitenotice');
 
 my $after = views_by_worker(2);
 is(scalar keys %$after, 2, 'both workers render the Main Page again');
 for my $pid (sort keys %$after) {
 	my @bodies = @{ $after->{$pid} };
-	is(scalar(grep { /\Q$tagline\E/ } @bodies), scalar @bodies,
-	    "worker $pid shows the new site notice on every page after the edit");
+	is(scalar(grep { /\Q$tagline\E/ && !/\Q$old\E/ } @bodies), scalar @bodies,
+	    "worker $pid shows the new site notice, not the first, on every page after the edit");
 }
 # The same for a page's text: a worker that kept its database connection
 # from its last read sees a write made through the other worker at once.
 my $page = 'Coherence_probe';
-($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens');
-my $csrf = $j->{query}{tokens}{csrftoken} // '';
 ($j) = MwTest::api($jar, POST => action => 'edit', title => $page, text => 'First text.', token => $csrf);
 is($j->{edit}{result}, 'Success', 'the admin creates a page');
 $before = views_by_worker(2, $page);
@@ -91,6 +98,7 @@ is(scalar(grep { /First text\./ } map { @$_ } values %$before), 4, 'both workers
 ($j) = MwTest::api($jar, POST => action => 'edit', title => $page, text => 'Second text.', token => $csrf);
 is($j->{edit}{result}, 'Success', 'the admin changes it');
 $after = views_by_worker(2, $page);
+is(scalar keys %$after, 2, 'both workers render the page again');
 for my $pid (sort keys %$after) {
 	my @bodies = @{ $after->{$pid} };
 	is(scalar(grep { /Second text\./ } @bodies), scalar @bodies,

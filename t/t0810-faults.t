@@ -70,13 +70,18 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	is(scalar(@$after), 2, 'the pool is back to two workers');
 	is(scalar(grep { !$old{$_} } @$after), 1, 'exactly one of them is new');
 
-	# recycling: 5 requests per worker, then it is replaced
+	# recycling: 5 requests per worker, then it is replaced.  Each
+	# request is sent once (HTTP::Tiny would send a GET cut short again)
+	# and must come back whole; every other one is a POST.
 	my %seen;
-	for (1 .. 14) {
-		my $r = http(GET => '/api.php?action=query&meta=siteinfo&format=json');
-		$seen{$r->{status}}++;
+	for my $i (1 .. 14) {
+		my ($v, $r) = $i % 2
+		    ? once($srv->{port}, GET => '/api.php?action=query&meta=siteinfo&format=json')
+		    : once($srv->{port}, POST => '/api.php', body => 'action=query&meta=siteinfo&format=json');
+		$seen{$v eq 'complete' && $r->{status} == 200 && $r->{body} =~ /"sitename"/ ? 'whole 200' : "$v $r->{status}"}++;
 	}
-	is_deeply(\%seen, { 200 => 14 }, 'fourteen requests across recycling all get 200');
+	is_deeply(\%seen, { 'whole 200' => 14 },
+	    'fourteen requests (GET and POST, each sent once) across recycling all get a whole 200');
 	my ($rc, $json) = run_cmd(mwsup_bin(), 'status', '-c', $w->{config}, '--json');
 	my ($recycles) = $json =~ /"recycles":(\d+)/;
 	cmp_ok($recycles // 0, '>=', 2, 'workers were recycled after recycle.max_requests (status counts them)');
@@ -87,9 +92,12 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	my $w = wiki('pool.workers' => 1, 'recycle.max_rss' => '1M');
 	my $srv = start_mwsup($w->{config});
 	my @pids;
-	for (1 .. 3) {
-		my $r = http(GET => '/api.php?action=query&meta=siteinfo&format=json');
-		is($r->{status}, 200, 'a request to a worker over recycle.max_rss still gets its answer');
+	for my $i (1 .. 3) {
+		my ($v, $r) = $i == 2
+		    ? once($srv->{port}, POST => '/api.php', body => 'action=query&meta=siteinfo&format=json')
+		    : once($srv->{port}, GET => '/api.php?action=query&meta=siteinfo&format=json');
+		is("$v $r->{status}", 'complete 200',
+		    "a request ($i, sent once) to a worker over recycle.max_rss still gets its whole answer");
 		push @pids, wait_until(sub { my @p = worker_pids($srv); @p == 1 && !grep({ $_ == $p[0] } @pids) ? $p[0] : undef }, 30);
 	}
 	log_like($srv, qr/resident memory \d+ KiB over 1024 KiB: recycling/, 'the worker says it is over max_rss and is replaced');
@@ -154,6 +162,8 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	sleeper_settings($w);
 	my $srv = start_mwsup($w->{config});
 	my $f = test_dir() . '/hard.out';
+	my @workers = worker_pids($srv);
+	is(scalar @workers, 1, 'one worker before the stop');
 	my $kid = bg_get($srv->{port}, '/api.php?action=query&meta=siteinfo&format=json&mwsup_test_sleep=30', $f);
 	sleep(1);
 	kill 'TERM', $srv->{pid};
@@ -162,8 +172,14 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	kill 'TERM', $srv->{pid};
 	waitpid($srv->{pid}, 0);
 	cmp_ok(time() - $t0, '<', 5, 'a second SIGTERM stops mwsup at once instead of waiting 60 s');
+	# The workers' pids, recorded before: once mwsup is reaped nothing
+	# has it as a parent any more.  Each must be gone from /proc (a
+	# zombie re-parented to init is gone soon after; give it a moment),
+	# long before the 30 s request would have ended.
+	ok(wait_until(sub { !grep { -e "/proc/$_" && (split ' ', read_file("/proc/$_/stat"))[2] ne 'Z' } @workers }, 3),
+	    "and leaves no worker behind (@workers gone)");
+	kill('KILL', @workers);	# in case they were not
 	waitpid($kid, 0);
-	ok(!grep({ kill 0, $_ } worker_pids($srv)), 'and leaves no worker behind');
 	$srv->{stopped} = 1;	# reaped above
 }
 
@@ -184,7 +200,10 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	set_yaml($w, 'pool.worker' => '/bin/false');
 	my $srv = start_mwsup($w->{config}, wait => 0);
 	wait_until(sub { log_text($srv) =~ /failed 3 times in a row; next start in \d+ ms/ }, 15);
-	log_like($srv, qr/failed \d+ times in a row; next start in \d+ ms/, 'a worker that keeps failing is restarted with growing back-off');
+	my %delay = log_text($srv) =~ /failed (\d+) times in a row; next start in (\d+) ms/g;
+	my @d = map { $delay{$_} } sort { $a <=> $b } keys %delay;
+	ok(@d >= 2 && !grep({ $d[$_] <= $d[$_ - 1] } 1 .. $#d),
+	    "a worker that keeps failing is restarted with growing back-off (@d ms)");
 	my $r = wait_until(sub { my $x = http(GET => $PNG, {}, undef, { port => $srv->{port} }); $x->{status} == 200 ? $x : undef }, 10);
 	ok($r, 'static files are still served while no worker can start');
 	my $t0 = time();
@@ -206,13 +225,14 @@ sub bg_get {	# fork a client; returns pid; result in $file
 # serve it.  A POST too: the worker never saw it.
 {
 	my $w = wiki('pool.workers' => 2);
-	my $srv = start_mwsup($w->{config});
+	my $srv = start_mwsup($w->{config}, args => ['-v']);
 	my $dir = test_dir();
 	for my $case (['GET', '/wiki/Main_Page', qr/MediaWiki has been installed/],
 	    ['POST', '/api.php', qr/"general":\{/]) {
 		my ($method, $path, $want) = @$case;
 		my @pids = worker_pids($srv);
 		is(scalar(@pids), 2, "two workers before the $method");
+		my $n0 = () = log_text($srv) =~ /handed to worker \d+ \(pid (?:${\join('|', @pids)})\)/g;
 		kill('STOP', @pids);
 		my $file = "$dir/handover-$method";
 		my $pid = fork() // die "fork: $!\n";
@@ -227,8 +247,10 @@ sub bg_get {	# fork a client; returns pid; result in $file
 			write_file($file, $out // '');
 			POSIX::_exit(0);
 		}
-		# The supervisor hands the request over at once; give it time.
-		sleep(0.5);
+		# Wait until the supervisor has handed it over (mwsup -v logs
+		# each hand-over).
+		ok(wait_until(sub { (() = log_text($srv) =~ /handed to worker \d+ \(pid (?:${\join('|', @pids)})\)/g) > $n0 }, 20),
+		    "the $method was handed to a (stopped) worker");
 		kill('KILL', @pids);
 		waitpid($pid, 0);
 		my $r = parse_response(read_file($file));
@@ -307,7 +329,7 @@ SKIP: {
 	@socks = ();
 	my $r = wait_until(sub { my $x = http(GET => $PNG); $x->{status} == 200 ? $x : undef }, 20);
 	ok($r, 'once connections close it accepts and serves again');
-	ok(kill(0, $srv->{pid}), 'and it is still running');
+	is(waitpid($srv->{pid}, WNOHANG), 0, 'and it is still running (not exited, not a zombie)');
 	stopped_cleanly($srv);
 }
 done_testing();

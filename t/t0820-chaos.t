@@ -30,21 +30,6 @@ is($j->{clientlogin}{status}, 'PASS', 'the editor logs in');
 ($j) = api(GET => action => 'query', meta => 'tokens', type => 'csrf');
 my $csrf = $j->{query}{tokens}{csrftoken} // '';
 
-# Classify one raw response: complete, clean 5xx, or broken.
-sub judge {
-	my ($out) = @_;
-	return 'no-answer' unless defined $out && length $out;
-	my ($head, $body) = $out =~ /\A(.*?)\r\n\r\n(.*)\z/s or return 'broken-head';
-	my ($code) = $head =~ m{\AHTTP/1\.1 (\d{3}) } or return 'broken-status';
-	my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
-	if ($head =~ /^Transfer-Encoding:\s*chunked/mi) {
-		return $body =~ /(?:\A|\r\n)0\r\n\r\n\z/ ? ($code >= 500 ? 'clean-5xx' : 'complete') : 'cut-chunked';
-	}
-	return 'no-length' unless defined $len;
-	return 'cut-body' unless length($body) == $len;
-	return $code >= 500 ? 'clean-5xx' : $code < 400 ? 'complete' : "status-$code";
-}
-
 my @kids;
 for my $k (1 .. 2) {
 	my $pid = fork() // die;
@@ -61,6 +46,11 @@ for my $k (1 .. 2) {
 			my $v = judge($out);
 			$v = 'hung' if time() - $t0 >= 39;
 			$n{$v}++;
+			# PHP answers apart: static files alone would pass "served".
+			if ($p !~ /\.png$/) {
+				$n{'php-sent'}++;
+				$n{'php-complete'}++ if $v eq 'complete';
+			}
 		}
 		write_file("$dir/reader.$k", join('', map { "$_ $n{$_}\n" } sort keys %n));
 		POSIX::_exit(0);
@@ -102,9 +92,13 @@ for my $f (glob("$dir/reader.*"), "$dir/edits.n") {
 	for (split /\n/, read_file($f)) { my ($k, $n) = /^(.*) (\d+)$/ or next; $total{$k} += $n }
 }
 diag(join(', ', map { "$_: $total{$_}" } sort keys %total));
-my @bad = grep { !/^(complete|clean-5xx|success)$/ } keys %total;
+my @bad = grep { !/^(complete|clean-5xx|success|php-sent|php-complete)$/ } keys %total;
 is(join(', ', map { "$_: $total{$_}" } sort @bad), '', 'every request got a complete response or a clean 5xx; none hung or was cut');
-cmp_ok(($total{complete} // 0), '>', 10, 'most requests were served');
+# A kill costs the requests in the killed worker and, while the pool is
+# short, some 503s; most PHP requests still get a whole answer.
+my ($php, $php_ok) = ($total{'php-sent'} // 0, $total{'php-complete'} // 0);
+cmp_ok($php_ok, '>', $php / 2, "most PHP requests got a complete answer ($php_ok of $php)");
+log_like($srv, qr/generation 2 ready/, 'the reload sent during the run started a new generation');
 cmp_ok(($total{success} // 0), '>', 0, 'some edits were saved');
 
 # Nothing acknowledged is lost.
@@ -118,6 +112,6 @@ for my $e (@ok) {
 	$missing++ unless $c eq $text;
 }
 is($missing, 0, 'every edit answered "Success" (' . scalar(@ok) . ') is in the wiki');
-ok(kill(0, $srv->{pid}), 'the supervisor survived it all');
+is(waitpid($srv->{pid}, POSIX::WNOHANG()), 0, 'the supervisor survived it all (not exited, not a zombie)');
 stopped_cleanly($srv);
 done_testing();

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # `mwsup status`: the figures match what was served (N requests in, N
 # counted, by class and by who answered), every worker is listed with its
-# state, a busy worker shows the request it is serving, --json is valid
-# JSON with the same figures, and it works as the service user.
+# state, a busy worker shows the request it is serving (its path: the query
+# string, which may hold a token, only with status.show_query), --json is
+# valid JSON with the same figures, and it works as the service user.
 use strict;
 use warnings;
 use FindBin;
@@ -13,7 +14,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use MwTest;
 
-my $w = wiki('pool.workers' => 2, 'timeouts.request' => 60);
+my $w = wiki('pool.workers' => 2, 'timeouts.request' => 60, 'status.path' => '/mwsup-status');
 my $run = "$w->{dir}/run";
 mkdir $run; chmod 0777, $run;
 append_settings($w, <<"EOF2");
@@ -84,15 +85,34 @@ is_deeply([sort { $a <=> $b } values %grew], [0, 6],
     'six requests one after another: all six served by one worker')
 	or diag(explain(\%grew));
 
-# A busy worker shows its request.
-my $pid = fork() // die;
-if ($pid == 0) { http(GET => '/wiki/Main_Page?mwsup_test_sleep=4'); POSIX::_exit(0) }
-wait_until(sub { -e "$run/busy" }, 30);
-($rc, $out) = run_cmd(mwsup_bin(), @sc);
-like($out, qr{^\d+\s+\d+\s+\d+\s+busy\s.*GET /wiki/Main_Page\?mwsup_test_sleep=4$}m,
-    'the plain table shows the busy worker and its request line');
-like($out, qr{^workers: 2 configured, 1 idle, 1 busy}m, 'and the summary counts one busy, one idle');
-waitpid($pid, 0);
+# A busy worker shows its request: the path, not the query string with
+# its token, in the plain table, in --json and at the status endpoint.
+sub busy_views {
+	unlink "$run/busy";
+	my $pid = fork() // die;
+	if ($pid == 0) {
+		http(GET => '/wiki/Main_Page?mwsup_test_sleep=4&token=s3cr3t-t0k3n');
+		POSIX::_exit(0);
+	}
+	wait_until(sub { -e "$run/busy" }, 30);
+	my %v;
+	(undef, $v{text}) = run_cmd(mwsup_bin(), @sc);
+	(undef, $v{json}) = run_cmd(mwsup_bin(), @sc, '--json');
+	$v{http} = http(GET => '/mwsup-status')->{body};
+	waitpid($pid, 0);
+	return %v;
+}
+my %busy = busy_views();
+like($busy{text}, qr{^\d+\s+\d+\s+\d+\s+busy\s.*GET /wiki/Main_Page$}m,
+    'the plain table shows the busy worker and its request line, path only');
+like($busy{text}, qr{^workers: 2 configured, 1 idle, 1 busy}m, 'and the summary counts one busy, one idle');
+my ($busy_slot) = grep { $_->{state} eq 'busy' } @{ (eval { decode_json($busy{json}) } // {})->{slots} // [] };
+is($busy_slot->{request} // '', 'GET /wiki/Main_Page', '--json shows the busy request by its path');
+like($busy{http}, qr{"request":"GET /wiki/Main_Page"}, 'so does the status endpoint');
+for my $view (sort keys %busy) {
+	unlike($busy{$view}, qr/s3cr3t|token=|mwsup_test_sleep/,
+	    "the $view status does not show the query string (token) of a request in flight");
+}
 
 if ($> == 0 && getpwnam('www-data')) {
 	my ($urc, $uout) = run_cmd('setpriv', '--reuid=www-data', '--regid=www-data', '--clear-groups',
@@ -104,5 +124,15 @@ if ($> == 0 && getpwnam('www-data')) {
 isnt($rc, 0, 'status of a process that is not mwsup fails');
 like($err, qr/not a running mwsup supervisor|Permission denied|No such file/, 'with a message saying why');
 
+stopped_cleanly($srv);
+
+# status.show_query: true shows the whole request-target.
+set_yaml($w, 'status.show_query' => 'true');
+$srv = start_mwsup($w->{config});
+%busy = busy_views();
+for my $view (sort keys %busy) {
+	like($busy{$view}, qr{GET /wiki/Main_Page\?mwsup_test_sleep=4&token=s3cr3t-t0k3n},
+	    "with status.show_query: true the $view status shows the query string");
+}
 stopped_cleanly($srv);
 done_testing();

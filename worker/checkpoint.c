@@ -53,6 +53,20 @@ static zend_op_array	**fst_list;	/* one op_array per key */
 static uint32_t		 fst_n, fst_cap;
 static uint32_t		 fst_functions_seen, fst_classes_seen;
 
+/*
+ * Classes loaded after the checkpoint: the statics each had when the
+ * autoload that brought it in returned, that is after its file's
+ * top-level code ran (Parsoid's Consts.php fills its tables so, calling
+ * Consts::init() once, below the class).  A new PHP process runs that
+ * code again in every request that loads the class; a warm worker loads
+ * it once, so it is that state, not the declared defaults, that each
+ * later request must start from.  Recorded in ckpt_classes, beside the
+ * checkpoint's own classes.
+ */
+static zend_class_entry *(*ckpt_autoload_next)(zend_string *, zend_string *);
+static uint32_t		 ckpt_autoload_depth;	/* autoloads under way */
+static uint32_t		 ckpt_autoload_from;	/* class table slot at the outermost */
+
 static const char *const checkpoint_superglobals[] = {
 	"_GET", "_POST", "_COOKIE", "_SERVER", "_ENV", "_REQUEST", "_FILES",
 	"_SESSION", NULL
@@ -126,6 +140,21 @@ checkpoint_is_superglobal(const zend_string *name)
 		    strlen(checkpoint_superglobals[i])))
 			return true;
 	return false;
+}
+
+/* The value of global name as the checkpoint sees it (dereferenced), or
+ * NULL for one it leaves alone: a superglobal, or unset. */
+static zval *
+checkpoint_global(zend_string *name, zval *val)
+{
+	if (name == NULL || checkpoint_is_superglobal(name))
+		return NULL;
+	if (Z_TYPE_P(val) == IS_INDIRECT)
+		val = Z_INDIRECT_P(val);
+	if (Z_TYPE_P(val) == IS_UNDEF)
+		return NULL;
+	ZVAL_DEREF(val);
+	return val;
 }
 
 /* "$wgFoo"/"wgFoo" is a global; "Class::$bar", "Class::bar", "Class::*"
@@ -368,6 +397,80 @@ checkpoint_fstatic_restore(void)
 	}
 }
 
+/*
+ * Record the statics ce has now, if it has initialised them and is not
+ * recorded yet.  Returns 0 when nothing was recorded, else 1 + the number
+ * of its own (not inherited) statics.
+ */
+static uint32_t
+checkpoint_class_record(zend_class_entry *ce)
+{
+	struct ckpt_class *c;
+	zval *table;
+	uint32_t i, count, own = 0;
+
+	if ((table = checkpoint_user_statics(ce)) == NULL ||
+	    zend_hash_index_exists(&ckpt_classes, (zend_ulong)ce))
+		return 0;
+	count = (uint32_t)ce->default_static_members_count;
+	c = emalloc(sizeof(*c) + sizeof(zval) * count);
+	c->ce = ce;
+	c->count = count;
+	for (i = 0; i < count; i++) {
+		zval *v = &table[i];
+
+		if (Z_TYPE_P(v) == IS_INDIRECT) {
+			ZVAL_UNDEF(&c->values[i]);	/* the parent's */
+			continue;
+		}
+		ZVAL_DEREF(v);
+		ZVAL_COPY(&c->values[i], v);
+		own++;
+	}
+	zend_hash_index_add_new_ptr(&ckpt_classes, (zend_ulong)ce, c);
+	return own + 1;
+}
+
+/*
+ * The classes an outermost autoload added to the class table (the file's
+ * parent classes and interfaces, autoloaded inside it, too: their own
+ * file's code ran, and the outer file's may have changed them since).
+ * Classes are appended to the table; should it have been compacted
+ * meanwhile, the whole table is walked (recorded classes are skipped).
+ */
+static void
+checkpoint_autoload_record(uint32_t from)
+{
+	HashTable *ht = EG(class_table);
+	uint32_t i;
+
+	if (from > ht->nNumUsed)
+		from = 0;
+	for (i = from; i < ht->nNumUsed; i++) {
+		Bucket *b = ht->arData + i;
+
+		if (Z_TYPE(b->val) == IS_UNDEF || b->key == NULL ||
+		    ZSTR_VAL(b->key)[0] == '\0')	/* not declared yet */
+			continue;
+		(void)checkpoint_class_record(Z_PTR(b->val));
+	}
+}
+
+static zend_class_entry *
+checkpoint_autoload(zend_string *name, zend_string *lc_name)
+{
+	zend_class_entry *ce;
+
+	if (!ckpt_taken)
+		return ckpt_autoload_next(name, lc_name);
+	if (ckpt_autoload_depth++ == 0)
+		ckpt_autoload_from = EG(class_table)->nNumUsed;
+	ce = ckpt_autoload_next(name, lc_name);
+	if (--ckpt_autoload_depth == 0)
+		checkpoint_autoload_record(ckpt_autoload_from);
+	return ce;
+}
+
 void
 checkpoint_take(const struct config *cfg)
 {
@@ -385,47 +488,30 @@ checkpoint_take(const struct config *cfg)
 	zend_hash_init(&excl_statics, 8, NULL, NULL, 0);
 	zend_hash_init(&excl_classes, 8, NULL, NULL, 0);
 	ckpt_taken = true;
+	ckpt_autoload_depth = 0;
+	/* spl set its own at startup; ours goes in front of it once. */
+	if (zend_autoload != NULL && zend_autoload != checkpoint_autoload) {
+		ckpt_autoload_next = zend_autoload;
+		zend_autoload = checkpoint_autoload;
+	}
 	checkpoint_parse_exclusions(cfg);
 
 	ZEND_HASH_FOREACH_STR_KEY_VAL(&EG(symbol_table), name, val) {
 		zval copy;
 
-		if (name == NULL || checkpoint_is_superglobal(name))
+		if ((val = checkpoint_global(name, val)) == NULL)
 			continue;
-		if (Z_TYPE_P(val) == IS_INDIRECT)
-			val = Z_INDIRECT_P(val);
-		if (Z_TYPE_P(val) == IS_UNDEF)
-			continue;
-		ZVAL_DEREF(val);
 		ZVAL_COPY(&copy, val);
 		zend_hash_add_new(&ckpt_globals, name, &copy);
 	} ZEND_HASH_FOREACH_END();
 
 	ZEND_HASH_FOREACH_PTR(EG(class_table), ce) {
-		struct ckpt_class *c;
-		zval *table;
-		uint32_t i, count;
+		uint32_t n = checkpoint_class_record(ce);
 
-		if ((table = checkpoint_user_statics(ce)) == NULL ||
-		    zend_hash_index_exists(&ckpt_classes, (zend_ulong)ce))
-			continue;
-		count = (uint32_t)ce->default_static_members_count;
-		c = emalloc(sizeof(*c) + sizeof(zval) * count);
-		c->ce = ce;
-		c->count = count;
-		for (i = 0; i < count; i++) {
-			zval *v = &table[i];
-
-			if (Z_TYPE_P(v) == IS_INDIRECT) {
-				ZVAL_UNDEF(&c->values[i]);	/* the parent's */
-				continue;
-			}
-			ZVAL_DEREF(v);
-			ZVAL_COPY(&c->values[i], v);
-			nstatics++;
+		if (n > 0) {
+			nstatics += n - 1;
+			nclasses++;
 		}
-		zend_hash_index_add_new_ptr(&ckpt_classes, (zend_ulong)ce, c);
-		nclasses++;
 	} ZEND_HASH_FOREACH_END();
 
 	if (EG(modified_ini_directives) != NULL) {
@@ -446,6 +532,47 @@ checkpoint_take(const struct config *cfg)
 	    zend_hash_num_elements(&ckpt_globals), nstatics, nclasses,
 	    zend_hash_num_elements(EG(class_table)), nfuncs,
 	    zend_hash_num_elements(&ckpt_ini), cfg->nexclude);
+}
+
+void
+checkpoint_values(zval *out)
+{
+	zend_string *name, *key;
+	zend_class_entry *ce;
+	zval *val;
+
+	array_init(out);
+	ZEND_HASH_FOREACH_STR_KEY_VAL(&EG(symbol_table), name, val) {
+		if ((val = checkpoint_global(name, val)) == NULL)
+			continue;
+		key = zend_string_concat2("$", 1, ZSTR_VAL(name), ZSTR_LEN(name));
+		Z_TRY_ADDREF_P(val);
+		zend_symtable_update(Z_ARRVAL_P(out), key, val);
+		zend_string_release(key);
+	} ZEND_HASH_FOREACH_END();
+	ZEND_HASH_FOREACH_PTR(EG(class_table), ce) {
+		zval *table;
+		uint32_t i;
+
+		if ((table = checkpoint_user_statics(ce)) == NULL ||
+		    checkpoint_is_glue(ce))
+			continue;
+		for (i = 0; i < (uint32_t)ce->default_static_members_count; i++) {
+			zend_string *prop;
+
+			val = &table[i];
+			if (Z_TYPE_P(val) == IS_INDIRECT ||
+			    (prop = checkpoint_static_name(ce, i)) == NULL)
+				continue;
+			ZVAL_DEREF(val);
+			key = zend_string_concat3(ZSTR_VAL(ce->name),
+			    ZSTR_LEN(ce->name), "::$", 3, ZSTR_VAL(prop),
+			    ZSTR_LEN(prop));
+			Z_TRY_ADDREF_P(val);
+			zend_symtable_update(Z_ARRVAL_P(out), key, val);
+			zend_string_release(key);
+		}
+	} ZEND_HASH_FOREACH_END();
 }
 
 void
@@ -568,7 +695,8 @@ checkpoint_restore_globals(void)
 	efree(todo);
 }
 
-/* What a static of a class the checkpoint did not see starts as. */
+/* What a static of a class neither the checkpoint nor an autoload
+ * recorded starts as. */
 static bool
 checkpoint_static_default(zend_class_entry *ce, uint32_t i, zval *out)
 {
@@ -666,6 +794,7 @@ checkpoint_restore(void)
 {
 	if (!ckpt_taken)
 		return;
+	ckpt_autoload_depth = 0;
 	checkpoint_restore_globals();
 	checkpoint_restore_statics();
 	checkpoint_fstatic_restore();

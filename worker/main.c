@@ -203,19 +203,7 @@ worker_rss_kb(void)
 static void
 worker_send(const void *msg, size_t len)
 {
-	while (ctl_send(CTL_FD_CONTROL, msg, len, NULL, 0) < 0) {
-		struct pollfd p = { CTL_FD_CONTROL, POLLOUT, 0 };
-
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			(void)poll(&p, 1, 1000);
-			continue;
-		}
-		if (errno == EPIPE || errno == ECONNRESET) {
-			/* The supervisor is gone; nobody to report to. */
-			exit(0);
-		}
-		fatal("control socket: send: %s", strerror(errno));
-	}
+	request_report(msg, len, -1);
 }
 
 static void __attribute__((noreturn))
@@ -260,6 +248,11 @@ worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
 		return false;
 	}
 
+	/* A client's answer never waits for the client; a job slice's
+	 * answer goes to the supervisor, which reads it at once. */
+	if (!(rq.flags & CTL_REQ_JOBS))
+		response_spool_to(&rq.resp, w->cfg.temp_dir,
+		    w->cfg.response_buffer);
 	atomic_store(&s->request_id, rq.id);
 	atomic_store(&s->bytes_out, 0);
 	atomic_store(&s->status, 0);
@@ -277,7 +270,8 @@ worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
 	done.id = rq.id;
 	done.status = (uint32_t)rq.resp.status;
 	done.bytes_out = rq.resp.sent;
-	if ((rq.flags & CTL_REQ_KEEPALIVE) && response_keepalive(&rq.resp))
+	if (!rq.handed_back && (rq.flags & CTL_REQ_KEEPALIVE) &&
+	    response_keepalive(&rq.resp))
 		done.flags |= CTL_DONE_KEEPALIVE;
 
 	recycle = rq.fatal || rq.recycle;
@@ -419,6 +413,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	/* Descriptors 3-5 arrive inheritable: the supervisor passed them
+	 * across exec on purpose. */
+	request_cloexec_all();
 	worker_signals(&w);
 	worker_load_config(&w, cfg_name);
 	worker_map_slot(&w, slot);

@@ -2,8 +2,9 @@
  * request.c - take a CTL_REQUEST apart and run PHP for it.
  *
  * Everything the request needs stays where the supervisor put it: the
- * parameters in the received message, a large body in its sealed memfd
- * (mapped, not copied).  request_run() is a full PHP request today, like
+ * parameters in the received message, a large body in its spool (a memfd,
+ * or a file of temp_dir for a very large one: mapped, not copied).
+ * request_run() is a full PHP request today, like
  * PHP-FPM; it is the one function the checkpoint/restore work will
  * change.  A failure here is answered to the client (404, 500) and marked
  * on the request so the main loop can recycle the worker.
@@ -11,6 +12,7 @@
 #include "request.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 
 #include "log.h"
 #include "sapi.h"
+#include "spool.h"
 #include "slots.h"
 #include "warm.h"
 
@@ -61,12 +64,12 @@ request_map_body(struct request *rq, int fd)
 	void *p;
 
 	if (fstat(fd, &st) < 0) {
-		log_err("request %llu: body memfd: %s",
+		log_err("request %llu: body spool: %s",
 		    (unsigned long long)rq->id, strerror(errno));
 		return -1;
 	}
 	if ((uint64_t)st.st_size < rq->body_len) {
-		log_err("request %llu: body memfd holds %lld bytes, %zu "
+		log_err("request %llu: body spool holds %lld bytes, %zu "
 		    "announced", (unsigned long long)rq->id,
 		    (long long)st.st_size, rq->body_len);
 		return -1;
@@ -75,7 +78,7 @@ request_map_body(struct request *rq, int fd)
 		return 0;
 	p = mmap(NULL, rq->body_len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED) {
-		log_err("request %llu: mmap body memfd (%zu bytes): %s",
+		log_err("request %llu: mmap body spool (%zu bytes): %s",
 		    (unsigned long long)rq->id, rq->body_len, strerror(errno));
 		return -1;
 	}
@@ -122,7 +125,7 @@ request_open(struct request *rq, const char *msg, size_t len, const int *fds,
 	}
 	if (h.flags & CTL_REQ_BODY_FD) {
 		if (rq->body_fd < 0) {
-			log_err("request %llu: body memfd announced, none "
+			log_err("request %llu: body spool announced, none "
 			    "attached", (unsigned long long)h.id);
 			goto fail;
 		}
@@ -182,6 +185,16 @@ fail:
 	return -1;
 }
 
+void
+request_report(const void *msg, size_t len, int fd)
+{
+	if (ctl_send_wait(CTL_FD_CONTROL, msg, len, &fd, fd >= 0 ? 1 : 0) == 0)
+		return;
+	if (errno == EPIPE || errno == ECONNRESET)
+		exit(0);	/* the supervisor is gone; nobody to report to */
+	fatal("control socket: send: %s", strerror(errno));
+}
+
 /* The client socket will see no more from us: let it know now instead of
  * when the supervisor closes its dup. */
 static void
@@ -215,6 +228,49 @@ request_chdir(const struct request *rq)
 		    (unsigned long long)rq->id, dir, strerror(errno));
 }
 
+/*
+ * The answer is complete: the connection goes back to the supervisor now,
+ * with what the client has not taken yet, before the post-send work or the
+ * restore runs here.  The client waits for neither, and a worker that dies
+ * in them (killed for its time, a crash) cannot cut its answer.
+ */
+static void
+request_hand_back(struct request *rq)
+{
+	struct response *r = &rq->resp;
+	struct ctl_done d;
+	bool rest = response_has_rest(r);
+
+	if (!rest)
+		request_end_output(rq);
+	memset(&d, 0, sizeof(d));
+	d.type = CTL_RESPONSE;
+	d.id = rq->id;
+	d.status = (uint32_t)r->status;
+	d.bytes_out = r->sent;
+	if ((rq->flags & CTL_REQ_KEEPALIVE) && response_keepalive(r))
+		d.flags |= CTL_DONE_KEEPALIVE;
+	if (rest) {
+		d.rest_off = r->rest.off;
+		d.rest_len = r->rest.len - r->rest.off;
+	}
+	request_report(&d, sizeof(d), rest ? r->rest.fd : -1);
+	spool_close(&r->rest);
+	rq->handed_back = true;
+}
+
+/* The answer is complete and the request goes on only to end: with a rest
+ * to send, the supervisor gets it now; else CTL_DONE tells all, in one
+ * message. */
+static void
+request_complete(struct request *rq)
+{
+	if (response_has_rest(&rq->resp))
+		request_hand_back(rq);
+	else
+		request_end_output(rq);
+}
+
 /* After PHP is done with the script: the response goes out whole. */
 static void
 request_respond(struct request *rq)
@@ -226,8 +282,18 @@ request_respond(struct request *rq)
 		(void)response_fail(&rq->resp, 500);
 	if (!rq->finished_early) {
 		response_finish(&rq->resp);
-		request_end_output(rq);
+		request_complete(rq);
 	}
+}
+
+void
+request_cloexec_all(void)
+{
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	/* A kernel before 5.11: the descriptors known to be inherited. */
+	for (int fd = CTL_FD_CONTROL; fd <= CTL_FD_CONFIG; fd++)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
 void
@@ -243,7 +309,7 @@ request_run(struct request *rq)
 		    rq->script, strerror(errno));
 		(void)response_fail(&rq->resp, errno == ENOENT ||
 		    errno == ENOTDIR ? 404 : 403);
-		request_end_output(rq);
+		request_complete(rq);
 		return;
 	}
 	request_chdir(rq);
@@ -264,9 +330,10 @@ request_run(struct request *rq)
 		mwsapi_request_end(rq);
 		rq->fatal = true;
 		(void)response_fail(&rq->resp, 500);
-		request_end_output(rq);
+		request_complete(rq);
 		return;
 	}
+	request_cloexec_all();
 	zend_stream_init_filename(&fh, rq->script);
 	zend_try {
 		(void)php_execute_script(&fh);
@@ -284,7 +351,10 @@ request_finish_early(struct request *rq)
 		return;
 	rq->finished_early = true;
 	response_finish(&rq->resp);
-	request_end_output(rq);
+	if (rq->flags & CTL_REQ_JOBS)
+		request_end_output(rq);
+	else
+		request_hand_back(rq);
 }
 
 void

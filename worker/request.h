@@ -2,7 +2,7 @@
  * request.h - one HTTP request served by this worker, start to finish.
  *
  * The supervisor sends a request already parsed into CGI parameters, the
- * body inline or in a memfd, and the client socket.  request_run() is the
+ * body inline or in a spool (memfd or temp file), and the client socket.  request_run() is the
  * one place that runs PHP for it: today a full PHP request (startup,
  * script, shutdown) as PHP-FPM does; later the checkpoint/restore cycle
  * replaces its middle without touching the SAPI glue or the main loop.
@@ -28,9 +28,9 @@ struct request {
 	size_t		 params_len;
 	const char	*method, *uri, *script, *query, *content_type;
 
-	const char	*body;		/* inline or mapped from the memfd */
+	const char	*body;		/* inline or mapped from the spool */
 	size_t		 body_len, body_off;
-	void		*body_map;	/* mmap of the body memfd, or NULL */
+	void		*body_map;	/* mmap of the body spool, or NULL */
 
 	int		 client_fd;	/* ours to close; the supervisor has a dup */
 	int		 body_fd;	/* -1 when the body is inline */
@@ -39,6 +39,8 @@ struct request {
 
 	bool		 fatal;		/* fatal error or uncaught exception */
 	bool		 finished_early;	/* fastcgi_finish_request() ran */
+	bool		 handed_back;	/* CTL_RESPONSE sent: the connection is
+					 * the supervisor's again */
 	bool		 recycle;	/* PHP state not fit for another request */
 };
 
@@ -57,6 +59,21 @@ void	 request_finish_early(struct request *rq);
  * down when the connection is not kept alive, so the client sees the end
  * even though the supervisor still holds a dup. */
 void	 request_close(struct request *rq);
+
+/* Send a control message to the supervisor (fd attached unless -1),
+ * waiting while the socket is full; exits when the supervisor is gone. */
+void	 request_report(const void *msg, size_t len, int fd);
+
+/*
+ * Mark every descriptor above 2 close-on-exec.  Nothing of the worker may
+ * reach the programs PHP starts (ImageMagick, Lua, diff3 get 0, 1 and 2
+ * only), above all not the control socket or the writable slot table.
+ * Called on arrival (descriptors 3-5 come inheritable, on purpose) and
+ * once PHP has set up each request, which also covers what PHP opened
+ * without O_CLOEXEC: a POST body or upload spilled to a temporary file,
+ * a file an extension keeps open since bootstrap.
+ */
+void	 request_cloexec_all(void);
 
 /* Parameter lookup for the SAPI (getenv, cookies): NULL when absent. */
 const char *request_param(const struct request *rq, const char *name);

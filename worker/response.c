@@ -2,10 +2,13 @@
  * response.c - framing and writing one HTTP/1.x response to the client.
  *
  * The client socket is shared with the supervisor (it keeps a dup) and is
- * non-blocking on both sides, so every write goes through one poll loop
- * with a no-progress deadline rather than flipping O_NONBLOCK.  The slot's
- * bytes_out is updated after each write: the supervisor answers 502 for a
- * dead worker only while it is still zero.
+ * non-blocking on both sides.  Every write takes what the socket takes;
+ * when it is full, the rest goes to the spool (and so does everything
+ * after, to keep the order), which each later write first tries to empty
+ * into the socket.  Without a spool (a job slice's answer), writes wait in
+ * one poll loop with a no-progress deadline instead.  The slot's bytes_out
+ * is updated after each write to the socket: the supervisor answers 502
+ * for a dead worker only while it is still zero.
  */
 #include "response.h"
 
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -37,11 +41,26 @@ response_init(struct response *r, int fd, uint32_t req_flags, int http_minor,
 	r->status = 200;
 	r->script_length = -1;
 	r->mode = RESPONSE_BUFFERING;
+	r->rest.fd = -1;
+}
+
+void
+response_spool_to(struct response *r, const char *dir, uint64_t mem_max)
+{
+	r->spool_dir = dir;
+	r->spool_max = mem_max;
+}
+
+bool
+response_has_rest(const struct response *r)
+{
+	return !r->broken && r->rest.len > r->rest.off;
 }
 
 void
 response_free(struct response *r)
 {
+	spool_close(&r->rest);
 	free(r->head);
 	free(r->buf);
 	r->head = r->buf = NULL;
@@ -133,11 +152,107 @@ response_count(struct response *r, size_t n)
 		    memory_order_relaxed);
 }
 
+/* The client is gone (or the socket failed): nothing more goes out. */
+static int
+response_gone(struct response *r, const char *what)
+{
+	if (errno != EPIPE && errno != ECONNRESET)
+		log_warn("%s client: %s", what, strerror(errno));
+	r->broken = true;
+	spool_close(&r->rest);
+	return -1;
+}
+
+/* Wait until the client takes more; -1 (broken) after
+ * RESPONSE_WRITE_TIMEOUT_MS without progress. */
+static int
+response_wait(struct response *r)
+{
+	struct pollfd pfd = { r->fd, POLLOUT, 0 };
+	int pr;
+
+	do
+		pr = poll(&pfd, 1, RESPONSE_WRITE_TIMEOUT_MS);
+	while (pr < 0 && errno == EINTR);
+	if (pr > 0)
+		return 0;
+	if (pr == 0)
+		log_warn("write to client: no progress for %d s, giving up",
+		    RESPONSE_WRITE_TIMEOUT_MS / 1000);
+	else
+		log_warn("poll on client: %s", strerror(errno));
+	r->broken = true;
+	spool_close(&r->rest);
+	return -1;
+}
+
+/* Move what the socket takes of the spooled rest into it; with wait, all
+ * of it.  Returns 0 (the rest may remain), -1 once the client is gone. */
+static int
+response_send_rest(struct response *r, bool wait)
+{
+	while (r->rest.off < r->rest.len) {
+		off_t o = (off_t)r->rest.off;
+		ssize_t n = sendfile(r->fd, r->rest.fd, &o,
+		    (size_t)(r->rest.len - r->rest.off));
+
+		if (n > 0) {
+			r->rest.off = (uint64_t)o;
+			response_count(r, (size_t)n);
+			continue;
+		}
+		if (n == 0)
+			errno = EIO;	/* the spool is shorter than written */
+		else if (errno == EINTR)
+			continue;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (!wait)
+				return 0;
+			if (response_wait(r) < 0)
+				return -1;
+			continue;
+		}
+		return response_gone(r, "write to");
+	}
+	if (spool_empty(&r->rest) < 0) {
+		log_warn("emptying the answer's spool: %s", strerror(errno));
+		spool_close(&r->rest);
+	}
+	return 0;
+}
+
+static int response_sendv(struct response *, struct iovec *, int);
+
 /*
- * Write all of iov.  sendmsg with MSG_NOSIGNAL because the client may have
- * gone (SIGPIPE would kill us); writev when the descriptor is not a socket
- * (a pipe in tests).  Returns -1 and marks the response broken on error or
- * after RESPONSE_WRITE_TIMEOUT_MS without progress.
+ * The socket is full: iov goes to the spool.  If the spool cannot take it
+ * (temp_dir full or gone), the worker waits for the client as it would
+ * without a spool, which delays this worker but gives the client all of
+ * its answer.
+ */
+static int
+response_spool(struct response *r, struct iovec *iov, int iovcnt)
+{
+	for (int i = 0; i < iovcnt; i++) {
+		if (spool_write(&r->rest, iov[i].iov_base, iov[i].iov_len,
+		    r->spool_dir, r->spool_max) == 0)
+			continue;
+		log_warn("keeping %zu bytes of an answer for a slow client "
+		    "(temp_dir %s): %s; the worker waits for the client "
+		    "instead", iov[i].iov_len, r->spool_dir, strerror(errno));
+		r->spool_dir = NULL;
+		if (response_send_rest(r, true) < 0)
+			return -1;
+		return response_sendv(r, iov + i, iovcnt - i);
+	}
+	return 0;
+}
+
+/*
+ * Write all of iov, or what the socket takes of it and the rest to the
+ * spool.  sendmsg with MSG_NOSIGNAL because the client may have gone
+ * (SIGPIPE would kill us); writev when the descriptor is not a socket (a
+ * pipe in tests).  Returns -1 and marks the response broken on error or,
+ * without a spool, after RESPONSE_WRITE_TIMEOUT_MS without progress.
  */
 static int
 response_sendv(struct response *r, struct iovec *iov, int iovcnt)
@@ -146,6 +261,12 @@ response_sendv(struct response *r, struct iovec *iov, int iovcnt)
 
 	if (r->broken)
 		return -1;
+	if (r->rest.off < r->rest.len) {
+		if (response_send_rest(r, r->spool_dir == NULL) < 0)
+			return -1;
+		if (r->rest.off < r->rest.len)
+			return response_spool(r, iov, iovcnt);
+	}
 	while (iovcnt > 0) {
 		struct msghdr mh;
 		ssize_t n;
@@ -167,34 +288,14 @@ response_sendv(struct response *r, struct iovec *iov, int iovcnt)
 		} else
 			n = writev(r->fd, iov, iovcnt);
 		if (n < 0) {
-			struct pollfd pfd;
-			int pr;
-
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				if (errno != EPIPE && errno != ECONNRESET)
-					log_warn("write to client: %s",
-					    strerror(errno));
-				r->broken = true;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return response_gone(r, "write to");
+			if (r->spool_dir != NULL)
+				return response_spool(r, iov, iovcnt);
+			if (response_wait(r) < 0)
 				return -1;
-			}
-			pfd.fd = r->fd;
-			pfd.events = POLLOUT;
-			do
-				pr = poll(&pfd, 1, RESPONSE_WRITE_TIMEOUT_MS);
-			while (pr < 0 && errno == EINTR);
-			if (pr <= 0) {
-				if (pr == 0)
-					log_warn("write to client: no progress "
-					    "for %d s, giving up",
-					    RESPONSE_WRITE_TIMEOUT_MS / 1000);
-				else
-					log_warn("poll on client: %s",
-					    strerror(errno));
-				r->broken = true;
-				return -1;
-			}
 			continue;
 		}
 		response_count(r, (size_t)n);

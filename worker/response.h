@@ -7,6 +7,12 @@
  * clean 500); when the buffer fills, or the script flushes, it switches to
  * streaming: chunked for HTTP/1.1, close-delimited for HTTP/1.0.  It never
  * parses requests and never decides anything about the worker's life.
+ *
+ * The socket gets what it takes without waiting; the rest goes to a spool
+ * (memory up to limits.response_buffer, then a temp file), in order, which
+ * request.c hands to the supervisor once the answer is complete: the
+ * worker's time is the time to make an answer, not the time a client
+ * takes to read it.
  */
 #ifndef MW_RESPONSE_H
 #define MW_RESPONSE_H
@@ -14,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "spool.h"
 
 #define RESPONSE_BUF_MAX	(256 * 1024)	/* held back before streaming */
 #define RESPONSE_CHUNK_MIN	(16 * 1024)	/* streamed writes coalesce to this */
@@ -55,6 +63,9 @@ struct response {
 	uint64_t	 body_total;	/* body bytes the script produced */
 	uint64_t	 body_sent;	/* body bytes put on the wire (payload only) */
 	uint64_t	 sent;		/* all bytes written to the client */
+	struct spool	 rest;		/* bytes the socket did not take yet */
+	const char	*spool_dir;	/* temp_dir; NULL: wait for the client */
+	uint64_t	 spool_max;	/* rest kept in memory up to this */
 	bool		 broken;	/* client write failed or timed out */
 	bool		 truncated;	/* streaming ended without a proper end */
 };
@@ -62,6 +73,13 @@ struct response {
 void	response_init(struct response *r, int fd, uint32_t req_flags,
 	    int http_minor, _Atomic uint64_t *bytes_out);
 void	response_free(struct response *r);
+/* What the client does not take at once goes to a spool (see above)
+ * instead of being waited for; without this call, writes wait. */
+void	response_spool_to(struct response *r, const char *dir,
+	    uint64_t mem_max);
+/* The complete answer has bytes the client has yet to take (in r->rest,
+ * from r->rest.off to r->rest.len). */
+bool	response_has_rest(const struct response *r);
 /* The script's headers, in order; call response_headers_done() after. */
 void	response_set_status(struct response *r, int status);
 void	response_add_header(struct response *r, const char *line, size_t len);

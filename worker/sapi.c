@@ -162,12 +162,27 @@ mwsapi_read_post(char *buf, size_t len)
 	return mwsapi_current ? request_read_body(mwsapi_current, buf, len) : 0;
 }
 
+/* A parameter of the bootstrap's synthetic request, or NULL. */
+static const char *
+mwsapi_boot_param(const char *want)
+{
+	const char *name, *value;
+	size_t off = 0, vlen;
+
+	while (mwsapi_boot_params && ctl_params_next(mwsapi_boot_params,
+	    mwsapi_boot_len, &off, &name, &value, &vlen) == 1)
+		if (strcmp(name, want) == 0)
+			return value;
+	return NULL;
+}
+
 static char *
 mwsapi_read_cookies(void)
 {
 	/* PHP copies the string before parsing it. */
-	return mwsapi_current ?
-	    (char *)request_param(mwsapi_current, "HTTP_COOKIE") : NULL;
+	return (char *)(mwsapi_current ?
+	    request_param(mwsapi_current, "HTTP_COOKIE") :
+	    mwsapi_boot_param("HTTP_COOKIE"));
 }
 
 static void
@@ -380,6 +395,10 @@ mwsapi_set_boot_params(const char *params, size_t len)
 {
 	mwsapi_boot_params = params;
 	mwsapi_boot_len = len;
+	/* $_GET and $_COOKIE as a request's are made (the strings live in
+	 * params until the bootstrap ends). */
+	SG(request_info).query_string = (char *)mwsapi_boot_param("QUERY_STRING");
+	SG(request_info).request_method = mwsapi_boot_param("REQUEST_METHOD");
 }
 
 void

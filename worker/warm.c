@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <main/php.h>
@@ -408,42 +409,72 @@ warm_keep_services(void)
 /*
  * The bootstrap's $_SERVER: a plain GET of the wiki's index.php, so the
  * WebRequest Setup.php makes (and drops) has what it looks for.  Nothing
- * from it outlives the bootstrap: each request builds its own.
+ * from it outlives the bootstrap: each request builds its own.  The probe
+ * (warm_probe()) differs from it in every part of a request a site's
+ * settings could read: host, port, protocol (https, and through a proxy),
+ * client address, query, cookies, language, user agent, request id.
  */
 static void
-warm_boot_params(struct ctl_params *p)
+warm_boot_params(struct ctl_params *p, bool probe)
 {
 	char script[PATH_MAX + 16];
 	const char *host = warm.cfg->server_name ? warm.cfg->server_name :
 	    "localhost";
+	static const char *const probe_params[][2] = {
+		{ "REQUEST_URI", "/index.php?title=Mwsup_probe&action=history&uselang=de" },
+		{ "QUERY_STRING", "title=Mwsup_probe&action=history&uselang=de" },
+		{ "SERVER_NAME", "probe.mwsup.invalid" },
+		{ "SERVER_PORT", "443" },
+		{ "HTTPS", "on" },
+		{ "REMOTE_ADDR", "192.0.2.7" },
+		{ "REMOTE_PORT", "40007" },
+		{ "HTTP_HOST", "probe.mwsup.invalid:8443" },
+		{ "HTTP_X_FORWARDED_PROTO", "https" },
+		{ "HTTP_X_FORWARDED_FOR", "198.51.100.7" },
+		{ "HTTP_COOKIE", "mwsupProbe=1; UseDC=master" },
+		{ "HTTP_ACCEPT_LANGUAGE", "de" },
+		{ "HTTP_USER_AGENT", "mwsup-probe/1" },
+		{ "HTTP_X_REQUEST_ID", "mwsup-probe-request" },
+	};
+	size_t i;
 
 	snprintf(script, sizeof(script), "%s/index.php", warm.root);
 	ctl_params_reset(p);
 	(void)ctl_params_add(p, "REQUEST_METHOD", "GET", 3);
-	(void)ctl_params_add(p, "REQUEST_URI", "/index.php", 10);
 	(void)ctl_params_add(p, "SCRIPT_NAME", "/index.php", 10);
 	(void)ctl_params_add(p, "SCRIPT_FILENAME", script, strlen(script));
+	(void)ctl_params_add(p, "SERVER_PROTOCOL", "HTTP/1.1", 8);
+	if (probe) {
+		for (i = 0; i < sizeof(probe_params) / sizeof(probe_params[0]);
+		    i++)
+			(void)ctl_params_add(p, probe_params[i][0],
+			    probe_params[i][1], strlen(probe_params[i][1]));
+		return;
+	}
+	(void)ctl_params_add(p, "REQUEST_URI", "/index.php", 10);
 	(void)ctl_params_add(p, "QUERY_STRING", "", 0);
 	(void)ctl_params_add(p, "SERVER_NAME", host, strlen(host));
 	(void)ctl_params_add(p, "SERVER_PORT", "80", 2);
-	(void)ctl_params_add(p, "SERVER_PROTOCOL", "HTTP/1.1", 8);
 	(void)ctl_params_add(p, "REMOTE_ADDR", "127.0.0.1", 9);
 	(void)ctl_params_add(p, "HTTP_HOST", host, strlen(host));
 }
 
+/*
+ * Start a PHP request and bootstrap MediaWiki in it through the glue,
+ * with the synthetic request's $_SERVER (the probe's, or the one kept).
+ * On failure the PHP request is ended and -1 returned after logging.
+ */
 static int
-warm_boot(void)
+warm_boot_php(bool probe)
 {
 	static struct ctl_params params;
 	zend_file_handle fh;
 	volatile bool ok = false;
 
 	memset(warm.saved, 0, sizeof(warm.saved));
-	memset(warm.script_ok, 0, sizeof(warm.script_ok));
-	warm.bailed = false;
 	if (warm.cfg->mw_root && chdir(warm.cfg->mw_root) < 0)
 		log_warn("chdir %s: %s", warm.cfg->mw_root, strerror(errno));
-	warm_boot_params(&params);
+	warm_boot_params(&params, probe);
 	mwsapi_set_boot_params(params.buf, params.len);
 	if (php_request_startup() == FAILURE) {
 		log_err("warm mode: PHP request startup failed");
@@ -472,17 +503,167 @@ warm_boot(void)
 	if (ok && zend_get_constant_str(ZEND_STRL("MWSUP_WARM_BOOTED")) == NULL)
 		ok = false;
 	if (!ok) {
-		log_err("warm mode: MediaWiki bootstrap through %s failed (see "
-		    "above)", warm.glue);
+		log_err("warm mode: MediaWiki bootstrap through %s%s failed "
+		    "(see above)", warm.glue, probe ?
+		    " for a second synthetic request" : "");
 		php_request_shutdown(NULL);
 		return -1;
 	}
 	warm_timeout_stop();
+	return 0;
+}
+
+/*
+ * MwsupWarm::fingerprints() of the globals and class statics as they are
+ * now (checkpoint_values()): name => hash, into *out.  False if it failed.
+ */
+static bool
+warm_prints(zval *out)
+{
+	zval fn, args[1];
+	volatile bool ok = false;
+
+	ZVAL_UNDEF(out);
+	ZVAL_STRING(&fn, "MwsupWarm::fingerprints");
+	checkpoint_values(&args[0]);
+	zend_try {
+		ok = call_user_function(NULL, NULL, &fn, out, 1, args) ==
+		    SUCCESS && !EG(exception) && Z_TYPE_P(out) == IS_ARRAY;
+	} zend_end_try();
+	if (EG(exception))
+		zend_clear_exception();
+	zval_ptr_dtor(&args[0]);
+	zval_ptr_dtor(&fn);
+	if (!ok) {
+		zval_ptr_dtor(out);
+		ZVAL_UNDEF(out);
+	}
+	return ok;
+}
+
+static void
+warm_print_dtor(zval *zv)
+{
+	free(Z_PTR_P(zv));
+}
+
+/*
+ * A site's settings may derive values from the request (a $wgServer or a
+ * $wgSitename made from the Host header, a setting chosen by the client's
+ * address): made once at the bootstrap, they would serve every request.
+ * So before the bootstrap kept, another one runs in a PHP request of its
+ * own with a synthetic request that differs in everything a request
+ * carries (warm_boot_params()), and the globals and class statics each
+ * bootstrap leaves are compared (warm_compare()).  What MediaWiki itself
+ * derives from the request at the bootstrap the glue derives again per
+ * request and leaves out of the bootstrap ($wgCookieSecure, the request
+ * id).  Run once per worker; the hashes live in *prints (malloc'd).
+ */
+static int
+warm_probe(HashTable *prints)
+{
+	zval out, *h;
+	zend_string *name;
+	volatile bool ok;
+
+	if (warm_boot_php(true) < 0)
+		return -1;
+	warm_deactivate();	/* as before the checkpoint: see warm_boot() */
+	ok = warm_prints(&out);
+	if (ok) {
+		zend_hash_init(prints, zend_hash_num_elements(Z_ARRVAL(out)),
+		    NULL, warm_print_dtor, 1);
+		ZEND_HASH_FOREACH_STR_KEY_VAL(Z_ARRVAL(out), name, h) {
+			if (name != NULL && Z_TYPE_P(h) == IS_STRING)
+				zend_hash_str_add_ptr(prints, ZSTR_VAL(name),
+				    ZSTR_LEN(name), strdup(Z_STRVAL_P(h)));
+		} ZEND_HASH_FOREACH_END();
+		zval_ptr_dtor(&out);
+	}
+	php_request_shutdown(NULL);
+	if (!ok)
+		log_err("warm mode: the globals of the second bootstrap could "
+		    "not be read (see above)");
+	return ok ? 0 : -1;
+}
+
+/*
+ * Compare the bootstrap just made with the probe's: each name whose value
+ * differs, or that only one of them has, is logged (the first 20 named)
+ * and makes the worker serve every request cold.  Returns -1 then.
+ */
+static int
+warm_compare(HashTable *prints)
+{
+	zval out, *h;
+	zend_string *name;
+	char msg[1024];
+	size_t len = 0;
+	int n = 0;
+	const char *p;
+
+	if (!warm_prints(&out)) {
+		log_err("warm mode: the globals of the bootstrap could not be "
+		    "read (see above)");
+		return -1;
+	}
+	msg[0] = '\0';
+#define WARM_DIFFER(nm) do {						\
+	if (n++ < 20 && len < sizeof(msg))				\
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,	\
+		    "%s%s", len ? ", " : "", (nm));			\
+} while (0)
+	ZEND_HASH_FOREACH_STR_KEY_VAL(Z_ARRVAL(out), name, h) {
+		if (name == NULL || Z_TYPE_P(h) != IS_STRING)
+			continue;
+		p = zend_hash_str_find_ptr(prints, ZSTR_VAL(name),
+		    ZSTR_LEN(name));
+		/* A static only one bootstrap has is of a class the other
+		 * did not use (or whose statics it did not touch): one took
+		 * the extension registry from this process's cache, which
+		 * the other filled.  A global only one has counts. */
+		if (p == NULL ? ZSTR_VAL(name)[0] == '$' :
+		    strcmp(p, Z_STRVAL_P(h)) != 0)
+			WARM_DIFFER(ZSTR_VAL(name));
+	} ZEND_HASH_FOREACH_END();
+	ZEND_HASH_FOREACH_STR_KEY(prints, name) {
+		if (name != NULL && ZSTR_VAL(name)[0] == '$' &&
+		    !zend_hash_exists(Z_ARRVAL(out), name))
+			WARM_DIFFER(ZSTR_VAL(name));
+	} ZEND_HASH_FOREACH_END();
+#undef WARM_DIFFER
+	zval_ptr_dtor(&out);
+	if (n == 0)
+		return 0;
+	if (len >= sizeof(msg))
+		memcpy(msg + sizeof(msg) - 4, "...", 4);
+	log_err("warm mode: LocalSettings.php depends on the request: %s%s "
+	    "differ%s between two synthetic requests (another host, "
+	    "protocol, client, query, cookies); MediaWiki bootstrapped once "
+	    "would give every request the first one's", msg, n > 20 ?
+	    " and more" : "", n == 1 ? "s" : "");
+	return -1;
+}
+
+static int
+warm_boot(HashTable *prints)
+{
+	volatile bool ok = true;
+
+	memset(warm.script_ok, 0, sizeof(warm.script_ok));
+	warm.bailed = false;
+	if (warm_boot_php(false) < 0)
+		return -1;
 	warm_keep_services();
 	warm_scripts_ready();
 	/* The bootstrap was a request without a client: drop what it
-	 * printed and the headers it set. */
+	 * printed and the headers it set (which runs MediaWiki's header
+	 * callback). */
 	warm_deactivate();
+	if (prints != NULL && warm_compare(prints) < 0) {
+		php_request_shutdown(NULL);
+		return -1;
+	}
 	zend_try {
 		checkpoint_take(warm.cfg);
 	} zend_catch {
@@ -497,9 +678,20 @@ warm_boot(void)
 	return 0;
 }
 
+static long
+warm_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (long)(b->tv_sec - a->tv_sec) * 1000 +
+	    (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
 int
 warm_init(const struct config *cfg)
 {
+	HashTable prints;
+	struct timespec t0, t1, t2;
+	int rc;
+
 	warm.cfg = cfg;
 	if (realpath(cfg->mw_root ? cfg->mw_root : "/usr/share/mediawiki",
 	    warm.root) == NULL) {
@@ -508,11 +700,21 @@ warm_init(const struct config *cfg)
 	}
 	if (warm_find_glue() < 0)
 		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (warm_probe(&prints) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	warm.enabled = true;
-	if (warm_boot() < 0) {
+	rc = warm_boot(&prints);
+	zend_hash_destroy(&prints);
+	if (rc < 0) {
 		warm.enabled = false;
 		return -1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	log_info("warm mode: two bootstraps for different synthetic requests "
+	    "left the same globals (%ld ms for the compared one, %ld ms for "
+	    "the one kept)", warm_ms(&t0, &t1), warm_ms(&t1, &t2));
 	return 0;
 }
 
@@ -522,7 +724,7 @@ warm_run(struct request *rq, const char *entry)
 	volatile bool clean = false;
 
 	warm.bailed = false;
-	if (!warm.booted && warm_boot() < 0) {
+	if (!warm.booted && warm_boot(NULL) < 0) {
 		rq->fatal = true;
 		rq->recycle = true;
 		warm.bailed = true;
@@ -531,6 +733,7 @@ warm_run(struct request *rq, const char *entry)
 	warm_set_entry(entry);
 	mwsapi_request_begin(rq);
 	warm_activate();
+	request_cloexec_all();
 	zend_try {
 		clean = warm_call("MwsupWarm::request", entry);
 	} zend_catch {

@@ -39,6 +39,16 @@ def check_body(name, ctype, body, static_bytes, sitename, hello):
         for marker in ("bench-box-119: ", "bench-heavy-end", 'class="wikitable"'):
             if marker not in text:
                 return "the rendered article lacks %r" % marker
+    elif name == "api_allmessages":
+        # The big answer (~1 MB): what a slow client would read for long.
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            return "not JSON: %s" % e
+        msgs = data.get("query", {}).get("allmessages", [])
+        if len(msgs) < 1000 or len(body) < 500000:
+            return "%d messages in %d bytes, not the whole list" % (
+                len(msgs), len(body))
     elif name in ("api_siteinfo", "api_recentchanges"):
         try:
             data = json.loads(text)

@@ -14,7 +14,8 @@ import json
 import sys
 
 ORDER = ["main_page", "article_heavy", "api_siteinfo", "api_recentchanges",
-         "load_startup", "static_file", "hello_php", "bootstrap_only"]
+         "api_allmessages", "load_startup", "static_file", "hello_php",
+         "bootstrap_only"]
 
 
 def read_meta(path):
@@ -76,7 +77,7 @@ def ratio(a, b):
 
 # The MediaWiki rows a warm worker serves without the bootstrap.
 MW_ROWS = ["main_page", "article_heavy", "api_siteinfo", "api_recentchanges",
-           "load_startup"]
+           "api_allmessages", "load_startup"]
 
 
 def bootstrap_share(rows):

@@ -22,7 +22,7 @@ use IO::Socket::IP;
 use IO::Socket::UNIX;
 use POSIX qw(:sys_wait_h);
 use Scalar::Util qw(blessed);
-use Socket qw(SOCK_STREAM SOL_SOCKET SO_RCVBUF);
+use Socket qw(SOCK_STREAM SOL_SOCKET SO_RCVBUF IPPROTO_TCP TCP_MAXSEG);
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
@@ -33,7 +33,9 @@ our @EXPORT = qw(
 	start_mwsup stop_mwsup stopped_cleanly current_server
 	log_text log_like log_unlike
 	http raw raw_begin raw_end parse_response form cookie_jar
+	judge once
 	worker_pids wait_until run_cmd
+	cold_config normalised warm_cold
 );
 
 my $REPO = abs_path(dirname(__FILE__) . '/../..');
@@ -517,7 +519,9 @@ sub raw {
 
 # raw_begin($port, $bytes, %opt): connect and write bytes without waiting
 # for the answer (to keep a worker busy while another request is sent;
-# opt rcvbuf: the client socket's receive buffer, set before connecting);
+# opt rcvbuf: the client socket's receive buffer, set before connecting;
+# opt mss: its TCP maximum segment size, as on a real network (loopback's
+# is 64 KB, for which the server's kernel buffers megabytes of a reply));
 # raw_end($socket, timeout => S) reads it until the server closes the
 # connection or goes quiet.  The supervisor gives each request to the
 # worker that became idle last, so sequential requests all reach one
@@ -526,7 +530,10 @@ sub raw_begin {
 	my ($port, $bytes, %opt) = @_;
 	my $s = IO::Socket::IP->new(PeerHost => $opt{host} // '127.0.0.1',
 	    PeerPort => $port, Proto => 'tcp', Timeout => 10,
-	    ($opt{rcvbuf} ? (Sockopts => [[SOL_SOCKET, SO_RCVBUF, $opt{rcvbuf}]]) : ()))
+	    Sockopts => [
+		($opt{rcvbuf} ? ([SOL_SOCKET, SO_RCVBUF, $opt{rcvbuf}]) : ()),
+		($opt{mss} ? ([IPPROTO_TCP, TCP_MAXSEG, $opt{mss}]) : ()),
+	    ])
 		or die "raw_begin: connect to port $port: $!\n";
 	$s->autoflush(1);
 	local $SIG{PIPE} = 'IGNORE';
@@ -578,6 +585,160 @@ sub parse_response {
 	}
 	return { status => $status // 0, reason => $reason, headers => \%h,
 		body => $body };
+}
+
+# judge($bytes): what a client got from one raw exchange: 'complete' (a
+# whole answer below 400: its Content-Length worth of body, or a chunked
+# body up to its last chunk), 'clean-5xx' (a whole 5xx answer),
+# 'status-NNN' (a whole 4xx), or what was wrong: 'no-answer',
+# 'broken-head', 'broken-status', 'no-length', 'cut-body', 'cut-chunked'.
+# A HEAD answer or a 204/304 has no body to count.
+sub judge {
+	my ($out, %opt) = @_;
+	return 'no-answer' unless defined $out && length $out;
+	my ($head, $body) = $out =~ /\A(.*?)\r\n\r\n(.*)\z/s or return 'broken-head';
+	my ($code) = $head =~ m{\AHTTP/1\.[01] (\d{3}) } or return 'broken-status';
+	my $kind = $code >= 500 ? 'clean-5xx' : $code < 400 ? 'complete' : "status-$code";
+	return $kind if $opt{head} || $code == 204 || $code == 304;
+	if ($head =~ /^Transfer-Encoding:\s*chunked/mi) {
+		return $body =~ /(?:\A|\r\n)0\r\n\r\n\z/ ? $kind : 'cut-chunked';
+	}
+	my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+	return 'no-length' unless defined $len;
+	return 'cut-body' unless length($body) == $len;
+	return $kind;
+}
+
+# once($port, $method, $path, %opt): one request on a connection of its
+# own, sent once: unlike HTTP::Tiny, nothing is sent again when the
+# connection closes early, so a request dropped or cut short shows.
+# opt body (sent with a Content-Length and, unless opt type says
+# otherwise, as a form), headers (hash), timeout (default 60).  Returns
+# (judge()'s verdict, parse_response()'s hash).
+sub once {
+	my ($port, $method, $path, %opt) = @_;
+	my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+	my %h = %{ $opt{headers} // {} };
+	if (defined $opt{body}) {
+		$h{'Content-Type'} //= $opt{type} // 'application/x-www-form-urlencoded';
+		$h{'Content-Length'} = length $opt{body};
+	}
+	$req .= "$_: $h{$_}\r\n" for sort keys %h;
+	$req .= "\r\n" . ($opt{body} // '');
+	my $out = raw($port, $req, timeout => $opt{timeout} // 60);
+	return (judge($out, head => $method eq 'HEAD'), parse_response($out));
+}
+
+# --- warm against cold ------------------------------------------------------
+
+# cold_config($wiki, %yaml): a second mw.yaml for the same wiki (its
+# LocalSettings.php, data, uploads) that serves it cold (snapshot.enabled:
+# false) on another free port, without the job runner (the first one's
+# runs the queue) and with an OPcache file cache of its own (warm workers
+# compile with other options); more changes as for set_yaml.  Returns the
+# path, for start_mwsup.  A warm answer must be the cold one.
+sub cold_config {
+	my ($w, %yaml) = @_;
+	my $path = "$w->{dir}/mw-cold.yaml";
+	my $cache = "$w->{dir}/cache/opcache-cold";
+	make_path($cache);
+	if ($> == 0) {
+		my ($uid, $gid) = (getpwnam('www-data'))[2, 3];
+		chown($uid, $gid, $cache) if defined $uid;
+	}
+	write_file($path, read_file($w->{config}));
+	set_yaml($path, listen => ['127.0.0.1:' . free_port()],
+	    'snapshot.enabled' => 'false', 'jobs.enabled' => 'false',
+	    'php.opcache.file_cache' => $cache, %yaml);
+	return $path;
+}
+
+# normalised($response): what an answer says, as one string: status, the
+# headers that describe the content, the names of the cookies set (and
+# whether secure), and the body with what differs between two runs of one
+# request replaced: request ids, tokens, timestamps, render ids, the
+# parser's time reports.  Two servers that answer alike give the same
+# string.
+sub normalised {
+	my ($r) = @_;
+	my $h = $r->{headers};
+	my $s = "status $r->{status}\n";
+	for my $k (qw(content-type content-language content-disposition vary
+	    cache-control location x-frame-options)) {
+		$s .= "$k: $h->{$k}\n" if exists $h->{$k};
+	}
+	for my $c (sort @{ $h->{'set-cookie'} // [] }) {
+		my ($name) = $c =~ /^([^=]*)=/;
+		$s .= "set-cookie: " . ($name // '?')
+		    . ($c =~ /;\s*secure\b/i ? ' secure' : '') . "\n";
+	}
+	my $b = $r->{body} // '';
+	$b =~ s/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/<uuid>/gi;
+	$b =~ s/("wgRequestId":)"[^"]*"/$1"<id>"/g;
+	$b =~ s/("wgBackendResponseTime":)\d+/$1<ms>/g;
+	$b =~ s/\b[0-9a-f]{32,40}\+\\\\?/<token>/g;
+	$b =~ s/\b(?:19|20)\d{12}\b/<ts>/g;
+	$b =~ s/\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/<time>/g;
+	$b =~ s/(<!-- (?:Served|Cached|Saved)[^>]*-->)/<cache comment>/g;
+	# The time as the wiki shows it ("16:24, 4 December 2026"), plain
+	# and URL-encoded (Special:RecentChanges's "changes from" link).
+	my $month = qr/(?:January|February|March|April|May|June|July|August
+	    |September|October|November|December)/x;
+	$b =~ s/\b\d\d(?::|%3A)\d\d(?:,|%2C)(?: |\+)\d{1,2}(?: |\+)$month(?: |\+)\d{4}\b/<date>/g;
+	$b =~ s/((?:CPU|Real) time usage: )[\d.]+/$1<s>/g;
+	# The transclusion time report, in the page and in the API's JSON:
+	# its lines are times, ordered by time.
+	$b =~ s/(Transclusion expansion time report \(%,ms,calls,template\)).*?(-->)/$1 <report> $2/gs;
+	$b =~ s/("timingprofile":)\[[^\]]*\]/$1<report>/g;
+	$b =~ s/("?(?:cputime|walltime|ppvisitednodes|timestamp|cachereport)"?\s*[:=]\s*)"?[\w.:\-]+"?/$1<n>/gi;
+	return "$s\n$b";
+}
+
+# warm_cold($warm_srv, $cold_srv, \@requests, %opt): the differential
+# check.  The requests (hashes: method, path, headers, body, name) are sent
+# in turn, opt times (3) rounds, to the cold server and then the warm one,
+# so that the warm worker answers each after all the others; every
+# normalised() answer, warm or cold, must be the cold server's first.
+# Returns one entry per disagreement (the request, the round, the first
+# differing line); none when all agree.  Only requests that change nothing
+# in the wiki: the two servers share it.
+sub warm_cold {
+	my ($warm, $cold, $reqs, %opt) = @_;
+	my $times = $opt{times} // 3;
+	my (@diffs, @want);
+	for my $round (1 .. $times) {
+		for my $i (0 .. $#$reqs) {
+			my $q = $reqs->[$i];
+			my $name = $q->{name} // "$q->{method} $q->{path}";
+			my @args = ($q->{method}, $q->{path}, $q->{headers}, $q->{body});
+			my $c = normalised(http(@args, { port => $cold->{port} }));
+			my $w = normalised(http(@args, { port => $warm->{port} }));
+			$want[$i] //= $c;
+			for my $got (['cold', $c], ['warm', $w]) {
+				push @diffs, "$name, send $round: " .
+				    _first_difference($want[$i], $got->[1], $got->[0])
+					if $got->[1] ne $want[$i];
+			}
+		}
+	}
+	return @diffs;
+}
+
+# Where two normalised() strings part: the line, and up to 200 characters
+# of each from a little before the first differing one.
+sub _first_difference {
+	my ($want, $got, $who) = @_;
+	my @a = split /\n/, $want, -1;
+	my @b = split /\n/, $got, -1;
+	my $i = 0;
+	$i++ while $i < @a && $i < @b && $a[$i] eq $b[$i];
+	my ($x, $y) = ($a[$i] // '(end)', $b[$i] // '(end)');
+	my $at = 0;
+	$at++ while $at < length($x) && $at < length($y)
+	    && substr($x, $at, 1) eq substr($y, $at, 1);
+	$at = $at > 60 ? $at - 60 : 0;
+	return "line " . ($i + 1) . "\n  first cold: " . substr($x, $at, 200)
+	    . "\n  $who: " . substr($y, $at, 200);
 }
 
 # cookie_jar(): a minimal jar for HTTP::Tiny's cookie_jar option: keeps

@@ -45,6 +45,12 @@
  *    in mw.yaml costs speed, not isolation.
  *  - PHP's session: written and closed after each request as PHP's request
  *    shutdown would; the save handler is installed again by each request.
+ *  - What MediaWiki derives from the request while it bootstraps is kept
+ *    out of the bootstrap and derived by each request: $wgCookieSecure's
+ *    'detect' (setupCallback(), deriveFromRequest()), the request id
+ *    (afterBoot()).  The worker compares what two bootstraps for
+ *    different synthetic requests leave (fingerprints()) and serves a site
+ *    whose settings differ between them cold.
  *
  * Entry-point constants (MW_ENTRY_POINT, MW_API, MW_REST_API,
  * MW_NO_SESSION) are set by the worker before each call; the worker
@@ -55,6 +61,7 @@
 use MediaWiki\HeaderCallback;
 use MediaWiki\Logger\LegacyLogger;
 use MediaWiki\Logger\LoggerFactory;
+use MediaWiki\MainConfigNames;
 use MediaWiki\MediaWikiServices;
 use MediaWiki\ResourceLoader\Context as ResourceLoaderContext;
 use MediaWiki\Rest\EntryPoint as RestEntryPoint;
@@ -81,7 +88,20 @@ final class MwsupWarm {
 		}
 	}
 
-	/** MW_SETUP_CALLBACK: WebStart's, minus its output buffer (per request). */
+	/**
+	 * @var bool $wgCookieSecure is 'detect' in the site's settings: each
+	 * request derives it from its own protocol (in webStart())
+	 */
+	private static $cookieSecureDetect = false;
+
+	/**
+	 * MW_SETUP_CALLBACK: WebStart's, minus its output buffer (per request).
+	 * Called after LocalSettings.php, before Setup.php computes the
+	 * dynamic defaults.  $wgCookieSecure's ('detect': secure when the
+	 * request came over https) would come from the bootstrap's synthetic
+	 * request and then serve every request: the bootstrap gets false
+	 * instead, and each request its own (webStart()).
+	 */
 	public static function setupCallback( $settings ) {
 		global $wgHooks;
 
@@ -89,6 +109,27 @@ final class MwsupWarm {
 			[ [ self::class, 'onSetupAfterCache' ] ],
 			$wgHooks['SetupAfterCache'] ?? []
 		);
+		$builder = $settings->getConfigBuilder();
+		if ( $builder->get( MainConfigNames::CookieSecure ) ===
+			$settings->getConfigSchema()->getDefaultFor( MainConfigNames::CookieSecure )
+		) {
+			self::$cookieSecureDetect = true;
+			$settings->putConfigValue( MainConfigNames::CookieSecure, false );
+		}
+	}
+
+	/**
+	 * What the bootstrap derived from its synthetic request and each
+	 * request derives again: the globals set (before anything of the
+	 * request reads them), the statics emptied (MediaWiki fills them on
+	 * first use).
+	 */
+	private static function deriveFromRequest(): void {
+		global $wgCookieSecure, $wgForceHTTPS;
+
+		if ( self::$cookieSecureDetect ) {
+			$wgCookieSecure = MediaWiki\MainConfigSchema::getDefaultCookieSecure( $wgForceHTTPS );
+		}
 	}
 
 	/** After the bootstrap stopped: forget the per-request objects it made. */
@@ -100,6 +141,15 @@ final class MwsupWarm {
 		( static function () {
 			self::$instance = null;
 		} )->bindTo( null, RequestContext::class )();
+		// The request id (X-Request-Id, wgRequestId) is made on first use
+		// from the request (its X-Request-Id with $wgAllowExternalReqID,
+		// else random): one made by the bootstrap would be every
+		// request's.  MediaWiki's header callback asks for it when the
+		// headers go, which for the bootstrap is when the worker drops
+		// them: it is not called then (each request registers it again).
+		WebRequest::overrideRequestId( null );
+		header_register_callback( static function () {
+		} );
 		while ( ob_get_level() ) {
 			ob_end_clean();
 		}
@@ -179,6 +229,84 @@ final class MwsupWarm {
 
 	/** @var int[] spl_object_id => 1 of kept instances already checked */
 	private static $checked = [];
+
+	/**
+	 * A hash of each value of $values (name => value: the globals and
+	 * class statics the checkpoint would take, handed by the worker) that
+	 * two bootstraps for different synthetic requests can be compared by
+	 * (worker/warm.c).  Arrays and scalars by content; objects by class
+	 * and properties; an object met again (in any value) by the order in
+	 * which it was first met; closures by their code's place, bound object
+	 * and captured variables.  Passed over: the container of services (the
+	 * bootstrap's services are dropped or checked by their own rules), and
+	 * $wgSettings, the settings as Setup.php loaded them, whose contents
+	 * depend on whether the extension registry was in this process's cache
+	 * (the first bootstrap fills it) and of which only the schema is used
+	 * after Setup.php; the settings themselves are globals, compared.
+	 */
+	public static function fingerprints( array $values ): array {
+		$seen = [];
+		$out = [];
+		$container = MediaWikiServices::getInstance();
+		foreach ( $values as $name => $value ) {
+			if ( $name[0] !== '$' && self::hasObject( $value ) ) {
+				continue;
+			}
+			$ctx = hash_init( 'md5' );
+			self::feed( $ctx, $value, $seen, $container );
+			$out[$name] = hash_final( $ctx );
+		}
+		return $out;
+	}
+
+	private static function hasObject( $v ): bool {
+		if ( is_object( $v ) ) {
+			return true;
+		}
+		if ( is_array( $v ) ) {
+			foreach ( $v as $e ) {
+				if ( self::hasObject( $e ) ) {
+					return true;
+				}
+			}
+		}
+		return false;
+	}
+
+	private static function feed( HashContext $ctx, $v, array &$seen, object $container ): void {
+		if ( is_array( $v ) ) {
+			hash_update( $ctx, 'a' . count( $v ) . '{' );
+			foreach ( $v as $k => $e ) {
+				hash_update( $ctx, is_int( $k ) ? "i$k=" : 's' . strlen( $k ) . ":$k=" );
+				self::feed( $ctx, $e, $seen, $container );
+			}
+			hash_update( $ctx, '}' );
+			return;
+		}
+		if ( !is_object( $v ) ) {
+			hash_update( $ctx, is_resource( $v ) || gettype( $v ) === 'resource (closed)'
+				? 'resource' : gettype( $v ) . ':' . var_export( $v, true ) . ';' );
+			return;
+		}
+		$id = spl_object_id( $v );
+		if ( isset( $seen[$id] ) ) {
+			hash_update( $ctx, 'r' . $seen[$id] . ';' );
+			return;
+		}
+		$seen[$id] = count( $seen );
+		hash_update( $ctx, 'o' . get_class( $v ) . '{' );
+		if ( $v === $container || $v instanceof MediaWiki\Settings\SettingsBuilder ) {
+			$inner = null;
+		} elseif ( $v instanceof Closure ) {
+			$r = new ReflectionFunction( $v );
+			$inner = [ $r->getFileName() . ':' . $r->getStartLine(), $r->getClosureThis(),
+				$r->getStaticVariables() ];
+		} else {
+			$inner = get_mangled_object_vars( $v );
+		}
+		self::feed( $ctx, $inner, $seen, $container );
+		hash_update( $ctx, '}' );
+	}
 
 	/** The container's instances made so far: service name => instance. */
 	private static function serviceTable(): array {
@@ -1022,6 +1150,7 @@ final class MwsupWarm {
 			$wgUser, $wgLang, $wgOut, $wgTitle, $wgFullyInitialised,
 			$wgExtensionFunctions;
 
+		self::deriveFromRequest();
 		self::resumeObjectCaches();
 		self::resumeDatabase();
 		header( 'X-Content-Type-Options: nosniff' );
