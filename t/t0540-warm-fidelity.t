@@ -21,12 +21,16 @@
 # every request carries the same Host header (mwsup's address) to both.
 # The nginx port therefore never appears in an answer (checked at the end).
 #
-# Caches: both stacks share the wiki's database, hence its parser cache and
-# object cache (CACHE_DB).  Every GET is made once on each stack before the
-# compared round, so both see the same cache state: a page parsed for one
-# request and taken from the cache for the other would differ in its parser
-# report.  Both stacks get each request in turn, mwsup first, so what one
-# request writes (a login, an edit) both see before the next one.  Jobs:
+# Caches: both stacks share the wiki's database, but each has its own
+# object cache (CACHE_DB: the parser cache, sessions, message and
+# ResourceLoader caches) and its own thumbnail directory, chosen in
+# LocalSettings.php by the SAPI's name: what one stack answers is never
+# what the other stored.  Every GET is made once on each stack before the
+# compared round, so both caches are in the same state: a page parsed for
+# one request and taken from the cache for the other would differ in its
+# parser report.  Both stacks get each request in turn, mwsup first, so
+# what one request writes to the database (a login, an edit) both see
+# before the next one.  Jobs:
 # nginx + FPM runs none
 # ($wgJobRunRate = 0), so mwsup's job runner is off too and the test runs
 # the jobs of its page imports itself before starting the servers.
@@ -39,6 +43,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
+use Time::Local ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 use MwTest;
@@ -191,6 +196,41 @@ write_file("$images/Fidelity.png", read_file("$MW_ROOT/resources/assets/mediawik
 chmod 0644, "$images/Fidelity.png";
 ok(maint('importImages.php', '--comment', 'an image', $images), 'an image is uploaded');
 ok(maint('runJobs.php', '--quiet'), 'the jobs of the imports run (links, categories)');
+
+# Each stack its own object cache (the parser cache, sessions, the message
+# and ResourceLoader caches: CACHE_DB, one SQLite file) and its own
+# thumbnail directory, both chosen by the SAPI that runs the request, so
+# that no answer of one stack is something the other stored.  Both caches
+# start as copies of the one the imports above filled.
+my $data = "$dir/wiki/data";
+for my $stack (qw(mwsup fpm)) {
+	for my $ext ('', '-wal') {
+		next unless -e "$data/wikicache.sqlite$ext";
+		system('cp', '-p', "$data/wikicache.sqlite$ext", "$data/wikicache_$stack.sqlite$ext") == 0
+			or BAIL_OUT("cannot copy $data/wikicache.sqlite$ext");
+	}
+}
+append_settings($w, <<'PHP');
+if ( PHP_SAPI === 'mwworker' || PHP_SAPI === 'fpm-fcgi' ) {
+	$wgObjectCaches[CACHE_DB]['server']['dbname'] =
+		PHP_SAPI === 'mwworker' ? 'wikicache_mwsup' : 'wikicache_fpm';
+	// The local repository's backend as MediaWiki makes it, but for the
+	// thumbnail container.
+	$wgFileBackends[] = [
+		'name' => 'local-backend',
+		'class' => FSFileBackend::class,
+		'lockManager' => 'fsLockManager',
+		'containerPaths' => [
+			'local-public' => $wgUploadDirectory,
+			'local-thumb' => $wgUploadDirectory . ( PHP_SAPI === 'mwworker' ? '/thumb-mwsup' : '/thumb-fpm' ),
+			'local-transcoded' => "$wgUploadDirectory/transcoded",
+			'local-deleted' => "$wgUploadDirectory/deleted",
+			'local-temp' => "$wgUploadDirectory/temp",
+		],
+		'fileMode' => 0644,
+	];
+}
+PHP
 
 # --- the two stacks ---------------------------------------------------------
 
@@ -460,9 +500,9 @@ my @HEADERS = qw(content-type content-encoding cache-control location vary conte
 # The cookies a response sets, one a line, sorted, with the session's
 # random values and the expiry dates (now + a lifetime) as "*"; and of
 # ChronologyProtector's cpPosIndex ("<n>@<time>#<client id>" after a
-# write) the counter and the time: the counter is kept in the shared
-# object cache per client id, which both stacks share (same address, same
-# User-Agent), so the second write of the pair gets the next number.
+# write) the counter and the time (the counter is kept per client id in
+# the object cache, each stack's own, so both count the same writes; the
+# time is the request's).
 sub cookies {
 	my ($r) = @_;
 	my @c;
@@ -476,6 +516,8 @@ sub cookies {
 	return join("\n", sort @c);
 }
 
+# How many requests this file compares; the README gives the number.
+use constant NCOMPARED => 72;
 my $NCOMPARED = 0;
 my @NAMES_PORT;		# answers of nginx + FPM that name its own port
 
@@ -484,7 +526,10 @@ my @NAMES_PORT;		# answers of nginx + FPM that name its own port
 # body (or code making it for a stack's name: each session's own token),
 # ctype,
 # edit (JSON keys of each stack's own data to scrub), status (the one
-# expected, default 200), like (a pattern the answer must match).  Returns
+# expected, default 200), like (a pattern the answer must match),
+# made_by_each (the answer is something each stack made and stored itself,
+# a thumbnail or a Parsoid render: Last-Modified may differ by seconds).
+# Returns
 # (mwsup's response, FPM's).
 sub compare {
 	my ($name, $method, $path, %opt) = @_;
@@ -507,6 +552,22 @@ sub compare {
 			s/^\w+, \d+ \w+ (?:[2-9]\d{3}) .*/(in the future)/
 				for grep { defined } $hm, $hf;
 		}
+		if ($h eq 'last-modified' && $opt{made_by_each} && defined $hm && defined $hf) {
+			# What each stack made and stored itself (a thumbnail
+			# file, a Parsoid render in its parser cache): made a
+			# moment apart.
+			my ($tm, $tf) = (http_time($hm), http_time($hf));
+			ok(defined $tm && defined $tf && abs($tm - $tf) <= 10,
+			    "$name: last-modified is when each stack made what it sends, within 10 s ($hm, $hf)");
+			next;
+		}
+		if ($h eq 'etag') {
+			# rest.php's page HTML: the render id of a Parsoid
+			# render ("<revision>/<UUID made for the render>"),
+			# which each stack makes in its own parser cache.
+			s{^"(\d+)/[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}/}{"$1/*/}
+				for grep { defined } $hm, $hf;
+		}
 		is($hm, $hf, "$name: the same $h header");
 	}
 	my ($cm, $cf) = (cookies($m), cookies($f));
@@ -526,6 +587,16 @@ sub compare {
 	ok($nm eq $nf, "$name: the same body (" . length($f->{body}) . ' bytes from PHP-FPM)')
 		or diag(short_diff($nf, $nm));
 	return ($m, $f);
+}
+
+# An HTTP date (RFC 7231 IMF-fixdate) as a Unix time, or undef.
+sub http_time {
+	my ($d) = @_;
+	my %mon;
+	@mon{qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec)} = 0 .. 11;
+	my ($day, $m, $y, $H, $M, $S) = $d =~ /^\w{3}, (\d\d) (\w{3}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$/
+		or return;
+	return defined $mon{$m} ? Time::Local::timegm($S, $M, $H, $day, $mon{$m}, $y) : undef;
 }
 
 sub q_api { '/api.php?' . form(@_) }
@@ -600,14 +671,15 @@ my @ANON = (
 	['load.php messages of a module' => GET => '/load.php?modules=mediawiki.page.ready&skin=vector&lang=de'],
 	['load.php with an unknown module' => GET => '/load.php?modules=no.such.module&skin=vector&lang=en'],
 	['rest.php page' => GET => '/rest.php/v1/page/Fidelity_page'],
-	['rest.php page html' => GET => '/rest.php/v1/page/Fidelity_page/html'],
+	['rest.php page html' => GET => '/rest.php/v1/page/Fidelity_page/html', made_by_each => 1],
 	['rest.php page history' => GET => '/rest.php/v1/page/Fidelity_page/history'],
 	['rest.php search' => GET => '/rest.php/v1/search/page?q=revision&limit=5'],
 	['rest.php missing page' => GET => '/rest.php/v1/page/No_such_fidelity_page', status => 404],
 	['rest.php unknown route' => GET => '/rest.php/v1/no/such/route', status => 404],
 	# The entry points whose body is a function of the script.
 	['the OpenSearch description' => GET => '/opensearch_desc.php', like => qr/<OpenSearchDescription /],
-	['a thumbnail from thumb.php' => GET => '/thumb.php?f=Fidelity.png&width=40', like => qr/\A\x89PNG/],
+	['a thumbnail from thumb.php' => GET => '/thumb.php?f=Fidelity.png&width=40', like => qr/\A\x89PNG/,
+	    made_by_each => 1],
 	['thumb.php of a missing file' => GET => '/thumb.php?f=No_such_fidelity.png&width=40', status => 404],
 	['the image through img_auth.php' => GET => '/img_auth.php/b/b3/Fidelity.png', like => qr/\A\x89PNG/],
 	['img_auth.php of a missing file' => GET => '/img_auth.php/b/b3/No_such_fidelity.png', status => 403],
@@ -633,11 +705,15 @@ sub run_list {
 	}
 }
 run_list(\@ANON);
-# A size not asked for before: the thumbnail is made by mwsup's warm worker
-# (the first to get it), then FPM's streams the file it stored.
+# A size not asked for before: each stack scales the image itself, into
+# its own thumbnail directory.
 my ($thumb) = compare('a thumbnail of a new size, scaled by the warm worker' => GET =>
-    '/thumb.php?f=Fidelity.png&width=33', like => qr/\A\x89PNG/);
+    '/thumb.php?f=Fidelity.png&width=33', like => qr/\A\x89PNG/, made_by_each => 1);
 is(unpack('N', substr($thumb->{body}, 16, 4)), 33, 'the thumbnail mwsup made is 33 pixels wide');
+for my $stack (qw(mwsup fpm)) {
+	ok(-s "$w->{images}/thumb-$stack/b/b3/Fidelity.png/33px-Fidelity.png",
+	    "$stack stored its own 33 px thumbnail, in thumb-$stack/");
+}
 
 # --- logged in --------------------------------------------------------------
 
@@ -705,7 +781,14 @@ run_list([
 	    titles => 'Fidelity page|Fidelity other', format => 'json', formatversion => 2)],
 ]);
 
-cmp_ok($NCOMPARED, '>=', 30, "$NCOMPARED requests compared");
+is($NCOMPARED, NCOMPARED, 'the ' . NCOMPARED . ' requests the README names were compared');
+# Each stack parsed its pages into its own parser cache.
+for my $stack (qw(mwsup fpm)) {
+	my ($rc, $out, $err) = run_cmd('sqlite3', "$data/wikicache_$stack.sqlite",
+	    "SELECT count(*) FROM objectcache WHERE keyname LIKE '%:pcache:idhash:%'");
+	cmp_ok($out =~ /^(\d+)$/ ? $1 : 0, '>', 0, "$stack kept its parser output in its own cache (wikicache_$stack.sqlite)")
+		or diag("sqlite3: $rc $out$err");
+}
 is("@NAMES_PORT", '', 'no answer of nginx + FPM names its own port (one $wgServer for both)');
 my @workers = worker_pids($srv);
 is(scalar(@workers), 1, 'mwsup served them all with one warm worker');

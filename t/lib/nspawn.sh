@@ -3,26 +3,20 @@
 # with systemd-nspawn (see SYSTEMD-TEST.md beside the repository).
 #
 #   t/lib/nspawn.sh prepare ROOT [PACKAGE...]
+#   t/lib/nspawn.sh mirror
 #
 # Makes ROOT with debootstrap when it is missing (minbase + systemd, ~1 min
 # and ~300 MB the first time), then installs PACKAGEs into it from the
 # archive, running apt inside a non-booted nspawn so that maintainer
 # scripts see a normal system.  A second run with the same packages does
 # not touch the network.  The root is booted read-only with a tmpfs overlay
-# (--volatile=overlay), so tests never change it.  Needs root.
+# (--volatile=overlay), so tests never change it.  Needs root.  "mirror"
+# prints the archive URI that prepare uses, so that a test can tell an
+# unreachable archive from any other failure.
 set -euo pipefail
 
 prog=nspawn.sh
 die() { echo "$prog: $*" >&2; exit 1; }
-
-[ $# -ge 2 ] && [ "$1" = prepare ] ||
-	die "usage: t/lib/nspawn.sh prepare ROOT [PACKAGE...]"
-root=$2
-shift 2
-
-[ "$(id -u)" -eq 0 ] || die "must run as root"
-command -v debootstrap >/dev/null || die "debootstrap is not installed"
-command -v systemd-nspawn >/dev/null || die "systemd-nspawn is not installed (systemd-container)"
 
 # The first deb URI the host's apt uses (deb822 or one-line format).
 mirror() {
@@ -36,6 +30,19 @@ mirror() {
 	fi
 	echo "${uri:-http://deb.debian.org/debian}"
 }
+
+usage() { die "usage: t/lib/nspawn.sh prepare ROOT [PACKAGE...] | mirror"; }
+case "${1:-}" in
+mirror) [ $# -eq 1 ] || usage; mirror; exit 0 ;;
+prepare) [ $# -ge 2 ] || usage ;;
+*) usage ;;
+esac
+root=$2
+shift 2
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+command -v debootstrap >/dev/null || die "debootstrap is not installed"
+command -v systemd-nspawn >/dev/null || die "systemd-nspawn is not installed (systemd-container)"
 
 mkdir -p "$(dirname "$root")"
 exec 9>"$root.lock"
