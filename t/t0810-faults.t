@@ -50,7 +50,7 @@ sub bg_get {	# fork a client; returns pid; result in $file
 
 # --- request timeout and recycling ---------------------------------------
 {
-	my $w = wiki('pool.workers' => 2, 'timeouts.request' => 2, 'recycle.max_requests' => 5);
+	my $w = wiki('pool.workers' => 2, 'timeouts.request' => 2);
 	sleeper_settings($w);
 	my $srv = start_mwsup($w->{config});
 	my @before = sort { $a <=> $b } worker_pids($srv);
@@ -69,9 +69,16 @@ sub bg_get {	# fork a client; returns pid; result in $file
 	}, 20) // [worker_pids($srv)];
 	is(scalar(@$after), 2, 'the pool is back to two workers');
 	is(scalar(grep { !$old{$_} } @$after), 1, 'exactly one of them is new');
-
-	# recycling: 5 requests per worker, then it is replaced.  Each
-	# request is sent once (HTTP::Tiny would send a GET cut short again)
+	stopped_cleanly($srv);
+}
+{
+	# recycling: 5 requests per worker, then it is replaced.  A pool of
+	# its own with the default timeouts.request: a request that waits for
+	# a worker being replaced must not meet the 2 s timeout above (a slow
+	# start under a sanitizer would answer it 503).
+	my $w = wiki('pool.workers' => 2, 'recycle.max_requests' => 5);
+	my $srv = start_mwsup($w->{config});
+	# Each request is sent once (HTTP::Tiny would send a GET cut short again)
 	# and must come back whole; every other one is a POST.
 	my %seen;
 	for my $i (1 .. 14) {
