@@ -825,6 +825,24 @@ static_range(const char *s, int64_t size, int64_t *first, int64_t *last)
 	return 0;
 }
 
+/* Would a browser show a file of this type as a page that can run
+ * script? */
+static int
+static_is_document(const char *type)
+{
+	static const char *const doc[] = {
+		"text/html", "application/xhtml+xml", "image/svg+xml",
+		"text/xml", "application/xml", "text/xsl", "application/xslt+xml",
+		NULL,
+	};
+	size_t n = strcspn(type, "; ");
+
+	for (int i = 0; doc[i]; i++)
+		if (strlen(doc[i]) == n && strncasecmp(type, doc[i], n) == 0)
+			return 1;
+	return 0;
+}
+
 /* The end of an answer's head: connection state and the blank line. */
 static const char *
 static_head_end(const struct conn *c)
@@ -848,9 +866,10 @@ static_answer_short(struct conn *c, int status, const char *reason,
 int
 static_serve(struct conn *c, const struct route *r)
 {
-	const char *type = static_content_type(r->file), *v, *charset = "";
+	const char *type = static_content_type(r->file), *v, *charset = "",
+	    *csp = "";
 	char lm[64], now[64], dir[PATH_MAX], etag[64], hv[512], cc[320],
-	    extra[512];
+	    extra[1024];
 	struct stat st;
 	int fd, rc, head = c->parser.method == HTTP_HEAD, ranged;
 	int64_t first = 0, last = 0;
@@ -888,6 +907,13 @@ static_serve(struct conn *c, const struct route *r)
 	    (strncmp(type, "text/", 5) == 0 ||
 	    strcmp(type, "application/javascript") == 0))
 		charset = "; charset=utf-8";
+	/* An upload a browser would open as a document of the wiki's own
+	 * origin (HTML, XHTML, SVG, XML) runs no script and loads nothing:
+	 * MediaWiki checks uploads for script, but not files put there
+	 * another way, nor every trick. */
+	if (r->upload && static_is_document(type))
+		csp = "Content-Security-Policy: default-src 'none'; "
+		    "img-src data:; style-src 'unsafe-inline'; sandbox\r\n";
 	/* nginx's form, so a cache in front sees the same tag from either */
 	snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
 	    (unsigned long long)st.st_mtime, (unsigned long long)st.st_size);
@@ -898,8 +924,8 @@ static_serve(struct conn *c, const struct route *r)
 		    r->cache_control);
 	else
 		cc[0] = '\0';
-	snprintf(extra, sizeof(extra), "Last-Modified: %s\r\nETag: %s\r\n%s",
-	    lm, etag, cc);
+	snprintf(extra, sizeof(extra), "Last-Modified: %s\r\nETag: %s\r\n%s%s",
+	    lm, etag, cc, csp);
 	c->out_len = c->out_off = 0;
 
 	/* RFC 9110 13.2.2: the preconditions, in their order */

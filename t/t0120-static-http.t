@@ -168,6 +168,27 @@ for my $ext (sort keys %types) {
 		is($r->{body}, "content of a .$ext file\n", 'the bytes');
 	};
 }
+# Documents a browser would show in the wiki's origin: no script runs.
+write_file("$w->{images}/a/ab/Page.html", "<script>alert(1)</script>\n");
+write_file("$w->{images}/a/ab/Drawing.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>\n");
+for my $t (['Page.html', 'text/html'], ['Drawing.svg', 'image/svg+xml'], ['Doc.xml', 'application/xml']) {
+	$r = http(GET => "/images/a/ab/$t->[0]");
+	subtest "an uploaded $t->[0] is served as $t->[1], sandboxed" => sub {
+		is($r->{status}, 200, 'status 200');
+		is($r->{headers}{'content-type'}, $t->[1], "Content-Type $t->[1]");
+		like($r->{headers}{'content-security-policy'} // '', qr/\bsandbox\b/, 'CSP sandbox');
+		like($r->{headers}{'content-security-policy'} // '', qr/default-src 'none'/, 'and nothing loaded');
+	};
+}
+ok(!defined http(GET => '/images/a/ab/Doc.zip')->{headers}{'content-security-policy'},
+    'a zip upload has no such policy');
+my ($svg) = grep { -f "$MW/$_" } qw(resources/src/mediawiki.skinning/images/magnify-clip-ltr.svg
+    resources/assets/file-type-icons/fileicon-ogg.png);
+SKIP: {
+	skip 'no MediaWiki svg', 1 unless $svg && $svg =~ /svg$/;
+	ok(!defined http(GET => "/$svg")->{headers}{'content-security-policy'},
+	    'MediaWiki\'s own SVG has none');
+}
 $r = http(GET => '/images/a/ab/Source.php');
 is($r->{status}, 403, 'a .php upload is still refused');
 unlike($r->{body}, qr/<\?php/, 'without its source');
@@ -236,6 +257,17 @@ stopped_cleanly($srv);
 set_yaml($w, 'static.cache_control' => '');
 $srv = start_mwsup($w->{config});
 ok(!defined http(GET => $url)->{headers}{'cache-control'}, 'static.cache_control: "" sends none');
+
+# A reload reads static.types (and /etc/mime.types) again.
+$yaml = read_file($w->{config});
+$yaml =~ s{mwtest: application/x-mwsup-test}{mwtest: application/x-mwsup-reloaded} or die "test bug: no types\n";
+write_file($w->{config}, $yaml);
+kill 'HUP', $srv->{pid};
+ok(wait_until(sub { log_text($srv) =~ /generation 2 ready/ }, 30), 'reloaded');
+is(http(GET => '/images/a/ab/Doc.mwtest')->{headers}{'content-type'}, 'application/x-mwsup-reloaded',
+    'a reload sets static.types anew');
+is(http(GET => '/images/a/ab/Doc.flac')->{headers}{'content-type'}, 'audio/flac',
+    'and still knows /etc/mime.types');
 stopped_cleanly($srv);
 
 done_testing();
