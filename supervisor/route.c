@@ -227,6 +227,7 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 	} else {
 		r->symlinks = cfg->mw_symlinks;
 		r->cache_control = cfg->mw_cache_control;
+		r->assets_only = 1;
 		for (i = 0; route_root_dirs[i]; i++) {
 			size_t n = strlen(route_root_dirs[i]);
 
@@ -243,6 +244,7 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 		rest = path + 1;
 		r->symlinks = cfg->mw_symlinks;
 		r->cache_control = cfg->mw_cache_control;
+		r->assets_only = 1;
 	}
 	if (dir == NULL || *rest == '\0')
 		return 0;

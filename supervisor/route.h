@@ -26,6 +26,7 @@ struct route {
 	enum symlink_policy symlinks;		/* for links below dir */
 	const char	*cache_control;		/* NULL: none */
 	int		upload;			/* a static: mapping */
+	int		assets_only;		/* MediaWiki's tree: asset types */
 	int		thumb;			/* below its thumb/: made if missing */
 	char		location[4096];		/* ROUTE_REDIRECT: 301 to it */
 };

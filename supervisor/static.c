@@ -44,7 +44,10 @@
  * and reload), then the few below that it lacks or that MediaWiki needs
  * even without it; anything else is application/octet-stream, as nginx's
  * default_type.  Extensions never served (PHP source, databases, mw.yaml)
- * are refused by route.c before a type is looked for.
+ * are refused by route.c before a type is looked for.  MediaWiki's own
+ * tree holds code and tests beside its assets: there only the assets'
+ * extensions below and those of static.types are served, as MediaWiki's
+ * nginx recipe serves only assets from skins/ and extensions/.
  */
 #define STATIC_MIME_FILE	"/etc/mime.types"
 #define STATIC_MIME_MAX		(1024 * 1024)	/* bytes of it read */
@@ -65,15 +68,25 @@ static const struct {
 	{ "webp",	"image/webp" },
 	{ "svg",	"image/svg+xml" },
 	{ "ico",	"image/vnd.microsoft.icon" },
-	{ "cur",	"image/x-icon" },
+	{ "bmp",	"image/bmp" },
+	{ "tif",	"image/tiff" },
+	{ "tiff",	"image/tiff" },
 	{ "woff",	"font/woff" },
 	{ "woff2",	"font/woff2" },
+	{ "ttf",	"font/ttf" },
+	{ "otf",	"font/otf" },
+	{ "eot",	"application/vnd.ms-fontobject" },
 	{ "txt",	"text/plain" },
 	{ "pdf",	"application/pdf" },
 	{ "ogg",	"audio/ogg" },
+	{ "oga",	"audio/ogg" },
 	{ "ogv",	"video/ogg" },
+	{ "mp3",	"audio/mpeg" },
 	{ "mp4",	"video/mp4" },
 	{ "webm",	"video/webm" },
+	{ "wav",	"audio/wav" },
+	{ "djvu",	"image/vnd.djvu" },
+	{ "cur",	"image/x-icon" },
 };
 
 struct static_type {
@@ -81,6 +94,7 @@ struct static_type {
 	const char *type;
 	int	 rank;		/* 2 mw.yaml, 1 mime.types, 0 built in */
 	int	 seq;		/* order within its source: the first wins */
+	int	 asset;		/* built in or in mw.yaml: served from root */
 };
 
 static struct {
@@ -209,9 +223,12 @@ static_types_load(const struct config *cfg)
 	{
 		size_t o = 0;
 
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			if (o == 0 || strcasecmp(v[o - 1].ext, v[i].ext) != 0)
 				v[o++] = v[i];
+			if (v[i].rank != 1)
+				v[o - 1].asset = 1;
+		}
 		n = o;
 	}
 	free(static_types.v);
@@ -230,37 +247,43 @@ static_types_free(void)
 	memset(&static_types, 0, sizeof(static_types));
 }
 
+/* The entry for path's extension, or NULL. */
+static const struct static_type *
+static_type_find(const char *path)
+{
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	struct static_type key;
+	size_t lo = 0, hi = static_types.n;
+
+	if (dot == NULL || (slash && slash > dot) || dot[1] == '\0')
+		return NULL;
+	key.ext = dot + 1;
+	/* rank 3 sorts before every entry of the same extension: the lower
+	 * bound is the first (and only) one */
+	key.rank = 3;
+	key.seq = 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (static_type_cmp(&static_types.v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == static_types.n ||
+	    strcasecmp(static_types.v[lo].ext, key.ext) != 0)
+		return NULL;
+	return &static_types.v[lo];
+}
+
 /* The media type of path's extension, application/octet-stream if none
  * is known.  Valid until the next static_types_load(). */
 const char *
 static_content_type(const char *path)
 {
-	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-	struct static_type key, *t;
+	const struct static_type *t = static_type_find(path);
 
-	if (dot == NULL || (slash && slash > dot) || dot[1] == '\0')
-		return STATIC_DEFAULT_TYPE;
-	key.ext = dot + 1;
-	key.rank = 3;
-	key.seq = 0;
-	/* rank 3 sorts before any entry of the same extension: find the
-	 * first one that is not less than the key */
-	{
-		size_t lo = 0, hi = static_types.n;
-
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-
-			if (static_type_cmp(&static_types.v[mid], &key) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		t = lo < static_types.n ? &static_types.v[lo] : NULL;
-	}
-	if (t == NULL || strcasecmp(t->ext, key.ext) != 0)
-		return STATIC_DEFAULT_TYPE;
-	return t->type;
+	return t ? t->type : STATIC_DEFAULT_TYPE;
 }
 
 /* ---- .htaccess: does a directory deny everyone? ---- */
@@ -698,7 +721,7 @@ static_http_date(time_t t, char *buf, size_t cap)
 	strftime(buf, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* A header's value as a string (cut at cap), or NULL if absent. */
+/* A header's value as a string, or NULL if absent. */
 static const char *
 static_header(struct conn *c, const char *name, char *buf, size_t cap)
 {
@@ -707,8 +730,10 @@ static_header(struct conn *c, const char *name, char *buf, size_t cap)
 
 	if ((v = conn_header(c, name, &n)) == NULL)
 		return NULL;
+	/* too long to judge: as a value that matches nothing, which sends
+	 * the whole file or 412, never a wrong part or a wrong 304 */
 	if (n >= cap)
-		n = cap - 1;
+		n = 0;
 	memcpy(buf, v, n);
 	buf[n] = '\0';
 	return buf;
@@ -868,6 +893,7 @@ static_serve(struct conn *c, const struct route *r)
 {
 	const char *type = static_content_type(r->file), *v, *charset = "",
 	    *csp = "";
+	const struct static_type *known;
 	char lm[64], now[64], dir[PATH_MAX], etag[64], hv[512], cc[320],
 	    extra[1024];
 	struct stat st;
@@ -882,6 +908,11 @@ static_serve(struct conn *c, const struct route *r)
 		    "Server: mwsup\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
 		    "%s\r\n", c->keepalive ? "" : "Connection: close\r\n");
 		conn_start_write(c);
+		return 0;
+	}
+	if (r->assets_only && ((known = static_type_find(r->file)) == NULL ||
+	    !known->asset)) {
+		conn_error_keep(c, 404);
 		return 0;
 	}
 	memcpy(dir, r->file, r->dir_len);

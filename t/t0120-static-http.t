@@ -189,6 +189,13 @@ SKIP: {
 	ok(!defined http(GET => "/$svg")->{headers}{'content-security-policy'},
 	    'MediaWiki\'s own SVG has none');
 }
+# MediaWiki's tree holds sources and tests beside its assets: only the
+# assets are served from it, whatever /etc/mime.types knows.
+my ($less) = grep { -f "$MW/$_" } map { s/^\Q$MW\E\///r } glob("$MW/resources/src/*/*.less");
+my ($mustache) = map { s/^\Q$MW\E\///r } glob("$MW/resources/src/*/templates/*.mustache $MW/skins/*/templates/*.mustache");
+for my $f (grep { defined } $less, $mustache) {
+	is(http(GET => "/$f")->{status}, 404, "MediaWiki's /$f (a source, not an asset) is not served");
+}
 $r = http(GET => '/images/a/ab/Source.php');
 is($r->{status}, 403, 'a .php upload is still refused');
 unlike($r->{body}, qr/<\?php/, 'without its source');
