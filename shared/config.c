@@ -1143,6 +1143,135 @@ config_set_php(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
+/*
+ * mediawiki.cache_control, static.cache_control: a Cache-Control value
+ * sent as it is written; "" or null sends none.  Printable ASCII only, so it
+ * cannot end the header line or start another.
+ */
+static int
+config_set_cache_control(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+	const struct config_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+
+	if (config_is_null(val) ||
+	    (val->kind == CONFIG_SCALAR && val->len == 0)) {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	if (val->kind != CONFIG_SCALAR) {
+		config_error(w->name, at->line, at->col,
+		    "%s: expected a Cache-Control value (\"\" for none)%s",
+		    w->path, config_got(val, got, sizeof(got)));
+		return -1;
+	}
+	if (val->len > 256) {
+		config_error(w->name, at->line, at->col,
+		    "%s: longer than 256 characters", w->path);
+		return -1;
+	}
+	for (size_t i = 0; i < val->len; i++) {
+		unsigned char ch = (unsigned char)val->text[i];
+
+		if (ch < 0x20 || ch > 0x7e) {
+			config_error(w->name, at->line, at->col,
+			    "%s: %s contains a control or non-ASCII character",
+			    w->path, config_quote(val->text, val->len, got,
+			    sizeof(got)));
+			return -1;
+		}
+	}
+	return config_store(w, slot, val->text);
+}
+
+/* A media type as RFC 9110 writes one: type "/" subtype [; parameters],
+ * tokens of visible ASCII; NULL or what is wrong with s. */
+static const char *
+config_media_type_problem(const char *s, size_t len)
+{
+	const char *slash = memchr(s, '/', len);
+
+	if (len > 200)
+		return "is longer than 200 characters";
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return "contains a control or non-ASCII character";
+	if (slash == NULL || slash == s || slash + 1 == s + len ||
+	    strcspn(s, " ;/") != (size_t)(slash - s) ||
+	    slash[1] == ' ' || slash[1] == ';')
+		return "is not a media type like \"image/png\"";
+	return NULL;
+}
+
+/* static.types: extension -> media type, over /etc/mime.types. */
+static int
+config_set_types(struct config_walk *w, const struct config_node *key,
+    const struct config_node *val)
+{
+	struct config *cfg = w->cfg;
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	const char *problem;
+
+	if (config_is_null(val))
+		return 0;
+	if (config_section_ok(w, key, val,
+	    "a mapping of file name extension to media type") == -1)
+		return -1;
+	for (size_t i = 0; i < val->nkids / 2; i++) {
+		const struct config_node *ext = &val->kids[2 * i], *type = ext + 1;
+		struct config_type *t;
+
+		if (config_check_key(w, val, i, "static.types") == -1)
+			return -1;
+		config_quote(ext->text, ext->len, q, sizeof(q));
+		if (ext->len > 32 || strspn(ext->text, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-") != ext->len) {
+			config_error(w->name, ext->line, ext->col,
+			    "static.types %s: an extension is up to 32 letters, "
+			    "digits, \"_\", \"+\" or \"-\", without the dot", q);
+			return -1;
+		}
+		if (type->kind != CONFIG_SCALAR || type->len == 0 ||
+		    (problem = config_media_type_problem(type->text,
+		    type->len)) != NULL) {
+			char got[CONFIG_QUOTE_MAX * 4 + 32];
+			const struct config_node *at = config_at(ext, type);
+
+			config_error(w->name, at->line, at->col,
+			    "static.types %s: expected a media type like "
+			    "\"image/png\"%s", q,
+			    config_got(type, got, sizeof(got)));
+			return -1;
+		}
+		if (cfg->ntypes == CONFIG_MAX_TYPES) {
+			config_error(w->name, ext->line, ext->col,
+			    "static.types: more than %d extensions",
+			    CONFIG_MAX_TYPES);
+			return -1;
+		}
+		t = &cfg->types[cfg->ntypes];
+		if ((t->ext = strdup(ext->text)) == NULL ||
+		    (t->type = strdup(type->text)) == NULL) {
+			free(t->ext);
+			t->ext = NULL;
+			log_err("%s: static.types: out of memory", w->name);
+			return -1;
+		}
+		for (char *c = t->ext; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		cfg->ntypes++;
+	}
+	return 0;
+}
+
+static const struct config_key config_static_cache_control_key = {
+	"cache_control", config_set_cache_control,
+	offsetof(struct config, static_cache_control), 0, 0, 0, NULL
+};
+
 static const struct config_key config_static_symlinks_key = {
 	"symlinks", config_set_symlinks, offsetof(struct config, static_symlinks),
 	0, 0, 0, NULL
@@ -1176,15 +1305,29 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 		config_quote(pre->text, pre->len, q, sizeof(q));
 		/* URL prefixes start with '/'; other keys are settings */
 		if (pre->text[0] != '/') {
-			if (strcmp(pre->text, "symlinks") != 0) {
+			int rc;
+
+			if (strcmp(pre->text, "symlinks") == 0) {
+				snprintf(w->path, sizeof(w->path),
+				    "static.symlinks");
+				rc = config_set_symlinks(w,
+				    &config_static_symlinks_key, pre, dir);
+			} else if (strcmp(pre->text, "cache_control") == 0) {
+				snprintf(w->path, sizeof(w->path),
+				    "static.cache_control");
+				rc = config_set_cache_control(w,
+				    &config_static_cache_control_key, pre, dir);
+			} else if (strcmp(pre->text, "types") == 0) {
+				snprintf(w->path, sizeof(w->path),
+				    "static.types");
+				rc = config_set_types(w, pre, dir);
+			} else {
 				config_error(w->name, pre->line, pre->col,
 				    "unknown key %s in static (a URL prefix "
 				    "starts with \"/\")", q);
 				return -1;
 			}
-			snprintf(w->path, sizeof(w->path), "static.symlinks");
-			if (config_set_symlinks(w, &config_static_symlinks_key,
-			    pre, dir) == -1)
+			if (rc == -1)
 				return -1;
 			continue;
 		}
@@ -1631,6 +1774,9 @@ static const struct config_key config_mediawiki_keys[] = {
 	{ "short_urls",	config_set_prefix_opt,	F(mw_short_urls), 0, 0, 0, NULL },
 	{ "server_name", config_set_name_opt,	F(server_name), 0, 0, 0, NULL },
 	{ "symlinks",	config_set_symlinks,	F(mw_symlinks), 0, 0, 0, NULL },
+	{ "cache_control", config_set_cache_control, F(mw_cache_control),
+	    0, 0, 0, NULL },
+	{ "favicon",	config_set_abspath_opt,	F(mw_favicon), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1837,6 +1983,11 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->mw_settings = strdup("/etc/mediawiki/LocalSettings.php");
 	cfg->mw_symlinks = SYMLINKS_OWNER;
 	cfg->static_symlinks = SYMLINKS_INSIDE;
+	/* MediaWiki's own files change with an upgrade only; an upload can
+	 * be replaced under the same name at any time, so it is checked
+	 * again each time (a 304 when unchanged). */
+	cfg->mw_cache_control = strdup("max-age=86400");
+	cfg->static_cache_control = strdup("max-age=0, must-revalidate");
 	cfg->socket_mode = 0660;
 	cfg->workers = 4;
 	cfg->dispatch = DISPATCH_QUEUE;
@@ -2026,6 +2177,13 @@ config_free(struct config *cfg)
 	free(cfg->mw_short_urls);
 	free(cfg->server_name);
 	free(cfg->worker_path);
+	free(cfg->mw_cache_control);
+	free(cfg->mw_favicon);
+	free(cfg->static_cache_control);
+	for (i = 0; i < CONFIG_MAX_TYPES; i++) {
+		free(cfg->types[i].ext);
+		free(cfg->types[i].type);
+	}
 	for (i = 0; i < CONFIG_MAX_INI; i++) {
 		free(cfg->ini[i].name);
 		free(cfg->ini[i].value);

@@ -15,6 +15,7 @@
 
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_STATIC	16
+#define CONFIG_MAX_TYPES	256	/* static.types entries */
 #define CONFIG_MAX_INI		64
 #define CONFIG_MAX_EXCLUDE	128
 #define CONFIG_MAX_ALLOW	32
@@ -35,6 +36,12 @@ struct config_static {
 	char	*prefix;	/* URL prefix, starts and ends with '/' */
 	char	*dir;		/* directory it maps to */
 	unsigned long line, col;	/* where mw.yaml names it */
+};
+
+/* static.types: a file name extension and the Content-Type it is sent as. */
+struct config_type {
+	char	*ext;		/* without the dot, lower case */
+	char	*type;
 };
 
 struct config_cidr {
@@ -70,6 +77,8 @@ struct config {
 	char	*mw_short_urls;		/* article path prefix like "/wiki/", or NULL */
 	char	*server_name;		/* SERVER_NAME, default from Host: */
 	enum symlink_policy mw_symlinks; /* below root's resources/ etc. */
+	char	*mw_cache_control;	/* Cache-Control of its files, NULL: none */
+	char	*mw_favicon;		/* file sent for /favicon.ico, or NULL */
 
 	/* pool: */
 	int	 workers;		/* pool size, 1..1024 */
@@ -105,6 +114,9 @@ struct config {
 	struct config_static statics[CONFIG_MAX_STATIC];
 	int	 nstatics;
 	enum symlink_policy static_symlinks;
+	char	*static_cache_control;	/* Cache-Control of uploads, NULL: none */
+	struct config_type types[CONFIG_MAX_TYPES];	/* over /etc/mime.types */
+	int	 ntypes;
 
 	/* snapshot: */
 	bool	 snapshot_enabled;	/* warm workers: bootstrap once, checkpoint/restore */

@@ -674,6 +674,29 @@ conn_send_status(struct conn *c, int status, int keep)
 	conn_start_write(c);
 }
 
+/* 301 to location (a path, checked by route.c), with a line to follow. */
+static void
+conn_redirect(struct conn *c, const char *location)
+{
+	char body[128];
+	int blen;
+
+	blen = snprintf(body, sizeof(body),
+	    "<!DOCTYPE html>\n<html><head><title>301 Moved Permanently</title>"
+	    "</head><body><h1>301 Moved Permanently</h1></body></html>\n");
+	c->status = 301;
+	sup_count_response(301, 0);
+	c->out_len = c->out_off = 0;
+	conn_out_printf(c, "HTTP/1.1 301 Moved Permanently\r\nServer: mwsup\r\n"
+	    "Date: %s\r\nLocation: %s\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: %d\r\n%s\r\n", conn_http_date(), location, blen,
+	    !c->keepalive ? "Connection: close\r\n" : "");
+	if (c->parser.method != HTTP_HEAD)
+		conn_out_append(c, body, (size_t)blen);
+	conn_start_write(c);
+}
+
 void
 conn_error(struct conn *c, int status)
 {
@@ -899,9 +922,18 @@ conn_request_ready(struct conn *c)
 		else
 			conn_error(c, conn_route.status);
 		return;
-	case ROUTE_STATIC:
-		static_serve(c, &conn_route);
+	case ROUTE_REDIRECT:
+		conn_redirect(c, conn_route.location);
 		return;
+	case ROUTE_STATIC:
+		if (static_serve(c, &conn_route) == 0)
+			return;
+		route_thumb_handler(sup.cfg, &conn_route);
+		if (conn_route.kind == ROUTE_ERROR) {
+			conn_error(c, conn_route.status);
+			return;
+		}
+		break;
 	case ROUTE_PHP:
 		break;
 	}

@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "spool.h"
+#include "static.h"
 #include "status.h"
 #include "sup.h"
 
@@ -273,6 +274,15 @@ main_reload(void)
 		return;
 	}
 	free(buf);
+	/* the media types point into ncfg from here on */
+	if (static_types_load(ncfg) < 0) {
+		log_err("reload: still running the previous configuration");
+		close(fd);
+		config_free(ncfg);
+		free(ncfg);
+		sd_notify(0, "READY=1\nSTATUS=reload failed: out of memory");
+		return;
+	}
 	if (!sup.socket_activated &&
 	    !main_same_list(old->listen, old->nlisten, ncfg->listen,
 	    ncfg->nlisten))
@@ -453,6 +463,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	sup.cfg = cfg;
+	if (static_types_load(cfg) < 0)
+		fatal("media types: out of memory");
 	{
 		uint64_t usec;
 
@@ -520,6 +532,7 @@ main(int argc, char **argv)
 	accesslog_flush();
 	log_notice("stopped");
 	jobs_cleanup();
+	static_types_free();
 	config_free(sup.cfg);
 	free(sup.cfg);
 	return 0;

@@ -9,6 +9,8 @@
  * allowed extension, or nothing.  Below an upload directory, the folders
  * MediaWiki keeps private (deleted files, stashed uploads, lock files) are
  * refused by name too, whether or not their .htaccess is still there.
+ * A thumbnail missing below an upload directory's thumb/ is made by
+ * thumb_handler.php (static.c finds it missing, route_thumb_handler()).
  */
 #include "route.h"
 #include "frame.h"
@@ -183,6 +185,22 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 	size_t best = 0;
 	int i;
 
+	/* a favicon named in mw.yaml is the admin's choice, links and all */
+	if (cfg->mw_favicon && strcmp(path, "/favicon.ico") == 0) {
+		const char *slash = strrchr(cfg->mw_favicon, '/');
+
+		if (strlen(cfg->mw_favicon) >= sizeof(r->file)) {
+			route_error(r, 404);
+			return 1;
+		}
+		strcpy(r->file, cfg->mw_favicon);
+		r->rel_off = (size_t)(slash - cfg->mw_favicon) + 1;
+		r->dir_len = slash == cfg->mw_favicon ? 1 : r->rel_off - 1;
+		r->symlinks = SYMLINKS_FOLLOW;
+		r->cache_control = cfg->mw_cache_control;
+		r->kind = ROUTE_STATIC;
+		return 1;
+	}
 	r->symlinks = cfg->static_symlinks;
 	for (i = 0; i < cfg->nstatics; i++) {
 		size_t n = strlen(cfg->statics[i].prefix);
@@ -196,6 +214,9 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 	if (dir != NULL) {
 		size_t n = strcspn(rest, "/");
 
+		r->upload = 1;
+		r->cache_control = cfg->static_cache_control;
+		r->thumb = n == 5 && strncmp(rest, "thumb/", 6) == 0;
 		for (i = 0; route_private_upload_dirs[i]; i++) {
 			if (strlen(route_private_upload_dirs[i]) == n &&
 			    strncmp(rest, route_private_upload_dirs[i], n) == 0) {
@@ -205,6 +226,8 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 		}
 	} else {
 		r->symlinks = cfg->mw_symlinks;
+		r->cache_control = cfg->mw_cache_control;
+		r->assets_only = 1;
 		for (i = 0; route_root_dirs[i]; i++) {
 			size_t n = strlen(route_root_dirs[i]);
 
@@ -219,6 +242,9 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 	    strcmp(path, "/robots.txt") == 0)) {
 		dir = cfg->mw_root;
 		rest = path + 1;
+		r->symlinks = cfg->mw_symlinks;
+		r->cache_control = cfg->mw_cache_control;
+		r->assets_only = 1;
 	}
 	if (dir == NULL || *rest == '\0')
 		return 0;
@@ -231,6 +257,55 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 	r->rel_off = r->dir_len + 1;
 	r->kind = ROUTE_STATIC;
 	return 1;
+}
+
+/*
+ * The article path without its slash ("/wiki") is sent to the article
+ * path ("/wiki/", the main page), query and all, as MediaWiki's nginx
+ * recipe does; it is no file and no entry point.
+ */
+static int
+route_article_root(const struct config *cfg, const char *path,
+    const char *url, size_t len, struct route *r)
+{
+	size_t n, qlen = 0;
+	const char *q;
+
+	if (cfg->mw_short_urls == NULL)
+		return 0;
+	n = strlen(cfg->mw_short_urls);
+	if (n < 2 || strlen(path) != n - 1 ||
+	    strncmp(path, cfg->mw_short_urls, n - 1) != 0)
+		return 0;
+	if ((q = memchr(url, '?', len)) != NULL) {
+		const char *hash = memchr(q, '#', len - (size_t)(q - url));
+
+		qlen = (size_t)((hash ? hash : url + len) - q);
+	}
+	if (n + qlen >= sizeof(r->location)) {
+		route_error(r, 414);
+		return 1;
+	}
+	memcpy(r->location, cfg->mw_short_urls, n);
+	if (qlen > 0)
+		memcpy(r->location + n, q, qlen);
+	r->location[n + qlen] = '\0';
+	r->kind = ROUTE_REDIRECT;
+	r->status = 301;
+	return 1;
+}
+
+void
+route_thumb_handler(const struct config *cfg, struct route *r)
+{
+	snprintf(r->script_name, sizeof(r->script_name), "/thumb_handler.php");
+	r->has_path_info = 0;
+	r->path_info[0] = '\0';
+	if ((size_t)snprintf(r->script_filename, sizeof(r->script_filename),
+	    "%s%s", cfg->mw_root, r->script_name) >= sizeof(r->script_filename))
+		route_error(r, 414);
+	else
+		r->kind = ROUTE_PHP;
 }
 
 void
@@ -246,7 +321,8 @@ route_request(const struct config *cfg, const char *url, size_t len,
 		route_error(r, st);
 		return;
 	}
-	if (route_php(cfg, path, r))
+	if (route_php(cfg, path, r) || route_article_root(cfg, path, url, len,
+	    r))
 		return;
 	if (route_forbidden_ext(path) || strstr(path, "LocalSettings")) {
 		route_error(r, 403);

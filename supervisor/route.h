@@ -11,7 +11,7 @@
 
 #include "config.h"
 
-enum route_kind { ROUTE_PHP, ROUTE_STATIC, ROUTE_ERROR };
+enum route_kind { ROUTE_PHP, ROUTE_STATIC, ROUTE_ERROR, ROUTE_REDIRECT };
 
 struct route {
 	enum route_kind	kind;
@@ -24,10 +24,18 @@ struct route {
 	size_t		rel_off;		/* rel: file + rel_off */
 	size_t		dir_len;		/* dir: file[0..dir_len) */
 	enum symlink_policy symlinks;		/* for links below dir */
+	const char	*cache_control;		/* NULL: none */
+	int		upload;			/* a static: mapping */
+	int		assets_only;		/* MediaWiki's tree: asset types */
+	int		thumb;			/* below its thumb/: made if missing */
+	char		location[4096];		/* ROUTE_REDIRECT: 301 to it */
 };
 
 /* url is the request-target as received (not NUL-terminated). */
 void	route_request(const struct config *cfg, const char *url, size_t len,
 	    struct route *r);
+/* r, a missing thumbnail, is thumb_handler.php's to make (nginx's
+ * try_files $uri @thumb). */
+void	route_thumb_handler(const struct config *cfg, struct route *r);
 
 #endif

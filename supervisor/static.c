@@ -1,22 +1,26 @@
 /*
  * static.c - serve MediaWiki's assets and uploads with sendfile.
  *
- * Only regular files with a known extension are served, so an unknown
- * file type is a 404 rather than a guess.  The path below the served
+ * Only regular files are served, each with the media type its extension
+ * names (application/octet-stream when none does).  The path below the served
  * directory is opened one name at a time, each relative to the directory
  * before it and without following links, so what is checked is what is
  * served: a symbolic link is judged by the directory's symlinks policy
  * before its target is walked the same way, and a directory whose
  * .htaccess denies everyone (as MediaWiki writes into its private upload
  * folders) refuses all below it, as Apache would.  Conditional GETs by
- * If-Modified-Since answer 304; bodies go out with sendfile from the page
- * cache without passing through user space.
+ * If-None-Match (nginx's ETag form) or If-Modified-Since answer 304, and
+ * one byte range answers 206, so media can be sought into; bodies go out
+ * with sendfile from the page cache without passing through user space.
  */
 #include "static.h"
 #include "conn.h"
 #include "log.h"
 #include "route.h"
 #include "sup.h"
+
+#include <stdint.h>
+#include <stdlib.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,12 +38,27 @@
 #define STATIC_HTACCESS_MAX	(64 * 1024)	/* bytes of .htaccess read */
 #define STATIC_SECTIONS_MAX	32	/* <Section> nesting in .htaccess */
 
+/*
+ * What a file is sent as, by its extension: static.types from mw.yaml,
+ * then Debian's /etc/mime.types (package media-types, read once at start
+ * and reload), then the few below that it lacks or that MediaWiki needs
+ * even without it; anything else is application/octet-stream, as nginx's
+ * default_type.  Extensions never served (PHP source, databases, mw.yaml)
+ * are refused by route.c before a type is looked for.  MediaWiki's own
+ * tree holds code and tests beside its assets: there only the assets'
+ * extensions below and those of static.types are served, as MediaWiki's
+ * nginx recipe serves only assets from skins/ and extensions/.
+ */
+#define STATIC_MIME_FILE	"/etc/mime.types"
+#define STATIC_MIME_MAX		(1024 * 1024)	/* bytes of it read */
+#define STATIC_DEFAULT_TYPE	"application/octet-stream"
+
 static const struct {
 	const char *ext;
 	const char *type;
-} static_types[] = {
-	{ "css",	"text/css; charset=utf-8" },
-	{ "js",		"text/javascript; charset=utf-8" },
+} static_builtin_types[] = {
+	{ "css",	"text/css" },
+	{ "js",		"text/javascript" },
 	{ "json",	"application/json" },
 	{ "map",	"application/json" },
 	{ "png",	"image/png" },
@@ -57,7 +76,7 @@ static const struct {
 	{ "ttf",	"font/ttf" },
 	{ "otf",	"font/otf" },
 	{ "eot",	"application/vnd.ms-fontobject" },
-	{ "txt",	"text/plain; charset=utf-8" },
+	{ "txt",	"text/plain" },
 	{ "pdf",	"application/pdf" },
 	{ "ogg",	"audio/ogg" },
 	{ "oga",	"audio/ogg" },
@@ -70,18 +89,201 @@ static const struct {
 	{ "cur",	"image/x-icon" },
 };
 
+struct static_type {
+	const char *ext;
+	const char *type;
+	int	 rank;		/* 2 mw.yaml, 1 mime.types, 0 built in */
+	int	 seq;		/* order within its source: the first wins */
+	int	 asset;		/* built in or in mw.yaml: served from root */
+};
+
+static struct {
+	struct static_type *v;
+	size_t	 n;
+	char	*text;		/* /etc/mime.types, cut into words */
+} static_types;
+
+static int
+static_type_cmp(const void *a, const void *b)
+{
+	const struct static_type *x = a, *y = b;
+	int c = strcasecmp(x->ext, y->ext);
+
+	if (c != 0)
+		return c;
+	if (x->rank != y->rank)
+		return y->rank - x->rank;
+	return x->seq - y->seq;
+}
+
+/* /etc/mime.types, NUL-terminated, or NULL (logged). */
+static char *
+static_mime_read(size_t *lenp)
+{
+	char *buf;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(STATIC_MIME_FILE, O_RDONLY | O_CLOEXEC)) < 0) {
+		log_warn("%s: %s; only the built-in media types are known",
+		    STATIC_MIME_FILE, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(STATIC_MIME_MAX + 1)) == NULL) {
+		close(fd);
+		log_warn("%s: out of memory", STATIC_MIME_FILE);
+		return NULL;
+	}
+	while (len < STATIC_MIME_MAX &&
+	    (n = read(fd, buf + len, STATIC_MIME_MAX - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("%s: %s; only the built-in media types are "
+			    "known", STATIC_MIME_FILE, strerror(errno));
+			close(fd);
+			free(buf);
+			return NULL;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len == STATIC_MIME_MAX) {
+		/* keep whole lines only */
+		while (len > 0 && buf[len - 1] != '\n')
+			len--;
+		log_warn("%s: larger than %d bytes; the rest is not read",
+		    STATIC_MIME_FILE, STATIC_MIME_MAX);
+	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/* A word of mime.types that can go into a header line as it is. */
+static int
+static_word_ok(const char *w)
+{
+	for (; *w; w++)
+		if ((unsigned char)*w <= 0x20 || (unsigned char)*w >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+static_types_load(const struct config *cfg)
+{
+	size_t nbuiltin = sizeof(static_builtin_types) /
+	    sizeof(static_builtin_types[0]), cap, n = 0, len = 0;
+	struct static_type *v;
+	char *text = static_mime_read(&len), *line, *save = NULL;
+	int seq = 0;
+
+	/* every word but the first of a line is an extension at most */
+	cap = nbuiltin + (size_t)cfg->ntypes + (text ? len / 2 + 1 : 0);
+	if ((v = calloc(cap, sizeof(*v))) == NULL) {
+		free(text);
+		log_err("media types: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < nbuiltin; i++, n++) {
+		v[n].ext = static_builtin_types[i].ext;
+		v[n].type = static_builtin_types[i].type;
+		v[n].rank = 0;
+		v[n].seq = (int)i;
+	}
+	for (int i = 0; i < cfg->ntypes; i++, n++) {
+		v[n].ext = cfg->types[i].ext;
+		v[n].type = cfg->types[i].type;
+		v[n].rank = 2;
+		v[n].seq = i;
+	}
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *lsave = NULL, *type, *ext;
+
+		if ((type = strtok_r(line, " \t\r", &lsave)) == NULL ||
+		    type[0] == '#' || !strchr(type, '/') ||
+		    !static_word_ok(type))
+			continue;
+		while ((ext = strtok_r(NULL, " \t\r", &lsave)) != NULL &&
+		    ext[0] != '#') {
+			if (!static_word_ok(ext) || n == cap)
+				continue;
+			v[n].ext = ext;
+			v[n].type = type;
+			v[n].rank = 1;
+			v[n].seq = seq++;
+			n++;
+		}
+	}
+	qsort(v, n, sizeof(*v), static_type_cmp);
+	/* the first of each extension is the one that counts */
+	{
+		size_t o = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (o == 0 || strcasecmp(v[o - 1].ext, v[i].ext) != 0)
+				v[o++] = v[i];
+			if (v[i].rank != 1)
+				v[o - 1].asset = 1;
+		}
+		n = o;
+	}
+	free(static_types.v);
+	free(static_types.text);
+	static_types.v = v;
+	static_types.n = n;
+	static_types.text = text;
+	return 0;
+}
+
+void
+static_types_free(void)
+{
+	free(static_types.v);
+	free(static_types.text);
+	memset(&static_types, 0, sizeof(static_types));
+}
+
+/* The entry for path's extension, or NULL. */
+static const struct static_type *
+static_type_find(const char *path)
+{
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	struct static_type key;
+	size_t lo = 0, hi = static_types.n;
+
+	if (dot == NULL || (slash && slash > dot) || dot[1] == '\0')
+		return NULL;
+	key.ext = dot + 1;
+	/* rank 3 sorts before every entry of the same extension: the lower
+	 * bound is the first (and only) one */
+	key.rank = 3;
+	key.seq = 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (static_type_cmp(&static_types.v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == static_types.n ||
+	    strcasecmp(static_types.v[lo].ext, key.ext) != 0)
+		return NULL;
+	return &static_types.v[lo];
+}
+
+/* The media type of path's extension, application/octet-stream if none
+ * is known.  Valid until the next static_types_load(). */
 const char *
 static_content_type(const char *path)
 {
-	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-	size_t i;
+	const struct static_type *t = static_type_find(path);
 
-	if (dot == NULL || (slash && slash > dot))
-		return NULL;
-	for (i = 0; i < sizeof(static_types) / sizeof(static_types[0]); i++)
-		if (strcasecmp(dot + 1, static_types[i].ext) == 0)
-			return static_types[i].type;
-	return NULL;
+	return t ? t->type : STATIC_DEFAULT_TYPE;
 }
 
 /* ---- .htaccess: does a directory deny everyone? ---- */
@@ -519,34 +721,184 @@ static_http_date(time_t t, char *buf, size_t cap)
 	strftime(buf, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-static int
-static_not_modified(struct conn *c, time_t mtime)
+/* A header's value as a string, or NULL if absent. */
+static const char *
+static_header(struct conn *c, const char *name, char *buf, size_t cap)
 {
 	const char *v;
-	char buf[64];
 	size_t n;
+
+	if ((v = conn_header(c, name, &n)) == NULL)
+		return NULL;
+	/* too long to judge: as a value that matches nothing, which sends
+	 * the whole file or 412, never a wrong part or a wrong 304 */
+	if (n >= cap)
+		n = 0;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* An HTTP date (IMF-fixdate, the only form sent today) or -1. */
+static time_t
+static_parse_date(const char *s)
+{
 	struct tm tm;
 	char *end;
 
-	if ((v = conn_header(c, "If-Modified-Since", &n)) == NULL ||
-	    n >= sizeof(buf))
-		return 0;
-	memcpy(buf, v, n);
-	buf[n] = '\0';
 	memset(&tm, 0, sizeof(tm));
-	end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	if (end == NULL || *end != '\0')
-		return 0;
-	return mtime <= timegm(&tm);
+		return (time_t)-1;
+	return timegm(&tm);
 }
 
-void
+/*
+ * Does the entity-tag list in s (If-Match, If-None-Match) name etag?
+ * "*" names any.  weak: compare without the W/ prefix (RFC 9110 8.8.3.2);
+ * otherwise a weak tag never matches.
+ */
+static int
+static_etag_listed(const char *s, const char *etag, int weak)
+{
+	size_t elen = strlen(etag);
+
+	while (*s) {
+		const char *q;
+		int is_weak = 0;
+
+		s += strspn(s, " \t,");
+		if (*s == '\0')
+			break;
+		if (*s == '*')
+			return 1;
+		if (s[0] == 'W' && s[1] == '/') {
+			is_weak = 1;
+			s += 2;
+		}
+		if (*s != '"')
+			return 0;	/* not a list of tags: no match */
+		if ((q = strchr(s + 1, '"')) == NULL)
+			return 0;
+		if ((weak || !is_weak) && (size_t)(q + 1 - s) == elen &&
+		    memcmp(s, etag, elen) == 0)
+			return 1;
+		s = q + 1;
+	}
+	return 0;
+}
+
+/* Digits to a number that stops growing at INT64_MAX; -1 if none. */
+static int64_t
+static_parse_pos(const char **p)
+{
+	int64_t v = 0;
+	const char *s = *p;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++)
+		v = v > (INT64_MAX - 9) / 10 ? INT64_MAX : v * 10 + (*s - '0');
+	*p = s;
+	return v;
+}
+
+/*
+ * Range: one byte range of a size-byte file.  0 with [*first, *last]
+ * for 206, 416 when it lies past the end, -1 to send the whole file (no,
+ * malformed or several ranges: a 200 answers them all, RFC 9110 14.2).
+ */
+static int
+static_range(const char *s, int64_t size, int64_t *first, int64_t *last)
+{
+	int64_t a, b;
+
+	if (strncasecmp(s, "bytes", 5) != 0)
+		return -1;
+	s += 5;
+	s += strspn(s, " \t");
+	if (*s++ != '=')
+		return -1;
+	s += strspn(s, " \t");
+	if (*s == '-') {		/* the last b bytes */
+		s++;
+		if ((b = static_parse_pos(&s)) < 0)
+			return -1;
+		a = -1;
+	} else {
+		if ((a = static_parse_pos(&s)) < 0 || *s++ != '-')
+			return -1;
+		s += strspn(s, " \t");
+		b = isdigit((unsigned char)*s) ? static_parse_pos(&s) : -1;
+		if (b >= 0 && b < a)
+			return -1;
+	}
+	s += strspn(s, " \t");
+	if (*s != '\0')
+		return -1;	/* a list, or junk after the range */
+	if (a < 0) {
+		if (b == 0 || size == 0)
+			return 416;
+		*first = b >= size ? 0 : size - b;
+		*last = size - 1;
+		return 0;
+	}
+	if (a >= size)
+		return 416;
+	*first = a;
+	*last = b < 0 || b >= size ? size - 1 : b;
+	return 0;
+}
+
+/* Would a browser show a file of this type as a page that can run
+ * script? */
+static int
+static_is_document(const char *type)
+{
+	static const char *const doc[] = {
+		"text/html", "application/xhtml+xml", "image/svg+xml",
+		"text/xml", "application/xml", "text/xsl", "application/xslt+xml",
+		NULL,
+	};
+	size_t n = strcspn(type, "; ");
+
+	for (int i = 0; doc[i]; i++)
+		if (strlen(doc[i]) == n && strncasecmp(type, doc[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* The end of an answer's head: connection state and the blank line. */
+static const char *
+static_head_end(const struct conn *c)
+{
+	return c->keepalive ? "\r\n" : "Connection: close\r\n\r\n";
+}
+
+static void
+static_answer_short(struct conn *c, int status, const char *reason,
+    const char *now, const char *extra)
+{
+	c->status = status;
+	sup_count_response(status, 0);
+	/* a 304's Content-Length would have to be the file's size */
+	conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\nDate: %s\r\n"
+	    "%s%s%s", status, reason, now, extra,
+	    status == 304 ? "" : "Content-Length: 0\r\n", static_head_end(c));
+	conn_start_write(c);
+}
+
+int
 static_serve(struct conn *c, const struct route *r)
 {
-	const char *type = static_content_type(r->file);
-	char lm[64], now[64], dir[PATH_MAX];
+	const char *type = static_content_type(r->file), *v, *charset = "",
+	    *csp = "";
+	const struct static_type *known;
+	char lm[64], now[64], dir[PATH_MAX], etag[64], hv[512], cc[320],
+	    extra[1024];
 	struct stat st;
-	int fd, rc, head = c->parser.method == HTTP_HEAD;
+	int fd, rc, head = c->parser.method == HTTP_HEAD, ranged;
+	int64_t first = 0, last = 0;
 
 	if (c->parser.method != HTTP_GET && !head) {
 		c->out_len = c->out_off = 0;
@@ -556,11 +908,12 @@ static_serve(struct conn *c, const struct route *r)
 		    "Server: mwsup\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
 		    "%s\r\n", c->keepalive ? "" : "Connection: close\r\n");
 		conn_start_write(c);
-		return;
+		return 0;
 	}
-	if (type == NULL) {
+	if (r->assets_only && ((known = static_type_find(r->file)) == NULL ||
+	    !known->asset)) {
 		conn_error_keep(c, 404);
-		return;
+		return 0;
 	}
 	memcpy(dir, r->file, r->dir_len);
 	dir[r->dir_len] = '\0';
@@ -573,36 +926,125 @@ static_serve(struct conn *c, const struct route *r)
 			log_warn("static %s: out of file descriptors or "
 			    "memory: 503", r->file);
 			conn_error(c, 503);
+		} else if (rc == 404 && r->thumb) {
+			return 1;	/* a thumbnail to make */
 		} else
 			conn_error_keep(c, rc);
-		return;
+		return 0;
 	}
+	/* MediaWiki's own text files are UTF-8; an upload's encoding is
+	 * unknown, so it goes without one, as nginx sends it by default */
+	if (!r->upload && !strchr(type, ';') &&
+	    (strncmp(type, "text/", 5) == 0 ||
+	    strcmp(type, "application/javascript") == 0))
+		charset = "; charset=utf-8";
+	/* An upload a browser would open as a document of the wiki's own
+	 * origin (HTML, XHTML, SVG, XML) runs no script and loads nothing:
+	 * MediaWiki checks uploads for script, but not files put there
+	 * another way, nor every trick. */
+	if (r->upload && static_is_document(type))
+		csp = "Content-Security-Policy: default-src 'none'; "
+		    "img-src data:; style-src 'unsafe-inline'; sandbox\r\n";
+	/* nginx's form, so a cache in front sees the same tag from either */
+	snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
+	    (unsigned long long)st.st_mtime, (unsigned long long)st.st_size);
 	static_http_date(st.st_mtime, lm, sizeof(lm));
 	static_http_date(time(NULL), now, sizeof(now));
+	if (r->cache_control)
+		snprintf(cc, sizeof(cc), "Cache-Control: %s\r\n",
+		    r->cache_control);
+	else
+		cc[0] = '\0';
+	snprintf(extra, sizeof(extra), "Last-Modified: %s\r\nETag: %s\r\n%s%s",
+	    lm, etag, cc, csp);
 	c->out_len = c->out_off = 0;
-	if (static_not_modified(c, st.st_mtime)) {
-		close(fd);
-		c->status = 304;
-		sup_count_response(304, 0);
-		conn_out_printf(c, "HTTP/1.1 304 Not Modified\r\nServer: mwsup\r\n"
-		    "Date: %s\r\nLast-Modified: %s\r\n%s\r\n", now, lm,
-		    c->keepalive ? "" : "Connection: close\r\n");
-		conn_start_write(c);
-		return;
+
+	/* RFC 9110 13.2.2: the preconditions, in their order */
+	if ((v = static_header(c, "If-Match", hv, sizeof(hv))) != NULL) {
+		if (!static_etag_listed(v, etag, 0)) {
+			close(fd);
+			static_answer_short(c, 412, "Precondition Failed", now,
+			    "");
+			return 0;
+		}
+	} else if ((v = static_header(c, "If-Unmodified-Since", hv,
+	    sizeof(hv))) != NULL) {
+		time_t t = static_parse_date(v);
+
+		if (t != (time_t)-1 && st.st_mtime > t) {
+			close(fd);
+			static_answer_short(c, 412, "Precondition Failed", now,
+			    "");
+			return 0;
+		}
 	}
-	c->status = 200;
-	sup_count_response(200, 0);
-	conn_out_printf(c, "HTTP/1.1 200 OK\r\nServer: mwsup\r\nDate: %s\r\n"
-	    "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n"
-	    "Cache-Control: max-age=86400\r\nX-Content-Type-Options: nosniff\r\n"
-	    "%s\r\n", now, type, (long long)st.st_size, lm,
-	    c->keepalive ? "" : "Connection: close\r\n");
+	if ((v = static_header(c, "If-None-Match", hv, sizeof(hv))) != NULL) {
+		if (static_etag_listed(v, etag, 1)) {
+			close(fd);
+			static_answer_short(c, 304, "Not Modified", now, extra);
+			return 0;
+		}
+	} else if ((v = static_header(c, "If-Modified-Since", hv,
+	    sizeof(hv))) != NULL) {
+		time_t t = static_parse_date(v);
+
+		if (t != (time_t)-1 && st.st_mtime <= t) {
+			close(fd);
+			static_answer_short(c, 304, "Not Modified", now, extra);
+			return 0;
+		}
+	}
+	ranged = -1;
+	if ((v = static_header(c, "Range", hv, sizeof(hv))) != NULL) {
+		const char *ir;
+		char irb[128];
+
+		/* If-Range: the range only if the file is still the one the
+		 * client has part of (a strong tag or the exact date) */
+		if ((ir = static_header(c, "If-Range", irb, sizeof(irb))) ==
+		    NULL || (ir[0] == '"' ? strcmp(ir, etag) == 0 :
+		    strcmp(ir, lm) == 0))
+			ranged = static_range(v, (int64_t)st.st_size, &first,
+			    &last);
+	}
+	if (ranged == 416) {
+		char cr[96];
+
+		close(fd);
+		snprintf(cr, sizeof(cr), "Content-Range: bytes */%lld\r\n",
+		    (long long)st.st_size);
+		static_answer_short(c, 416, "Range Not Satisfiable", now, cr);
+		return 0;
+	}
+	if (ranged == 0) {
+		c->status = 206;
+		sup_count_response(206, 0);
+		conn_out_printf(c, "HTTP/1.1 206 Partial Content\r\n"
+		    "Server: mwsup\r\nDate: %s\r\nContent-Type: %s%s\r\n"
+		    "Content-Length: %lld\r\nContent-Range: bytes %lld-%lld/%lld"
+		    "\r\n%sAccept-Ranges: bytes\r\n"
+		    "X-Content-Type-Options: nosniff\r\n%s", now, type, charset,
+		    (long long)(last - first + 1), (long long)first,
+		    (long long)last, (long long)st.st_size, extra,
+		    static_head_end(c));
+	} else {
+		first = 0;
+		last = (int64_t)st.st_size - 1;
+		c->status = 200;
+		sup_count_response(200, 0);
+		conn_out_printf(c, "HTTP/1.1 200 OK\r\nServer: mwsup\r\n"
+		    "Date: %s\r\nContent-Type: %s%s\r\nContent-Length: %lld\r\n"
+		    "%sAccept-Ranges: bytes\r\n"
+		    "X-Content-Type-Options: nosniff\r\n%s", now, type, charset,
+		    (long long)st.st_size, extra, static_head_end(c));
+	}
 	if (head) {
 		close(fd);
 	} else {
 		c->file_fd = fd;
-		c->file_off = 0;
-		c->file_end = st.st_size;
+		c->file_start = c->file_off = (off_t)first;
+		c->file_end = (off_t)(last + 1);
 	}
 	conn_start_write(c);
+	return 0;
 }

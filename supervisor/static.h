@@ -4,12 +4,18 @@
 #ifndef MW_STATIC_H
 #define MW_STATIC_H
 
+struct config;
 struct conn;
 struct route;
 
 /* Answer c's request with the file r names (routed and checked by
- * route.c), or with 404/405/403 (503 out of descriptors). */
-void		static_serve(struct conn *c, const struct route *r);
+ * route.c), or with 404/405/403 (503 out of descriptors); 1 instead when
+ * the file is a missing thumbnail (r->thumb) for thumb_handler.php. */
+int		static_serve(struct conn *c, const struct route *r);
+/* Media types: mw.yaml's static.types over /etc/mime.types; at start and
+ * at each reload, before the previous config is freed.  -1: no memory. */
+int		static_types_load(const struct config *cfg);
+void		static_types_free(void);
 const char	*static_content_type(const char *path);
 
 #endif

@@ -99,6 +99,24 @@ bad_config('jobs-group-key', qr/^  # groups:/,
 bad_config('static-symlinks', qr{^  symlinks: inside}, '  symlinks: sometimes',
     qr/static\.symlinks: expected "refuse", "inside", "owner" or "follow", got "sometimes"/,
     'an unknown static.symlinks policy is refused');
+bad_config('static-types-type', qr{^  symlinks: inside}, '  types: {png: image}',
+    qr/:\d+:\d+: static\.types "png": expected a media type like "image\/png", got "image"/,
+    'a static.types entry that is not a media type is refused');
+bad_config('static-types-ext', qr{^  symlinks: inside}, '  types: {".png": image/png}',
+    qr/:\d+:\d+: static\.types "\.png": an extension is up to 32 letters/,
+    'a static.types extension is written without its dot');
+bad_config('static-types-map', qr{^  symlinks: inside}, '  types: [png, image/png]',
+    qr/static\.types: expected a mapping of file name extension to media type, got a sequence/,
+    'static.types is a mapping');
+bad_config('static-cache-control', qr{^  cache_control: max-age=0}, '  cache_control: "no-cache\r\nSet-Cookie: x=1"',
+    qr/:\d+:\d+: static\.cache_control: .* contains a control or non-ASCII character/,
+    'a static.cache_control that would end the header line is refused');
+bad_config('mw-cache-control', qr{^  cache_control: max-age=86400}, '  cache_control: [max-age=1]',
+    qr/mediawiki\.cache_control: expected a Cache-Control value/,
+    'mediawiki.cache_control is one value');
+bad_config('mw-favicon', qr{^  # favicon:}, '  favicon: favicon.ico',
+    qr/:\d+:\d+: mediawiki\.favicon: expected an absolute path, got "favicon\.ico"/,
+    'mediawiki.favicon is an absolute path');
 bad_config('static-setting', qr{^  /images/:}, '  images: /var/lib/mediawiki/images',
     qr/unknown key "images" in static \(a URL prefix starts with "\/"\)/,
     'a static key that is neither a URL prefix nor a setting is refused');
