@@ -2,12 +2,14 @@
 # What an admin trying mwsup meets first.  Uploads: the workers read
 # Debian's embed php.ini, whose upload_max_filesize (2M) and post_max_size
 # (8M) would make PHP drop an upload mwsup accepted under limits.body; the
-# workers set both from limits.body, and a php: setting still wins.
+# workers set both from limits.body, and a php: setting still wins.  The
+# demo (tools/demo): uploads on, served on the port --port names.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP;
+use POSIX ();
 use Test::More;
 use MwTest;
 
@@ -79,5 +81,47 @@ is($j->{error}, 1, 'and the 10 MB file is refused by PHP as too large (UPLOAD_ER
 	or diag(explain($j));
 is($j->{post_max_size}, 20 * 1024 * 1024, 'post_max_size still follows limits.body');
 stopped_cleanly($srv);
+
+# --- tools/demo --port N DIR ------------------------------------------------
+#
+# Run as a user would (it installs nothing here: tools/deps finds every
+# package installed; tools/build finds build/ up to date or brings it up to
+# date), in the foreground; stopped with SIGTERM (it execs mwsup).
+my ($rc, $out) = run_cmd(repo_dir() . '/tools/demo', '--help');
+like($out, qr/--port N\b.*default 8080/s, 'tools/demo --help names --port and its default');
+($rc) = run_cmd(repo_dir() . '/tools/demo', '--port', 'eighty');
+is($rc, 2, 'tools/demo --port eighty is refused (exit 2)');
+
+my $demo = test_dir() . '/demo';
+sub demo {
+	my ($port) = @_;
+	my $log = test_dir() . "/demo-$port.log";
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>', $log) or die;
+		open(STDERR, '>&', \*STDOUT) or die;
+		exec(repo_dir() . '/tools/demo', '--port', $port, $demo) or POSIX::_exit(127);
+	}
+	my $info;
+	wait_until(sub {
+		my $r = http(GET => '/api.php?action=query&meta=siteinfo&format=json&formatversion=2',
+		    {}, undef, { port => $port, timeout => 5 });
+		$info = eval { decode_json($r->{body})->{query}{general} } if $r->{status} == 200;
+		return $info;
+	}, 180);
+	kill 'TERM', $pid;
+	waitpid($pid, 0);
+	return ($info // {}, read_file($log));
+}
+for my $port (free_port(), free_port()) {
+	my ($info, $log) = demo($port);
+	subtest "tools/demo --port $port serves the demo wiki there, uploads on" => sub {
+		is($info->{server}, "http://127.0.0.1:$port", "\$wgServer is http://127.0.0.1:$port")
+			or diag($log);
+		ok($info->{uploadsenabled}, 'file uploads are on');
+		like($log, qr{demo: serving http://127\.0\.0\.1:\Q$port\E/}, 'and says where');
+	};
+}
 
 done_testing();
