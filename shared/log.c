@@ -30,6 +30,12 @@ log_set_verbose(int verbose)
 	log_verbose = verbose;
 }
 
+int
+log_get_verbose(void)
+{
+	return log_verbose;
+}
+
 static const char *
 log_level_word(enum log_level lvl)
 {

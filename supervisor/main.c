@@ -51,12 +51,13 @@ main_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: mwsup [-t] [-v] [-c FILE]\n"
-	    "       mwsup status [--json] [-c CONFIG | --pid PID]\n"
+	    "       mwsup status [--json | --prometheus] [-c CONFIG | --pid PID]\n"
 	    "  -c, --config FILE  configuration (default %s/mw.yaml)\n"
 	    "  -t, --test         check the configuration and exit\n"
 	    "  -v, --verbose      log debug messages\n"
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n"
+	    "mwsup status --help lists the options of status.\n"
 	    "See mwsup(8) and mw.yaml(5).\n", MW_SYSCONFDIR);
 }
 

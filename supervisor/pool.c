@@ -217,8 +217,10 @@ pool_exec_child(struct worker *w, int ctl)
 	snprintf(slot, sizeof(slot), "%d", w->index);
 	snprintf(gen, sizeof(gen), "%u", w->generation);
 	{
+		/* mwsup -v: the workers log debug messages too. */
 		char *argv[] = { "mwworker", "--slot", slot, "--generation",
-		    gen, "--config-name", sup.cfg->path, NULL };
+		    gen, "--config-name", sup.cfg->path,
+		    log_get_verbose() ? "--verbose" : NULL, NULL };
 
 		syscall(SYS_execveat, pool_exe_fd, "", argv, environ,
 		    AT_EMPTY_PATH);

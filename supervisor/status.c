@@ -408,8 +408,13 @@ status_usage(FILE *f)
 {
 	fprintf(f, "usage: mwsup status [--json | --prometheus] "
 	    "[-c CONFIG | --pid PID]\n"
-	    "Shows the workers and counters of a running mwsup (the one\n"
-	    "started with -c CONFIG, or with process id PID).\n");
+	    "Shows the workers and counters of a running mwsup.\n"
+	    "  -j, --json           print them as JSON\n"
+	    "  -P, --prometheus     print them as Prometheus metrics\n"
+	    "  -c, --config CONFIG  the mwsup started with -c CONFIG\n"
+	    "  -p, --pid PID        the mwsup with process id PID\n"
+	    "  -h, --help           show this help\n"
+	    "See mwsup(8).\n");
 }
 
 int

@@ -229,6 +229,62 @@ subtest 'mwsup --help prints usage on stdout' => sub {
 	like($out, qr/-t\b/, 'the usage mentions -t');
 };
 
+# Every option the code accepts (its getopt_long table and short-option
+# string) is in the help text that goes with it.
+sub getopt_table {
+	my ($file, $func) = @_;
+	my $src = read_file(repo_dir() . "/$file");
+	my ($body) = $src =~ /^\Q$func\E\(int argc, char \*\*argv\)\n\{\n(.*?)^\}/ms
+		or die "test bug: no $func() in $file\n";
+	my ($table) = $body =~ /struct option opts\[\] = \{(.*?)\};/s
+		or die "test bug: no option table in $func()\n";
+	my @long = $table =~ /\{\s*"([a-z-]+)",/g;
+	my ($short) = $body =~ /getopt_long\(argc, argv, "([^"]*)"/
+		or die "test bug: no getopt_long() in $func()\n";
+	$short =~ s/://g;
+	return (\@long, [split //, $short]);
+}
+for my $t (['supervisor/main.c', 'main', []],
+    ['supervisor/status.c', 'status_main', ['status']]) {
+	my ($file, $func, $pre) = @$t;
+	my ($long, $short) = getopt_table($file, $func);
+	my ($rc, $out) = run_cmd($mwsup, @$pre, '--help');
+	my $cmd = join(' ', 'mwsup', @$pre, '--help');
+	subtest "$cmd lists every option of $func() in $file" => sub {
+		is($rc, 0, 'exit 0');
+		cmp_ok(scalar @$long, '>=', 4, 'the table was read (' .
+		    join(' ', @$long) . ')');
+		like($out, qr/(?<![\w-])--\Q$_\E\b/, "--$_") for @$long;
+		like($out, qr/(?<![\w-])-\Q$_\E\b/, "-$_") for @$short;
+	};
+}
+
+# The default configuration --help names is the one compiled in (the
+# build's sysconfdir, /etc for the Debian package), the one mwsup opens
+# without -c, and the one the installed man pages name.
+{
+	my $mk = read_file(build_dir() . '/Makefile');
+	my %var = $mk =~ /^(prefix|sysconfdir) = (.*)$/mg;
+	(my $sysconf = $var{sysconfdir}) =~ s/\$\{prefix\}/$var{prefix}/;
+	my $path = "$sysconf/mwsup/mw.yaml";
+	my ($rc, $out) = run_cmd($mwsup, '--help');
+	subtest "the default configuration is $path everywhere" => sub {
+		like($out, qr/\(default \Q$path\E\)/, '--help names it');
+		SKIP: {
+			skip("$path exists here", 1) if -e $path;
+			my ($rc2, undef, $err2) = run_cmd($mwsup, '-t');
+			like($err2, qr/\Q$path\E: cannot open/,
+			    'mwsup -t without -c opens it');
+		}
+		for my $page ('mwsup.8', 'mw.yaml.5') {
+			my $man = read_file(build_dir() . "/man/gen/$page");
+			like($man, qr/\Q$path\E/, "the installed $page names it");
+			unlike($man, qr{(?<![\w/])/etc/mwsup/}, "and no other")
+				if $sysconf ne '/etc';
+		}
+	};
+}
+
 ($rc, $out, $err) = run_cmd($mwsup, '--no-such-option');
 subtest 'an unknown option is refused with usage' => sub {
 	is($rc, 2, 'exit 2');

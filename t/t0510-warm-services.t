@@ -42,7 +42,8 @@ $wgHooks['ApiBeforeMain'][] = static function () {
 	}
 };
 PHP
-my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 });
+# -v: the lists of kept and reset services are logged at debug level.
+my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 }, args => ['-v']);
 my $jar = cookie_jar();
 
 sub api {
@@ -143,6 +144,12 @@ is($hooks, 1, 'a hook handler registered per request runs once, not once per ear
 
 my $log = log_text($srv);
 my ($kept) = $log =~ /services kept across requests: ([^\n]*)/;
+my ($nkept, $nreset, $nmade) =
+    $log =~ /warm mode: services: (\d+) kept, (\d+) reset, (\d+) made per request\n/;
+my @listed = map { scalar(() = join(' ', $log =~ /services $_: ([^\n]*)/g) =~ /\S+/g) }
+    'kept across requests', 'reset after each request', 'made per request';
+is_deeply(\@listed, [ $nkept // -1, $nreset // -1, $nmade // -1 ],
+    'with -v, the one-line summary counts what the lists name');
 ok(defined $kept && $kept =~ /\bLocalisationCache\b/ && $kept =~ /\bMainConfig\b/,
     'the worker keeps the default services') or diag($kept // 'no list logged');
 for my $s (qw(LanguageConverterFactory LanguageFactory ContentLanguage MagicWordFactory)) {
@@ -177,7 +184,7 @@ stopped_cleanly($srv);
 # asking for sr-el must leave the next one the default.
 my $sr = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true');
 append_settings($sr, q{$wgLanguageCode = 'sr';});
-my $srsrv = start_mwsup($sr->{config}, env => { MWSUP_WARM_VERIFY => 1 });
+my $srsrv = start_mwsup($sr->{config}, env => { MWSUP_WARM_VERIFY => 1 }, args => ['-v']);
 sub user_variant {
 	my ($query) = @_;
 	my $r = http(GET => "/wiki/Main_Page$query");
@@ -226,6 +233,14 @@ log_like($prsrv, qr/snapshot\.reset: no service NoSuchService/,
 log_like($prsrv, qr/service CommentFormatter is not reset but made for each request: it is made with the user's language/,
     'a service made from the request is made per request even when named, and why is logged');
 log_unlike($prsrv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');
+# Without -v a worker start logs one line about services, not the lists.
+{
+	my $l = log_text($prsrv);
+	my $n = () = $l =~ /warm mode: services: \d+ kept, \d+ reset, \d+ made per request /g;
+	is($n, 1, 'without -v: one summary line of the services');
+	unlike($l, qr/services (?:kept across|reset after each|made per) request/,
+	    'and no list of them');
+}
 stopped_cleanly($prsrv);
 
 # --- a database that is not kept ------------------------------------------

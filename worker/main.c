@@ -90,7 +90,8 @@ static void
 worker_usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: mwworker --slot N --generation G --config-name PATH\n"
+	    "usage: mwworker --slot N --generation G --config-name PATH "
+	    "[--verbose]\n"
 	    "       mwworker --help | --version\n"
 	    "\n"
 	    "PHP worker of mwsup, started by the supervisor only: descriptor 3\n"
@@ -371,6 +372,7 @@ main(int argc, char **argv)
 		{ "slot",		required_argument, NULL, 's' },
 		{ "generation",		required_argument, NULL, 'g' },
 		{ "config-name",	required_argument, NULL, 'c' },
+		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -395,6 +397,9 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			cfg_name = optarg;
+			break;
+		case 'v':
+			log_set_verbose(1);
 			break;
 		case 'h':
 			worker_usage(stdout);

@@ -323,11 +323,17 @@ static sapi_module_struct mwsapi_module = {
  * php: settings become "name=value" lines of the SAPI's ini_entries, which
  * PHP parses after php.ini and conf.d.  Values with INI syntax characters
  * are quoted; a quote or newline cannot be expressed and is refused.
+ *
+ * Before them, PHP's own caps on a request body follow limits.body:
+ * Debian's embed php.ini says upload_max_filesize = 2M and post_max_size =
+ * 8M, and PHP drops a larger upload or form without a word to the client
+ * (an empty $_FILES entry or $_POST), although mwsup accepted the body.
+ * A php: setting of either still wins, being parsed later.
  */
 static int
 mwsapi_build_ini(const struct config *cfg)
 {
-	size_t cap = sizeof(mwsapi_ini_defaults), len;
+	size_t cap = sizeof(mwsapi_ini_defaults) + 80, len;
 	int i;
 
 	for (i = 0; i < cfg->nini; i++)
@@ -338,6 +344,10 @@ mwsapi_build_ini(const struct config *cfg)
 	}
 	memcpy(mwsapi_ini, mwsapi_ini_defaults, sizeof(mwsapi_ini_defaults));
 	len = sizeof(mwsapi_ini_defaults) - 1;
+	if (cfg->body_max > 0)
+		len += (size_t)sprintf(mwsapi_ini + len,
+		    "upload_max_filesize=%zu\npost_max_size=%zu\n",
+		    cfg->body_max, cfg->body_max);
 	for (i = 0; i < cfg->nini; i++) {
 		const char *n = cfg->ini[i].name, *v = cfg->ini[i].value;
 		bool quote;

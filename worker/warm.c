@@ -404,6 +404,8 @@ warm_keep_services(void)
 	    warm.cfg->nexclude, "service:");
 	warm_hand_names(ce, "resetServices", warm.cfg->reset,
 	    warm.cfg->nreset, "");
+	zend_update_static_property_bool(ce, ZEND_STRL("debug"),
+	    log_get_verbose());
 }
 
 /*

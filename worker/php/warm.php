@@ -76,6 +76,8 @@ final class MwsupWarm {
 	private static $booted = false;
 	/** @var string[] services kept across requests (set by the worker) */
 	public static $keepServices = [];
+	/** @var bool mwsup -v: log the lists of services (set by the worker) */
+	public static $debug = false;
 	/** @var bool the first request dropped the bootstrap's services */
 	private static $ready = false;
 	/** @var bool[] kept service names (keys) */
@@ -814,6 +816,31 @@ final class MwsupWarm {
 	}
 
 	/**
+	 * Once per worker: how many services are kept, reset and made per
+	 * request, in one line; the names (several lines of a few hundred
+	 * bytes: core's list is long) only with mwsup -v, as every worker
+	 * logs them again at each start.
+	 */
+	private static function logServices(): void {
+		$all = MediaWikiServices::getInstance()->getServiceNames();
+		$made = array_diff( $all, array_keys( self::$keep ), array_keys( self::$resetNames ) );
+		error_log( sprintf( 'warm mode: services: %d kept, %d reset, %d made per request%s',
+			count( self::$keep ), count( self::$resetNames ), count( $made ),
+			self::$debug ? '' : ' (mwsup -v lists them)' ) );
+		if ( !self::$debug ) {
+			return;
+		}
+		error_log( 'warm mode: services kept across requests: ' .
+			( implode( ' ', array_keys( self::$keep ) ) ?: 'none' ) );
+		foreach ( array_chunk( array_keys( self::$resetNames ), 20 ) ?: [ [ 'none' ] ] as $names ) {
+			error_log( 'warm mode: services reset after each request: ' . implode( ' ', $names ) );
+		}
+		foreach ( array_chunk( array_values( $made ), 20 ) ?: [ [ 'none' ] ] as $names ) {
+			error_log( 'warm mode: services made per request: ' . implode( ' ', $names ) );
+		}
+	}
+
+	/**
 	 * One HTTP request.  Returns false when the worker should not serve
 	 * another one with this state (an exception reached the top).
 	 */
@@ -825,12 +852,7 @@ final class MwsupWarm {
 			self::installCacheManipulators();
 			self::installResetManipulators();
 			self::$ready = true;
-			error_log( 'warm mode: services kept across requests: ' .
-				( implode( ' ', array_keys( self::$keep ) ) ?: 'none' ) );
-			// In lines of a few hundred bytes: the list of core's is long.
-			foreach ( array_chunk( array_keys( self::$resetNames ), 20 ) ?: [ [ 'none' ] ] as $names ) {
-				error_log( 'warm mode: services reset after each request: ' . implode( ' ', $names ) );
-			}
+			self::logServices();
 		}
 		try {
 			self::webStart();
