@@ -59,7 +59,8 @@ $wgHooks['BeforePageDisplay'][] = static function ( $out ) {
 		'X-Mwsup-Test-Held: ' . count( $req->held ) . ' ' . count( $user->held ) );
 };
 PHP
-my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 });
+my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 },
+    args => ['-v']);	# -v: the workers list their kept services
 
 # The worker's requests served, once its slot is idle again (its check
 # after the request is done then), or undef.
