@@ -59,8 +59,12 @@ for my $mode (qw(warm cold)) {
 		ok($s[0]{index}, 'cold: so is the entry script, index.php, which runs for each request');
 	}
 	cmp_ok($s[0]{scripts} // -1, '>=', 100, "$mode: hundreds of scripts are cached (" . ($s[0]{scripts} // '?') . ')');
-	is($s[2]{misses}, $s[1]{misses},
-	    "$mode: the third page view compiles nothing the second did not (misses stay at " . ($s[1]{misses} // '?') . ')');
+	# A view may take a path the earlier ones did not (a deferred update,
+	# a cache entry expiring) and compile a file or two; without the
+	# cache every one of its ~1,000 files would be compiled again.
+	cmp_ok(($s[2]{misses} // 1e9) - ($s[1]{misses} // 0), '<=', 3,
+	    "$mode: the third page view compiles next to nothing (misses " . ($s[1]{misses} // '?')
+	    . ' -> ' . ($s[2]{misses} // '?') . ')');
 	if ($mode eq 'cold') {
 		# A warm worker includes nothing per request once its classes
 		# are loaded (the bootstrap's code is what runs), so only a

@@ -374,7 +374,7 @@ my @RULES = (
 		s/(^|")(\d+\.\d+%) +[\d.]+( +\d+ )/$1$2 *$3/mg;
 		s/("cachereport":\{"timestamp":")\d{14}"/$1*"/g;
 		s/^(Cached time: )\d{14}$/$1*/mg;
-		s/(parser cache with key \S+ and timestamp )\d{14}( and revision id)/$1*$2/g }],
+		s/((?:parser cache|RevisionOutputCache) with key \S+ and timestamp )\d{14}( and revision id)/$1*$2/g }],
 	# Secrets handed to this session (mw.user.tokens, the edit token of
 	# a form, a rollback link).  The anonymous token "+\" is the same
 	# for all and kept.
