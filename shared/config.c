@@ -90,20 +90,49 @@ struct config_key {
 	const struct config_key	*sub;		/* keys of a section */
 };
 
-static void config_error(const char *, unsigned long, unsigned long,
+static int config_error(const char *, unsigned long, unsigned long,
     const char *, ...) __attribute__((format(printf, 4, 5)));
+static int config_fail(struct config_walk *, const struct config_node *,
+    const char *, ...) __attribute__((format(printf, 3, 4)));
 
-static void
+/* "file:line:column: message"; -1, for the caller to return. */
+static int
+config_verror(const char *name, unsigned long line, unsigned long col,
+    const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_err("%s:%lu:%lu: %s", name, line, col, msg);
+	return -1;
+}
+
+static int
 config_error(const char *name, unsigned long line, unsigned long col,
     const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	config_verror(name, line, col, fmt, ap);
 	va_end(ap);
-	log_err("%s:%lu:%lu: %s", name, line, col, msg);
+	return -1;
+}
+
+/*
+ * A schema error at node n, so that each check is one statement, as in
+ * "if (bad) return config_fail(w, val, "%s: ...", w->path);".
+ */
+static int
+config_fail(struct config_walk *w, const struct config_node *n,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	config_verror(w->name, n->line, n->col, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 /* ---- reading the YAML into a tree ---- */
@@ -187,17 +216,13 @@ static int
 config_check_props(const struct config_reader *r, const struct config_node *n,
     const yaml_char_t *anchor, const yaml_char_t *tag)
 {
-	if (anchor) {
-		config_error(r->name, n->line, n->col,
+	if (anchor)
+		return config_error(r->name, n->line, n->col,
 		    "YAML anchors (&%.40s) and aliases are not supported",
 		    (const char *)anchor);
-		return -1;
-	}
-	if (tag) {
-		config_error(r->name, n->line, n->col,
+	if (tag)
+		return config_error(r->name, n->line, n->col,
 		    "YAML tags (%.60s) are not supported", (const char *)tag);
-		return -1;
-	}
 	return 0;
 }
 
@@ -257,11 +282,9 @@ config_build(struct config_reader *r, yaml_event_t *ev, struct config_node *n,
 		goto fail;
 	}
 	yaml_event_delete(ev);
-	if (depth >= CONFIG_MAX_DEPTH) {
-		config_error(r->name, n->line, n->col,
+	if (depth >= CONFIG_MAX_DEPTH)
+		return config_error(r->name, n->line, n->col,
 		    "nested more than %d levels deep", CONFIG_MAX_DEPTH);
-		return -1;
-	}
 	for (;;) {
 		if (config_next(r, &kid) == -1)
 			return -1;
@@ -494,48 +517,49 @@ config_string(struct config_walk *w, const struct config_node *key,
 	const struct config_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
-	if (val->kind != CONFIG_SCALAR || val->len == 0) {
-		config_error(w->name, at->line, at->col, "%s: expected %s%s",
+	if (val->kind != CONFIG_SCALAR || val->len == 0)
+		return config_fail(w, at, "%s: expected %s%s",
 		    w->path, what, config_got(val, got, sizeof(got)));
+	if (memchr(val->text, '\0', val->len))
+		return config_fail(w, at,
+		    "%s: contains a NUL byte", w->path);
+	return 0;
+}
+
+/*
+ * A copy of s in *out, with a trailing '/' added if dir is set and s lacks
+ * one.  Running out of memory is said here, naming the setting (what and
+ * name run together: "php." and the ini name), so callers only return -1.
+ */
+static int
+config_copy(struct config_walk *w, char **out, const char *s, int dir,
+    const char *what, const char *name)
+{
+	size_t len = strlen(s);
+
+	if ((*out = malloc(len + 2)) == NULL) {
+		log_err("%s: %s%s: out of memory", w->name, what, name);
 		return -1;
 	}
-	if (memchr(val->text, '\0', val->len)) {
-		config_error(w->name, at->line, at->col,
-		    "%s: contains a NUL byte", w->path);
-		return -1;
+	memcpy(*out, s, len + 1);
+	if (dir && (len == 0 || s[len - 1] != '/')) {
+		(*out)[len] = '/';
+		(*out)[len + 1] = '\0';
 	}
 	return 0;
 }
 
+/* Replace the string in *slot with a copy of s. */
 static int
 config_store(struct config_walk *w, char **slot, const char *s)
 {
 	char *copy;
 
-	if ((copy = strdup(s)) == NULL) {
-		log_err("%s: %s: out of memory", w->name, w->path);
+	if (config_copy(w, &copy, s, 0, w->path, "") == -1)
 		return -1;
-	}
 	free(*slot);
 	*slot = copy;
 	return 0;
-}
-
-/* Copy s, adding a trailing '/' if it lacks one. */
-static char *
-config_dir_prefix(const char *s)
-{
-	size_t len = strlen(s);
-	char *p;
-
-	if ((p = malloc(len + 2)) == NULL)
-		return NULL;
-	memcpy(p, s, len + 1);
-	if (len == 0 || p[len - 1] != '/') {
-		p[len] = '/';
-		p[len + 1] = '\0';
-	}
-	return p;
 }
 
 /* A URL prefix must be one a normalised request path can match. */
@@ -577,14 +601,12 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 		bad = val->kind != CONFIG_SCALAR ||
 		    config_parse_u64(val->text, val->len, &v) == -1 ||
 		    v < k->min || v > k->max;
-		if (bad) {
-			config_error(w->name, at->line, at->col,
+		if (bad)
+			return config_fail(w, at,
 			    "%s: expected an integer from %llu to %llu%s",
 			    w->path, (unsigned long long)k->min,
 			    (unsigned long long)k->max,
 			    config_got(val, got, sizeof(got)));
-			return -1;
-		}
 		if (k->num == CONFIG_NUM_INT)
 			*(int *)field = (int)v;
 		else
@@ -596,15 +618,13 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 		    config_parse_size(val->text, val->len, &v) == -1 ||
 		    v > k->max || (v < k->min &&
 		    !(k->num == CONFIG_NUM_RSS && v == 0));
-		if (bad) {
-			config_error(w->name, at->line, at->col,
+		if (bad)
+			return config_fail(w, at,
 			    "%s: expected %sa size from %s to %s%s", w->path,
 			    k->num == CONFIG_NUM_RSS ? "0 or " : "",
 			    config_size_text(k->min, lo, sizeof(lo)),
 			    config_size_text(k->max, hi, sizeof(hi)),
 			    config_got(val, got, sizeof(got)));
-			return -1;
-		}
 		if (k->num == CONFIG_NUM_SIZE)
 			*(size_t *)field = (size_t)v;
 		else
@@ -614,13 +634,11 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 		bad = val->kind != CONFIG_SCALAR ||
 		    config_parse_ms(val->text, val->len, &v) == -1 ||
 		    v < k->min || v > k->max;
-		if (bad) {
-			config_error(w->name, at->line, at->col,
+		if (bad)
+			return config_fail(w, at,
 			    "%s: expected seconds from 0.001 to %llu%s",
 			    w->path, (unsigned long long)k->max / 1000,
 			    config_got(val, got, sizeof(got)));
-			return -1;
-		}
 		*(int *)field = (int)v;
 		return 0;
 	}
@@ -636,12 +654,10 @@ config_set_abspath(struct config_walk *w, const struct config_key *k,
 
 	if (config_string(w, key, val, "an absolute path") == -1)
 		return -1;
-	if (val->text[0] != '/') {
-		config_error(w->name, val->line, val->col,
+	if (val->text[0] != '/')
+		return config_fail(w, val,
 		    "%s: expected an absolute path%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	return config_store(w, slot, val->text);
 }
 
@@ -676,12 +692,10 @@ config_set_log_target(struct config_walk *w, const struct config_key *k,
 	}
 	if (config_string(w, key, val, "\"off\", \"stderr\" or an absolute path") == -1)
 		return -1;
-	if (strcmp(val->text, "stderr") != 0 && val->text[0] != '/') {
-		config_error(w->name, val->line, val->col,
+	if (strcmp(val->text, "stderr") != 0 && val->text[0] != '/')
+		return config_fail(w, val,
 		    "%s: expected \"off\", \"stderr\" or an absolute path%s",
 		    w->path, config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	return config_store(w, slot, val->text);
 }
 
@@ -702,13 +716,11 @@ config_set_name_opt(struct config_walk *w, const struct config_key *k,
 	if (config_string(w, key, val, "a name") == -1)
 		return -1;
 	for (p = (const unsigned char *)val->text; *p; p++) {
-		if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == ':') {
-			config_error(w->name, val->line, val->col,
+		if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == ':')
+			return config_fail(w, val,
 			    "%s: %s contains a space, \"/\", \":\" or a "
 			    "control character", w->path,
 			    config_quote(val->text, val->len, q, sizeof(q)));
-			return -1;
-		}
 	}
 	return config_store(w, slot, val->text);
 }
@@ -734,16 +746,12 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 	if (problem == NULL && strcmp(val->text, "/") == 0)
 		problem = "would send every request to index.php; "
 		    "use a prefix like /wiki/";
-	if (problem) {
-		config_error(w->name, val->line, val->col, "%s: %s %s",
+	if (problem)
+		return config_fail(w, val, "%s: %s %s",
 		    w->path, config_quote(val->text, val->len, q, sizeof(q)),
 		    problem);
+	if (config_copy(w, &p, val->text, 1, w->path, "") == -1)
 		return -1;
-	}
-	if ((p = config_dir_prefix(val->text)) == NULL) {
-		log_err("%s: %s: out of memory", w->name, w->path);
-		return -1;
-	}
 	free(*slot);
 	*slot = p;
 	return 0;
@@ -767,10 +775,9 @@ config_set_dispatch(struct config_walk *w, const struct config_key *k,
 		w->cfg->dispatch = DISPATCH_LONGEST_BUSY;
 		return 0;
 	}
-	config_error(w->name, at->line, at->col,
+	return config_fail(w, at,
 	    "%s: expected \"queue\" or \"longest-busy\"%s", w->path,
 	    config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 /* mediawiki.symlinks, static.symlinks: refuse, inside, owner or follow. */
@@ -794,10 +801,9 @@ config_set_symlinks(struct config_walk *w, const struct config_key *k,
 			return 0;
 		}
 	}
-	config_error(w->name, at->line, at->col,
+	return config_fail(w, at,
 	    "%s: expected \"refuse\", \"inside\", \"owner\" or \"follow\"%s",
 	    w->path, config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 /* unix_socket.mode: permission bits in octal, like chmod's "0660". */
@@ -822,10 +828,9 @@ config_set_mode(struct config_walk *w, const struct config_key *k,
 	*slot = v;
 	return 0;
 bad:
-	config_error(w->name, at->line, at->col,
+	return config_fail(w, at,
 	    "%s: expected permission bits in octal, like 0660%s", w->path,
 	    config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
@@ -850,10 +855,9 @@ config_set_bool(struct config_walk *w, const struct config_key *k,
 		*slot = false;
 		return 0;
 	}
-	config_error(w->name, at->line, at->col,
+	return config_fail(w, at,
 	    "%s: expected true or false%s", w->path,
 	    config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 static int
@@ -955,17 +959,13 @@ config_set_listen(struct config_walk *w, const struct config_key *k,
 	size_t i, j;
 
 	(void)k;
-	if (val->kind != CONFIG_SEQ) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != CONFIG_SEQ)
+		return config_fail(w, at,
 		    "listen: expected a sequence of addresses%s",
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
-	if (val->nkids == 0) {
-		config_error(w->name, val->line, val->col,
+	if (val->nkids == 0)
+		return config_fail(w, val,
 		    "listen: expected at least one address");
-		return -1;
-	}
 	for (i = 0; i < (size_t)cfg->nlisten; i++) {
 		free(cfg->listen[i]);
 		cfg->listen[i] = NULL;
@@ -973,27 +973,21 @@ config_set_listen(struct config_walk *w, const struct config_key *k,
 	cfg->nlisten = 0;
 	for (i = 0; i < val->nkids; i++) {
 		a = &val->kids[i];
-		if (i == CONFIG_MAX_LISTEN) {
-			config_error(w->name, a->line, a->col,
+		if (i == CONFIG_MAX_LISTEN)
+			return config_fail(w, a,
 			    "listen: more than %d addresses", CONFIG_MAX_LISTEN);
-			return -1;
-		}
 		if (config_string(w, a, a, "an address") == -1)
 			return -1;
-		if ((problem = config_address_problem(a->text)) != NULL) {
-			config_error(w->name, a->line, a->col, "listen %s: %s",
+		if ((problem = config_address_problem(a->text)) != NULL)
+			return config_fail(w, a, "listen %s: %s",
 			    config_quote(a->text, a->len, q, sizeof(q)),
 			    problem);
-			return -1;
-		}
 		for (j = 0; j < i; j++) {
-			if (strcmp(val->kids[j].text, a->text) == 0) {
-				config_error(w->name, a->line, a->col,
+			if (strcmp(val->kids[j].text, a->text) == 0)
+				return config_fail(w, a,
 				    "listen \"%s\": listed twice (first at "
 				    "%lu:%lu)", a->text, val->kids[j].line,
 				    val->kids[j].col);
-				return -1;
-			}
 		}
 		if (config_store(w, &cfg->listen[i], a->text) == -1)
 			return -1;
@@ -1011,23 +1005,19 @@ config_check_key(struct config_walk *w, const struct config_node *map,
 	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
 	size_t j;
 
-	if (key->kind != CONFIG_SCALAR || key->len == 0) {
-		config_error(w->name, key->line, key->col,
+	if (key->kind != CONFIG_SCALAR || key->len == 0)
+		return config_fail(w, key,
 		    "%s%sexpected a key name%s", where ? where : "",
 		    where ? ": " : "", config_got(key, got, sizeof(got)));
-		return -1;
-	}
 	for (j = 0; j < i; j++) {
 		prev = &map->kids[2 * j];
 		if (prev->len == key->len &&
-		    memcmp(prev->text, key->text, key->len) == 0) {
-			config_error(w->name, key->line, key->col,
+		    memcmp(prev->text, key->text, key->len) == 0)
+			return config_fail(w, key,
 			    "%s%sduplicate key %s (first at %lu:%lu)",
 			    where ? where : "", where ? ": " : "",
 			    config_quote(key->text, key->len, q, sizeof(q)),
 			    prev->line, prev->col);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -1041,9 +1031,8 @@ config_section_ok(struct config_walk *w, const struct config_node *key,
 
 	if (val->kind == CONFIG_MAP)
 		return 0;
-	config_error(w->name, at->line, at->col, "%s: expected %s%s",
+	return config_fail(w, at, "%s: expected %s%s",
 	    w->path, what, config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 static int
@@ -1082,25 +1071,19 @@ config_set_php(struct config_walk *w, const struct config_key *k,
 		if (config_check_key(w, val, i, "php") == -1)
 			return -1;
 		if (memchr(name->text, '\0', name->len) ||
-		    !config_ini_name_ok(name->text)) {
-			config_error(w->name, name->line, name->col,
+		    !config_ini_name_ok(name->text))
+			return config_fail(w, name,
 			    "php: bad setting name %s", config_quote(name->text,
 			    name->len, q, sizeof(q)));
-			return -1;
-		}
-		if (v->kind != CONFIG_SCALAR) {
-			config_error(w->name, v->line, v->col,
+		if (v->kind != CONFIG_SCALAR)
+			return config_fail(w, v,
 			    "php.%s: expected a value%s", name->text,
 			    config_got(v, got, sizeof(got)));
-			return -1;
-		}
 		/* what the worker's php.ini text cannot carry */
-		if (memchr(v->text, '\0', v->len) || strpbrk(v->text, "\"\r\n")) {
-			config_error(w->name, v->line, v->col,
+		if (memchr(v->text, '\0', v->len) || strpbrk(v->text, "\"\r\n"))
+			return config_fail(w, v,
 			    "php.%s: a value cannot hold a double quote, a "
 			    "newline or a NUL byte", name->text);
-			return -1;
-		}
 		text = v->text;
 		if (config_is_null(v))
 			text = "";
@@ -1110,11 +1093,8 @@ config_set_php(struct config_walk *w, const struct config_key *k,
 		else if (v->plain && (strcmp(text, "false") == 0 ||
 		    strcmp(text, "False") == 0 || strcmp(text, "FALSE") == 0))
 			text = "0";
-		if ((copy = strdup(text)) == NULL) {
-			log_err("%s: php.%s: out of memory", w->name,
-			    name->text);
+		if (config_copy(w, &copy, text, 0, "php.", name->text) == -1)
 			return -1;
-		}
 		/* a default of the same name is overridden, not repeated */
 		for (j = 0; j < w->ndefault_ini; j++)
 			if (strcmp(cfg->ini[j].name, name->text) == 0)
@@ -1126,16 +1106,14 @@ config_set_php(struct config_walk *w, const struct config_key *k,
 		}
 		if (cfg->nini == CONFIG_MAX_INI) {
 			free(copy);
-			config_error(w->name, name->line, name->col,
+			return config_fail(w, name,
 			    "php: more than %d settings", CONFIG_MAX_INI);
-			return -1;
 		}
 		cfg->ini[cfg->nini].value = copy;
-		if ((cfg->ini[cfg->nini].name = strdup(name->text)) == NULL) {
+		if (config_copy(w, &cfg->ini[cfg->nini].name, name->text, 0,
+		    "php.", name->text) == -1) {
 			free(copy);
 			cfg->ini[cfg->nini].value = NULL;
-			log_err("%s: php.%s: out of memory", w->name,
-			    name->text);
 			return -1;
 		}
 		cfg->nini++;
@@ -1162,27 +1140,21 @@ config_set_cache_control(struct config_walk *w, const struct config_key *k,
 		*slot = NULL;
 		return 0;
 	}
-	if (val->kind != CONFIG_SCALAR) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != CONFIG_SCALAR)
+		return config_fail(w, at,
 		    "%s: expected a Cache-Control value (\"\" for none)%s",
 		    w->path, config_got(val, got, sizeof(got)));
-		return -1;
-	}
-	if (val->len > 256) {
-		config_error(w->name, at->line, at->col,
+	if (val->len > 256)
+		return config_fail(w, at,
 		    "%s: longer than 256 characters", w->path);
-		return -1;
-	}
 	for (size_t i = 0; i < val->len; i++) {
 		unsigned char ch = (unsigned char)val->text[i];
 
-		if (ch < 0x20 || ch > 0x7e) {
-			config_error(w->name, at->line, at->col,
+		if (ch < 0x20 || ch > 0x7e)
+			return config_fail(w, at,
 			    "%s: %s contains a control or non-ASCII character",
 			    w->path, config_quote(val->text, val->len, got,
 			    sizeof(got)));
-			return -1;
-		}
 	}
 	return config_store(w, slot, val->text);
 }
@@ -1228,36 +1200,31 @@ config_set_types(struct config_walk *w, const struct config_node *key,
 			return -1;
 		config_quote(ext->text, ext->len, q, sizeof(q));
 		if (ext->len > 32 || strspn(ext->text, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-") != ext->len) {
-			config_error(w->name, ext->line, ext->col,
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-") != ext->len)
+			return config_fail(w, ext,
 			    "static.types %s: an extension is up to 32 letters, "
 			    "digits, \"_\", \"+\" or \"-\", without the dot", q);
-			return -1;
-		}
 		if (type->kind != CONFIG_SCALAR || type->len == 0 ||
 		    (problem = config_media_type_problem(type->text,
 		    type->len)) != NULL) {
 			char got[CONFIG_QUOTE_MAX * 4 + 32];
 			const struct config_node *at = config_at(ext, type);
 
-			config_error(w->name, at->line, at->col,
+			return config_fail(w, at,
 			    "static.types %s: expected a media type like "
 			    "\"image/png\"%s", q,
 			    config_got(type, got, sizeof(got)));
-			return -1;
 		}
-		if (cfg->ntypes == CONFIG_MAX_TYPES) {
-			config_error(w->name, ext->line, ext->col,
+		if (cfg->ntypes == CONFIG_MAX_TYPES)
+			return config_fail(w, ext,
 			    "static.types: more than %d extensions",
 			    CONFIG_MAX_TYPES);
-			return -1;
-		}
 		t = &cfg->types[cfg->ntypes];
-		if ((t->ext = strdup(ext->text)) == NULL ||
-		    (t->type = strdup(type->text)) == NULL) {
+		if (config_copy(w, &t->ext, ext->text, 0, "static.types",
+		    "") == -1 || config_copy(w, &t->type, type->text, 0,
+		    "static.types", "") == -1) {
 			free(t->ext);
 			t->ext = NULL;
-			log_err("%s: static.types: out of memory", w->name);
 			return -1;
 		}
 		for (char *c = t->ext; *c; c++)
@@ -1322,10 +1289,9 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 				    "static.types");
 				rc = config_set_types(w, pre, dir);
 			} else {
-				config_error(w->name, pre->line, pre->col,
+				return config_fail(w, pre,
 				    "unknown key %s in static (a URL prefix "
 				    "starts with \"/\")", q);
-				return -1;
 			}
 			if (rc == -1)
 				return -1;
@@ -1337,32 +1303,25 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 			problem = "is the MediaWiki root, which is always served";
 		else
 			problem = config_prefix_problem(pre->text);
-		if (problem) {
-			config_error(w->name, pre->line, pre->col,
+		if (problem)
+			return config_fail(w, pre,
 			    "static %s: prefix %s", q, problem);
-			return -1;
-		}
 		if (dir->kind != CONFIG_SCALAR || dir->len == 0 ||
 		    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
 			dir = config_at(pre, dir);
-			config_error(w->name, dir->line, dir->col,
+			return config_fail(w, dir,
 			    "static %s: expected an absolute directory path%s",
 			    q, config_got(pre + 1, got, sizeof(got)));
-			return -1;
 		}
-		if (cfg->nstatics == CONFIG_MAX_STATIC) {
-			config_error(w->name, pre->line, pre->col,
+		if (cfg->nstatics == CONFIG_MAX_STATIC)
+			return config_fail(w, pre,
 			    "static: more than %d prefixes", CONFIG_MAX_STATIC);
+		if (config_copy(w, &prefix, pre->text, 1, "static", "") == -1)
 			return -1;
-		}
-		if ((prefix = config_dir_prefix(pre->text)) == NULL) {
-			log_err("%s: static: out of memory", w->name);
-			return -1;
-		}
 		/* "/images" and "/images/" are the same prefix */
 		for (j = 0; j < cfg->nstatics; j++) {
 			if (strcmp(cfg->statics[j].prefix, prefix) == 0) {
-				config_error(w->name, pre->line, pre->col,
+				config_fail(w, pre,
 				    "static %s: same prefix as %s at %lu:%lu",
 				    q, cfg->statics[j].prefix,
 				    cfg->statics[j].line, cfg->statics[j].col);
@@ -1374,10 +1333,9 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 		st->prefix = prefix;
 		st->line = pre->line;
 		st->col = pre->col;
-		if ((st->dir = strdup(dir->text)) == NULL) {
+		if (config_copy(w, &st->dir, dir->text, 0, "static", "") == -1) {
 			free(prefix);
 			st->prefix = NULL;
-			log_err("%s: static: out of memory", w->name);
 			return -1;
 		}
 		cfg->nstatics++;
@@ -1443,21 +1401,17 @@ config_set_names(struct config_walk *w, const struct config_node *key,
 
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != CONFIG_SEQ)
+		return config_fail(w, at,
 		    "%s: expected a sequence of names%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	config_free_names(names, n);
 	for (i = 0; i < val->nkids; i++) {
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_EXCLUDE) {
-			config_error(w->name, e->line, e->col,
+		if (i == CONFIG_MAX_EXCLUDE)
+			return config_fail(w, e,
 			    "%s: more than %d entries", w->path,
 			    CONFIG_MAX_EXCLUDE);
-			return -1;
-		}
 		if (config_string(w, e, e, "a name") == -1)
 			return -1;
 		if (config_store(w, &names[i], e->text) == -1)
@@ -1492,12 +1446,10 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 		for (c = cfg->reset[i]; *c != '\0'; c++)
 			if (isspace((unsigned char)*c) || *c == ',')
 				break;
-		if (*c != '\0' || cfg->reset[i][0] == '\0') {
-			config_error(w->name, val->kids[i].line,
-			    val->kids[i].col, "%s: \"%s\" is not a service name",
+		if (*c != '\0' || cfg->reset[i][0] == '\0')
+			return config_fail(w, &val->kids[i],
+			    "%s: \"%s\" is not a service name",
 			    w->path, cfg->reset[i]);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -1515,12 +1467,10 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 	(void)k;
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != CONFIG_SEQ)
+		return config_fail(w, at,
 		    "%s: expected a sequence of addresses%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	for (i = 0; i < val->nkids; i++) {
 		struct config_cidr *c = &cfg->status_allow[i];
 		const char *slash;
@@ -1529,11 +1479,9 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		int max;
 
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_ALLOW) {
-			config_error(w->name, e->line, e->col,
+		if (i == CONFIG_MAX_ALLOW)
+			return config_fail(w, e,
 			    "%s: more than %d entries", w->path, CONFIG_MAX_ALLOW);
-			return -1;
-		}
 		if (config_string(w, e, e, "an address") == -1)
 			return -1;
 		memset(c, 0, sizeof(*c));
@@ -1566,11 +1514,10 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		cfg->nstatus_allow++;
 		continue;
 bad:
-		config_error(w->name, e->line, e->col,
+		return config_fail(w, e,
 		    "%s: expected an IPv4 or IPv6 address, optionally with "
 		    "/prefix-length, or \"unix\"%s", w->path,
 		    config_got(e, got, sizeof(got)));
-		return -1;
 	}
 	return 0;
 }
@@ -1587,13 +1534,11 @@ config_job_name(struct config_walk *w, const struct config_node *e,
 	if (config_string(w, e, e, what) == -1)
 		return -1;
 	for (p = (const unsigned char *)e->text; *p; p++) {
-		if (*p <= 0x20 || *p == 0x7f || *p == ',') {
-			config_error(w->name, e->line, e->col,
+		if (*p <= 0x20 || *p == 0x7f || *p == ',')
+			return config_fail(w, e,
 			    "%s: %s contains a space, \",\" or a control "
 			    "character", w->path,
 			    config_quote(e->text, e->len, q, sizeof(q)));
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -1609,21 +1554,17 @@ config_set_job_types(struct config_walk *w, const struct config_key *k,
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	size_t i;
 
-	if (val->kind != CONFIG_SEQ || val->nkids == 0) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != CONFIG_SEQ || val->nkids == 0)
+		return config_fail(w, at,
 		    "%s: expected a sequence of job types (leave the key out "
 		    "for every type no other group names)%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	for (i = 0; i < val->nkids; i++) {
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_JOB_TYPES) {
-			config_error(w->name, e->line, e->col,
+		if (i == CONFIG_MAX_JOB_TYPES)
+			return config_fail(w, e,
 			    "%s: more than %d entries", w->path,
 			    CONFIG_MAX_JOB_TYPES);
-			return -1;
-		}
 		if (config_job_name(w, e, "a job type") == -1 ||
 		    config_store(w, &g->types[i], e->text) == -1)
 			return -1;
@@ -1685,31 +1626,25 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 	(void)k;
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ || val->nkids == 0) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != CONFIG_SEQ || val->nkids == 0)
+		return config_fail(w, at,
 		    "%s: expected a sequence of groups%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	for (i = 0; i < val->nkids; i++) {
 		struct config_job_group *g = &cfg->job_groups[i];
 		int rc;
 
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_JOB_GROUPS) {
-			config_error(w->name, e->line, e->col,
+		if (i == CONFIG_MAX_JOB_GROUPS)
+			return config_fail(w, e,
 			    "%s: more than %d groups", w->path,
 			    CONFIG_MAX_JOB_GROUPS);
-			return -1;
-		}
 		snprintf(where, sizeof(where), "jobs.groups[%zu]", i + 1);
-		if (e->kind != CONFIG_MAP) {
-			config_error(w->name, e->line, e->col,
+		if (e->kind != CONFIG_MAP)
+			return config_fail(w, e,
 			    "%s: expected a mapping (name, types, max_jobs, "
 			    "max_time, workers)%s", where,
 			    config_got(e, got, sizeof(got)));
-			return -1;
-		}
 		memcpy(keys, config_job_group_keys, sizeof(keys));
 		for (size_t j = 0; keys[j].name; j++)
 			keys[j].off += offsetof(struct config, job_groups) +
@@ -1720,20 +1655,16 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 		w->section = outer;
 		if (rc == -1)
 			return -1;
-		if (g->name == NULL) {
-			config_error(w->name, e->line, e->col,
+		if (g->name == NULL)
+			return config_fail(w, e,
 			    "%s: a group needs a name", where);
-			return -1;
-		}
 		for (size_t j = 0; j < i; j++) {
 			const struct config_job_group *o = &cfg->job_groups[j];
 
-			if (strcmp(o->name, g->name) == 0) {
-				config_error(w->name, e->line, e->col,
+			if (strcmp(o->name, g->name) == 0)
+				return config_fail(w, e,
 				    "%s: group name \"%s\" is used twice",
 				    where, g->name);
-				return -1;
-			}
 			for (int a = 0; a < g->ntypes; a++)
 				for (int b = 0; b < o->ntypes; b++) {
 					const struct config_node *n;
@@ -1742,22 +1673,19 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 						continue;
 					n = config_job_type_node(val, i,
 					    g->types[a]);
-					config_error(w->name, n->line, n->col,
+					return config_fail(w, n,
 					    "%s: job type %s is already in "
 					    "group \"%s\"", where, g->types[a],
 					    o->name);
-					return -1;
 				}
 		}
 		if (g->ntypes == 0) {
-			if (catchall >= 0) {
-				config_error(w->name, e->line, e->col,
+			if (catchall >= 0)
+				return config_fail(w, e,
 				    "%s: groups \"%s\" and \"%s\" both have no "
 				    "types; only one group can take the types "
 				    "no group names", where,
 				    cfg->job_groups[catchall].name, g->name);
-				return -1;
-			}
 			catchall = (int)i;
 		}
 	}
@@ -1920,12 +1848,10 @@ config_walk_map(struct config_walk *w, const struct config_key *keys,
 		if (k->name == NULL) {
 			config_quote(key->text, key->len, q, sizeof(q));
 			if (w->section)
-				config_error(w->name, key->line, key->col,
+				return config_fail(w, key,
 				    "unknown key %s in %s", q, w->section);
-			else
-				config_error(w->name, key->line, key->col,
-				    "unknown key %s at top level", q);
-			return -1;
+			return config_fail(w, key,
+			    "unknown key %s at top level", q);
 		}
 		snprintf(w->path, sizeof(w->path), "%s%s%s",
 		    w->section ? w->section : "", w->section ? "." : "",
