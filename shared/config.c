@@ -1022,17 +1022,43 @@ config_check_key(struct config_walk *w, const struct config_node *map,
 	return 0;
 }
 
+/* What a mapping's walker does with one key and its value. */
+typedef int config_pair_fn(struct config_walk *, const struct config_node *,
+    const struct config_node *, const void *);
+
+/*
+ * Every mapping is walked here: each key must be a scalar and appear once
+ * (messages name the mapping as where; NULL at the top level) before fn
+ * sees it with its value.  The first error stops the walk.
+ */
 static int
-config_section_ok(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val, const char *what)
+config_each_pair(struct config_walk *w, const struct config_node *map,
+    const char *where, config_pair_fn *fn, const void *arg)
 {
-	const struct config_node *at = config_at(key, val);
+	for (size_t i = 0; i < map->nkids / 2; i++)
+		if (config_check_key(w, map, i, where) == -1 ||
+		    fn(w, &map->kids[2 * i], &map->kids[2 * i + 1], arg) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * A section written as a mapping (what it maps, for the message when it is
+ * not one); null keeps the defaults.
+ */
+static int
+config_section(struct config_walk *w, const struct config_node *key,
+    const struct config_node *val, const char *what, const char *where,
+    config_pair_fn *fn, const void *arg)
+{
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
-	if (val->kind == CONFIG_MAP)
+	if (config_is_null(val))
 		return 0;
-	return config_fail(w, at, "%s: expected %s%s",
-	    w->path, what, config_got(val, got, sizeof(got)));
+	if (val->kind != CONFIG_MAP)
+		return config_fail(w, config_at(key, val), "%s: expected %s%s",
+		    w->path, what, config_got(val, got, sizeof(got)));
+	return config_each_pair(w, val, where, fn, arg);
 }
 
 static int
@@ -1046,79 +1072,76 @@ config_ini_name_ok(const char *s)
 	return 1;
 }
 
-/* php: name -> scalar, merged over the defaults. */
+/* One php.ini setting, merged over the defaults. */
+static int
+config_php_pair(struct config_walk *w, const struct config_node *name,
+    const struct config_node *v, const void *unused)
+{
+	struct config *cfg = w->cfg;
+	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
+	const char *text;
+	char *copy;
+	int j;
+
+	(void)unused;
+	if (memchr(name->text, '\0', name->len) ||
+	    !config_ini_name_ok(name->text))
+		return config_fail(w, name,
+		    "php: bad setting name %s", config_quote(name->text,
+		    name->len, q, sizeof(q)));
+	if (v->kind != CONFIG_SCALAR)
+		return config_fail(w, v,
+		    "php.%s: expected a value%s", name->text,
+		    config_got(v, got, sizeof(got)));
+	/* what the worker's php.ini text cannot carry */
+	if (memchr(v->text, '\0', v->len) || strpbrk(v->text, "\"\r\n"))
+		return config_fail(w, v,
+		    "php.%s: a value cannot hold a double quote, a "
+		    "newline or a NUL byte", name->text);
+	text = v->text;
+	if (config_is_null(v))
+		text = "";
+	else if (v->plain && (strcmp(text, "true") == 0 ||
+	    strcmp(text, "True") == 0 || strcmp(text, "TRUE") == 0))
+		text = "1";
+	else if (v->plain && (strcmp(text, "false") == 0 ||
+	    strcmp(text, "False") == 0 || strcmp(text, "FALSE") == 0))
+		text = "0";
+	if (config_copy(w, &copy, text, 0, "php.", name->text) == -1)
+		return -1;
+	/* a default of the same name is overridden, not repeated */
+	for (j = 0; j < w->ndefault_ini; j++)
+		if (strcmp(cfg->ini[j].name, name->text) == 0)
+			break;
+	if (j < w->ndefault_ini) {
+		free(cfg->ini[j].value);
+		cfg->ini[j].value = copy;
+		return 0;
+	}
+	if (cfg->nini == CONFIG_MAX_INI) {
+		free(copy);
+		return config_fail(w, name,
+		    "php: more than %d settings", CONFIG_MAX_INI);
+	}
+	cfg->ini[cfg->nini].value = copy;
+	if (config_copy(w, &cfg->ini[cfg->nini].name, name->text, 0,
+	    "php.", name->text) == -1) {
+		free(copy);
+		cfg->ini[cfg->nini].value = NULL;
+		return -1;
+	}
+	cfg->nini++;
+	return 0;
+}
+
+/* php: name -> scalar. */
 static int
 config_set_php(struct config_walk *w, const struct config_key *k,
     const struct config_node *key, const struct config_node *val)
 {
-	struct config *cfg = w->cfg;
-	const struct config_node *name, *v;
-	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
-	const char *text;
-	char *copy;
-	size_t i;
-	int j;
-
 	(void)k;
-	if (config_is_null(val))
-		return 0;
-	if (config_section_ok(w, key, val,
-	    "a mapping of php.ini settings") == -1)
-		return -1;
-	for (i = 0; i < val->nkids / 2; i++) {
-		name = &val->kids[2 * i];
-		v = name + 1;
-		if (config_check_key(w, val, i, "php") == -1)
-			return -1;
-		if (memchr(name->text, '\0', name->len) ||
-		    !config_ini_name_ok(name->text))
-			return config_fail(w, name,
-			    "php: bad setting name %s", config_quote(name->text,
-			    name->len, q, sizeof(q)));
-		if (v->kind != CONFIG_SCALAR)
-			return config_fail(w, v,
-			    "php.%s: expected a value%s", name->text,
-			    config_got(v, got, sizeof(got)));
-		/* what the worker's php.ini text cannot carry */
-		if (memchr(v->text, '\0', v->len) || strpbrk(v->text, "\"\r\n"))
-			return config_fail(w, v,
-			    "php.%s: a value cannot hold a double quote, a "
-			    "newline or a NUL byte", name->text);
-		text = v->text;
-		if (config_is_null(v))
-			text = "";
-		else if (v->plain && (strcmp(text, "true") == 0 ||
-		    strcmp(text, "True") == 0 || strcmp(text, "TRUE") == 0))
-			text = "1";
-		else if (v->plain && (strcmp(text, "false") == 0 ||
-		    strcmp(text, "False") == 0 || strcmp(text, "FALSE") == 0))
-			text = "0";
-		if (config_copy(w, &copy, text, 0, "php.", name->text) == -1)
-			return -1;
-		/* a default of the same name is overridden, not repeated */
-		for (j = 0; j < w->ndefault_ini; j++)
-			if (strcmp(cfg->ini[j].name, name->text) == 0)
-				break;
-		if (j < w->ndefault_ini) {
-			free(cfg->ini[j].value);
-			cfg->ini[j].value = copy;
-			continue;
-		}
-		if (cfg->nini == CONFIG_MAX_INI) {
-			free(copy);
-			return config_fail(w, name,
-			    "php: more than %d settings", CONFIG_MAX_INI);
-		}
-		cfg->ini[cfg->nini].value = copy;
-		if (config_copy(w, &cfg->ini[cfg->nini].name, name->text, 0,
-		    "php.", name->text) == -1) {
-			free(copy);
-			cfg->ini[cfg->nini].value = NULL;
-			return -1;
-		}
-		cfg->nini++;
-	}
-	return 0;
+	return config_section(w, key, val, "a mapping of php.ini settings",
+	    "php", config_php_pair, NULL);
 }
 
 /*
@@ -1178,60 +1201,60 @@ config_media_type_problem(const char *s, size_t len)
 	return NULL;
 }
 
+/* One static.types entry: extension -> media type. */
+static int
+config_type_pair(struct config_walk *w, const struct config_node *ext,
+    const struct config_node *type, const void *unused)
+{
+	struct config *cfg = w->cfg;
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	struct config_type *t;
+	const char *problem;
+
+	(void)unused;
+	config_quote(ext->text, ext->len, q, sizeof(q));
+	if (ext->len > 32 || strspn(ext->text, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-") != ext->len)
+		return config_fail(w, ext,
+		    "static.types %s: an extension is up to 32 letters, "
+		    "digits, \"_\", \"+\" or \"-\", without the dot", q);
+	if (type->kind != CONFIG_SCALAR || type->len == 0 ||
+	    (problem = config_media_type_problem(type->text,
+	    type->len)) != NULL) {
+		char got[CONFIG_QUOTE_MAX * 4 + 32];
+		const struct config_node *at = config_at(ext, type);
+
+		return config_fail(w, at,
+		    "static.types %s: expected a media type like "
+		    "\"image/png\"%s", q,
+		    config_got(type, got, sizeof(got)));
+	}
+	if (cfg->ntypes == CONFIG_MAX_TYPES)
+		return config_fail(w, ext,
+		    "static.types: more than %d extensions",
+		    CONFIG_MAX_TYPES);
+	t = &cfg->types[cfg->ntypes];
+	if (config_copy(w, &t->ext, ext->text, 0, "static.types",
+	    "") == -1 || config_copy(w, &t->type, type->text, 0,
+	    "static.types", "") == -1) {
+		free(t->ext);
+		t->ext = NULL;
+		return -1;
+	}
+	for (char *c = t->ext; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	cfg->ntypes++;
+	return 0;
+}
+
 /* static.types: extension -> media type, over /etc/mime.types. */
 static int
 config_set_types(struct config_walk *w, const struct config_node *key,
     const struct config_node *val)
 {
-	struct config *cfg = w->cfg;
-	char q[CONFIG_QUOTE_MAX * 4 + 16];
-	const char *problem;
-
-	if (config_is_null(val))
-		return 0;
-	if (config_section_ok(w, key, val,
-	    "a mapping of file name extension to media type") == -1)
-		return -1;
-	for (size_t i = 0; i < val->nkids / 2; i++) {
-		const struct config_node *ext = &val->kids[2 * i], *type = ext + 1;
-		struct config_type *t;
-
-		if (config_check_key(w, val, i, "static.types") == -1)
-			return -1;
-		config_quote(ext->text, ext->len, q, sizeof(q));
-		if (ext->len > 32 || strspn(ext->text, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-") != ext->len)
-			return config_fail(w, ext,
-			    "static.types %s: an extension is up to 32 letters, "
-			    "digits, \"_\", \"+\" or \"-\", without the dot", q);
-		if (type->kind != CONFIG_SCALAR || type->len == 0 ||
-		    (problem = config_media_type_problem(type->text,
-		    type->len)) != NULL) {
-			char got[CONFIG_QUOTE_MAX * 4 + 32];
-			const struct config_node *at = config_at(ext, type);
-
-			return config_fail(w, at,
-			    "static.types %s: expected a media type like "
-			    "\"image/png\"%s", q,
-			    config_got(type, got, sizeof(got)));
-		}
-		if (cfg->ntypes == CONFIG_MAX_TYPES)
-			return config_fail(w, ext,
-			    "static.types: more than %d extensions",
-			    CONFIG_MAX_TYPES);
-		t = &cfg->types[cfg->ntypes];
-		if (config_copy(w, &t->ext, ext->text, 0, "static.types",
-		    "") == -1 || config_copy(w, &t->type, type->text, 0,
-		    "static.types", "") == -1) {
-			free(t->ext);
-			t->ext = NULL;
-			return -1;
-		}
-		for (char *c = t->ext; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-		cfg->ntypes++;
-	}
-	return 0;
+	return config_section(w, key, val,
+	    "a mapping of file name extension to media type", "static.types",
+	    config_type_pair, NULL);
 }
 
 static const struct config_key config_static_cache_control_key = {
@@ -1244,103 +1267,99 @@ static const struct config_key config_static_symlinks_key = {
 	0, 0, 0, NULL
 };
 
-/* static: URL prefix -> absolute directory, and the symlinks setting. */
+/* One static entry: a URL prefix -> directory, or a setting. */
+static int
+config_static_pair(struct config_walk *w, const struct config_node *pre,
+    const struct config_node *dir, const void *unused)
+{
+	struct config *cfg = w->cfg;
+	struct config_static *st;
+	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
+	const char *problem;
+	char *prefix;
+	int j;
+
+	(void)unused;
+	config_quote(pre->text, pre->len, q, sizeof(q));
+	/* URL prefixes start with '/'; other keys are settings */
+	if (pre->text[0] != '/') {
+		int rc;
+
+		if (strcmp(pre->text, "symlinks") == 0) {
+			snprintf(w->path, sizeof(w->path),
+			    "static.symlinks");
+			rc = config_set_symlinks(w,
+			    &config_static_symlinks_key, pre, dir);
+		} else if (strcmp(pre->text, "cache_control") == 0) {
+			snprintf(w->path, sizeof(w->path),
+			    "static.cache_control");
+			rc = config_set_cache_control(w,
+			    &config_static_cache_control_key, pre, dir);
+		} else if (strcmp(pre->text, "types") == 0) {
+			snprintf(w->path, sizeof(w->path),
+			    "static.types");
+			rc = config_set_types(w, pre, dir);
+		} else {
+			return config_fail(w, pre,
+			    "unknown key %s in static (a URL prefix "
+			    "starts with \"/\")", q);
+		}
+		return rc;
+	}
+	if (memchr(pre->text, '\0', pre->len))
+		problem = "contains a NUL byte";
+	else if (strcmp(pre->text, "/") == 0)
+		problem = "is the MediaWiki root, which is always served";
+	else
+		problem = config_prefix_problem(pre->text);
+	if (problem)
+		return config_fail(w, pre,
+		    "static %s: prefix %s", q, problem);
+	if (dir->kind != CONFIG_SCALAR || dir->len == 0 ||
+	    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
+		dir = config_at(pre, dir);
+		return config_fail(w, dir,
+		    "static %s: expected an absolute directory path%s",
+		    q, config_got(pre + 1, got, sizeof(got)));
+	}
+	if (cfg->nstatics == CONFIG_MAX_STATIC)
+		return config_fail(w, pre,
+		    "static: more than %d prefixes", CONFIG_MAX_STATIC);
+	if (config_copy(w, &prefix, pre->text, 1, "static", "") == -1)
+		return -1;
+	/* "/images" and "/images/" are the same prefix */
+	for (j = 0; j < cfg->nstatics; j++) {
+		if (strcmp(cfg->statics[j].prefix, prefix) == 0) {
+			config_fail(w, pre,
+			    "static %s: same prefix as %s at %lu:%lu",
+			    q, cfg->statics[j].prefix,
+			    cfg->statics[j].line, cfg->statics[j].col);
+			free(prefix);
+			return -1;
+		}
+	}
+	st = &cfg->statics[cfg->nstatics];
+	st->prefix = prefix;
+	st->line = pre->line;
+	st->col = pre->col;
+	if (config_copy(w, &st->dir, dir->text, 0, "static", "") == -1) {
+		free(prefix);
+		st->prefix = NULL;
+		return -1;
+	}
+	cfg->nstatics++;
+	return 0;
+}
+
+/* static: URL prefix -> absolute directory, and the settings above. */
 static int
 config_set_static(struct config_walk *w, const struct config_key *k,
     const struct config_node *key, const struct config_node *val)
 {
-	struct config *cfg = w->cfg;
-	struct config_static *st;
-	const struct config_node *pre, *dir;
-	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
-	const char *problem;
-	char *prefix;
-	size_t i;
-	int j;
-
 	(void)k;
-	if (config_is_null(val))
-		return 0;
-	if (config_section_ok(w, key, val,
-	    "a mapping of URL prefix to directory") == -1)
-		return -1;
-	for (i = 0; i < val->nkids / 2; i++) {
-		pre = &val->kids[2 * i];
-		dir = pre + 1;
-		if (config_check_key(w, val, i, "static") == -1)
-			return -1;
-		config_quote(pre->text, pre->len, q, sizeof(q));
-		/* URL prefixes start with '/'; other keys are settings */
-		if (pre->text[0] != '/') {
-			int rc;
-
-			if (strcmp(pre->text, "symlinks") == 0) {
-				snprintf(w->path, sizeof(w->path),
-				    "static.symlinks");
-				rc = config_set_symlinks(w,
-				    &config_static_symlinks_key, pre, dir);
-			} else if (strcmp(pre->text, "cache_control") == 0) {
-				snprintf(w->path, sizeof(w->path),
-				    "static.cache_control");
-				rc = config_set_cache_control(w,
-				    &config_static_cache_control_key, pre, dir);
-			} else if (strcmp(pre->text, "types") == 0) {
-				snprintf(w->path, sizeof(w->path),
-				    "static.types");
-				rc = config_set_types(w, pre, dir);
-			} else {
-				return config_fail(w, pre,
-				    "unknown key %s in static (a URL prefix "
-				    "starts with \"/\")", q);
-			}
-			if (rc == -1)
-				return -1;
-			continue;
-		}
-		if (memchr(pre->text, '\0', pre->len))
-			problem = "contains a NUL byte";
-		else if (strcmp(pre->text, "/") == 0)
-			problem = "is the MediaWiki root, which is always served";
-		else
-			problem = config_prefix_problem(pre->text);
-		if (problem)
-			return config_fail(w, pre,
-			    "static %s: prefix %s", q, problem);
-		if (dir->kind != CONFIG_SCALAR || dir->len == 0 ||
-		    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
-			dir = config_at(pre, dir);
-			return config_fail(w, dir,
-			    "static %s: expected an absolute directory path%s",
-			    q, config_got(pre + 1, got, sizeof(got)));
-		}
-		if (cfg->nstatics == CONFIG_MAX_STATIC)
-			return config_fail(w, pre,
-			    "static: more than %d prefixes", CONFIG_MAX_STATIC);
-		if (config_copy(w, &prefix, pre->text, 1, "static", "") == -1)
-			return -1;
-		/* "/images" and "/images/" are the same prefix */
-		for (j = 0; j < cfg->nstatics; j++) {
-			if (strcmp(cfg->statics[j].prefix, prefix) == 0) {
-				config_fail(w, pre,
-				    "static %s: same prefix as %s at %lu:%lu",
-				    q, cfg->statics[j].prefix,
-				    cfg->statics[j].line, cfg->statics[j].col);
-				free(prefix);
-				return -1;
-			}
-		}
-		st = &cfg->statics[cfg->nstatics];
-		st->prefix = prefix;
-		st->line = pre->line;
-		st->col = pre->col;
-		if (config_copy(w, &st->dir, dir->text, 0, "static", "") == -1) {
-			free(prefix);
-			st->prefix = NULL;
-			return -1;
-		}
-		cfg->nstatics++;
-	}
-	return 0;
+	return config_section(w, key, val,
+	    "a mapping of URL prefix to directory", "static",
+	    config_static_pair, NULL);
 }
 
 /*
@@ -1827,39 +1846,35 @@ static const struct config_key config_top_keys[] = {
 
 #undef F
 
+/* A key of the table keys (of the section w->section): its setter. */
+static int
+config_key_pair(struct config_walk *w, const struct config_node *key,
+    const struct config_node *val, const void *keys)
+{
+	const struct config_key *k;
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+
+	for (k = keys; k->name; k++)
+		if (strlen(k->name) == key->len &&
+		    memcmp(k->name, key->text, key->len) == 0)
+			break;
+	if (k->name == NULL) {
+		config_quote(key->text, key->len, q, sizeof(q));
+		if (w->section)
+			return config_fail(w, key,
+			    "unknown key %s in %s", q, w->section);
+		return config_fail(w, key, "unknown key %s at top level", q);
+	}
+	snprintf(w->path, sizeof(w->path), "%s%s%s",
+	    w->section ? w->section : "", w->section ? "." : "", k->name);
+	return k->set(w, k, key, val);
+}
+
 static int
 config_walk_map(struct config_walk *w, const struct config_key *keys,
     const struct config_node *map)
 {
-	const struct config_node *key, *val;
-	const struct config_key *k;
-	char q[CONFIG_QUOTE_MAX * 4 + 16];
-	size_t i;
-
-	for (i = 0; i < map->nkids / 2; i++) {
-		key = &map->kids[2 * i];
-		val = key + 1;
-		if (config_check_key(w, map, i, w->section) == -1)
-			return -1;
-		for (k = keys; k->name; k++)
-			if (strlen(k->name) == key->len &&
-			    memcmp(k->name, key->text, key->len) == 0)
-				break;
-		if (k->name == NULL) {
-			config_quote(key->text, key->len, q, sizeof(q));
-			if (w->section)
-				return config_fail(w, key,
-				    "unknown key %s in %s", q, w->section);
-			return config_fail(w, key,
-			    "unknown key %s at top level", q);
-		}
-		snprintf(w->path, sizeof(w->path), "%s%s%s",
-		    w->section ? w->section : "", w->section ? "." : "",
-		    k->name);
-		if (k->set(w, k, key, val) == -1)
-			return -1;
-	}
-	return 0;
+	return config_each_pair(w, map, w->section, config_key_pair, keys);
 }
 
 static int
@@ -1869,12 +1884,9 @@ config_set_section(struct config_walk *w, const struct config_key *k,
 	const char *outer = w->section;
 	int rc;
 
-	if (config_is_null(val))
-		return 0;
-	if (config_section_ok(w, key, val, "a mapping") == -1)
-		return -1;
 	w->section = k->name;
-	rc = config_walk_map(w, k->sub, val);
+	rc = config_section(w, key, val, "a mapping", k->name,
+	    config_key_pair, k->sub);
 	w->section = outer;
 	return rc;
 }
