@@ -1022,6 +1022,17 @@ config_check_key(struct config_walk *w, const struct config_node *map,
 	return 0;
 }
 
+/* The entry of the table keys named by key, or NULL. */
+static const struct config_key *
+config_find_key(const struct config_key *keys, const struct config_node *key)
+{
+	for (; keys->name; keys++)
+		if (strlen(keys->name) == key->len &&
+		    memcmp(keys->name, key->text, key->len) == 0)
+			return keys;
+	return NULL;
+}
+
 /* What a mapping's walker does with one key and its value. */
 typedef int config_pair_fn(struct config_walk *, const struct config_node *,
     const struct config_node *, const void *);
@@ -1257,14 +1268,22 @@ config_set_types(struct config_walk *w, const struct config_node *key,
 	    config_type_pair, NULL);
 }
 
-static const struct config_key config_static_cache_control_key = {
-	"cache_control", config_set_cache_control,
-	offsetof(struct config, static_cache_control), 0, 0, 0, NULL
-};
+static int
+config_set_static_types(struct config_walk *w, const struct config_key *k,
+    const struct config_node *key, const struct config_node *val)
+{
+	(void)k;
+	return config_set_types(w, key, val);
+}
 
-static const struct config_key config_static_symlinks_key = {
-	"symlinks", config_set_symlinks, offsetof(struct config, static_symlinks),
-	0, 0, 0, NULL
+/* The keys of static that are settings, not URL prefixes. */
+static const struct config_key config_static_keys[] = {
+	{ "symlinks", config_set_symlinks,
+	    offsetof(struct config, static_symlinks), 0, 0, 0, NULL },
+	{ "cache_control", config_set_cache_control,
+	    offsetof(struct config, static_cache_control), 0, 0, 0, NULL },
+	{ "types", config_set_static_types, 0, 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
 /* One static entry: a URL prefix -> directory, or a setting. */
@@ -1283,28 +1302,17 @@ config_static_pair(struct config_walk *w, const struct config_node *pre,
 	config_quote(pre->text, pre->len, q, sizeof(q));
 	/* URL prefixes start with '/'; other keys are settings */
 	if (pre->text[0] != '/') {
-		int rc;
+		const struct config_key *k = config_static_keys;
 
-		if (strcmp(pre->text, "symlinks") == 0) {
-			snprintf(w->path, sizeof(w->path),
-			    "static.symlinks");
-			rc = config_set_symlinks(w,
-			    &config_static_symlinks_key, pre, dir);
-		} else if (strcmp(pre->text, "cache_control") == 0) {
-			snprintf(w->path, sizeof(w->path),
-			    "static.cache_control");
-			rc = config_set_cache_control(w,
-			    &config_static_cache_control_key, pre, dir);
-		} else if (strcmp(pre->text, "types") == 0) {
-			snprintf(w->path, sizeof(w->path),
-			    "static.types");
-			rc = config_set_types(w, pre, dir);
-		} else {
+		/* by the text up to a NUL byte, as ever for these keys */
+		while (k->name && strcmp(k->name, pre->text) != 0)
+			k++;
+		if (k->name == NULL)
 			return config_fail(w, pre,
 			    "unknown key %s in static (a URL prefix "
 			    "starts with \"/\")", q);
-		}
-		return rc;
+		snprintf(w->path, sizeof(w->path), "static.%s", k->name);
+		return k->set(w, k, pre, dir);
 	}
 	if (memchr(pre->text, '\0', pre->len))
 		problem = "contains a NUL byte";
@@ -1851,14 +1859,10 @@ static int
 config_key_pair(struct config_walk *w, const struct config_node *key,
     const struct config_node *val, const void *keys)
 {
-	const struct config_key *k;
+	const struct config_key *k = config_find_key(keys, key);
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 
-	for (k = keys; k->name; k++)
-		if (strlen(k->name) == key->len &&
-		    memcmp(k->name, key->text, key->len) == 0)
-			break;
-	if (k->name == NULL) {
+	if (k == NULL) {
 		config_quote(key->text, key->len, q, sizeof(q));
 		if (w->section)
 			return config_fail(w, key,
