@@ -1,16 +1,15 @@
 /*
- * config.c - mw.yaml into struct config, with libyaml.
+ * config.c - mw.yaml into struct config.
  *
- * libyaml's events are first collected into a small node tree that keeps
- * each node's line:column; the tree is then checked against the tables of
- * keys below, section by section.  Reading the whole document first means a
- * YAML syntax error anywhere is reported before any schema error, and every
- * schema error can point at the exact key or value.  Anchors, aliases, tags
- * and multi-document streams are refused: a config file must mean what it
- * plainly says to the person reading it.  The first error stops the parse.
+ * The whole document is first read into a tree whose nodes keep their
+ * line:column (yamltree.c); the tree is then checked against the tables of
+ * keys below, section by section, so that every schema error points at the
+ * exact key or value.  Each check is one statement (config_fail), each
+ * mapping is walked by config_each_pair.  The first error stops the parse.
  */
 #include "config.h"
 #include "log.h"
+#include "yamltree.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -24,11 +23,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <yaml.h>
 
-/* The schema is 3 levels deep; anything much deeper is an error anyway,
- * and the limit keeps the recursive tree code off the stack's edge. */
-#define CONFIG_MAX_DEPTH	32
 /*
  * A config is a few kB and a few hundred nodes.  Bounds far above that
  * keep a wrong file (a log, a dump, /dev/zero) from costing seconds and
@@ -36,7 +31,6 @@
  * running supervisor, whose event loop waits for the parse.
  */
 #define CONFIG_MAX_FILE		(1u << 20)	/* bytes; mw.yaml(5) says so */
-#define CONFIG_MAX_NODES	20000		/* keys, values, list items */
 /* Longest value text quoted back in an error message. */
 #define CONFIG_QUOTE_MAX	60
 
@@ -44,26 +38,6 @@
 #define MB	(1024ULL * KB)
 #define GB	(1024ULL * MB)
 #define TB	(1024ULL * GB)
-
-enum config_kind { CONFIG_SCALAR, CONFIG_MAP, CONFIG_SEQ };
-
-struct config_node {
-	enum config_kind	 kind;
-	unsigned long		 line, col;	/* 1-based */
-	char			*text;		/* scalar, NUL-terminated copy */
-	size_t			 len;
-	int			 plain;		/* unquoted: may be null or bool */
-	struct config_node	*kids;		/* map: key, value, key, value... */
-	size_t			 nkids, cap;
-};
-
-struct config_reader {
-	yaml_parser_t		 yp;
-	const char		*name;
-	const unsigned char	*buf;
-	size_t			 len;
-	size_t			 nodes;		/* built so far */
-};
 
 struct config_walk {
 	struct config		*cfg;
@@ -75,7 +49,7 @@ struct config_walk {
 
 struct config_key;
 typedef int config_setter(struct config_walk *, const struct config_key *,
-    const struct config_node *, const struct config_node *);
+    const struct yamltree_node *, const struct yamltree_node *);
 
 /* How a number is written and where it is stored. */
 enum config_num { CONFIG_NUM_INT, CONFIG_NUM_U64, CONFIG_NUM_SIZE,
@@ -90,279 +64,31 @@ struct config_key {
 	const struct config_key	*sub;		/* keys of a section */
 };
 
-static int config_error(const char *, unsigned long, unsigned long,
-    const char *, ...) __attribute__((format(printf, 4, 5)));
-static int config_fail(struct config_walk *, const struct config_node *,
+static int config_fail(struct config_walk *, const struct yamltree_node *,
     const char *, ...) __attribute__((format(printf, 3, 4)));
-
-/* "file:line:column: message"; -1, for the caller to return. */
-static int
-config_verror(const char *name, unsigned long line, unsigned long col,
-    const char *fmt, va_list ap)
-{
-	char msg[1024];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_err("%s:%lu:%lu: %s", name, line, col, msg);
-	return -1;
-}
-
-static int
-config_error(const char *name, unsigned long line, unsigned long col,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	config_verror(name, line, col, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /*
  * A schema error at node n, so that each check is one statement, as in
  * "if (bad) return config_fail(w, val, "%s: ...", w->path);".
  */
 static int
-config_fail(struct config_walk *w, const struct config_node *n,
+config_fail(struct config_walk *w, const struct yamltree_node *n,
     const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	config_verror(w->name, n->line, n->col, fmt, ap);
+	yamltree_verror(w->name, n->line, n->col, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-/* ---- reading the YAML into a tree ---- */
-
-static void
-config_node_free(struct config_node *n)
-{
-	size_t i;
-
-	for (i = 0; i < n->nkids; i++)
-		config_node_free(&n->kids[i]);
-	free(n->kids);
-	free(n->text);
-	memset(n, 0, sizeof(*n));
-}
-
-/* Reader errors carry a byte offset, not a mark; count lines ourselves. */
-static void
-config_offset_mark(const struct config_reader *r, size_t off,
-    unsigned long *line, unsigned long *col)
-{
-	size_t i;
-
-	*line = 1;
-	*col = 1;
-	if (off > r->len)
-		off = r->len;
-	for (i = 0; i < off; i++) {
-		if (r->buf[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else if ((r->buf[i] & 0xc0) != 0x80) {
-			(*col)++;
-		}
-	}
-}
-
-static void
-config_syntax_error(const struct config_reader *r)
-{
-	const yaml_parser_t *p = &r->yp;
-	const char *problem = p->problem ? p->problem : "YAML syntax error";
-	unsigned long line, col;
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		log_err("%s: out of memory reading YAML", r->name);
-		return;
-	case YAML_READER_ERROR:
-		config_offset_mark(r, p->problem_offset, &line, &col);
-		if (p->problem_value != -1)
-			config_error(r->name, line, col, "%s (#x%X)", problem,
-			    (unsigned)p->problem_value);
-		else
-			config_error(r->name, line, col, "%s", problem);
-		return;
-	default:
-		line = (unsigned long)p->problem_mark.line + 1;
-		col = (unsigned long)p->problem_mark.column + 1;
-		if (p->context)
-			config_error(r->name, line, col, "%s (%s at %lu:%lu)",
-			    problem, p->context,
-			    (unsigned long)p->context_mark.line + 1,
-			    (unsigned long)p->context_mark.column + 1);
-		else
-			config_error(r->name, line, col, "%s", problem);
-		return;
-	}
-}
-
-static int
-config_next(struct config_reader *r, yaml_event_t *ev)
-{
-	if (yaml_parser_parse(&r->yp, ev))
-		return 0;
-	config_syntax_error(r);
-	return -1;
-}
-
-static int
-config_check_props(const struct config_reader *r, const struct config_node *n,
-    const yaml_char_t *anchor, const yaml_char_t *tag)
-{
-	if (anchor)
-		return config_error(r->name, n->line, n->col,
-		    "YAML anchors (&%.40s) and aliases are not supported",
-		    (const char *)anchor);
-	if (tag)
-		return config_error(r->name, n->line, n->col,
-		    "YAML tags (%.60s) are not supported", (const char *)tag);
-	return 0;
-}
-
-/* Turn the node starting with event ev into n; always consumes ev. */
-static int
-config_build(struct config_reader *r, yaml_event_t *ev, struct config_node *n,
-    int depth)
-{
-	yaml_event_type_t end;
-	yaml_event_t kid;
-	struct config_node *grown;
-	size_t cap;
-
-	n->line = (unsigned long)ev->start_mark.line + 1;
-	n->col = (unsigned long)ev->start_mark.column + 1;
-	if (++r->nodes > CONFIG_MAX_NODES) {
-		config_error(r->name, n->line, n->col,
-		    "more than %d keys, values and list items; a configuration "
-		    "has a few hundred", CONFIG_MAX_NODES);
-		goto fail;
-	}
-	switch (ev->type) {
-	case YAML_ALIAS_EVENT:
-		config_error(r->name, n->line, n->col,
-		    "YAML aliases (*%.40s) and anchors are not supported",
-		    (const char *)ev->data.alias.anchor);
-		goto fail;
-	case YAML_SCALAR_EVENT:
-		if (config_check_props(r, n, ev->data.scalar.anchor,
-		    ev->data.scalar.tag) == -1)
-			goto fail;
-		n->kind = CONFIG_SCALAR;
-		n->len = ev->data.scalar.length;
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		if ((n->text = malloc(n->len + 1)) == NULL)
-			goto nomem;
-		memcpy(n->text, ev->data.scalar.value, n->len);
-		n->text[n->len] = '\0';
-		yaml_event_delete(ev);
-		return 0;
-	case YAML_SEQUENCE_START_EVENT:
-		if (config_check_props(r, n, ev->data.sequence_start.anchor,
-		    ev->data.sequence_start.tag) == -1)
-			goto fail;
-		n->kind = CONFIG_SEQ;
-		end = YAML_SEQUENCE_END_EVENT;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		if (config_check_props(r, n, ev->data.mapping_start.anchor,
-		    ev->data.mapping_start.tag) == -1)
-			goto fail;
-		n->kind = CONFIG_MAP;
-		end = YAML_MAPPING_END_EVENT;
-		break;
-	default:
-		config_error(r->name, n->line, n->col, "unexpected YAML event");
-		goto fail;
-	}
-	yaml_event_delete(ev);
-	if (depth >= CONFIG_MAX_DEPTH)
-		return config_error(r->name, n->line, n->col,
-		    "nested more than %d levels deep", CONFIG_MAX_DEPTH);
-	for (;;) {
-		if (config_next(r, &kid) == -1)
-			return -1;
-		if (kid.type == end) {
-			yaml_event_delete(&kid);
-			return 0;
-		}
-		if (n->nkids == n->cap) {
-			cap = n->cap ? 2 * n->cap : 8;
-			grown = realloc(n->kids, cap * sizeof(*grown));
-			if (grown == NULL) {
-				yaml_event_delete(&kid);
-				log_err("%s: out of memory", r->name);
-				return -1;
-			}
-			n->kids = grown;
-			n->cap = cap;
-		}
-		memset(&n->kids[n->nkids], 0, sizeof(*n->kids));
-		n->nkids++;
-		/* the parent's array is not touched while the kid is built */
-		if (config_build(r, &kid, &n->kids[n->nkids - 1], depth + 1)
-		    == -1)
-			return -1;
-	}
-
-nomem:
-	log_err("%s: out of memory", r->name);
-fail:
-	yaml_event_delete(ev);
-	return -1;
-}
-
-/* Read the stream: nothing at all (*empty), or exactly one document. */
-static int
-config_read_tree(struct config_reader *r, struct config_node *root,
-    int *empty)
-{
-	yaml_event_t ev;
-	yaml_event_type_t type;
-
-	*empty = 1;
-	if (config_next(r, &ev) == -1)		/* stream start */
-		return -1;
-	yaml_event_delete(&ev);
-	if (config_next(r, &ev) == -1)
-		return -1;
-	type = ev.type;
-	yaml_event_delete(&ev);
-	if (type == YAML_STREAM_END_EVENT)
-		return 0;
-	if (config_next(r, &ev) == -1)		/* the root node */
-		return -1;
-	*empty = 0;
-	if (config_build(r, &ev, root, 0) == -1)
-		return -1;
-	if (config_next(r, &ev) == -1)		/* document end */
-		return -1;
-	yaml_event_delete(&ev);
-	if (config_next(r, &ev) == -1)
-		return -1;
-	if (ev.type == YAML_DOCUMENT_START_EVENT) {
-		config_error(r->name, (unsigned long)ev.start_mark.line + 1,
-		    (unsigned long)ev.start_mark.column + 1,
-		    "only one YAML document is allowed");
-		yaml_event_delete(&ev);
-		return -1;
-	}
-	yaml_event_delete(&ev);
-	return 0;
 }
 
 /* ---- small helpers for the schema walk ---- */
 
 static int
-config_is_null(const struct config_node *n)
+config_is_null(const struct yamltree_node *n)
 {
-	if (n->kind != CONFIG_SCALAR || !n->plain)
+	if (n->kind != YAMLTREE_SCALAR || !n->plain)
 		return 0;
 	return n->len == 0 || strcmp(n->text, "~") == 0 ||
 	    strcmp(n->text, "null") == 0 || strcmp(n->text, "Null") == 0 ||
@@ -371,10 +97,10 @@ config_is_null(const struct config_node *n)
 
 /* An empty value ("key:" and nothing) has no useful position of its own:
  * libyaml puts it after the colon.  Point at the key instead. */
-static const struct config_node *
-config_at(const struct config_node *key, const struct config_node *val)
+static const struct yamltree_node *
+config_at(const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	if (val->kind == CONFIG_SCALAR && val->plain && val->len == 0)
+	if (val->kind == YAMLTREE_SCALAR && val->plain && val->len == 0)
 		return key;
 	return val;
 }
@@ -408,14 +134,14 @@ config_quote(const char *s, size_t len, char *buf, size_t size)
 
 /* ", got ..." describing a value that did not fit, for messages. */
 static const char *
-config_got(const struct config_node *v, char *buf, size_t size)
+config_got(const struct yamltree_node *v, char *buf, size_t size)
 {
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 
 	switch (v->kind) {
-	case CONFIG_MAP:
+	case YAMLTREE_MAP:
 		return ", got a mapping";
-	case CONFIG_SEQ:
+	case YAMLTREE_SEQ:
 		return ", got a sequence";
 	default:
 		if (v->plain && v->len == 0)
@@ -511,13 +237,13 @@ config_parse_ms(const char *s, size_t len, uint64_t *out)
 
 /* A scalar string without NUL bytes, or an error naming w->path. */
 static int
-config_string(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val, const char *what)
+config_string(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const char *what)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
-	if (val->kind != CONFIG_SCALAR || val->len == 0)
+	if (val->kind != YAMLTREE_SCALAR || val->len == 0)
 		return config_fail(w, at, "%s: expected %s%s",
 		    w->path, what, config_got(val, got, sizeof(got)));
 	if (memchr(val->text, '\0', val->len))
@@ -587,9 +313,9 @@ config_prefix_problem(const char *s)
 
 static int
 config_set_number(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32], lo[32], hi[32];
 	void *field = (char *)w->cfg + k->off;
 	uint64_t v;
@@ -598,7 +324,7 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 	switch (k->num) {
 	case CONFIG_NUM_INT:
 	case CONFIG_NUM_U64:
-		bad = val->kind != CONFIG_SCALAR ||
+		bad = val->kind != YAMLTREE_SCALAR ||
 		    config_parse_u64(val->text, val->len, &v) == -1 ||
 		    v < k->min || v > k->max;
 		if (bad)
@@ -614,7 +340,7 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 		return 0;
 	case CONFIG_NUM_SIZE:
 	case CONFIG_NUM_RSS:
-		bad = val->kind != CONFIG_SCALAR ||
+		bad = val->kind != YAMLTREE_SCALAR ||
 		    config_parse_size(val->text, val->len, &v) == -1 ||
 		    v > k->max || (v < k->min &&
 		    !(k->num == CONFIG_NUM_RSS && v == 0));
@@ -631,7 +357,7 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 			*(uint64_t *)field = (v + KB - 1) / KB;
 		return 0;
 	case CONFIG_NUM_MS:
-		bad = val->kind != CONFIG_SCALAR ||
+		bad = val->kind != YAMLTREE_SCALAR ||
 		    config_parse_ms(val->text, val->len, &v) == -1 ||
 		    v < k->min || v > k->max;
 		if (bad)
@@ -647,7 +373,7 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 
 static int
 config_set_abspath(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
@@ -664,7 +390,7 @@ config_set_abspath(struct config_walk *w, const struct config_key *k,
 /* Same, but null ("worker:" or "worker: ~") leaves the default. */
 static int
 config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 
@@ -679,13 +405,13 @@ config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
 /* log.access: "off" (or null), "stderr", or an absolute file path. */
 static int
 config_set_log_target(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val) ||
-	    (val->kind == CONFIG_SCALAR && strcmp(val->text, "off") == 0)) {
+	    (val->kind == YAMLTREE_SCALAR && strcmp(val->text, "off") == 0)) {
 		free(*slot);
 		*slot = NULL;
 		return 0;
@@ -702,7 +428,7 @@ config_set_log_target(struct config_walk *w, const struct config_key *k,
 /* user, group, server_name: a plain word; null means unset. */
 static int
 config_set_name_opt(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
@@ -728,7 +454,7 @@ config_set_name_opt(struct config_walk *w, const struct config_key *k,
 /* mediawiki.short_urls: a URL prefix, normalised to end in '/'. */
 static int
 config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
@@ -759,18 +485,18 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 
 static int
 config_set_dispatch(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	(void)k;
-	if (val->kind == CONFIG_SCALAR && val->len == 5 &&
+	if (val->kind == YAMLTREE_SCALAR && val->len == 5 &&
 	    strcmp(val->text, "queue") == 0) {
 		w->cfg->dispatch = DISPATCH_QUEUE;
 		return 0;
 	}
-	if (val->kind == CONFIG_SCALAR && val->len == 12 &&
+	if (val->kind == YAMLTREE_SCALAR && val->len == 12 &&
 	    strcmp(val->text, "longest-busy") == 0) {
 		w->cfg->dispatch = DISPATCH_LONGEST_BUSY;
 		return 0;
@@ -783,19 +509,19 @@ config_set_dispatch(struct config_walk *w, const struct config_key *k,
 /* mediawiki.symlinks, static.symlinks: refuse, inside, owner or follow. */
 static int
 config_set_symlinks(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	static const char *const names[] = {
 		[SYMLINKS_REFUSE] = "refuse", [SYMLINKS_INSIDE] = "inside",
 		[SYMLINKS_OWNER] = "owner", [SYMLINKS_FOLLOW] = "follow",
 	};
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	enum symlink_policy *slot =
 	    (enum symlink_policy *)(void *)((char *)w->cfg + k->off);
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (val->kind == CONFIG_SCALAR &&
+		if (val->kind == YAMLTREE_SCALAR &&
 		    strcmp(val->text, names[i]) == 0) {
 			*slot = (enum symlink_policy)i;
 			return 0;
@@ -809,14 +535,14 @@ config_set_symlinks(struct config_walk *w, const struct config_key *k,
 /* unix_socket.mode: permission bits in octal, like chmod's "0660". */
 static int
 config_set_mode(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	int *slot = (int *)(void *)((char *)w->cfg + k->off), v = 0;
 	size_t i;
 
-	if (val->kind != CONFIG_SCALAR || val->len < 3 || val->len > 4)
+	if (val->kind != YAMLTREE_SCALAR || val->len < 3 || val->len > 4)
 		goto bad;
 	for (i = 0; i < val->len; i++) {
 		if (val->text[i] < '0' || val->text[i] > '7')
@@ -836,19 +562,19 @@ bad:
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
 static int
 config_set_bool(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	bool *slot = (bool *)((char *)w->cfg + k->off);
 
-	if (val->kind == CONFIG_SCALAR && val->plain &&
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
 	    (strcmp(val->text, "true") == 0 || strcmp(val->text, "True") == 0 ||
 	    strcmp(val->text, "TRUE") == 0)) {
 		*slot = true;
 		return 0;
 	}
-	if (val->kind == CONFIG_SCALAR && val->plain &&
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
 	    (strcmp(val->text, "false") == 0 ||
 	    strcmp(val->text, "False") == 0 ||
 	    strcmp(val->text, "FALSE") == 0)) {
@@ -950,16 +676,16 @@ config_address_problem(const char *a)
 
 static int
 config_set_listen(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val), *a;
+	const struct yamltree_node *at = config_at(key, val), *a;
 	struct config *cfg = w->cfg;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *problem;
 	size_t i, j;
 
 	(void)k;
-	if (val->kind != CONFIG_SEQ)
+	if (val->kind != YAMLTREE_SEQ)
 		return config_fail(w, at,
 		    "listen: expected a sequence of addresses%s",
 		    config_got(val, got, sizeof(got)));
@@ -998,14 +724,14 @@ config_set_listen(struct config_walk *w, const struct config_key *k,
 
 /* Keys must be scalars and appear once; i indexes the key/value pair. */
 static int
-config_check_key(struct config_walk *w, const struct config_node *map,
+config_check_key(struct config_walk *w, const struct yamltree_node *map,
     size_t i, const char *where)
 {
-	const struct config_node *key = &map->kids[2 * i], *prev;
+	const struct yamltree_node *key = &map->kids[2 * i], *prev;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
 	size_t j;
 
-	if (key->kind != CONFIG_SCALAR || key->len == 0)
+	if (key->kind != YAMLTREE_SCALAR || key->len == 0)
 		return config_fail(w, key,
 		    "%s%sexpected a key name%s", where ? where : "",
 		    where ? ": " : "", config_got(key, got, sizeof(got)));
@@ -1024,7 +750,7 @@ config_check_key(struct config_walk *w, const struct config_node *map,
 
 /* The entry of the table keys named by key, or NULL. */
 static const struct config_key *
-config_find_key(const struct config_key *keys, const struct config_node *key)
+config_find_key(const struct config_key *keys, const struct yamltree_node *key)
 {
 	for (; keys->name; keys++)
 		if (strlen(keys->name) == key->len &&
@@ -1034,8 +760,8 @@ config_find_key(const struct config_key *keys, const struct config_node *key)
 }
 
 /* What a mapping's walker does with one key and its value. */
-typedef int config_pair_fn(struct config_walk *, const struct config_node *,
-    const struct config_node *, const void *);
+typedef int config_pair_fn(struct config_walk *, const struct yamltree_node *,
+    const struct yamltree_node *, const void *);
 
 /*
  * Every mapping is walked here: each key must be a scalar and appear once
@@ -1043,7 +769,7 @@ typedef int config_pair_fn(struct config_walk *, const struct config_node *,
  * sees it with its value.  The first error stops the walk.
  */
 static int
-config_each_pair(struct config_walk *w, const struct config_node *map,
+config_each_pair(struct config_walk *w, const struct yamltree_node *map,
     const char *where, config_pair_fn *fn, const void *arg)
 {
 	for (size_t i = 0; i < map->nkids / 2; i++)
@@ -1058,15 +784,15 @@ config_each_pair(struct config_walk *w, const struct config_node *map,
  * not one); null keeps the defaults.
  */
 static int
-config_section(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val, const char *what, const char *where,
+config_section(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const char *what, const char *where,
     config_pair_fn *fn, const void *arg)
 {
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_MAP)
+	if (val->kind != YAMLTREE_MAP)
 		return config_fail(w, config_at(key, val), "%s: expected %s%s",
 		    w->path, what, config_got(val, got, sizeof(got)));
 	return config_each_pair(w, val, where, fn, arg);
@@ -1085,8 +811,8 @@ config_ini_name_ok(const char *s)
 
 /* One php.ini setting, merged over the defaults. */
 static int
-config_php_pair(struct config_walk *w, const struct config_node *name,
-    const struct config_node *v, const void *unused)
+config_php_pair(struct config_walk *w, const struct yamltree_node *name,
+    const struct yamltree_node *v, const void *unused)
 {
 	struct config *cfg = w->cfg;
 	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
@@ -1100,7 +826,7 @@ config_php_pair(struct config_walk *w, const struct config_node *name,
 		return config_fail(w, name,
 		    "php: bad setting name %s", config_quote(name->text,
 		    name->len, q, sizeof(q)));
-	if (v->kind != CONFIG_SCALAR)
+	if (v->kind != YAMLTREE_SCALAR)
 		return config_fail(w, v,
 		    "php.%s: expected a value%s", name->text,
 		    config_got(v, got, sizeof(got)));
@@ -1148,7 +874,7 @@ config_php_pair(struct config_walk *w, const struct config_node *name,
 /* php: name -> scalar. */
 static int
 config_set_php(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	(void)k;
 	return config_section(w, key, val, "a mapping of php.ini settings",
@@ -1162,19 +888,19 @@ config_set_php(struct config_walk *w, const struct config_key *k,
  */
 static int
 config_set_cache_control(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val) ||
-	    (val->kind == CONFIG_SCALAR && val->len == 0)) {
+	    (val->kind == YAMLTREE_SCALAR && val->len == 0)) {
 		free(*slot);
 		*slot = NULL;
 		return 0;
 	}
-	if (val->kind != CONFIG_SCALAR)
+	if (val->kind != YAMLTREE_SCALAR)
 		return config_fail(w, at,
 		    "%s: expected a Cache-Control value (\"\" for none)%s",
 		    w->path, config_got(val, got, sizeof(got)));
@@ -1214,8 +940,8 @@ config_media_type_problem(const char *s, size_t len)
 
 /* One static.types entry: extension -> media type. */
 static int
-config_type_pair(struct config_walk *w, const struct config_node *ext,
-    const struct config_node *type, const void *unused)
+config_type_pair(struct config_walk *w, const struct yamltree_node *ext,
+    const struct yamltree_node *type, const void *unused)
 {
 	struct config *cfg = w->cfg;
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
@@ -1229,11 +955,11 @@ config_type_pair(struct config_walk *w, const struct config_node *ext,
 		return config_fail(w, ext,
 		    "static.types %s: an extension is up to 32 letters, "
 		    "digits, \"_\", \"+\" or \"-\", without the dot", q);
-	if (type->kind != CONFIG_SCALAR || type->len == 0 ||
+	if (type->kind != YAMLTREE_SCALAR || type->len == 0 ||
 	    (problem = config_media_type_problem(type->text,
 	    type->len)) != NULL) {
 		char got[CONFIG_QUOTE_MAX * 4 + 32];
-		const struct config_node *at = config_at(ext, type);
+		const struct yamltree_node *at = config_at(ext, type);
 
 		return config_fail(w, at,
 		    "static.types %s: expected a media type like "
@@ -1260,8 +986,8 @@ config_type_pair(struct config_walk *w, const struct config_node *ext,
 
 /* static.types: extension -> media type, over /etc/mime.types. */
 static int
-config_set_types(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val)
+config_set_types(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val)
 {
 	return config_section(w, key, val,
 	    "a mapping of file name extension to media type", "static.types",
@@ -1270,7 +996,7 @@ config_set_types(struct config_walk *w, const struct config_node *key,
 
 static int
 config_set_static_types(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	(void)k;
 	return config_set_types(w, key, val);
@@ -1288,8 +1014,8 @@ static const struct config_key config_static_keys[] = {
 
 /* One static entry: a URL prefix -> directory, or a setting. */
 static int
-config_static_pair(struct config_walk *w, const struct config_node *pre,
-    const struct config_node *dir, const void *unused)
+config_static_pair(struct config_walk *w, const struct yamltree_node *pre,
+    const struct yamltree_node *dir, const void *unused)
 {
 	struct config *cfg = w->cfg;
 	struct config_static *st;
@@ -1323,7 +1049,7 @@ config_static_pair(struct config_walk *w, const struct config_node *pre,
 	if (problem)
 		return config_fail(w, pre,
 		    "static %s: prefix %s", q, problem);
-	if (dir->kind != CONFIG_SCALAR || dir->len == 0 ||
+	if (dir->kind != YAMLTREE_SCALAR || dir->len == 0 ||
 	    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
 		dir = config_at(pre, dir);
 		return config_fail(w, dir,
@@ -1362,7 +1088,7 @@ config_static_pair(struct config_walk *w, const struct config_node *pre,
 /* static: URL prefix -> absolute directory, and the settings above. */
 static int
 config_set_static(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	(void)k;
 	return config_section(w, key, val,
@@ -1419,16 +1145,16 @@ config_free_names(char **names, int *n)
  * the default list (an empty one empties it).
  */
 static int
-config_set_names(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val, char **names, int *n)
+config_set_names(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, char **names, int *n)
 {
-	const struct config_node *at = config_at(key, val), *e;
+	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	size_t i;
 
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ)
+	if (val->kind != YAMLTREE_SEQ)
 		return config_fail(w, at,
 		    "%s: expected a sequence of names%s", w->path,
 		    config_got(val, got, sizeof(got)));
@@ -1450,7 +1176,7 @@ config_set_names(struct config_walk *w, const struct config_node *key,
 
 static int
 config_set_exclude(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	(void)k;
 	return config_set_names(w, key, val, w->cfg->exclude,
@@ -1460,7 +1186,7 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 /* snapshot.reset: service names ("core": all of core's); no spaces. */
 static int
 config_set_reset(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	struct config *cfg = w->cfg;
 	const char *c;
@@ -1484,17 +1210,17 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 /* status.allow: addresses or networks (a.b.c.d[/n], v6[/n]) or "unix". */
 static int
 config_set_allow(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	struct config *cfg = w->cfg;
-	const struct config_node *at = config_at(key, val), *e;
+	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], host[64];
 	size_t i;
 
 	(void)k;
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ)
+	if (val->kind != YAMLTREE_SEQ)
 		return config_fail(w, at,
 		    "%s: expected a sequence of addresses%s", w->path,
 		    config_got(val, got, sizeof(got)));
@@ -1552,7 +1278,7 @@ bad:
 /* A job type or group name: what MediaWiki's $wgJobClasses keys look like;
  * no ',' (the worker gets type lists comma-separated) and no spaces. */
 static int
-config_job_name(struct config_walk *w, const struct config_node *e,
+config_job_name(struct config_walk *w, const struct yamltree_node *e,
     const char *what)
 {
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
@@ -1573,15 +1299,15 @@ config_job_name(struct config_walk *w, const struct config_node *e,
 /* jobs.groups[].types: the job types of a group. */
 static int
 config_set_job_types(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	struct config_job_group *g = (struct config_job_group *)(void *)
 	    ((char *)w->cfg + k->off - offsetof(struct config_job_group, types));
-	const struct config_node *at = config_at(key, val), *e;
+	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	size_t i;
 
-	if (val->kind != CONFIG_SEQ || val->nkids == 0)
+	if (val->kind != YAMLTREE_SEQ || val->nkids == 0)
 		return config_fail(w, at,
 		    "%s: expected a sequence of job types (leave the key out "
 		    "for every type no other group names)%s", w->path,
@@ -1617,19 +1343,19 @@ static const struct config_key config_job_group_keys[] = {
 	(sizeof(config_job_group_keys) / sizeof(config_job_group_keys[0]))
 
 static int config_walk_map(struct config_walk *, const struct config_key *,
-    const struct config_node *);
+    const struct yamltree_node *);
 
 /* Where group i says it runs type t (a line:col for messages), or NULL. */
-static const struct config_node *
-config_job_type_node(const struct config_node *seq, size_t i, const char *t)
+static const struct yamltree_node *
+config_job_type_node(const struct yamltree_node *seq, size_t i, const char *t)
 {
-	const struct config_node *map = &seq->kids[i];
+	const struct yamltree_node *map = &seq->kids[i];
 
 	for (size_t j = 0; j < map->nkids / 2; j++) {
-		const struct config_node *key = &map->kids[2 * j];
+		const struct yamltree_node *key = &map->kids[2 * j];
 
 		if (key->len == 5 && strcmp(key->text, "types") == 0 &&
-		    key[1].kind == CONFIG_SEQ)
+		    key[1].kind == YAMLTREE_SEQ)
 			for (size_t n = 0; n < key[1].nkids; n++)
 				if (strcmp(key[1].kids[n].text, t) == 0)
 					return &key[1].kids[n];
@@ -1640,10 +1366,10 @@ config_job_type_node(const struct config_node *seq, size_t i, const char *t)
 /* jobs.groups: a sequence of {name, types, max_jobs, max_time, workers}. */
 static int
 config_set_job_groups(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	struct config *cfg = w->cfg;
-	const struct config_node *at = config_at(key, val), *e;
+	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], where[64];
 	struct config_key keys[CONFIG_NJOB_GROUP_KEYS];
 	const char *outer = w->section;
@@ -1653,7 +1379,7 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 	(void)k;
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ || val->nkids == 0)
+	if (val->kind != YAMLTREE_SEQ || val->nkids == 0)
 		return config_fail(w, at,
 		    "%s: expected a sequence of groups%s", w->path,
 		    config_got(val, got, sizeof(got)));
@@ -1667,7 +1393,7 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 			    "%s: more than %d groups", w->path,
 			    CONFIG_MAX_JOB_GROUPS);
 		snprintf(where, sizeof(where), "jobs.groups[%zu]", i + 1);
-		if (e->kind != CONFIG_MAP)
+		if (e->kind != YAMLTREE_MAP)
 			return config_fail(w, e,
 			    "%s: expected a mapping (name, types, max_jobs, "
 			    "max_time, workers)%s", where,
@@ -1694,7 +1420,7 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 				    where, g->name);
 			for (int a = 0; a < g->ntypes; a++)
 				for (int b = 0; b < o->ntypes; b++) {
-					const struct config_node *n;
+					const struct yamltree_node *n;
 
 					if (strcmp(g->types[a], o->types[b]) != 0)
 						continue;
@@ -1830,7 +1556,7 @@ static const struct config_key config_jobs_keys[] = {
 };
 
 static int config_set_section(struct config_walk *, const struct config_key *,
-    const struct config_node *, const struct config_node *);
+    const struct yamltree_node *, const struct yamltree_node *);
 
 static const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
@@ -1856,8 +1582,8 @@ static const struct config_key config_top_keys[] = {
 
 /* A key of the table keys (of the section w->section): its setter. */
 static int
-config_key_pair(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val, const void *keys)
+config_key_pair(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const void *keys)
 {
 	const struct config_key *k = config_find_key(keys, key);
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
@@ -1876,14 +1602,14 @@ config_key_pair(struct config_walk *w, const struct config_node *key,
 
 static int
 config_walk_map(struct config_walk *w, const struct config_key *keys,
-    const struct config_node *map)
+    const struct yamltree_node *map)
 {
 	return config_each_pair(w, map, w->section, config_key_pair, keys);
 }
 
 static int
 config_set_section(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	const char *outer = w->section;
 	int rc;
@@ -1994,9 +1720,8 @@ int
 config_parse(struct config *cfg, const char *name, const char *buf,
     size_t len)
 {
-	struct config_reader r;
 	struct config_walk w;
-	struct config_node root;
+	struct yamltree_node root;
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	int empty, rc = -1;
 
@@ -2007,17 +1732,7 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 	memset(&root, 0, sizeof(root));
 	if (config_defaults(cfg, name) == -1)
 		goto out;
-	if (!yaml_parser_initialize(&r.yp)) {
-		log_err("%s: out of memory", name);
-		goto out;
-	}
-	r.name = name;
-	r.buf = (const unsigned char *)buf;
-	r.len = len;
-	r.nodes = 0;
-	yaml_parser_set_input_string(&r.yp, r.buf, len);
-	rc = config_read_tree(&r, &root, &empty);
-	yaml_parser_delete(&r.yp);
+	rc = yamltree_read(name, buf, len, &root, &empty);
 	if (rc == -1 || empty || config_is_null(&root))
 		goto out;
 
@@ -2025,8 +1740,8 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 	w.cfg = cfg;
 	w.name = name;
 	w.ndefault_ini = cfg->nini;
-	if (root.kind != CONFIG_MAP) {
-		config_error(name, root.line, root.col,
+	if (root.kind != YAMLTREE_MAP) {
+		yamltree_error(name, root.line, root.col,
 		    "expected a mapping of settings at top level%s",
 		    config_got(&root, got, sizeof(got)));
 		rc = -1;
@@ -2034,7 +1749,7 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 	}
 	rc = config_walk_map(&w, config_top_keys, &root);
 out:
-	config_node_free(&root);
+	yamltree_free(&root);
 	if (rc == -1)
 		config_free(cfg);
 	return rc;
