@@ -1,16 +1,15 @@
 /*
- * config.c - mw.yaml into struct config, with libyaml.
+ * config.c - mw.yaml into struct config.
  *
- * libyaml's events are first collected into a small node tree that keeps
- * each node's line:column; the tree is then checked against the tables of
- * keys below, section by section.  Reading the whole document first means a
- * YAML syntax error anywhere is reported before any schema error, and every
- * schema error can point at the exact key or value.  Anchors, aliases, tags
- * and multi-document streams are refused: a config file must mean what it
- * plainly says to the person reading it.  The first error stops the parse.
+ * The whole document is first read into a tree whose nodes keep their
+ * line:column (yamltree.c); the tree is then checked against the tables of
+ * keys below, section by section, so that every schema error points at the
+ * exact key or value.  Each check is one statement (config_fail), each
+ * mapping is walked by config_each_pair.  The first error stops the parse.
  */
 #include "config.h"
 #include "log.h"
+#include "yamltree.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -24,11 +23,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <yaml.h>
 
-/* The schema is 3 levels deep; anything much deeper is an error anyway,
- * and the limit keeps the recursive tree code off the stack's edge. */
-#define CONFIG_MAX_DEPTH	32
 /*
  * A config is a few kB and a few hundred nodes.  Bounds far above that
  * keep a wrong file (a log, a dump, /dev/zero) from costing seconds and
@@ -36,7 +31,6 @@
  * running supervisor, whose event loop waits for the parse.
  */
 #define CONFIG_MAX_FILE		(1u << 20)	/* bytes; mw.yaml(5) says so */
-#define CONFIG_MAX_NODES	20000		/* keys, values, list items */
 /* Longest value text quoted back in an error message. */
 #define CONFIG_QUOTE_MAX	60
 
@@ -44,26 +38,6 @@
 #define MB	(1024ULL * KB)
 #define GB	(1024ULL * MB)
 #define TB	(1024ULL * GB)
-
-enum config_kind { CONFIG_SCALAR, CONFIG_MAP, CONFIG_SEQ };
-
-struct config_node {
-	enum config_kind	 kind;
-	unsigned long		 line, col;	/* 1-based */
-	char			*text;		/* scalar, NUL-terminated copy */
-	size_t			 len;
-	int			 plain;		/* unquoted: may be null or bool */
-	struct config_node	*kids;		/* map: key, value, key, value... */
-	size_t			 nkids, cap;
-};
-
-struct config_reader {
-	yaml_parser_t		 yp;
-	const char		*name;
-	const unsigned char	*buf;
-	size_t			 len;
-	size_t			 nodes;		/* built so far */
-};
 
 struct config_walk {
 	struct config		*cfg;
@@ -75,7 +49,7 @@ struct config_walk {
 
 struct config_key;
 typedef int config_setter(struct config_walk *, const struct config_key *,
-    const struct config_node *, const struct config_node *);
+    const struct yamltree_node *, const struct yamltree_node *);
 
 /* How a number is written and where it is stored. */
 enum config_num { CONFIG_NUM_INT, CONFIG_NUM_U64, CONFIG_NUM_SIZE,
@@ -90,256 +64,31 @@ struct config_key {
 	const struct config_key	*sub;		/* keys of a section */
 };
 
-static void config_error(const char *, unsigned long, unsigned long,
-    const char *, ...) __attribute__((format(printf, 4, 5)));
+static int config_fail(struct config_walk *, const struct yamltree_node *,
+    const char *, ...) __attribute__((format(printf, 3, 4)));
 
-static void
-config_error(const char *name, unsigned long line, unsigned long col,
+/*
+ * A schema error at node n, so that each check is one statement, as in
+ * "if (bad) return config_fail(w, val, "%s: ...", w->path);".
+ */
+static int
+config_fail(struct config_walk *w, const struct yamltree_node *n,
     const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	yamltree_verror(w->name, n->line, n->col, fmt, ap);
 	va_end(ap);
-	log_err("%s:%lu:%lu: %s", name, line, col, msg);
-}
-
-/* ---- reading the YAML into a tree ---- */
-
-static void
-config_node_free(struct config_node *n)
-{
-	size_t i;
-
-	for (i = 0; i < n->nkids; i++)
-		config_node_free(&n->kids[i]);
-	free(n->kids);
-	free(n->text);
-	memset(n, 0, sizeof(*n));
-}
-
-/* Reader errors carry a byte offset, not a mark; count lines ourselves. */
-static void
-config_offset_mark(const struct config_reader *r, size_t off,
-    unsigned long *line, unsigned long *col)
-{
-	size_t i;
-
-	*line = 1;
-	*col = 1;
-	if (off > r->len)
-		off = r->len;
-	for (i = 0; i < off; i++) {
-		if (r->buf[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else if ((r->buf[i] & 0xc0) != 0x80) {
-			(*col)++;
-		}
-	}
-}
-
-static void
-config_syntax_error(const struct config_reader *r)
-{
-	const yaml_parser_t *p = &r->yp;
-	const char *problem = p->problem ? p->problem : "YAML syntax error";
-	unsigned long line, col;
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		log_err("%s: out of memory reading YAML", r->name);
-		return;
-	case YAML_READER_ERROR:
-		config_offset_mark(r, p->problem_offset, &line, &col);
-		if (p->problem_value != -1)
-			config_error(r->name, line, col, "%s (#x%X)", problem,
-			    (unsigned)p->problem_value);
-		else
-			config_error(r->name, line, col, "%s", problem);
-		return;
-	default:
-		line = (unsigned long)p->problem_mark.line + 1;
-		col = (unsigned long)p->problem_mark.column + 1;
-		if (p->context)
-			config_error(r->name, line, col, "%s (%s at %lu:%lu)",
-			    problem, p->context,
-			    (unsigned long)p->context_mark.line + 1,
-			    (unsigned long)p->context_mark.column + 1);
-		else
-			config_error(r->name, line, col, "%s", problem);
-		return;
-	}
-}
-
-static int
-config_next(struct config_reader *r, yaml_event_t *ev)
-{
-	if (yaml_parser_parse(&r->yp, ev))
-		return 0;
-	config_syntax_error(r);
 	return -1;
-}
-
-static int
-config_check_props(const struct config_reader *r, const struct config_node *n,
-    const yaml_char_t *anchor, const yaml_char_t *tag)
-{
-	if (anchor) {
-		config_error(r->name, n->line, n->col,
-		    "YAML anchors (&%.40s) and aliases are not supported",
-		    (const char *)anchor);
-		return -1;
-	}
-	if (tag) {
-		config_error(r->name, n->line, n->col,
-		    "YAML tags (%.60s) are not supported", (const char *)tag);
-		return -1;
-	}
-	return 0;
-}
-
-/* Turn the node starting with event ev into n; always consumes ev. */
-static int
-config_build(struct config_reader *r, yaml_event_t *ev, struct config_node *n,
-    int depth)
-{
-	yaml_event_type_t end;
-	yaml_event_t kid;
-	struct config_node *grown;
-	size_t cap;
-
-	n->line = (unsigned long)ev->start_mark.line + 1;
-	n->col = (unsigned long)ev->start_mark.column + 1;
-	if (++r->nodes > CONFIG_MAX_NODES) {
-		config_error(r->name, n->line, n->col,
-		    "more than %d keys, values and list items; a configuration "
-		    "has a few hundred", CONFIG_MAX_NODES);
-		goto fail;
-	}
-	switch (ev->type) {
-	case YAML_ALIAS_EVENT:
-		config_error(r->name, n->line, n->col,
-		    "YAML aliases (*%.40s) and anchors are not supported",
-		    (const char *)ev->data.alias.anchor);
-		goto fail;
-	case YAML_SCALAR_EVENT:
-		if (config_check_props(r, n, ev->data.scalar.anchor,
-		    ev->data.scalar.tag) == -1)
-			goto fail;
-		n->kind = CONFIG_SCALAR;
-		n->len = ev->data.scalar.length;
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		if ((n->text = malloc(n->len + 1)) == NULL)
-			goto nomem;
-		memcpy(n->text, ev->data.scalar.value, n->len);
-		n->text[n->len] = '\0';
-		yaml_event_delete(ev);
-		return 0;
-	case YAML_SEQUENCE_START_EVENT:
-		if (config_check_props(r, n, ev->data.sequence_start.anchor,
-		    ev->data.sequence_start.tag) == -1)
-			goto fail;
-		n->kind = CONFIG_SEQ;
-		end = YAML_SEQUENCE_END_EVENT;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		if (config_check_props(r, n, ev->data.mapping_start.anchor,
-		    ev->data.mapping_start.tag) == -1)
-			goto fail;
-		n->kind = CONFIG_MAP;
-		end = YAML_MAPPING_END_EVENT;
-		break;
-	default:
-		config_error(r->name, n->line, n->col, "unexpected YAML event");
-		goto fail;
-	}
-	yaml_event_delete(ev);
-	if (depth >= CONFIG_MAX_DEPTH) {
-		config_error(r->name, n->line, n->col,
-		    "nested more than %d levels deep", CONFIG_MAX_DEPTH);
-		return -1;
-	}
-	for (;;) {
-		if (config_next(r, &kid) == -1)
-			return -1;
-		if (kid.type == end) {
-			yaml_event_delete(&kid);
-			return 0;
-		}
-		if (n->nkids == n->cap) {
-			cap = n->cap ? 2 * n->cap : 8;
-			grown = realloc(n->kids, cap * sizeof(*grown));
-			if (grown == NULL) {
-				yaml_event_delete(&kid);
-				log_err("%s: out of memory", r->name);
-				return -1;
-			}
-			n->kids = grown;
-			n->cap = cap;
-		}
-		memset(&n->kids[n->nkids], 0, sizeof(*n->kids));
-		n->nkids++;
-		/* the parent's array is not touched while the kid is built */
-		if (config_build(r, &kid, &n->kids[n->nkids - 1], depth + 1)
-		    == -1)
-			return -1;
-	}
-
-nomem:
-	log_err("%s: out of memory", r->name);
-fail:
-	yaml_event_delete(ev);
-	return -1;
-}
-
-/* Read the stream: nothing at all (*empty), or exactly one document. */
-static int
-config_read_tree(struct config_reader *r, struct config_node *root,
-    int *empty)
-{
-	yaml_event_t ev;
-	yaml_event_type_t type;
-
-	*empty = 1;
-	if (config_next(r, &ev) == -1)		/* stream start */
-		return -1;
-	yaml_event_delete(&ev);
-	if (config_next(r, &ev) == -1)
-		return -1;
-	type = ev.type;
-	yaml_event_delete(&ev);
-	if (type == YAML_STREAM_END_EVENT)
-		return 0;
-	if (config_next(r, &ev) == -1)		/* the root node */
-		return -1;
-	*empty = 0;
-	if (config_build(r, &ev, root, 0) == -1)
-		return -1;
-	if (config_next(r, &ev) == -1)		/* document end */
-		return -1;
-	yaml_event_delete(&ev);
-	if (config_next(r, &ev) == -1)
-		return -1;
-	if (ev.type == YAML_DOCUMENT_START_EVENT) {
-		config_error(r->name, (unsigned long)ev.start_mark.line + 1,
-		    (unsigned long)ev.start_mark.column + 1,
-		    "only one YAML document is allowed");
-		yaml_event_delete(&ev);
-		return -1;
-	}
-	yaml_event_delete(&ev);
-	return 0;
 }
 
 /* ---- small helpers for the schema walk ---- */
 
 static int
-config_is_null(const struct config_node *n)
+config_is_null(const struct yamltree_node *n)
 {
-	if (n->kind != CONFIG_SCALAR || !n->plain)
+	if (n->kind != YAMLTREE_SCALAR || !n->plain)
 		return 0;
 	return n->len == 0 || strcmp(n->text, "~") == 0 ||
 	    strcmp(n->text, "null") == 0 || strcmp(n->text, "Null") == 0 ||
@@ -348,10 +97,10 @@ config_is_null(const struct config_node *n)
 
 /* An empty value ("key:" and nothing) has no useful position of its own:
  * libyaml puts it after the colon.  Point at the key instead. */
-static const struct config_node *
-config_at(const struct config_node *key, const struct config_node *val)
+static const struct yamltree_node *
+config_at(const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	if (val->kind == CONFIG_SCALAR && val->plain && val->len == 0)
+	if (val->kind == YAMLTREE_SCALAR && val->plain && val->len == 0)
 		return key;
 	return val;
 }
@@ -385,14 +134,14 @@ config_quote(const char *s, size_t len, char *buf, size_t size)
 
 /* ", got ..." describing a value that did not fit, for messages. */
 static const char *
-config_got(const struct config_node *v, char *buf, size_t size)
+config_got(const struct yamltree_node *v, char *buf, size_t size)
 {
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 
 	switch (v->kind) {
-	case CONFIG_MAP:
+	case YAMLTREE_MAP:
 		return ", got a mapping";
-	case CONFIG_SEQ:
+	case YAMLTREE_SEQ:
 		return ", got a sequence";
 	default:
 		if (v->plain && v->len == 0)
@@ -488,54 +237,55 @@ config_parse_ms(const char *s, size_t len, uint64_t *out)
 
 /* A scalar string without NUL bytes, or an error naming w->path. */
 static int
-config_string(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val, const char *what)
+config_string(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const char *what)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
-	if (val->kind != CONFIG_SCALAR || val->len == 0) {
-		config_error(w->name, at->line, at->col, "%s: expected %s%s",
+	if (val->kind != YAMLTREE_SCALAR || val->len == 0)
+		return config_fail(w, at, "%s: expected %s%s",
 		    w->path, what, config_got(val, got, sizeof(got)));
+	if (memchr(val->text, '\0', val->len))
+		return config_fail(w, at,
+		    "%s: contains a NUL byte", w->path);
+	return 0;
+}
+
+/*
+ * A copy of s in *out, with a trailing '/' added if dir is set and s lacks
+ * one.  Running out of memory is said here, naming the setting (what and
+ * name run together: "php." and the ini name), so callers only return -1.
+ */
+static int
+config_copy(struct config_walk *w, char **out, const char *s, int dir,
+    const char *what, const char *name)
+{
+	size_t len = strlen(s);
+
+	if ((*out = malloc(len + 2)) == NULL) {
+		log_err("%s: %s%s: out of memory", w->name, what, name);
 		return -1;
 	}
-	if (memchr(val->text, '\0', val->len)) {
-		config_error(w->name, at->line, at->col,
-		    "%s: contains a NUL byte", w->path);
-		return -1;
+	memcpy(*out, s, len + 1);
+	if (dir && (len == 0 || s[len - 1] != '/')) {
+		(*out)[len] = '/';
+		(*out)[len + 1] = '\0';
 	}
 	return 0;
 }
 
+/* Replace the string in *slot with a copy of s. */
 static int
 config_store(struct config_walk *w, char **slot, const char *s)
 {
 	char *copy;
 
-	if ((copy = strdup(s)) == NULL) {
-		log_err("%s: %s: out of memory", w->name, w->path);
+	if (config_copy(w, &copy, s, 0, w->path, "") == -1)
 		return -1;
-	}
 	free(*slot);
 	*slot = copy;
 	return 0;
-}
-
-/* Copy s, adding a trailing '/' if it lacks one. */
-static char *
-config_dir_prefix(const char *s)
-{
-	size_t len = strlen(s);
-	char *p;
-
-	if ((p = malloc(len + 2)) == NULL)
-		return NULL;
-	memcpy(p, s, len + 1);
-	if (len == 0 || p[len - 1] != '/') {
-		p[len] = '/';
-		p[len + 1] = '\0';
-	}
-	return p;
 }
 
 /* A URL prefix must be one a normalised request path can match. */
@@ -563,9 +313,9 @@ config_prefix_problem(const char *s)
 
 static int
 config_set_number(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32], lo[32], hi[32];
 	void *field = (char *)w->cfg + k->off;
 	uint64_t v;
@@ -574,17 +324,15 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 	switch (k->num) {
 	case CONFIG_NUM_INT:
 	case CONFIG_NUM_U64:
-		bad = val->kind != CONFIG_SCALAR ||
+		bad = val->kind != YAMLTREE_SCALAR ||
 		    config_parse_u64(val->text, val->len, &v) == -1 ||
 		    v < k->min || v > k->max;
-		if (bad) {
-			config_error(w->name, at->line, at->col,
+		if (bad)
+			return config_fail(w, at,
 			    "%s: expected an integer from %llu to %llu%s",
 			    w->path, (unsigned long long)k->min,
 			    (unsigned long long)k->max,
 			    config_got(val, got, sizeof(got)));
-			return -1;
-		}
 		if (k->num == CONFIG_NUM_INT)
 			*(int *)field = (int)v;
 		else
@@ -592,35 +340,31 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 		return 0;
 	case CONFIG_NUM_SIZE:
 	case CONFIG_NUM_RSS:
-		bad = val->kind != CONFIG_SCALAR ||
+		bad = val->kind != YAMLTREE_SCALAR ||
 		    config_parse_size(val->text, val->len, &v) == -1 ||
 		    v > k->max || (v < k->min &&
 		    !(k->num == CONFIG_NUM_RSS && v == 0));
-		if (bad) {
-			config_error(w->name, at->line, at->col,
+		if (bad)
+			return config_fail(w, at,
 			    "%s: expected %sa size from %s to %s%s", w->path,
 			    k->num == CONFIG_NUM_RSS ? "0 or " : "",
 			    config_size_text(k->min, lo, sizeof(lo)),
 			    config_size_text(k->max, hi, sizeof(hi)),
 			    config_got(val, got, sizeof(got)));
-			return -1;
-		}
 		if (k->num == CONFIG_NUM_SIZE)
 			*(size_t *)field = (size_t)v;
 		else
 			*(uint64_t *)field = (v + KB - 1) / KB;
 		return 0;
 	case CONFIG_NUM_MS:
-		bad = val->kind != CONFIG_SCALAR ||
+		bad = val->kind != YAMLTREE_SCALAR ||
 		    config_parse_ms(val->text, val->len, &v) == -1 ||
 		    v < k->min || v > k->max;
-		if (bad) {
-			config_error(w->name, at->line, at->col,
+		if (bad)
+			return config_fail(w, at,
 			    "%s: expected seconds from 0.001 to %llu%s",
 			    w->path, (unsigned long long)k->max / 1000,
 			    config_got(val, got, sizeof(got)));
-			return -1;
-		}
 		*(int *)field = (int)v;
 		return 0;
 	}
@@ -629,26 +373,24 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 
 static int
 config_set_abspath(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_string(w, key, val, "an absolute path") == -1)
 		return -1;
-	if (val->text[0] != '/') {
-		config_error(w->name, val->line, val->col,
+	if (val->text[0] != '/')
+		return config_fail(w, val,
 		    "%s: expected an absolute path%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	return config_store(w, slot, val->text);
 }
 
 /* Same, but null ("worker:" or "worker: ~") leaves the default. */
 static int
 config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 
@@ -663,32 +405,30 @@ config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
 /* log.access: "off" (or null), "stderr", or an absolute file path. */
 static int
 config_set_log_target(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val) ||
-	    (val->kind == CONFIG_SCALAR && strcmp(val->text, "off") == 0)) {
+	    (val->kind == YAMLTREE_SCALAR && strcmp(val->text, "off") == 0)) {
 		free(*slot);
 		*slot = NULL;
 		return 0;
 	}
 	if (config_string(w, key, val, "\"off\", \"stderr\" or an absolute path") == -1)
 		return -1;
-	if (strcmp(val->text, "stderr") != 0 && val->text[0] != '/') {
-		config_error(w->name, val->line, val->col,
+	if (strcmp(val->text, "stderr") != 0 && val->text[0] != '/')
+		return config_fail(w, val,
 		    "%s: expected \"off\", \"stderr\" or an absolute path%s",
 		    w->path, config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	return config_store(w, slot, val->text);
 }
 
 /* user, group, server_name: a plain word; null means unset. */
 static int
 config_set_name_opt(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
@@ -702,13 +442,11 @@ config_set_name_opt(struct config_walk *w, const struct config_key *k,
 	if (config_string(w, key, val, "a name") == -1)
 		return -1;
 	for (p = (const unsigned char *)val->text; *p; p++) {
-		if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == ':') {
-			config_error(w->name, val->line, val->col,
+		if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == ':')
+			return config_fail(w, val,
 			    "%s: %s contains a space, \"/\", \":\" or a "
 			    "control character", w->path,
 			    config_quote(val->text, val->len, q, sizeof(q)));
-			return -1;
-		}
 	}
 	return config_store(w, slot, val->text);
 }
@@ -716,7 +454,7 @@ config_set_name_opt(struct config_walk *w, const struct config_key *k,
 /* mediawiki.short_urls: a URL prefix, normalised to end in '/'. */
 static int
 config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
@@ -734,16 +472,12 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 	if (problem == NULL && strcmp(val->text, "/") == 0)
 		problem = "would send every request to index.php; "
 		    "use a prefix like /wiki/";
-	if (problem) {
-		config_error(w->name, val->line, val->col, "%s: %s %s",
+	if (problem)
+		return config_fail(w, val, "%s: %s %s",
 		    w->path, config_quote(val->text, val->len, q, sizeof(q)),
 		    problem);
+	if (config_copy(w, &p, val->text, 1, w->path, "") == -1)
 		return -1;
-	}
-	if ((p = config_dir_prefix(val->text)) == NULL) {
-		log_err("%s: %s: out of memory", w->name, w->path);
-		return -1;
-	}
 	free(*slot);
 	*slot = p;
 	return 0;
@@ -751,66 +485,64 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 
 static int
 config_set_dispatch(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	(void)k;
-	if (val->kind == CONFIG_SCALAR && val->len == 5 &&
+	if (val->kind == YAMLTREE_SCALAR && val->len == 5 &&
 	    strcmp(val->text, "queue") == 0) {
 		w->cfg->dispatch = DISPATCH_QUEUE;
 		return 0;
 	}
-	if (val->kind == CONFIG_SCALAR && val->len == 12 &&
+	if (val->kind == YAMLTREE_SCALAR && val->len == 12 &&
 	    strcmp(val->text, "longest-busy") == 0) {
 		w->cfg->dispatch = DISPATCH_LONGEST_BUSY;
 		return 0;
 	}
-	config_error(w->name, at->line, at->col,
+	return config_fail(w, at,
 	    "%s: expected \"queue\" or \"longest-busy\"%s", w->path,
 	    config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 /* mediawiki.symlinks, static.symlinks: refuse, inside, owner or follow. */
 static int
 config_set_symlinks(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	static const char *const names[] = {
 		[SYMLINKS_REFUSE] = "refuse", [SYMLINKS_INSIDE] = "inside",
 		[SYMLINKS_OWNER] = "owner", [SYMLINKS_FOLLOW] = "follow",
 	};
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	enum symlink_policy *slot =
 	    (enum symlink_policy *)(void *)((char *)w->cfg + k->off);
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (val->kind == CONFIG_SCALAR &&
+		if (val->kind == YAMLTREE_SCALAR &&
 		    strcmp(val->text, names[i]) == 0) {
 			*slot = (enum symlink_policy)i;
 			return 0;
 		}
 	}
-	config_error(w->name, at->line, at->col,
+	return config_fail(w, at,
 	    "%s: expected \"refuse\", \"inside\", \"owner\" or \"follow\"%s",
 	    w->path, config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 /* unix_socket.mode: permission bits in octal, like chmod's "0660". */
 static int
 config_set_mode(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	int *slot = (int *)(void *)((char *)w->cfg + k->off), v = 0;
 	size_t i;
 
-	if (val->kind != CONFIG_SCALAR || val->len < 3 || val->len > 4)
+	if (val->kind != YAMLTREE_SCALAR || val->len < 3 || val->len > 4)
 		goto bad;
 	for (i = 0; i < val->len; i++) {
 		if (val->text[i] < '0' || val->text[i] > '7')
@@ -822,38 +554,36 @@ config_set_mode(struct config_walk *w, const struct config_key *k,
 	*slot = v;
 	return 0;
 bad:
-	config_error(w->name, at->line, at->col,
+	return config_fail(w, at,
 	    "%s: expected permission bits in octal, like 0660%s", w->path,
 	    config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
 static int
 config_set_bool(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	bool *slot = (bool *)((char *)w->cfg + k->off);
 
-	if (val->kind == CONFIG_SCALAR && val->plain &&
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
 	    (strcmp(val->text, "true") == 0 || strcmp(val->text, "True") == 0 ||
 	    strcmp(val->text, "TRUE") == 0)) {
 		*slot = true;
 		return 0;
 	}
-	if (val->kind == CONFIG_SCALAR && val->plain &&
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
 	    (strcmp(val->text, "false") == 0 ||
 	    strcmp(val->text, "False") == 0 ||
 	    strcmp(val->text, "FALSE") == 0)) {
 		*slot = false;
 		return 0;
 	}
-	config_error(w->name, at->line, at->col,
+	return config_fail(w, at,
 	    "%s: expected true or false%s", w->path,
 	    config_got(val, got, sizeof(got)));
-	return -1;
 }
 
 static int
@@ -946,26 +676,22 @@ config_address_problem(const char *a)
 
 static int
 config_set_listen(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct config_node *at = config_at(key, val), *a;
+	const struct yamltree_node *at = config_at(key, val), *a;
 	struct config *cfg = w->cfg;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *problem;
 	size_t i, j;
 
 	(void)k;
-	if (val->kind != CONFIG_SEQ) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != YAMLTREE_SEQ)
+		return config_fail(w, at,
 		    "listen: expected a sequence of addresses%s",
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
-	if (val->nkids == 0) {
-		config_error(w->name, val->line, val->col,
+	if (val->nkids == 0)
+		return config_fail(w, val,
 		    "listen: expected at least one address");
-		return -1;
-	}
 	for (i = 0; i < (size_t)cfg->nlisten; i++) {
 		free(cfg->listen[i]);
 		cfg->listen[i] = NULL;
@@ -973,27 +699,21 @@ config_set_listen(struct config_walk *w, const struct config_key *k,
 	cfg->nlisten = 0;
 	for (i = 0; i < val->nkids; i++) {
 		a = &val->kids[i];
-		if (i == CONFIG_MAX_LISTEN) {
-			config_error(w->name, a->line, a->col,
+		if (i == CONFIG_MAX_LISTEN)
+			return config_fail(w, a,
 			    "listen: more than %d addresses", CONFIG_MAX_LISTEN);
-			return -1;
-		}
 		if (config_string(w, a, a, "an address") == -1)
 			return -1;
-		if ((problem = config_address_problem(a->text)) != NULL) {
-			config_error(w->name, a->line, a->col, "listen %s: %s",
+		if ((problem = config_address_problem(a->text)) != NULL)
+			return config_fail(w, a, "listen %s: %s",
 			    config_quote(a->text, a->len, q, sizeof(q)),
 			    problem);
-			return -1;
-		}
 		for (j = 0; j < i; j++) {
-			if (strcmp(val->kids[j].text, a->text) == 0) {
-				config_error(w->name, a->line, a->col,
+			if (strcmp(val->kids[j].text, a->text) == 0)
+				return config_fail(w, a,
 				    "listen \"%s\": listed twice (first at "
 				    "%lu:%lu)", a->text, val->kids[j].line,
 				    val->kids[j].col);
-				return -1;
-			}
 		}
 		if (config_store(w, &cfg->listen[i], a->text) == -1)
 			return -1;
@@ -1004,46 +724,78 @@ config_set_listen(struct config_walk *w, const struct config_key *k,
 
 /* Keys must be scalars and appear once; i indexes the key/value pair. */
 static int
-config_check_key(struct config_walk *w, const struct config_node *map,
+config_check_key(struct config_walk *w, const struct yamltree_node *map,
     size_t i, const char *where)
 {
-	const struct config_node *key = &map->kids[2 * i], *prev;
+	const struct yamltree_node *key = &map->kids[2 * i], *prev;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
 	size_t j;
 
-	if (key->kind != CONFIG_SCALAR || key->len == 0) {
-		config_error(w->name, key->line, key->col,
+	if (key->kind != YAMLTREE_SCALAR || key->len == 0)
+		return config_fail(w, key,
 		    "%s%sexpected a key name%s", where ? where : "",
 		    where ? ": " : "", config_got(key, got, sizeof(got)));
-		return -1;
-	}
 	for (j = 0; j < i; j++) {
 		prev = &map->kids[2 * j];
 		if (prev->len == key->len &&
-		    memcmp(prev->text, key->text, key->len) == 0) {
-			config_error(w->name, key->line, key->col,
+		    memcmp(prev->text, key->text, key->len) == 0)
+			return config_fail(w, key,
 			    "%s%sduplicate key %s (first at %lu:%lu)",
 			    where ? where : "", where ? ": " : "",
 			    config_quote(key->text, key->len, q, sizeof(q)),
 			    prev->line, prev->col);
-			return -1;
-		}
 	}
 	return 0;
 }
 
-static int
-config_section_ok(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val, const char *what)
+/* The entry of the table keys named by key, or NULL. */
+static const struct config_key *
+config_find_key(const struct config_key *keys, const struct yamltree_node *key)
 {
-	const struct config_node *at = config_at(key, val);
+	for (; keys->name; keys++)
+		if (strlen(keys->name) == key->len &&
+		    memcmp(keys->name, key->text, key->len) == 0)
+			return keys;
+	return NULL;
+}
+
+/* What a mapping's walker does with one key and its value. */
+typedef int config_pair_fn(struct config_walk *, const struct yamltree_node *,
+    const struct yamltree_node *, const void *);
+
+/*
+ * Every mapping is walked here: each key must be a scalar and appear once
+ * (messages name the mapping as where; NULL at the top level) before fn
+ * sees it with its value.  The first error stops the walk.
+ */
+static int
+config_each_pair(struct config_walk *w, const struct yamltree_node *map,
+    const char *where, config_pair_fn *fn, const void *arg)
+{
+	for (size_t i = 0; i < map->nkids / 2; i++)
+		if (config_check_key(w, map, i, where) == -1 ||
+		    fn(w, &map->kids[2 * i], &map->kids[2 * i + 1], arg) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * A section written as a mapping (what it maps, for the message when it is
+ * not one); null keeps the defaults.
+ */
+static int
+config_section(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const char *what, const char *where,
+    config_pair_fn *fn, const void *arg)
+{
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
-	if (val->kind == CONFIG_MAP)
+	if (config_is_null(val))
 		return 0;
-	config_error(w->name, at->line, at->col, "%s: expected %s%s",
-	    w->path, what, config_got(val, got, sizeof(got)));
-	return -1;
+	if (val->kind != YAMLTREE_MAP)
+		return config_fail(w, config_at(key, val), "%s: expected %s%s",
+		    w->path, what, config_got(val, got, sizeof(got)));
+	return config_each_pair(w, val, where, fn, arg);
 }
 
 static int
@@ -1057,90 +809,76 @@ config_ini_name_ok(const char *s)
 	return 1;
 }
 
-/* php: name -> scalar, merged over the defaults. */
+/* One php.ini setting, merged over the defaults. */
 static int
-config_set_php(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+config_php_pair(struct config_walk *w, const struct yamltree_node *name,
+    const struct yamltree_node *v, const void *unused)
 {
 	struct config *cfg = w->cfg;
-	const struct config_node *name, *v;
 	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
 	const char *text;
 	char *copy;
-	size_t i;
 	int j;
 
-	(void)k;
-	if (config_is_null(val))
-		return 0;
-	if (config_section_ok(w, key, val,
-	    "a mapping of php.ini settings") == -1)
+	(void)unused;
+	if (memchr(name->text, '\0', name->len) ||
+	    !config_ini_name_ok(name->text))
+		return config_fail(w, name,
+		    "php: bad setting name %s", config_quote(name->text,
+		    name->len, q, sizeof(q)));
+	if (v->kind != YAMLTREE_SCALAR)
+		return config_fail(w, v,
+		    "php.%s: expected a value%s", name->text,
+		    config_got(v, got, sizeof(got)));
+	/* what the worker's php.ini text cannot carry */
+	if (memchr(v->text, '\0', v->len) || strpbrk(v->text, "\"\r\n"))
+		return config_fail(w, v,
+		    "php.%s: a value cannot hold a double quote, a "
+		    "newline or a NUL byte", name->text);
+	text = v->text;
+	if (config_is_null(v))
+		text = "";
+	else if (v->plain && (strcmp(text, "true") == 0 ||
+	    strcmp(text, "True") == 0 || strcmp(text, "TRUE") == 0))
+		text = "1";
+	else if (v->plain && (strcmp(text, "false") == 0 ||
+	    strcmp(text, "False") == 0 || strcmp(text, "FALSE") == 0))
+		text = "0";
+	if (config_copy(w, &copy, text, 0, "php.", name->text) == -1)
 		return -1;
-	for (i = 0; i < val->nkids / 2; i++) {
-		name = &val->kids[2 * i];
-		v = name + 1;
-		if (config_check_key(w, val, i, "php") == -1)
-			return -1;
-		if (memchr(name->text, '\0', name->len) ||
-		    !config_ini_name_ok(name->text)) {
-			config_error(w->name, name->line, name->col,
-			    "php: bad setting name %s", config_quote(name->text,
-			    name->len, q, sizeof(q)));
-			return -1;
-		}
-		if (v->kind != CONFIG_SCALAR) {
-			config_error(w->name, v->line, v->col,
-			    "php.%s: expected a value%s", name->text,
-			    config_got(v, got, sizeof(got)));
-			return -1;
-		}
-		/* what the worker's php.ini text cannot carry */
-		if (memchr(v->text, '\0', v->len) || strpbrk(v->text, "\"\r\n")) {
-			config_error(w->name, v->line, v->col,
-			    "php.%s: a value cannot hold a double quote, a "
-			    "newline or a NUL byte", name->text);
-			return -1;
-		}
-		text = v->text;
-		if (config_is_null(v))
-			text = "";
-		else if (v->plain && (strcmp(text, "true") == 0 ||
-		    strcmp(text, "True") == 0 || strcmp(text, "TRUE") == 0))
-			text = "1";
-		else if (v->plain && (strcmp(text, "false") == 0 ||
-		    strcmp(text, "False") == 0 || strcmp(text, "FALSE") == 0))
-			text = "0";
-		if ((copy = strdup(text)) == NULL) {
-			log_err("%s: php.%s: out of memory", w->name,
-			    name->text);
-			return -1;
-		}
-		/* a default of the same name is overridden, not repeated */
-		for (j = 0; j < w->ndefault_ini; j++)
-			if (strcmp(cfg->ini[j].name, name->text) == 0)
-				break;
-		if (j < w->ndefault_ini) {
-			free(cfg->ini[j].value);
-			cfg->ini[j].value = copy;
-			continue;
-		}
-		if (cfg->nini == CONFIG_MAX_INI) {
-			free(copy);
-			config_error(w->name, name->line, name->col,
-			    "php: more than %d settings", CONFIG_MAX_INI);
-			return -1;
-		}
-		cfg->ini[cfg->nini].value = copy;
-		if ((cfg->ini[cfg->nini].name = strdup(name->text)) == NULL) {
-			free(copy);
-			cfg->ini[cfg->nini].value = NULL;
-			log_err("%s: php.%s: out of memory", w->name,
-			    name->text);
-			return -1;
-		}
-		cfg->nini++;
+	/* a default of the same name is overridden, not repeated */
+	for (j = 0; j < w->ndefault_ini; j++)
+		if (strcmp(cfg->ini[j].name, name->text) == 0)
+			break;
+	if (j < w->ndefault_ini) {
+		free(cfg->ini[j].value);
+		cfg->ini[j].value = copy;
+		return 0;
 	}
+	if (cfg->nini == CONFIG_MAX_INI) {
+		free(copy);
+		return config_fail(w, name,
+		    "php: more than %d settings", CONFIG_MAX_INI);
+	}
+	cfg->ini[cfg->nini].value = copy;
+	if (config_copy(w, &cfg->ini[cfg->nini].name, name->text, 0,
+	    "php.", name->text) == -1) {
+		free(copy);
+		cfg->ini[cfg->nini].value = NULL;
+		return -1;
+	}
+	cfg->nini++;
 	return 0;
+}
+
+/* php: name -> scalar. */
+static int
+config_set_php(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_section(w, key, val, "a mapping of php.ini settings",
+	    "php", config_php_pair, NULL);
 }
 
 /*
@@ -1150,39 +888,33 @@ config_set_php(struct config_walk *w, const struct config_key *k,
  */
 static int
 config_set_cache_control(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
-	const struct config_node *at = config_at(key, val);
+	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val) ||
-	    (val->kind == CONFIG_SCALAR && val->len == 0)) {
+	    (val->kind == YAMLTREE_SCALAR && val->len == 0)) {
 		free(*slot);
 		*slot = NULL;
 		return 0;
 	}
-	if (val->kind != CONFIG_SCALAR) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != YAMLTREE_SCALAR)
+		return config_fail(w, at,
 		    "%s: expected a Cache-Control value (\"\" for none)%s",
 		    w->path, config_got(val, got, sizeof(got)));
-		return -1;
-	}
-	if (val->len > 256) {
-		config_error(w->name, at->line, at->col,
+	if (val->len > 256)
+		return config_fail(w, at,
 		    "%s: longer than 256 characters", w->path);
-		return -1;
-	}
 	for (size_t i = 0; i < val->len; i++) {
 		unsigned char ch = (unsigned char)val->text[i];
 
-		if (ch < 0x20 || ch > 0x7e) {
-			config_error(w->name, at->line, at->col,
+		if (ch < 0x20 || ch > 0x7e)
+			return config_fail(w, at,
 			    "%s: %s contains a control or non-ASCII character",
 			    w->path, config_quote(val->text, val->len, got,
 			    sizeof(got)));
-			return -1;
-		}
 	}
 	return config_store(w, slot, val->text);
 }
@@ -1206,183 +938,162 @@ config_media_type_problem(const char *s, size_t len)
 	return NULL;
 }
 
-/* static.types: extension -> media type, over /etc/mime.types. */
+/* One static.types entry: extension -> media type. */
 static int
-config_set_types(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val)
+config_type_pair(struct config_walk *w, const struct yamltree_node *ext,
+    const struct yamltree_node *type, const void *unused)
 {
 	struct config *cfg = w->cfg;
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	struct config_type *t;
 	const char *problem;
 
-	if (config_is_null(val))
-		return 0;
-	if (config_section_ok(w, key, val,
-	    "a mapping of file name extension to media type") == -1)
-		return -1;
-	for (size_t i = 0; i < val->nkids / 2; i++) {
-		const struct config_node *ext = &val->kids[2 * i], *type = ext + 1;
-		struct config_type *t;
+	(void)unused;
+	config_quote(ext->text, ext->len, q, sizeof(q));
+	if (ext->len > 32 || strspn(ext->text, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-") != ext->len)
+		return config_fail(w, ext,
+		    "static.types %s: an extension is up to 32 letters, "
+		    "digits, \"_\", \"+\" or \"-\", without the dot", q);
+	if (type->kind != YAMLTREE_SCALAR || type->len == 0 ||
+	    (problem = config_media_type_problem(type->text,
+	    type->len)) != NULL) {
+		char got[CONFIG_QUOTE_MAX * 4 + 32];
+		const struct yamltree_node *at = config_at(ext, type);
 
-		if (config_check_key(w, val, i, "static.types") == -1)
-			return -1;
-		config_quote(ext->text, ext->len, q, sizeof(q));
-		if (ext->len > 32 || strspn(ext->text, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-") != ext->len) {
-			config_error(w->name, ext->line, ext->col,
-			    "static.types %s: an extension is up to 32 letters, "
-			    "digits, \"_\", \"+\" or \"-\", without the dot", q);
-			return -1;
-		}
-		if (type->kind != CONFIG_SCALAR || type->len == 0 ||
-		    (problem = config_media_type_problem(type->text,
-		    type->len)) != NULL) {
-			char got[CONFIG_QUOTE_MAX * 4 + 32];
-			const struct config_node *at = config_at(ext, type);
-
-			config_error(w->name, at->line, at->col,
-			    "static.types %s: expected a media type like "
-			    "\"image/png\"%s", q,
-			    config_got(type, got, sizeof(got)));
-			return -1;
-		}
-		if (cfg->ntypes == CONFIG_MAX_TYPES) {
-			config_error(w->name, ext->line, ext->col,
-			    "static.types: more than %d extensions",
-			    CONFIG_MAX_TYPES);
-			return -1;
-		}
-		t = &cfg->types[cfg->ntypes];
-		if ((t->ext = strdup(ext->text)) == NULL ||
-		    (t->type = strdup(type->text)) == NULL) {
-			free(t->ext);
-			t->ext = NULL;
-			log_err("%s: static.types: out of memory", w->name);
-			return -1;
-		}
-		for (char *c = t->ext; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-		cfg->ntypes++;
+		return config_fail(w, at,
+		    "static.types %s: expected a media type like "
+		    "\"image/png\"%s", q,
+		    config_got(type, got, sizeof(got)));
 	}
+	if (cfg->ntypes == CONFIG_MAX_TYPES)
+		return config_fail(w, ext,
+		    "static.types: more than %d extensions",
+		    CONFIG_MAX_TYPES);
+	t = &cfg->types[cfg->ntypes];
+	if (config_copy(w, &t->ext, ext->text, 0, "static.types",
+	    "") == -1 || config_copy(w, &t->type, type->text, 0,
+	    "static.types", "") == -1) {
+		free(t->ext);
+		t->ext = NULL;
+		return -1;
+	}
+	for (char *c = t->ext; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	cfg->ntypes++;
 	return 0;
 }
 
-static const struct config_key config_static_cache_control_key = {
-	"cache_control", config_set_cache_control,
-	offsetof(struct config, static_cache_control), 0, 0, 0, NULL
-};
-
-static const struct config_key config_static_symlinks_key = {
-	"symlinks", config_set_symlinks, offsetof(struct config, static_symlinks),
-	0, 0, 0, NULL
-};
-
-/* static: URL prefix -> absolute directory, and the symlinks setting. */
+/* static.types: extension -> media type, over /etc/mime.types. */
 static int
-config_set_static(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+config_set_types(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val)
+{
+	return config_section(w, key, val,
+	    "a mapping of file name extension to media type", "static.types",
+	    config_type_pair, NULL);
+}
+
+static int
+config_set_static_types(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_set_types(w, key, val);
+}
+
+/* The keys of static that are settings, not URL prefixes. */
+static const struct config_key config_static_keys[] = {
+	{ "symlinks", config_set_symlinks,
+	    offsetof(struct config, static_symlinks), 0, 0, 0, NULL },
+	{ "cache_control", config_set_cache_control,
+	    offsetof(struct config, static_cache_control), 0, 0, 0, NULL },
+	{ "types", config_set_static_types, 0, 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+/* One static entry: a URL prefix -> directory, or a setting. */
+static int
+config_static_pair(struct config_walk *w, const struct yamltree_node *pre,
+    const struct yamltree_node *dir, const void *unused)
 {
 	struct config *cfg = w->cfg;
 	struct config_static *st;
-	const struct config_node *pre, *dir;
 	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
 	const char *problem;
 	char *prefix;
-	size_t i;
 	int j;
 
-	(void)k;
-	if (config_is_null(val))
-		return 0;
-	if (config_section_ok(w, key, val,
-	    "a mapping of URL prefix to directory") == -1)
-		return -1;
-	for (i = 0; i < val->nkids / 2; i++) {
-		pre = &val->kids[2 * i];
-		dir = pre + 1;
-		if (config_check_key(w, val, i, "static") == -1)
-			return -1;
-		config_quote(pre->text, pre->len, q, sizeof(q));
-		/* URL prefixes start with '/'; other keys are settings */
-		if (pre->text[0] != '/') {
-			int rc;
+	(void)unused;
+	config_quote(pre->text, pre->len, q, sizeof(q));
+	/* URL prefixes start with '/'; other keys are settings */
+	if (pre->text[0] != '/') {
+		const struct config_key *k = config_static_keys;
 
-			if (strcmp(pre->text, "symlinks") == 0) {
-				snprintf(w->path, sizeof(w->path),
-				    "static.symlinks");
-				rc = config_set_symlinks(w,
-				    &config_static_symlinks_key, pre, dir);
-			} else if (strcmp(pre->text, "cache_control") == 0) {
-				snprintf(w->path, sizeof(w->path),
-				    "static.cache_control");
-				rc = config_set_cache_control(w,
-				    &config_static_cache_control_key, pre, dir);
-			} else if (strcmp(pre->text, "types") == 0) {
-				snprintf(w->path, sizeof(w->path),
-				    "static.types");
-				rc = config_set_types(w, pre, dir);
-			} else {
-				config_error(w->name, pre->line, pre->col,
-				    "unknown key %s in static (a URL prefix "
-				    "starts with \"/\")", q);
-				return -1;
-			}
-			if (rc == -1)
-				return -1;
-			continue;
-		}
-		if (memchr(pre->text, '\0', pre->len))
-			problem = "contains a NUL byte";
-		else if (strcmp(pre->text, "/") == 0)
-			problem = "is the MediaWiki root, which is always served";
-		else
-			problem = config_prefix_problem(pre->text);
-		if (problem) {
-			config_error(w->name, pre->line, pre->col,
-			    "static %s: prefix %s", q, problem);
-			return -1;
-		}
-		if (dir->kind != CONFIG_SCALAR || dir->len == 0 ||
-		    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
-			dir = config_at(pre, dir);
-			config_error(w->name, dir->line, dir->col,
-			    "static %s: expected an absolute directory path%s",
-			    q, config_got(pre + 1, got, sizeof(got)));
-			return -1;
-		}
-		if (cfg->nstatics == CONFIG_MAX_STATIC) {
-			config_error(w->name, pre->line, pre->col,
-			    "static: more than %d prefixes", CONFIG_MAX_STATIC);
-			return -1;
-		}
-		if ((prefix = config_dir_prefix(pre->text)) == NULL) {
-			log_err("%s: static: out of memory", w->name);
-			return -1;
-		}
-		/* "/images" and "/images/" are the same prefix */
-		for (j = 0; j < cfg->nstatics; j++) {
-			if (strcmp(cfg->statics[j].prefix, prefix) == 0) {
-				config_error(w->name, pre->line, pre->col,
-				    "static %s: same prefix as %s at %lu:%lu",
-				    q, cfg->statics[j].prefix,
-				    cfg->statics[j].line, cfg->statics[j].col);
-				free(prefix);
-				return -1;
-			}
-		}
-		st = &cfg->statics[cfg->nstatics];
-		st->prefix = prefix;
-		st->line = pre->line;
-		st->col = pre->col;
-		if ((st->dir = strdup(dir->text)) == NULL) {
-			free(prefix);
-			st->prefix = NULL;
-			log_err("%s: static: out of memory", w->name);
-			return -1;
-		}
-		cfg->nstatics++;
+		/* by the text up to a NUL byte, as ever for these keys */
+		while (k->name && strcmp(k->name, pre->text) != 0)
+			k++;
+		if (k->name == NULL)
+			return config_fail(w, pre,
+			    "unknown key %s in static (a URL prefix "
+			    "starts with \"/\")", q);
+		snprintf(w->path, sizeof(w->path), "static.%s", k->name);
+		return k->set(w, k, pre, dir);
 	}
+	if (memchr(pre->text, '\0', pre->len))
+		problem = "contains a NUL byte";
+	else if (strcmp(pre->text, "/") == 0)
+		problem = "is the MediaWiki root, which is always served";
+	else
+		problem = config_prefix_problem(pre->text);
+	if (problem)
+		return config_fail(w, pre,
+		    "static %s: prefix %s", q, problem);
+	if (dir->kind != YAMLTREE_SCALAR || dir->len == 0 ||
+	    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
+		dir = config_at(pre, dir);
+		return config_fail(w, dir,
+		    "static %s: expected an absolute directory path%s",
+		    q, config_got(pre + 1, got, sizeof(got)));
+	}
+	if (cfg->nstatics == CONFIG_MAX_STATIC)
+		return config_fail(w, pre,
+		    "static: more than %d prefixes", CONFIG_MAX_STATIC);
+	if (config_copy(w, &prefix, pre->text, 1, "static", "") == -1)
+		return -1;
+	/* "/images" and "/images/" are the same prefix */
+	for (j = 0; j < cfg->nstatics; j++) {
+		if (strcmp(cfg->statics[j].prefix, prefix) == 0) {
+			config_fail(w, pre,
+			    "static %s: same prefix as %s at %lu:%lu",
+			    q, cfg->statics[j].prefix,
+			    cfg->statics[j].line, cfg->statics[j].col);
+			free(prefix);
+			return -1;
+		}
+	}
+	st = &cfg->statics[cfg->nstatics];
+	st->prefix = prefix;
+	st->line = pre->line;
+	st->col = pre->col;
+	if (config_copy(w, &st->dir, dir->text, 0, "static", "") == -1) {
+		free(prefix);
+		st->prefix = NULL;
+		return -1;
+	}
+	cfg->nstatics++;
 	return 0;
+}
+
+/* static: URL prefix -> absolute directory, and the settings above. */
+static int
+config_set_static(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_section(w, key, val,
+	    "a mapping of URL prefix to directory", "static",
+	    config_static_pair, NULL);
 }
 
 /*
@@ -1434,30 +1145,26 @@ config_free_names(char **names, int *n)
  * the default list (an empty one empties it).
  */
 static int
-config_set_names(struct config_walk *w, const struct config_node *key,
-    const struct config_node *val, char **names, int *n)
+config_set_names(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, char **names, int *n)
 {
-	const struct config_node *at = config_at(key, val), *e;
+	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	size_t i;
 
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != YAMLTREE_SEQ)
+		return config_fail(w, at,
 		    "%s: expected a sequence of names%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	config_free_names(names, n);
 	for (i = 0; i < val->nkids; i++) {
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_EXCLUDE) {
-			config_error(w->name, e->line, e->col,
+		if (i == CONFIG_MAX_EXCLUDE)
+			return config_fail(w, e,
 			    "%s: more than %d entries", w->path,
 			    CONFIG_MAX_EXCLUDE);
-			return -1;
-		}
 		if (config_string(w, e, e, "a name") == -1)
 			return -1;
 		if (config_store(w, &names[i], e->text) == -1)
@@ -1469,7 +1176,7 @@ config_set_names(struct config_walk *w, const struct config_node *key,
 
 static int
 config_set_exclude(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	(void)k;
 	return config_set_names(w, key, val, w->cfg->exclude,
@@ -1479,7 +1186,7 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 /* snapshot.reset: service names ("core": all of core's); no spaces. */
 static int
 config_set_reset(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	struct config *cfg = w->cfg;
 	const char *c;
@@ -1492,12 +1199,10 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 		for (c = cfg->reset[i]; *c != '\0'; c++)
 			if (isspace((unsigned char)*c) || *c == ',')
 				break;
-		if (*c != '\0' || cfg->reset[i][0] == '\0') {
-			config_error(w->name, val->kids[i].line,
-			    val->kids[i].col, "%s: \"%s\" is not a service name",
+		if (*c != '\0' || cfg->reset[i][0] == '\0')
+			return config_fail(w, &val->kids[i],
+			    "%s: \"%s\" is not a service name",
 			    w->path, cfg->reset[i]);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -1505,22 +1210,20 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 /* status.allow: addresses or networks (a.b.c.d[/n], v6[/n]) or "unix". */
 static int
 config_set_allow(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	struct config *cfg = w->cfg;
-	const struct config_node *at = config_at(key, val), *e;
+	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], host[64];
 	size_t i;
 
 	(void)k;
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != YAMLTREE_SEQ)
+		return config_fail(w, at,
 		    "%s: expected a sequence of addresses%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	for (i = 0; i < val->nkids; i++) {
 		struct config_cidr *c = &cfg->status_allow[i];
 		const char *slash;
@@ -1529,11 +1232,9 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		int max;
 
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_ALLOW) {
-			config_error(w->name, e->line, e->col,
+		if (i == CONFIG_MAX_ALLOW)
+			return config_fail(w, e,
 			    "%s: more than %d entries", w->path, CONFIG_MAX_ALLOW);
-			return -1;
-		}
 		if (config_string(w, e, e, "an address") == -1)
 			return -1;
 		memset(c, 0, sizeof(*c));
@@ -1566,11 +1267,10 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		cfg->nstatus_allow++;
 		continue;
 bad:
-		config_error(w->name, e->line, e->col,
+		return config_fail(w, e,
 		    "%s: expected an IPv4 or IPv6 address, optionally with "
 		    "/prefix-length, or \"unix\"%s", w->path,
 		    config_got(e, got, sizeof(got)));
-		return -1;
 	}
 	return 0;
 }
@@ -1578,7 +1278,7 @@ bad:
 /* A job type or group name: what MediaWiki's $wgJobClasses keys look like;
  * no ',' (the worker gets type lists comma-separated) and no spaces. */
 static int
-config_job_name(struct config_walk *w, const struct config_node *e,
+config_job_name(struct config_walk *w, const struct yamltree_node *e,
     const char *what)
 {
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
@@ -1587,13 +1287,11 @@ config_job_name(struct config_walk *w, const struct config_node *e,
 	if (config_string(w, e, e, what) == -1)
 		return -1;
 	for (p = (const unsigned char *)e->text; *p; p++) {
-		if (*p <= 0x20 || *p == 0x7f || *p == ',') {
-			config_error(w->name, e->line, e->col,
+		if (*p <= 0x20 || *p == 0x7f || *p == ',')
+			return config_fail(w, e,
 			    "%s: %s contains a space, \",\" or a control "
 			    "character", w->path,
 			    config_quote(e->text, e->len, q, sizeof(q)));
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -1601,29 +1299,25 @@ config_job_name(struct config_walk *w, const struct config_node *e,
 /* jobs.groups[].types: the job types of a group. */
 static int
 config_set_job_types(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	struct config_job_group *g = (struct config_job_group *)(void *)
 	    ((char *)w->cfg + k->off - offsetof(struct config_job_group, types));
-	const struct config_node *at = config_at(key, val), *e;
+	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	size_t i;
 
-	if (val->kind != CONFIG_SEQ || val->nkids == 0) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != YAMLTREE_SEQ || val->nkids == 0)
+		return config_fail(w, at,
 		    "%s: expected a sequence of job types (leave the key out "
 		    "for every type no other group names)%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	for (i = 0; i < val->nkids; i++) {
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_JOB_TYPES) {
-			config_error(w->name, e->line, e->col,
+		if (i == CONFIG_MAX_JOB_TYPES)
+			return config_fail(w, e,
 			    "%s: more than %d entries", w->path,
 			    CONFIG_MAX_JOB_TYPES);
-			return -1;
-		}
 		if (config_job_name(w, e, "a job type") == -1 ||
 		    config_store(w, &g->types[i], e->text) == -1)
 			return -1;
@@ -1649,19 +1343,19 @@ static const struct config_key config_job_group_keys[] = {
 	(sizeof(config_job_group_keys) / sizeof(config_job_group_keys[0]))
 
 static int config_walk_map(struct config_walk *, const struct config_key *,
-    const struct config_node *);
+    const struct yamltree_node *);
 
 /* Where group i says it runs type t (a line:col for messages), or NULL. */
-static const struct config_node *
-config_job_type_node(const struct config_node *seq, size_t i, const char *t)
+static const struct yamltree_node *
+config_job_type_node(const struct yamltree_node *seq, size_t i, const char *t)
 {
-	const struct config_node *map = &seq->kids[i];
+	const struct yamltree_node *map = &seq->kids[i];
 
 	for (size_t j = 0; j < map->nkids / 2; j++) {
-		const struct config_node *key = &map->kids[2 * j];
+		const struct yamltree_node *key = &map->kids[2 * j];
 
 		if (key->len == 5 && strcmp(key->text, "types") == 0 &&
-		    key[1].kind == CONFIG_SEQ)
+		    key[1].kind == YAMLTREE_SEQ)
 			for (size_t n = 0; n < key[1].nkids; n++)
 				if (strcmp(key[1].kids[n].text, t) == 0)
 					return &key[1].kids[n];
@@ -1672,10 +1366,10 @@ config_job_type_node(const struct config_node *seq, size_t i, const char *t)
 /* jobs.groups: a sequence of {name, types, max_jobs, max_time, workers}. */
 static int
 config_set_job_groups(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	struct config *cfg = w->cfg;
-	const struct config_node *at = config_at(key, val), *e;
+	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], where[64];
 	struct config_key keys[CONFIG_NJOB_GROUP_KEYS];
 	const char *outer = w->section;
@@ -1685,31 +1379,25 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 	(void)k;
 	if (config_is_null(val))
 		return 0;
-	if (val->kind != CONFIG_SEQ || val->nkids == 0) {
-		config_error(w->name, at->line, at->col,
+	if (val->kind != YAMLTREE_SEQ || val->nkids == 0)
+		return config_fail(w, at,
 		    "%s: expected a sequence of groups%s", w->path,
 		    config_got(val, got, sizeof(got)));
-		return -1;
-	}
 	for (i = 0; i < val->nkids; i++) {
 		struct config_job_group *g = &cfg->job_groups[i];
 		int rc;
 
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_JOB_GROUPS) {
-			config_error(w->name, e->line, e->col,
+		if (i == CONFIG_MAX_JOB_GROUPS)
+			return config_fail(w, e,
 			    "%s: more than %d groups", w->path,
 			    CONFIG_MAX_JOB_GROUPS);
-			return -1;
-		}
 		snprintf(where, sizeof(where), "jobs.groups[%zu]", i + 1);
-		if (e->kind != CONFIG_MAP) {
-			config_error(w->name, e->line, e->col,
+		if (e->kind != YAMLTREE_MAP)
+			return config_fail(w, e,
 			    "%s: expected a mapping (name, types, max_jobs, "
 			    "max_time, workers)%s", where,
 			    config_got(e, got, sizeof(got)));
-			return -1;
-		}
 		memcpy(keys, config_job_group_keys, sizeof(keys));
 		for (size_t j = 0; keys[j].name; j++)
 			keys[j].off += offsetof(struct config, job_groups) +
@@ -1720,44 +1408,37 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 		w->section = outer;
 		if (rc == -1)
 			return -1;
-		if (g->name == NULL) {
-			config_error(w->name, e->line, e->col,
+		if (g->name == NULL)
+			return config_fail(w, e,
 			    "%s: a group needs a name", where);
-			return -1;
-		}
 		for (size_t j = 0; j < i; j++) {
 			const struct config_job_group *o = &cfg->job_groups[j];
 
-			if (strcmp(o->name, g->name) == 0) {
-				config_error(w->name, e->line, e->col,
+			if (strcmp(o->name, g->name) == 0)
+				return config_fail(w, e,
 				    "%s: group name \"%s\" is used twice",
 				    where, g->name);
-				return -1;
-			}
 			for (int a = 0; a < g->ntypes; a++)
 				for (int b = 0; b < o->ntypes; b++) {
-					const struct config_node *n;
+					const struct yamltree_node *n;
 
 					if (strcmp(g->types[a], o->types[b]) != 0)
 						continue;
 					n = config_job_type_node(val, i,
 					    g->types[a]);
-					config_error(w->name, n->line, n->col,
+					return config_fail(w, n,
 					    "%s: job type %s is already in "
 					    "group \"%s\"", where, g->types[a],
 					    o->name);
-					return -1;
 				}
 		}
 		if (g->ntypes == 0) {
-			if (catchall >= 0) {
-				config_error(w->name, e->line, e->col,
+			if (catchall >= 0)
+				return config_fail(w, e,
 				    "%s: groups \"%s\" and \"%s\" both have no "
 				    "types; only one group can take the types "
 				    "no group names", where,
 				    cfg->job_groups[catchall].name, g->name);
-				return -1;
-			}
 			catchall = (int)i;
 		}
 	}
@@ -1875,7 +1556,7 @@ static const struct config_key config_jobs_keys[] = {
 };
 
 static int config_set_section(struct config_walk *, const struct config_key *,
-    const struct config_node *, const struct config_node *);
+    const struct yamltree_node *, const struct yamltree_node *);
 
 static const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
@@ -1899,56 +1580,43 @@ static const struct config_key config_top_keys[] = {
 
 #undef F
 
+/* A key of the table keys (of the section w->section): its setter. */
+static int
+config_key_pair(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const void *keys)
+{
+	const struct config_key *k = config_find_key(keys, key);
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+
+	if (k == NULL) {
+		config_quote(key->text, key->len, q, sizeof(q));
+		if (w->section)
+			return config_fail(w, key,
+			    "unknown key %s in %s", q, w->section);
+		return config_fail(w, key, "unknown key %s at top level", q);
+	}
+	snprintf(w->path, sizeof(w->path), "%s%s%s",
+	    w->section ? w->section : "", w->section ? "." : "", k->name);
+	return k->set(w, k, key, val);
+}
+
 static int
 config_walk_map(struct config_walk *w, const struct config_key *keys,
-    const struct config_node *map)
+    const struct yamltree_node *map)
 {
-	const struct config_node *key, *val;
-	const struct config_key *k;
-	char q[CONFIG_QUOTE_MAX * 4 + 16];
-	size_t i;
-
-	for (i = 0; i < map->nkids / 2; i++) {
-		key = &map->kids[2 * i];
-		val = key + 1;
-		if (config_check_key(w, map, i, w->section) == -1)
-			return -1;
-		for (k = keys; k->name; k++)
-			if (strlen(k->name) == key->len &&
-			    memcmp(k->name, key->text, key->len) == 0)
-				break;
-		if (k->name == NULL) {
-			config_quote(key->text, key->len, q, sizeof(q));
-			if (w->section)
-				config_error(w->name, key->line, key->col,
-				    "unknown key %s in %s", q, w->section);
-			else
-				config_error(w->name, key->line, key->col,
-				    "unknown key %s at top level", q);
-			return -1;
-		}
-		snprintf(w->path, sizeof(w->path), "%s%s%s",
-		    w->section ? w->section : "", w->section ? "." : "",
-		    k->name);
-		if (k->set(w, k, key, val) == -1)
-			return -1;
-	}
-	return 0;
+	return config_each_pair(w, map, w->section, config_key_pair, keys);
 }
 
 static int
 config_set_section(struct config_walk *w, const struct config_key *k,
-    const struct config_node *key, const struct config_node *val)
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	const char *outer = w->section;
 	int rc;
 
-	if (config_is_null(val))
-		return 0;
-	if (config_section_ok(w, key, val, "a mapping") == -1)
-		return -1;
 	w->section = k->name;
-	rc = config_walk_map(w, k->sub, val);
+	rc = config_section(w, key, val, "a mapping", k->name,
+	    config_key_pair, k->sub);
 	w->section = outer;
 	return rc;
 }
@@ -2052,9 +1720,8 @@ int
 config_parse(struct config *cfg, const char *name, const char *buf,
     size_t len)
 {
-	struct config_reader r;
 	struct config_walk w;
-	struct config_node root;
+	struct yamltree_node root;
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	int empty, rc = -1;
 
@@ -2065,17 +1732,7 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 	memset(&root, 0, sizeof(root));
 	if (config_defaults(cfg, name) == -1)
 		goto out;
-	if (!yaml_parser_initialize(&r.yp)) {
-		log_err("%s: out of memory", name);
-		goto out;
-	}
-	r.name = name;
-	r.buf = (const unsigned char *)buf;
-	r.len = len;
-	r.nodes = 0;
-	yaml_parser_set_input_string(&r.yp, r.buf, len);
-	rc = config_read_tree(&r, &root, &empty);
-	yaml_parser_delete(&r.yp);
+	rc = yamltree_read(name, buf, len, &root, &empty);
 	if (rc == -1 || empty || config_is_null(&root))
 		goto out;
 
@@ -2083,8 +1740,8 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 	w.cfg = cfg;
 	w.name = name;
 	w.ndefault_ini = cfg->nini;
-	if (root.kind != CONFIG_MAP) {
-		config_error(name, root.line, root.col,
+	if (root.kind != YAMLTREE_MAP) {
+		yamltree_error(name, root.line, root.col,
 		    "expected a mapping of settings at top level%s",
 		    config_got(&root, got, sizeof(got)));
 		rc = -1;
@@ -2092,7 +1749,7 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 	}
 	rc = config_walk_map(&w, config_top_keys, &root);
 out:
-	config_node_free(&root);
+	yamltree_free(&root);
 	if (rc == -1)
 		config_free(cfg);
 	return rc;

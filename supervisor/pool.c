@@ -462,6 +462,29 @@ pool_hand_back(struct worker *w, const struct ctl_done *d, int rest_fd)
 	    d->rest_len);
 }
 
+/*
+ * A worker has become idle, ready after its start or done with a request
+ * or a job slice: the one place that decides what it does next.  While
+ * stopping with nobody left to serve, every idle worker quits.  Once the
+ * new generation is ready an old-generation worker takes no new request,
+ * stopping or not (pool_pick_idle agrees): it is retired, and what waits
+ * goes to the new generation, whose code and configuration the operator
+ * asked for.  Any other worker takes what waits for it.
+ */
+static void
+pool_became_idle(struct worker *w)
+{
+	w->state = WORKER_IDLE;
+	w->idle_seq = ++pool_idle_seq;
+	w->deadline = 0;
+	if (sup.stopping && conn_need_worker() == 0)
+		pool_quit_all();
+	else if (!w->member && !pool_retire_pending)
+		pool_retire(w);
+	else
+		dispatch_worker_idle(w);
+}
+
 static void
 pool_unexpected(struct worker *w, const char *what)
 {
@@ -509,15 +532,7 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 			break;
 		log_debug("worker %d (pid %d): ready in %llu ms", w->index,
 		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
-		w->state = WORKER_IDLE;
-		w->idle_seq = ++pool_idle_seq;
-		w->deadline = 0;
-		if (sup.stopping && conn_need_worker() == 0)
-			pool_quit_all();
-		else if (!sup.stopping && !w->member && !pool_retire_pending)
-			pool_retire(w);
-		else
-			dispatch_worker_idle(w);
+		pool_became_idle(w);
 		break;
 	case CTL_RESPONSE:
 		if ((size_t)n < sizeof(m.done) || w->state != WORKER_BUSY ||
@@ -553,17 +568,7 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 			}
 			break;
 		}
-		w->state = WORKER_IDLE;
-		w->idle_seq = ++pool_idle_seq;
-		if (sup.stopping && conn_need_worker() == 0) {
-			pool_quit_all();
-			break;
-		}
-		if (!w->member && !pool_retire_pending) {
-			pool_retire(w);
-			break;
-		}
-		dispatch_worker_idle(w);
+		pool_became_idle(w);
 		break;
 	default:
 		log_err("worker %d (pid %d): unknown message type %u",
