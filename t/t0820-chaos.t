@@ -46,6 +46,15 @@ for my $k (1 .. 2) {
 			my $v = judge($out);
 			$v = 'hung' if time() - $t0 >= 39;
 			$n{$v}++;
+			# What went wrong, for the diagnosis: the path and the head.
+			if ($v !~ /^(?:complete|clean-5xx)$/) {
+				my ($head) = ($out // '') =~ /\A(.*?)\r\n\r\n/s;
+				my $got = length($out // '') - length($head // '') - 4;
+				open(my $fh, '>>', "$dir/bad.$k");
+				print $fh "$v $p after " . sprintf('%.2f s', time() - $t0)
+				    . " ($got body bytes):\n" . ($head // substr($out // '', 0, 300)) . "\n\n";
+				close($fh);
+			}
 			# PHP answers apart: static files alone would pass "served".
 			if ($p !~ /\.png$/) {
 				$n{'php-sent'}++;
@@ -92,6 +101,7 @@ for my $f (glob("$dir/reader.*"), "$dir/edits.n") {
 	for (split /\n/, read_file($f)) { my ($k, $n) = /^(.*) (\d+)$/ or next; $total{$k} += $n }
 }
 diag(join(', ', map { "$_: $total{$_}" } sort keys %total));
+diag(read_file($_)) for glob("$dir/bad.*");
 my @bad = grep { !/^(complete|clean-5xx|success|php-sent|php-complete)$/ } keys %total;
 is(join(', ', map { "$_: $total{$_}" } sort @bad), '', 'every request got a complete response or a clean 5xx; none hung or was cut');
 # A kill costs the requests in the killed worker and, while the pool is

@@ -152,6 +152,27 @@ response_count(struct response *r, size_t n)
 		    memory_order_relaxed);
 }
 
+/*
+ * Before a write: the slot says the bytes may be on their way.  A
+ * SIGKILL that arrives during sendmsg() takes effect as the call returns,
+ * after the kernel has the bytes but before response_count() runs; had
+ * the slot still said 0, the supervisor would append a 502 to an answer
+ * the client already has.  Overstated, it closes the connection instead.
+ */
+static void
+response_count_pending(struct response *r, const struct iovec *iov,
+    int iovcnt)
+{
+	uint64_t pending = 0;
+
+	if (r->bytes_out == NULL)
+		return;
+	for (int i = 0; i < iovcnt; i++)
+		pending += iov[i].iov_len;
+	atomic_store_explicit(r->bytes_out, r->sent + pending,
+	    memory_order_relaxed);
+}
+
 /* The client is gone (or the socket failed): nothing more goes out. */
 static int
 response_gone(struct response *r, const char *what)
@@ -276,6 +297,7 @@ response_sendv(struct response *r, struct iovec *iov, int iovcnt)
 			iovcnt--;
 			continue;
 		}
+		response_count_pending(r, iov, iovcnt);
 		if (!use_write) {
 			memset(&mh, 0, sizeof(mh));
 			mh.msg_iov = iov;
@@ -288,6 +310,7 @@ response_sendv(struct response *r, struct iovec *iov, int iovcnt)
 		} else
 			n = writev(r->fd, iov, iovcnt);
 		if (n < 0) {
+			response_count(r, 0);	/* nothing went */
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
