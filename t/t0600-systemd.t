@@ -4,8 +4,8 @@
 # 1. Without a container: systemd-socket-activate hands mwsup a listening
 #    socket (sd_listen_fds), which it serves instead of mw.yaml's listen:
 #    addresses, and mwsup reports READY=1 and STOPPING=1 on NOTIFY_SOCKET.
-# 2. The Debian package in a booted Debian 12 (systemd-nspawn, as
-#    SYSTEMD-TEST.md describes): the .deb is built (or taken from
+# 2. The Debian package in a booted Debian 12 (systemd-nspawn with the root
+#    t/lib/nspawn.sh prepares): the .deb is built (or taken from
 #    $MWSUP_DEB), is lintian clean, its mediawiki.service scores 1.4 in
 #    systemd-analyze security (the README's figure), installs with apt, and after
 #    "systemctl enable --now mediawiki.socket" the first connection starts

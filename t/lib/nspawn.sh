@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # t/lib/nspawn.sh - the cached Debian 12 root that t0600-systemd.t boots
-# with systemd-nspawn (see SYSTEMD-TEST.md beside the repository).
+# with systemd-nspawn: debootstrap into a cached directory, the
+# packages a test needs, then boot it with systemd-nspawn --boot.
 #
 #   t/lib/nspawn.sh prepare ROOT [PACKAGE...]
 #   t/lib/nspawn.sh mirror
