@@ -92,6 +92,26 @@ like($out, qr/--port N\b.*default 8080/s, 'tools/demo --help names --port and it
 ($rc) = run_cmd(repo_dir() . '/tools/demo', '--port', 'eighty');
 is($rc, 2, 'tools/demo --port eighty is refused (exit 2)');
 
+# Started as root with a checkout that www-data cannot enter (a clone in
+# /root or in a mktemp -d directory), the demo says which directory and
+# what to do, before it installs or builds anything; mwsup itself would
+# only fail later, on a temp_dir it cannot create.
+SKIP: {
+	skip('needs root and a www-data user', 3)
+		unless $> == 0 && getpwnam('www-data');
+	my $closed = test_dir() . '/closed';
+	mkdir($closed, 0700) or die "mkdir $closed: $!\n";
+	chmod(0700, $closed);
+	mkdir("$closed/co");
+	mkdir("$closed/co/tools");
+	system('cp', repo_dir() . '/tools/demo', "$closed/co/tools/demo") == 0 or die "cp failed\n";
+	my ($rc, $o, $e) = run_cmd("$closed/co/tools/demo", '--port', free_port());
+	is($rc, 1, 'tools/demo in a checkout www-data cannot enter fails (exit 1)');
+	like($e, qr{^demo: www-data cannot enter \Q$closed\E \(drwx------ root\)}m,
+	    'and names the directory that blocks it');
+	like($e, qr{chmod o\+x \Q$closed\E}, 'and how to allow it');
+}
+
 my $demo = test_dir() . '/demo';
 sub demo {
 	my ($port) = @_;
