@@ -346,7 +346,7 @@ sub stopped_cleanly {
 	my $st = stop_mwsup($srv);
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
 	Test::More::is(_wstat($st), 'exit 0', 'mwsup exits with status 0 on SIGTERM');
-	my @reports = log_text($srv) =~ /^(.*(?:ERROR: \w+Sanitizer|runtime error:|SUMMARY: \w+Sanitizer).*)$/mg;
+	my @reports = log_text($srv) =~ /^(.*(?:ERROR: \w+Sanitizer|runtime error:|SUMMARY: \w+Sanitizer|\w+Sanitizer: failed to|\w+Sanitizer:DEADLYSIGNAL).*)$/mg;
 	Test::More::ok(!@reports, 'no sanitizer report in the log of mwsup and its workers')
 		or Test::More::diag("in $srv->{log}:\n" . join("\n", @reports[0 .. ($#reports < 9 ? $#reports : 9)]));
 	return $st;
