@@ -25,7 +25,9 @@ $ENV{PATH} .= ':/usr/sbin';
 
 my $db = mariadb_start();
 my $redis = redis_start();
-my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true',
+# No job runner: its slices in the idle worker would take turns with the
+# requests on the connection this file follows.
+my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'jobs.enabled' => 'false',
     mkwiki => ['--db', 'mariadb', '--db-server', $db->{socket},
 	'--cache', 'redis', '--cache-server', $redis->{socket}]);
 my ($dbname) = read_file($w->{settings}) =~ /^\$wgDBname = '([^']+)';/m;
