@@ -31,6 +31,35 @@ my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'jobs.enabled' =
     mkwiki => ['--db', 'mariadb', '--db-server', $db->{socket},
 	'--cache', 'redis', '--cache-server', $redis->{socket}]);
 my ($dbname) = read_file($w->{settings}) =~ /^\$wgDBname = '([^']+)';/m;
+{
+	my ($rc, $out, $err) = run_cmd(mwsup_bin(), '-t', '-c', $w->{config});
+	is($rc, 0, 'the mw.yaml mkwiki wrote for a MariaDB wiki passes the check') or diag($err);
+}
+
+# tools/mkwiki refuses what it cannot do, with a message, before it
+# touches anything.
+my $mk = repo_dir() . '/tools/mkwiki';
+my $scratch = test_dir() . '/refused';
+for my $case (
+	[ [ '--db', 'mysql' ], 2, qr/--db: unknown value 'mysql'/ ],
+	[ [ '--db', 'mariadb' ], 1, qr/--db mariadb needs --db-server/ ],
+	[ [ '--db-server', $db->{socket} ], 1, qr/--db-server and --db-name go with --db mariadb/ ],
+	[ [ '--db', 'mariadb', '--db-server', $db->{socket}, '--db-name', 'a-b' ], 1,
+	    qr/--db-name: 'a-b' is not/ ],
+	[ [ '--db', 'mariadb', '--db-server', test_dir() . '/no.sock' ], 1,
+	    qr/cannot reach the MariaDB server/ ],
+	[ [ '--db', 'mariadb', '--db-server', $db->{socket}, '--db-name', $dbname ], 1,
+	    qr/the database $dbname exists/ ],
+	[ [ '--cache', 'redis' ], 1, qr/--cache redis needs --cache-server/ ],
+	[ [ '--cache-server', '/x' ], 1, qr/--cache-server goes with --cache redis or memcached/ ],
+	[ [ '--cache', 'apcu' ], 2, qr/--cache: unknown value 'apcu'/ ],
+    ) {
+	my ($args, $want, $re) = @$case;
+	my ($rc, $out, $err) = run_cmd($mk, @$args, $scratch, 8080);
+	is($rc, $want, "mkwiki @$args: exit $want");
+	like($err, $re, '... and says why');
+}
+ok(!-e "$scratch/LocalSettings.php", 'no wiki made by the refused commands');
 sql($db, 'CREATE TABLE mwsup_t (a INT) ENGINE=InnoDB', $dbname);
 
 # ?mwsup_db=ACTION: the connection's state as the request finds it, in a
