@@ -502,7 +502,7 @@ jobs_slice_free(struct jobs_slice *js)
 			jobs.chron_running = 0;
 	}
 	/* Its reply socket may have an event later in this loop batch. */
-	loop_free_later(js);
+	loop_free_later(&js->ev, free);
 }
 
 static int
@@ -520,7 +520,7 @@ jobs_start(struct worker *w, int group, int chron)
 	js->chron = chron;
 	js->epoch = jobs.epoch;
 	js->started = loop_now_ms();
-	js->ev.fd = -1;
+	loop_ev_init(&js->ev, -1, jobs_on_reply, js);
 	if (jobs_build(js, &msg, &len) < 0) {
 		log_err("jobs: building a slice request: %s",
 		    errno ? strerror(errno) : "too large");

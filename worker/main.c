@@ -53,7 +53,9 @@ dlopen(const char *file, int mode)
 }
 #endif
 
-struct worker {
+/* This worker process as its main loop sees it (the supervisor's view of a
+ * worker is struct worker in supervisor/pool.h). */
+struct worker_self {
 	struct config	 cfg;
 	char		*cfg_buf;
 	struct slot	*slot;
@@ -115,7 +117,7 @@ worker_number(const char *opt, const char *s, unsigned long max)
 }
 
 static void
-worker_signals(struct worker *w)
+worker_signals(struct worker_self *w)
 {
 	struct sigaction sa;
 
@@ -142,7 +144,7 @@ worker_signals(struct worker *w)
 }
 
 static void
-worker_load_config(struct worker *w, const char *name)
+worker_load_config(struct worker_self *w, const char *name)
 {
 	struct stat st;
 	size_t len = 0;
@@ -172,7 +174,7 @@ worker_load_config(struct worker *w, const char *name)
 }
 
 static void
-worker_map_slot(struct worker *w, unsigned long slot)
+worker_map_slot(struct worker_self *w, unsigned long slot)
 {
 	struct slot_table *tab;
 
@@ -208,7 +210,7 @@ worker_send(const void *msg, size_t len)
 }
 
 static void __attribute__((noreturn))
-worker_exit(struct worker *w, int code)
+worker_exit(struct worker_self *w, int code)
 {
 	slot_set_state(w->slot, SLOT_EXITING);
 	warm_stop();
@@ -220,7 +222,7 @@ worker_exit(struct worker *w, int code)
 
 /* Serve one CTL_REQUEST; returns true when the worker must exit after. */
 static bool
-worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
+worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int nfds)
 {
 	struct request rq;
 	struct ctl_done done;
@@ -307,7 +309,7 @@ worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
 }
 
 static void __attribute__((noreturn))
-worker_loop(struct worker *w)
+worker_loop(struct worker_self *w)
 {
 	static union {
 		char buf[CTL_MSG_MAX];
@@ -377,7 +379,7 @@ main(int argc, char **argv)
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static struct worker w;
+	static struct worker_self w;
 	const char *cfg_name = "config";
 	unsigned long slot = 0;
 	bool have_slot = false;
