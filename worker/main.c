@@ -63,6 +63,7 @@ struct worker_self {
 	uint64_t	 requests;
 	sigset_t	 stop_set;	/* SIGTERM, SIGINT */
 	sigset_t	 wait_mask;	/* the mask inside ppoll: stop_set open */
+	bool		 replace_asked;	/* CTL_DONE_REPLACE sent */
 };
 
 /*
@@ -221,6 +222,44 @@ worker_exit(struct worker_self *w, int code)
 }
 
 /* Serve one CTL_REQUEST; returns true when the worker must exit after. */
+/*
+ * recycle.max_requests or recycle.max_rss reached: ask the supervisor for
+ * a successor (CTL_DONE_REPLACE) and go on serving until it is ready and
+ * the supervisor says quit, so the pool is not a worker short while the
+ * successor bootstraps.  A worker still serving at twice its request
+ * limit, or at one and a half times its memory limit (its successor
+ * cannot start), exits at once instead.  Returns true to exit now.
+ */
+static bool
+worker_at_limit(struct worker_self *w, uint64_t rss, struct ctl_done *done)
+{
+	uint64_t maxr = w->cfg.max_requests, maxm = w->cfg.max_rss_kb;
+
+	if (w->replace_asked) {
+		if ((maxr && w->requests >= 2 * maxr) ||
+		    (maxm && rss > maxm + maxm / 2)) {
+			log_notice("still serving at %llu requests, %llu KiB "
+			    "with no successor: recycling",
+			    (unsigned long long)w->requests,
+			    (unsigned long long)rss);
+			return true;
+		}
+		return false;
+	}
+	if (maxr && w->requests >= maxr)
+		log_info("served %llu requests: asking for a successor",
+		    (unsigned long long)w->requests);
+	else if (maxm && rss > maxm)
+		log_notice("resident memory %llu KiB over %llu KiB: asking for "
+		    "a successor", (unsigned long long)rss,
+		    (unsigned long long)maxm);
+	else
+		return false;
+	w->replace_asked = true;
+	done->flags |= CTL_DONE_REPLACE;
+	return false;
+}
+
 static bool
 worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int nfds)
 {
@@ -285,17 +324,8 @@ worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int n
 		log_notice("request %llu ended with exit(), an uncaught "
 		    "exception or a failed restore: recycling",
 		    (unsigned long long)rq.id);
-	if (w->cfg.max_requests && w->requests >= w->cfg.max_requests) {
-		log_info("served %llu requests: recycling",
-		    (unsigned long long)w->requests);
-		recycle = true;
-	}
-	if (w->cfg.max_rss_kb && rss > w->cfg.max_rss_kb) {
-		log_notice("resident memory %llu KiB over %llu KiB: recycling",
-		    (unsigned long long)rss,
-		    (unsigned long long)w->cfg.max_rss_kb);
-		recycle = true;
-	}
+	if (!recycle)
+		recycle = worker_at_limit(w, rss, &done);
 	if (worker_stop)
 		recycle = true;
 	if (recycle)
