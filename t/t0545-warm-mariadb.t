@@ -202,7 +202,20 @@ for (1 .. 2) {
 	my ($anon) = api(undef, GET => action => 'query', meta => 'userinfo');
 	ok(exists $anon->{query}{userinfo}{anon}, 'and the anonymous one anonymous');
 }
-ok(scalar(() = sql($db, 'SELECT 1') =~ /1/), 'the server is still up');
+
+# The server's wait_timeout closes the idle connection between two
+# requests (a connection takes the global value; the reset after each
+# request gives it again).
+sql($db, 'SET GLOBAL wait_timeout = 1');
+(undef, $s) = state('none');
+(undef, $s) = state('none');
+$kept = $s->{id};
+is($s->{wt}, 1, 'the kept connection has wait_timeout = 1');
+wait_until(sub { sql($db, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = $kept") eq '0' }, 10);
+($st, $s) = state('none');
+is($st, 200, 'a connection closed by wait_timeout between two requests: the next one is answered');
+isnt($s->{id}, $kept, 'on a new connection');
+sql($db, 'SET GLOBAL wait_timeout = 28800');
 log_unlike($srv, qr/is not (kept across requests|reset but)|made for each request/,
     'nothing of a request in what is kept; the reset services are kept');
 log_unlike($srv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError|DBQueryError/,
