@@ -900,8 +900,9 @@ static_coding(struct conn *c, const char *type, const struct stat *st,
 
 /*
  * A precompressed sibling of the file (rel + ".gz" or ".br"), opened the
- * same careful way, used when it has the file's owner and is not older:
- * a descriptor and its size, or -1.
+ * same careful way, used when it has the file's owner and is not older
+ * (an older one was made from another version of the file): a descriptor
+ * and its size, or -1.
  */
 static int
 static_sibling(const char *dir, const char *rel, enum symlink_policy policy,
@@ -915,10 +916,9 @@ static_sibling(const char *dir, const char *rel, enum symlink_policy policy,
 	    coding == COMPRESS_GZIP ? "gz" : "br") >= sizeof(srel) ||
 	    static_open(dir, srel, policy, &fd, &sst) != 0)
 		return -1;
-	if (sst.st_uid != st->st_uid ||
-	    sst.st_mtim.tv_sec < st->st_mtim.tv_sec ||
-	    (sst.st_mtim.tv_sec == st->st_mtim.tv_sec &&
-	    sst.st_mtim.tv_nsec < st->st_mtim.tv_nsec)) {
+	/* whole seconds: "gzip -k" and "brotli -k" give the sibling the
+	 * file's mtime, brotli without its nanoseconds */
+	if (sst.st_uid != st->st_uid || sst.st_mtime < st->st_mtime) {
 		close(fd);
 		return -1;
 	}
