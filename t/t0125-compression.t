@@ -124,7 +124,7 @@ subtest 'Main Page (warm worker): gzip and br decode to the identity page' => su
 my $lp = '/load.php?lang=en&modules=startup&only=scripts&raw=1&skin=vector';
 my $lid = get($lp);
 subtest 'load.php startup: each coding decodes byte for byte' => sub {
-	is($lid->{status}, 200, '200');
+	is($lid->{status}, 200, 'identity: 200');
 	for my $ae ('gzip', 'br') {
 		my $r = get($lp, $ae);
 		is($r->{headers}{'content-encoding'}, $ae, "$ae: Content-Encoding $ae");
@@ -293,7 +293,7 @@ my $srv2 = start_mwsup($two);
 my $o = { port => $port2 };
 subtest 'an answer PHP encoded itself is not encoded again' => sub {
 	my $r = http('GET', $main, { 'Accept-Encoding' => 'gzip' }, undef, $o);
-	is($r->{status}, 200, '200');
+	is($r->{status}, 200, 'status 200');
 	is($r->{headers}{'content-encoding'}, 'gzip', 'gzip, by MediaWiki');
 	like(decoded($r), qr/^<!DOCTYPE html>/, 'decoding once gives the page');
 };
