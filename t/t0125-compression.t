@@ -265,6 +265,31 @@ subtest 'static: a .gz or .br sibling is sent for the file' => sub {
 	is(get('/images/c/cd/Style.css')->{body}, $css, 'identity: Style.css itself');
 };
 
+subtest 'static: a changed file is encoded again; a sibling of another owner is not used' => sub {
+	my $f = "$up/Old.css";
+	my $before = decoded(get('/images/c/cd/Old.css', 'br'));
+	is($before, $css, 'br: the file as it was');
+	my $new = $css . ".added { color: blue; }\n";
+	write_file($f, $new);
+	my $later = time() + 5;
+	utime($later, $later, $f);	# a new mtime, whatever the clock's grain
+	for my $ae ('br', 'gzip') {
+		my $r = get('/images/c/cd/Old.css', $ae);
+		is($r->{headers}{'content-encoding'}, $ae, "$ae after the change");
+		ok(decoded($r) eq $new, "$ae: decodes to the file as it is now");
+	}
+	SKIP: {
+		skip 'not root: cannot give the sibling another owner', 2 unless $> == 0;
+		my $g = "$up/Owned.css";
+		write_file($g, $css);
+		write_file("$g.gz", $gz);
+		chown((getpwnam('nobody'))[2], -1, "$g.gz") or die "chown: $!\n";
+		my $r = get('/images/c/cd/Owned.css', 'gzip');
+		is($r->{headers}{'content-encoding'}, 'gzip', 'gzip');
+		ok(decoded($r) eq $css, 'the file itself, encoded: its .gz has another owner');
+	}
+};
+
 subtest 'static: small files and other types go as they are' => sub {
 	for my $c (['/images/c/cd/Tiny.css', 'smaller than min_size'],
 	    ['/images/c/cd/Data.csv', 'text/csv is not in compression.types'],
