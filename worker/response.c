@@ -565,7 +565,7 @@ response_copy_head(struct response *r, char **h, size_t *hlen, size_t *hcap,
 	for (p = r->head; p < end; ) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)(nl - p) - 1;	/* without CRLF */
-		const char *v = p + 5;
+		const char *v = p + 5;	/* the value of "Vary:" or "ETag:" */
 
 		if (need_vary && response_line_is(p, len, "Vary")) {
 			while (v < p + len && (*v == ' ' || *v == '\t'))
