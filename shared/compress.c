@@ -181,15 +181,22 @@ compress_zfree(void *opaque, void *p)
 }
 
 int
-compress_start(struct compress *z, const struct config *cfg,
-    enum compress_coding coding, size_t size_hint)
+compress_level(const struct config *cfg, enum compress_coding coding)
+{
+	return coding == COMPRESS_GZIP ? cfg->gzip_level :
+	    coding == COMPRESS_BR ? cfg->brotli_level : 0;
+}
+
+int
+compress_start(struct compress *z, enum compress_coding coding, int level,
+    size_t size_hint)
 {
 	memset(z, 0, sizeof(*z));
 	z->coding = coding;
 	if (coding == COMPRESS_GZIP) {
 		z->z.zalloc = compress_zalloc;
 		z->z.zfree = compress_zfree;
-		if (deflateInit2(&z->z, cfg->gzip_level, Z_DEFLATED,
+		if (deflateInit2(&z->z, level, Z_DEFLATED,
 		    COMPRESS_GZIP_WINDOW, COMPRESS_GZIP_MEMLEVEL,
 		    Z_DEFAULT_STRATEGY) != Z_OK)
 			return -1;
@@ -198,7 +205,7 @@ compress_start(struct compress *z, const struct config *cfg,
 		    NULL)
 			return -1;
 		BrotliEncoderSetParameter(z->br, BROTLI_PARAM_QUALITY,
-		    (uint32_t)cfg->brotli_level);
+		    (uint32_t)level);
 		BrotliEncoderSetParameter(z->br, BROTLI_PARAM_LGWIN,
 		    COMPRESS_BR_WINDOW);
 		if (size_hint > 0)
@@ -317,13 +324,13 @@ compress_stop(struct compress *z)
 }
 
 int
-compress_all(const struct config *cfg, enum compress_coding coding,
-    const void *in, size_t len, struct compress_buf *out)
+compress_all(enum compress_coding coding, int level, const void *in,
+    size_t len, struct compress_buf *out)
 {
 	struct compress z;
 	int rc;
 
-	if (compress_start(&z, cfg, coding, len) == -1)
+	if (compress_start(&z, coding, level, len) == -1)
 		return -1;
 	rc = compress_feed(&z, in, len, COMPRESS_END, out);
 	compress_stop(&z);

@@ -60,17 +60,20 @@ enum compress_coding compress_choose(const struct config *cfg,
  * without the space)? */
 bool	compress_type_ok(const struct config *cfg, const char *type,
 	    size_t len);
-/* Start an encoder for coding at the config's level; size_hint is the
- * input's size when known (0 otherwise).  -1 when out of memory. */
-int	compress_start(struct compress *z, const struct config *cfg,
-	    enum compress_coding coding, size_t size_hint);
+/* The level mw.yaml sets for coding (0: not offered). */
+int	compress_level(const struct config *cfg, enum compress_coding coding);
+/* Start an encoder for coding at level (gzip 1-9, brotli 1-11);
+ * size_hint is the input's size when known (0 otherwise).  -1 when out
+ * of memory. */
+int	compress_start(struct compress *z, enum compress_coding coding,
+	    int level, size_t size_hint);
 /* Encode len bytes of in, appending the output to out.  -1 when out of
  * memory or the encoder failed (the stream is then unusable). */
 int	compress_feed(struct compress *z, const void *in, size_t len,
 	    enum compress_op op, struct compress_buf *out);
 void	compress_stop(struct compress *z);
 /* One whole buffer: compress_start + feed(END) + stop. */
-int	compress_all(const struct config *cfg, enum compress_coding coding,
-	    const void *in, size_t len, struct compress_buf *out);
+int	compress_all(enum compress_coding coding, int level, const void *in,
+	    size_t len, struct compress_buf *out);
 
 #endif

@@ -112,15 +112,18 @@ zcache_make(const struct config *cfg, const char *path, int fd,
     const struct stat *st, enum compress_coding coding, off_t *len)
 {
 	struct compress_buf out = { NULL, 0, 0 };
-	char *in = zcache_read(fd, st->st_size);
-	int mfd = -1;
+	int mfd = -1, level = compress_level(cfg, coding),
+	    max = coding == COMPRESS_GZIP ? ZCACHE_GZIP_MAX : ZCACHE_BROTLI_MAX;
+	char *in;
 
-	if (in == NULL) {
+	errno = 0;
+	if ((in = zcache_read(fd, st->st_size)) == NULL) {
 		log_warn("static %s: reading it to compress: %s", path,
 		    errno ? strerror(errno) : "shorter than its size");
 		return -1;
 	}
-	if (compress_all(cfg, coding, in, (size_t)st->st_size, &out) == -1)
+	if (compress_all(coding, level < max ? level : max, in,
+	    (size_t)st->st_size, &out) == -1)
 		log_warn("static %s: %s-encoding it: out of memory", path,
 		    compress_name(coding));
 	else if ((mfd = memfd_create("mwsup-zcache", MFD_CLOEXEC)) < 0)

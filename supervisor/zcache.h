@@ -15,9 +15,17 @@
 
 #include "compress.h"
 
+/*
+ * Encoding runs in the supervisor's event loop, which waits meanwhile: the
+ * input and the level are bounded so that it waits tens of milliseconds,
+ * once per file (a 290 KB jquery.js: 15 ms at gzip 5, 35 ms at brotli 6,
+ * 0.7 to 1.2 s at brotli 9 to 11).  Higher levels are for .gz/.br files
+ * made beforehand.
+ */
 #define ZCACHE_FILES	128		/* descriptors held at most */
-#define ZCACHE_INPUT_MAX (1024 * 1024)	/* larger files are sent as they are:
-					 * encoding one stalls the event loop */
+#define ZCACHE_INPUT_MAX (512 * 1024)	/* larger files are sent as they are */
+#define ZCACHE_GZIP_MAX	6		/* levels used at most */
+#define ZCACHE_BROTLI_MAX 6
 
 struct config;
 

@@ -626,7 +626,8 @@ response_choose_coding(struct response *r, bool final)
 		return true;
 	}
 	if (final) {
-		if (compress_all(r->zcfg, r->want, r->buf, r->len, &out) == -1) {
+		if (compress_all(r->want, compress_level(r->zcfg, r->want),
+		    r->buf, r->len, &out) == -1) {
 			log_warn("%s-encoding an answer of %zu bytes: out of "
 			    "memory, sent as it is", compress_name(r->want),
 			    r->len);
@@ -637,7 +638,8 @@ response_choose_coding(struct response *r, bool final)
 		r->buf = out.p;
 		r->len = out.len;
 		r->cap = out.cap;
-	} else if (compress_start(&r->z, r->zcfg, r->want, 0) == -1) {
+	} else if (compress_start(&r->z, r->want, compress_level(r->zcfg,
+	    r->want), 0) == -1) {
 		log_warn("%s encoder: out of memory, answer sent as it is",
 		    compress_name(r->want));
 		compress_stop(&r->z);
