@@ -127,6 +127,9 @@ def table(meta, rows, boot, share):
                                              meta.get("duration", "?"),
                                              meta.get("date", "?")))
     out.append("machine: %s" % meta.get("machine", "?"))
+    if meta.get("db", "sqlite") != "sqlite" or meta.get("cache", "db") != "db":
+        out.append("wiki: database %s, object cache and sessions in %s"
+                   % (meta.get("db", "sqlite"), meta.get("cache", "db")))
     if meta.get("load_start"):
         out.append("load average (1/5/15 min): at start %s, at end %s "
                    "(other work on the machine competes with both stacks)"
