@@ -57,13 +57,17 @@ my $port = $first->{port};
 my $farm = test_dir() . '/farm.yaml';
 my $access = test_dir() . '/access.log';
 sub farm_yaml {
-	my ($beta_aliases, $alpha_aliases) = @_;
+	my ($beta_aliases, $alpha_aliases, $reversed) = @_;
 	my $site = sub {
 		my ($n, @extra) = @_;
 		return ("  $n.test:", "    settings: $wiki{$n}{settings}",
 		    "    workers: 1", @extra,
 		    '    static:', "      /images/: $wiki{$n}{images}");
 	};
+	# One entry per site, so that a reload can list them in another order.
+	my @sites = (join("\n", $site->('alpha', "    aliases: [\"*.x.gamma.test\"$alpha_aliases]")),
+	    join("\n", $site->('beta', '    default: true', "    aliases: [$beta_aliases]")),
+	    join("\n", $site->('gamma', '    aliases: ["*.gamma.test"]')));
 	write_file($farm, join("\n",
 	    'listen:', "  - 127.0.0.1:$port",
 	    'mediawiki:', '  root: /usr/share/mediawiki', '  short_urls: /wiki/',
@@ -73,10 +77,7 @@ sub farm_yaml {
 	    'jobs:', '  poll: 0.5', '  chron: 1',
 	    'log:', "  access: $access",
 	    'user: www-data', 'group: www-data',
-	    'sites:',
-	    $site->('alpha', "    aliases: [\"*.x.gamma.test\"$alpha_aliases]"),
-	    $site->('beta', '    default: true', "    aliases: [$beta_aliases]"),
-	    $site->('gamma', '    aliases: ["*.gamma.test"]'),
+	    'sites:', ($reversed ? reverse(@sites) : @sites),
 	    '') . "\n");
 }
 farm_yaml('beta.example.net, Beta.Example.ORG', '');
@@ -178,10 +179,20 @@ wait_until(sub { -s $access && read_file($access) =~ /"a\.x\.gamma\.test" alpha\
 like(read_file($access), qr{"GET /wiki/Main_Page HTTP/1\.1" 200 .* "a\.x\.gamma\.test" alpha\.test$}m,
     'the access log names the Host and the site');
 
-# Reload: beta.example.net moves to alpha; workers are matched by site.
+# Reload: beta.example.net moves to alpha, and the sites are listed the
+# other way round.  Until the new workers are ready the old ones serve,
+# each still its own site (matched by name, not by place in the list).
+# A bootstrap made slow (LocalSettings.php runs at a warm worker's
+# bootstrap only) keeps the new workers starting for some seconds.
+append_settings($wiki{$_}, 'usleep(1500000);') for @names;
 my @before = worker_pids($srv);
-farm_yaml('Beta.Example.ORG', ', beta.example.net');
+farm_yaml('Beta.Example.ORG', ', beta.example.net', 1);
 kill 'HUP', $srv->{pid};
+ok(wait_until(sub { log_text($srv) =~ /reload: starting generation 2/ }, 10), 'SIGHUP starts generation 2');
+@got = map { sitename_of(get("$_.test", '/wiki/Main_Page')) } @order[0 .. 5];
+unlike(log_text($srv), qr/generation 2 ready/, 'these were answered before the new workers were ready');
+is_deeply(\@got, [map { "Farm \u$_" } @order[0 .. 5]],
+    'by the old workers, each its own site\'s: matched by name, not by place');
 ok(wait_until(sub { log_text($srv) =~ /generation 2 ready/ }, 60), 'the reload\'s workers are ready');
 wait_until(sub { my @p = worker_pids($srv); @p == 3 && !grep { my $o = $_; grep { $_ == $o } @p } @before }, 20);
 site_is('beta.example.net', 'alpha', 'after the reload, the moved alias is alpha\'s');
