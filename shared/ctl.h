@@ -60,7 +60,9 @@ struct ctl_request {
 
 /* CTL_DONE flags */
 #define CTL_DONE_KEEPALIVE	0x1	/* connection may carry another request */
-#define CTL_DONE_RECYCLE	0x2	/* worker exits now (limit reached, fatal) */
+#define CTL_DONE_RECYCLE	0x2	/* worker exits now (fatal, exit(), stop) */
+#define CTL_DONE_REPLACE	0x4	/* a limit is reached: start a successor;
+					 * this worker serves until it is ready */
 
 /* CTL_DONE and CTL_RESPONSE.  After a CTL_RESPONSE, the CTL_DONE of the
  * same request only says the worker is free (and whether it recycles). */

@@ -72,6 +72,8 @@ sub farm_yaml {
 	    'listen:', "  - 127.0.0.1:$port",
 	    'mediawiki:', '  root: /usr/share/mediawiki', '  short_urls: /wiki/',
 	    'pool:', '  workers: 2',
+	    # A worker at its limit is replaced by one of its own site.
+	    'recycle:', '  max_requests: 12',
 	    'php:', "  opcache.file_cache: $first->{dir}/cache/opcache",
 	    "temp_dir: $first->{dir}/tmp",
 	    'jobs:', '  poll: 0.5', '  chron: 1',
@@ -152,21 +154,34 @@ for my $n (qw(beta gamma)) {
 	unlike($r->{body}, qr/Written on alpha only/, "$n does not show alpha's text");
 }
 
+# Workers at their limit were replaced by workers of their own site.
+@got = map { sitename_of(get("$_.test", '/wiki/Main_Page')) } @order;
+is_deeply(\@got, [map { "Farm \u$_" } @order], '18 more alternating requests: still each site\'s own');
+ok(wait_until(sub { log_text($srv) =~ /replaced by worker/ }, 30), 'workers at recycle.max_requests were replaced');
+@got = map { sitename_of(get("$_.test", '/wiki/Main_Page')) } @order[0 .. 5];
+is_deeply(\@got, [map { "Farm \u$_" } @order[0 .. 5]], 'by workers of their own site');
+
 # One worker per site, each named in status.
 sub status_json {
 	my ($rc, $out) = run_cmd(mwsup_bin(), 'status', '--json', '--pid', $srv->{pid});
 	return eval { decode_json($out) } // {};
 }
-my $st = status_json();
 my %by_site;
-$by_site{$_->{site} // ''}++ for @{ $st->{slots} // [] };
+wait_until(sub {
+	%by_site = ();
+	# idle, or running a job slice of its site's queue
+	$by_site{$_->{site} . ($_->{state} =~ /^(?:idle|jobs|busy)$/ ? '' : " $_->{state}")}++
+	    for @{ status_json()->{slots} // [] };
+	keys %by_site == 3 && !grep { $_ != 1 } values %by_site;
+}, 30);
 is_deeply(\%by_site, { map { ("$_.test" => 1) } @names },
-    'mwsup status --json: one worker of each site ("site")');
+    'mwsup status --json: one worker of each site ("site"), once the replaced ones are gone');
 ($rc, $out) = run_cmd(mwsup_bin(), 'status', '--prometheus', '--pid', $srv->{pid});
-like($out, qr/^mwsup_site_workers\{site="gamma\.test",state="idle"\} 1$/m,
-    'Prometheus: mwsup_site_workers{site,state}');
+my $gamma = 0;
+$gamma += $1 while $out =~ /^mwsup_site_workers\{site="gamma\.test",state="(?:idle|jobs|busy)"\} (\d+)$/mg;
+is($gamma, 1, 'Prometheus: mwsup_site_workers{site,state} counts gamma.test\'s worker');
 ($rc, $out) = run_cmd(mwsup_bin(), 'status', '--pid', $srv->{pid});
-like($out, qr/^\d+\s+\d+\s+1\s+idle\s.*\balpha\.test\b/m, 'the text status has a site column');
+like($out, qr/^\d+\s+\d+\s+1\s+(?:idle|jobs|busy)\s.*\balpha\.test\b/m, 'the text status has a site column');
 
 # Each wiki's job queue is emptied, by its own workers.
 for my $n (@names) {
