@@ -16,6 +16,7 @@
 #include "pool.h"
 #include "spool.h"
 #include "static.h"
+#include "zcache.h"
 #include "status.h"
 #include "sup.h"
 
@@ -284,6 +285,7 @@ main_reload(void)
 		sd_notify(0, "READY=1\nSTATUS=reload failed: out of memory");
 		return;
 	}
+	zcache_clear();		/* the levels may have changed */
 	if (!sup.socket_activated &&
 	    !main_same_list(old->listen, old->nlisten, ncfg->listen,
 	    ncfg->nlisten))
@@ -543,6 +545,7 @@ main(int argc, char **argv)
 	log_notice("stopped");
 	jobs_cleanup();
 	static_types_free();
+	zcache_clear();
 	config_free(sup.cfg);
 	free(sup.cfg);
 	return 0;
