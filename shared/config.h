@@ -21,6 +21,8 @@
 #define CONFIG_MAX_ALLOW	32
 #define CONFIG_MAX_JOB_GROUPS	16
 #define CONFIG_MAX_JOB_TYPES	64	/* named by one group */
+#define CONFIG_MAX_SITES	64
+#define CONFIG_MAX_ALIASES	16	/* per site */
 #define CONFIG_MAX_COMPRESS_TYPES 64	/* compression.types entries */
 
 enum dispatch_policy { DISPATCH_QUEUE = 0, DISPATCH_LONGEST_BUSY = 1 };
@@ -64,6 +66,22 @@ struct config_job_group {
 	int	 max_jobs;		/* 0: jobs.max_jobs */
 	int	 max_time_ms;		/* 0: jobs.max_time */
 	int	 workers;		/* slices at once; 0: no limit of its own */
+};
+
+/*
+ * sites: one wiki of a farm, served by a pool of workers of its own that
+ * bootstrap its LocalSettings.php with its name as the request's host.
+ */
+struct config_site {
+	char	*name;		/* host name, lower case: the mw.yaml key */
+	char	*settings;	/* its LocalSettings.php */
+	char	*aliases[CONFIG_MAX_ALIASES];	/* lower case; "*.suffix" */
+	int	 naliases;
+	int	 workers;	/* its pool; pool.workers when not given */
+	bool	 is_default;	/* gets the hosts no site names */
+	struct config_static statics[CONFIG_MAX_STATIC];	/* over static: */
+	int	 nstatics;
+	unsigned long line, col;	/* where mw.yaml names it */
 };
 
 struct config {
@@ -164,6 +182,14 @@ struct config {
 	char	*socket_owner;		/* NULL: the user mwsup runs as */
 	char	*socket_group;		/* NULL: the group mwsup runs as */
 	int	 socket_mode;		/* permission bits, 0660 */
+
+	/* sites: a wiki farm; none: the one wiki of mediawiki.settings */
+	struct config_site sites[CONFIG_MAX_SITES];
+	int	 nsites;
+	int	 workers_total;		/* pool.workers, or the sites' sum */
+	/* mwworker --site: the site this worker serves (a name of sites,
+	 * set by the worker after parsing; never read from mw.yaml). */
+	const char *site;
 
 	/* privileges, when started as root */
 	char	*user;

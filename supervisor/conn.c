@@ -25,6 +25,7 @@
 #include "log.h"
 #include "pool.h"
 #include "route.h"
+#include "site.h"
 #include "static.h"
 #include "status.h"
 #include "sup.h"
@@ -907,6 +908,13 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 
 static struct route conn_route;
 
+int
+conn_site(const struct conn *c)
+{
+	return site_choose(sup.cfg, c->hbuf + c->host_off,
+	    c->host_len > 0 ? c->host_name_len : 0);
+}
+
 static void
 conn_request_ready(struct conn *c)
 {
@@ -914,7 +922,8 @@ conn_request_ready(struct conn *c)
 	c->req_id = ++sup.next_request_id;
 	if (status_http(c))
 		return;
-	route_request(sup.cfg, c->hbuf, c->url_len, &conn_route);
+	c->site = conn_site(c);
+	route_request(sup.cfg, c->site, c->hbuf, c->url_len, &conn_route);
 	switch (conn_route.kind) {
 	case ROUTE_ERROR:
 		if (conn_route.status == 404 || conn_route.status == 403)

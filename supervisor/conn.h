@@ -92,6 +92,7 @@ struct conn {
 	char		*msg;		/* CTL_REQUEST for the worker */
 	size_t		 msg_len;
 	int		 in_queue;	/* on the dispatch queue */
+	int		 site;		/* of the current request (site.h) */
 	unsigned	 requests;	/* answered on this connection so far */
 };
 
@@ -125,6 +126,8 @@ int	 conn_count(void);
 int	 conn_need_worker(void);
 /* Look up a request header (case-insensitive); NULL if absent. */
 const char *conn_header(struct conn *c, const char *name, size_t *lenp);
+/* The site of c's request by its Host under sup.cfg (site_choose). */
+int	 conn_site(const struct conn *c);
 
 /* Queue output; used by static.c for headers. */
 int	 conn_out_append(struct conn *c, const void *p, size_t n);

@@ -142,7 +142,7 @@ main_raise_nofile(const struct config *cfg)
 {
 	struct rlimit rl;
 	uint64_t need = 2 * (uint64_t)cfg->connections_max +
-	    4 * (uint64_t)cfg->workers + 64;
+	    4 * (uint64_t)cfg->workers_total + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		log_warn("open files limit: %s", strerror(errno));
@@ -295,6 +295,8 @@ main_reload(void)
 	    !main_same_str(old->group, ncfg->group))
 		log_warn("reload: user/group changed; that needs a restart");
 	sup.cfg = ncfg;
+	pool_reload_sites(old);
+	dispatch_reload_sites();
 	close(sup.config_fd);
 	sup.config_fd = fd;
 	main_set_slot_flags();
@@ -367,9 +369,15 @@ main_check_ready(void)
 	if (sup.stopping || !pool_generation_ready() || main_ready_sent)
 		return;
 	main_ready_sent = 1;
-	sd_notifyf(0, "READY=1\nSTATUS=%d workers ready", sup.cfg->workers);
-	log_notice("ready: %d workers, listening on %d socket(s)",
-	    sup.cfg->workers, listen_count());
+	sd_notifyf(0, "READY=1\nSTATUS=%d workers ready",
+	    sup.cfg->workers_total);
+	if (sup.cfg->nsites > 0)
+		log_notice("ready: %d workers for %d sites, listening on %d "
+		    "socket(s)", sup.cfg->workers_total, sup.cfg->nsites,
+		    listen_count());
+	else
+		log_notice("ready: %d workers, listening on %d socket(s)",
+		    sup.cfg->workers, listen_count());
 }
 
 /* Keep systemd informed: the watchdog ping proves the loop turns, and
@@ -390,7 +398,7 @@ main_notify_tick(void)
 	main_status_next = now + 1000;
 	snprintf(status, sizeof(status),
 	    "STATUS=%d idle, %d busy, %d queued, %llu served%s",
-	    pool_ready_count() - pool_busy_count(), pool_busy_count(),
+	    pool_idle_total(), pool_busy_count(),
 	    dispatch_queue_len(), (unsigned long long)sup.served,
 	    sup.stopping ? ", stopping" : "");
 	if (strcmp(status, last) != 0) {
@@ -503,7 +511,7 @@ main(int argc, char **argv)
 	if (pool_init() < 0 || pool_start() < 0)
 		return 1;
 	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,
-	    cfg->workers, pool_worker_path());
+	    cfg->workers_total, pool_worker_path());
 	jobs_init();
 
 	for (;;) {

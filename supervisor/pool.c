@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
+#include "site.h"
 #include "sup.h"
 
 #include <errno.h>
@@ -221,9 +222,17 @@ pool_exec_child(struct worker *w, int ctl)
 	snprintf(gen, sizeof(gen), "%u", w->generation);
 	{
 		/* mwsup -v: the workers log debug messages too. */
-		char *argv[] = { "mwworker", "--slot", slot, "--generation",
-		    gen, "--config-name", sup.cfg->path,
-		    log_get_verbose() ? "--verbose" : NULL, NULL };
+		char *argv[12] = { "mwworker", "--slot", slot, "--generation",
+		    gen, "--config-name", sup.cfg->path };
+		int n = 7;
+
+		if (w->site >= 0) {
+			argv[n++] = "--site";
+			argv[n++] = sup.cfg->sites[w->site].name;
+		}
+		if (log_get_verbose())
+			argv[n++] = "--verbose";
+		argv[n] = NULL;
 
 		syscall(SYS_execveat, pool_exe_fd, "", argv, environ,
 		    AT_EMPTY_PATH);
@@ -266,6 +275,7 @@ pool_spawn(struct worker *w)
 	atomic_store(&sl->requests, 0);
 	atomic_store(&sl->request_id, 0);
 	atomic_store(&sl->bytes_out, 0);
+	snprintf(sl->site, sizeof(sl->site), "%s", site_name(sup.cfg, w->site));
 	slot_set_state(sl, SLOT_STARTING);
 	pid = fork();
 	if (pid < 0) {
@@ -346,6 +356,7 @@ pool_replace(struct worker *w)
 			    "worker %d to replace it", w->index, (int)w->pid,
 			    i);
 			SUP_COUNT(worker_recycles, 1);
+			s->site = w->site;	/* a farm's: the same site */
 			pool_take_place(s);
 			return;
 		}
@@ -371,23 +382,32 @@ pool_successor_ready(struct worker *s)
 	}
 }
 
-/* Start cfg->workers new members in free places of the table. */
+/* Start each site's workers as new members in free places of the table
+ * (pool.workers of them without sites). */
 static int
 pool_start_members(void)
 {
-	int started = 0;
+	int want = sup.cfg->workers_total, started = 0, k = 0, left = 0;
+	int site = site_at(sup.cfg, 0);
 
-	for (int i = 0; i < POOL_MAX && started < sup.cfg->workers; i++) {
+	left = site_workers(sup.cfg, site);
+	for (int i = 0; i < POOL_MAX && started < want; i++) {
 		struct worker *w = &pool_w[i];
 
 		if (w->used)
 			continue;
+		while (left == 0) {
+			site = site_at(sup.cfg, ++k);
+			left = site_workers(sup.cfg, site);
+		}
+		left--;
+		w->site = site;
 		pool_take_place(w);
 		started++;
 	}
-	if (started < sup.cfg->workers) {
+	if (started < want) {
 		log_err("worker pool: no room for %d more workers while the "
-		    "old generation drains", sup.cfg->workers - started);
+		    "old generation drains", want - started);
 		return -1;
 	}
 	return 0;
@@ -398,7 +418,7 @@ pool_start(void)
 {
 	SUP_SET(sup_pid, (uint64_t)getpid());
 	SUP_SET(generation, pool_generation);
-	SUP_SET(workers, (uint64_t)sup.cfg->workers);
+	SUP_SET(workers, (uint64_t)sup.cfg->workers_total);
 	return pool_start_members();
 }
 
@@ -409,7 +429,7 @@ pool_reload(void)
 		return -1;
 	pool_generation++;
 	SUP_SET(generation, pool_generation);
-	SUP_SET(workers, (uint64_t)sup.cfg->workers);
+	SUP_SET(workers, (uint64_t)sup.cfg->workers_total);
 	SUP_COUNT(reloads, 1);
 	for (int i = 0; i < pool_hi; i++) {
 		pool_w[i].member = 0;
@@ -417,7 +437,7 @@ pool_reload(void)
 	}
 	pool_retire_pending = 1;
 	log_notice("reload: starting generation %u (%d workers)",
-	    pool_generation, sup.cfg->workers);
+	    pool_generation, sup.cfg->workers_total);
 	return pool_start_members();
 }
 
@@ -711,14 +731,14 @@ pool_assign_slice(struct worker *w, const void *msg, size_t len, int fd,
  * Under load all are busy and each takes the next request as it finishes.
  */
 struct worker *
-pool_pick_idle(void)
+pool_pick_idle(int site)
 {
 	struct worker *best = NULL, *old = NULL;
 
 	for (int i = 0; i < pool_hi; i++) {
 		struct worker *w = &pool_w[i];
 
-		if (w->state != WORKER_IDLE)
+		if (w->state != WORKER_IDLE || w->site != site)
 			continue;
 		if (w->member) {
 			if (best == NULL || w->idle_seq > best->idle_seq)
@@ -732,7 +752,7 @@ pool_pick_idle(void)
 }
 
 struct worker *
-pool_pick_longest_busy(void)
+pool_pick_longest_busy(int site)
 {
 	struct worker *best = NULL;
 
@@ -740,6 +760,7 @@ pool_pick_longest_busy(void)
 		struct worker *w = &pool_w[i];
 
 		if (w->state == WORKER_BUSY && w->pending == NULL &&
+		    w->site == site &&
 		    w->job == NULL && w->member &&
 		    (best == NULL || w->busy_since < best->busy_since))
 			best = w;
@@ -747,33 +768,43 @@ pool_pick_longest_busy(void)
 	return best;
 }
 
+/* Workers in state st: members only, of one site (or any: SITE_GONE
+ * matches none, so "any" is asked with any_site set). */
 static int
-pool_count(enum worker_state st, int members_only)
+pool_count(enum worker_state st, int members_only, int any_site, int site)
 {
 	int n = 0;
 
 	for (int i = 0; i < pool_hi; i++)
-		if (pool_w[i].used && (!members_only || pool_w[i].member))
+		if (pool_w[i].used && (!members_only || pool_w[i].member) &&
+		    (any_site || pool_w[i].site == site))
 			n += pool_w[i].state == st;
 	return n;
 }
 
 int
-pool_ready_count(void)
+pool_ready_count(int site)
 {
-	return pool_count(WORKER_IDLE, 1) + pool_count(WORKER_BUSY, 1);
+	return pool_count(WORKER_IDLE, 1, 0, site) +
+	    pool_count(WORKER_BUSY, 1, 0, site);
 }
 
 int
-pool_idle_count(void)
+pool_idle_count(int site)
 {
-	return pool_count(WORKER_IDLE, 1);
+	return pool_count(WORKER_IDLE, 1, 0, site);
+}
+
+int
+pool_idle_total(void)
+{
+	return pool_count(WORKER_IDLE, 1, 1, 0);
 }
 
 int
 pool_busy_count(void)
 {
-	return pool_count(WORKER_BUSY, 0);
+	return pool_count(WORKER_BUSY, 0, 1, 0);
 }
 
 int
@@ -787,12 +818,28 @@ pool_alive_count(void)
 }
 
 int
-pool_crash_looping(void)
+pool_crash_looping(int site)
 {
 	for (int i = 0; i < pool_hi; i++)
-		if (pool_w[i].member && pool_w[i].fails < 2)
+		if (pool_w[i].member && pool_w[i].site == site &&
+		    pool_w[i].fails < 2)
 			return 0;
 	return 1;
+}
+
+void
+pool_reload_sites(const struct config *old)
+{
+	for (int i = 0; i < pool_hi; i++) {
+		struct worker *w = &pool_w[i];
+
+		if (!w->used)
+			continue;
+		if (w->site == SITE_NONE && sup.cfg->nsites == 0)
+			continue;	/* still the one wiki */
+		w->site = w->site >= 0 && w->site < old->nsites ?
+		    site_find(sup.cfg, old->sites[w->site].name) : SITE_GONE;
+	}
 }
 
 /* expected: the worker exited because it was asked to or said it would

@@ -172,6 +172,82 @@ bad_config('socket-owner', qr/^  # owner: www-data/, '  owner: "www data"',
 bad_config('socket-key', qr/^  # group: www-data/, '  perms: 0660',
     qr/unknown key "perms" in unix_socket/, 'an unknown key in unix_socket is refused');
 
+# sites: a farm.  A small file of two sites that passes, and one mistake
+# at a time in it; "at" is the line the message must point at when it is
+# not the changed one.
+my $farm = <<'YAML';
+listen:
+  - 127.0.0.1:8080
+user: root
+mediawiki:
+  root: /usr/share/mediawiki
+sites:
+  en.example.org: /srv/en/LocalSettings.php
+  de.example.org:
+    settings: /srv/de/LocalSettings.php
+    aliases: [de.example.net, "*.de.example.org"]
+    workers: 2
+    default: true
+    static:
+      /images/: /srv/de/images
+YAML
+write_file("$dir/farm.yaml", $farm);
+($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', "$dir/farm.yaml");
+is($rc, 0, 'a farm of two sites (a path; settings, aliases, workers, default, static) passes')
+	or diag($err);
+sub bad_farm {
+	my ($name, $from, $to, $msg, $what, %opt) = @_;
+	my @lines = split /\n/, $farm, -1;
+	my ($lineno) = grep { $lines[$_] =~ $from } 0 .. $#lines;
+	die "test bug: no line matches $from in the farm\n" unless defined $lineno;
+	$lines[$lineno] = $to;
+	my $line = $lineno + 1;
+	($line) = map { $_ + 1 } grep { $lines[$_] =~ $opt{at} } 0 .. $#lines if $opt{at};
+	my $file = "$dir/$name.yaml";
+	write_file($file, join("\n", @lines));
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $file);
+	subtest $what => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/(?:^|\s)\Q$file\E:$line:\d+: /m, "stderr points at $name.yaml line $line");
+		like($err, $msg, 'the message names the problem');
+	};
+}
+bad_farm('site-name', qr/^  en\.example\.org:/, '  "en example": /srv/en/LocalSettings.php',
+    qr/sites: "en example" is not a host name/, 'a site is named by a host name');
+bad_farm('site-relative', qr/^  en\.example\.org:/, '  en.example.org: srv/en/LocalSettings.php',
+    qr/sites\.en\.example\.org: expected the absolute path of its LocalSettings\.php, got "srv/,
+    'a site\'s LocalSettings.php is an absolute path');
+bad_farm('site-twice', qr/^  en\.example\.org:/, '  DE.example.org: /srv/en/LocalSettings.php',
+    qr/sites: de\.example\.org is already a host of site de\.example\.org/,
+    'one host is one site, whatever its case', at => qr/^  de\.example\.org:/);
+bad_farm('site-alias-taken', qr/^    aliases:/, '    aliases: [de.example.net, En.Example.Org]',
+    qr/sites\.de\.example\.org\.aliases: en\.example\.org is already a host of site en\.example\.org \(\d+:\d+\)/,
+    'an alias that is another site\'s name is refused, with where that is');
+bad_farm('site-alias-bad', qr/^    aliases:/, '    aliases: ["*.", x_y]',
+    qr/aliases: "\*\." is not a host name nor "\*\." and one/, 'an alias is a host name or *.suffix');
+bad_farm('site-alias-many', qr/^    aliases:/, '    aliases: [' . join(', ', map { "a$_.example" } 1 .. 17) . ']',
+    qr/aliases: more than 16 aliases/, 'at most 16 aliases');
+bad_farm('site-two-defaults', qr/^  en\.example\.org:/, '  en.example.org: {settings: /x, default: true}',
+    qr/default: site en\.example\.org is the default already/, 'one default site',
+    at => qr/^  de\.example\.org:/);
+bad_farm('site-no-settings', qr/^    settings:/, '    # no settings',
+    qr/sites\.de\.example\.org: needs settings/, 'a site needs its settings',
+    at => qr/^  de\.example\.org:/);
+bad_farm('site-key', qr/^    workers:/, '    wrokers: 2',
+    qr/unknown key "wrokers" in sites\.de\.example\.org/, 'an unknown key of a site is named');
+bad_farm('site-workers', qr/^    workers:/, '    workers: 2000',
+    qr/sites\.de\.example\.org\.workers/, 'a site\'s workers are 1 to 1024');
+bad_farm('site-static', qr{^      /images/:}, '      /images/: srv/images',
+    qr/sites\.de\.example\.org\.static "\/images\/": expected an absolute directory path/, 'a site\'s static prefix maps to an absolute directory');
+bad_farm('site-static-setting', qr{^      /images/:}, '      symlinks: owner',
+    qr/"symlinks" is not a URL prefix/, 'a site\'s static has URL prefixes only');
+bad_farm('site-mw-settings', qr/^  root:/, '  settings: /etc/mediawiki/LocalSettings.php',
+    qr/mediawiki\.settings: not with sites:/, 'mediawiki.settings is refused with sites');
+bad_farm('site-jobs-sqlite', qr/^user:/, 'jobs: {sqlite: /srv/jobs.sqlite}',
+    qr/jobs\.sqlite: not with sites:/, 'jobs.sqlite is refused with sites');
+bad_farm('sites-type', qr/^  en\.example\.org:/, '  en.example.org: {settings: /x, static: [/images/]}',
+    qr/expected a mapping of URL prefix to directory, got a sequence/, 'a site\'s static is a mapping');
+
 # A YAML syntax error: the position comes from the YAML parser, so only its
 # form is checked.
 my $syntax = "$dir/syntax.yaml";
