@@ -13,6 +13,7 @@
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "pathcache.h"
 #include "pool.h"
 #include "spool.h"
 #include "static.h"
@@ -129,7 +130,8 @@ main_drop_privileges(void)
  * Each connection holds a socket and, while it is served, a static file
  * or a body memfd; each worker a control socket (two generations during
  * a reload) and one more while it runs a job slice; 64 cover the listen
- * sockets, logs, SQLite and the like.  The usual soft limit of 1024 is
+ * sockets, logs, SQLite and the like, and PATHCACHE_MAX the directories
+ * static files are opened from.  The usual soft limit of 1024 is
  * too few for the default limits.connections, so raise it to the hard
  * limit, as nginx's worker_rlimit_nofile and PHP-FPM's rlimit_files do,
  * and say so.  Workers get the soft limit back (pool.c), for the programs
@@ -141,7 +143,7 @@ main_raise_nofile(const struct config *cfg)
 {
 	struct rlimit rl;
 	uint64_t need = 2 * (uint64_t)cfg->connections_max +
-	    4 * (uint64_t)cfg->workers + 64;
+	    4 * (uint64_t)cfg->workers + PATHCACHE_MAX + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		log_warn("open files limit: %s", strerror(errno));
@@ -293,6 +295,7 @@ main_reload(void)
 	    !main_same_str(old->group, ncfg->group))
 		log_warn("reload: user/group changed; that needs a restart");
 	sup.cfg = ncfg;
+	pathcache_clear();	/* judged under the old mappings */
 	close(sup.config_fd);
 	sup.config_fd = fd;
 	main_set_slot_flags();
@@ -534,6 +537,7 @@ main(int argc, char **argv)
 	log_notice("stopped");
 	jobs_cleanup();
 	static_types_free();
+	pathcache_clear();
 	config_free(sup.cfg);
 	free(sup.cfg);
 	return 0;

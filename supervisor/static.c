@@ -16,6 +16,7 @@
 #include "static.h"
 #include "conn.h"
 #include "log.h"
+#include "pathcache.h"
 #include "route.h"
 #include "sup.h"
 
@@ -425,6 +426,7 @@ static_dir_allowed(int dfd)
 
 struct static_walk {
 	enum symlink_policy policy;
+	int	 watch;			/* each directory watched: cacheable */
 	int	 fd;			/* directory reached so far (O_PATH) */
 	int	 depth;			/* directories from the base to fd */
 	dev_t	 dev[STATIC_MAX_DEPTH];
@@ -467,6 +469,16 @@ static_enter(struct static_walk *w, int fd, const struct stat *st)
 	w->dev[w->depth] = st->st_dev;
 	w->ino[w->depth] = st->st_ino;
 	w->uid[w->depth] = st->st_uid;
+	/* watched before it is searched (and its owner read again): what
+	 * changes after this is seen by pathcache_sync() */
+	if (w->watch) {
+		struct stat now;
+
+		if (pathcache_watch(fd) < 0 || fstat(fd, &now) < 0)
+			w->watch = 0;
+		else
+			w->uid[w->depth] = now.st_uid;
+	}
 	w->depth++;
 	return static_dir_allowed(fd);
 }
@@ -577,20 +589,94 @@ static_follow(struct static_walk *w, int lnk, const struct stat *st,
 }
 
 /*
+ * The last name of a path, in the directory dfd the walk reached: 0 and a
+ * readable fd of a regular file with its stat, 1 if it is a link (to be
+ * followed by the walk), or the HTTP status to answer.
+ */
+static int
+static_open_last(int dfd, const char *one, int *fdp, struct stat *stp)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dfd, one, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int rc = static_errno_status(errno);
+
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	close(fd);
+	if (S_ISLNK(st.st_mode))
+		return 1;
+	if (!S_ISREG(st.st_mode))
+		return 404;
+	/* the same file, now to read: a swap in between is caught by the
+	 * inode */
+	fd = openat(dfd, one, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, stp) < 0) {
+		int rc = static_errno_status(errno);
+
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (stp->st_dev != st.st_dev || stp->st_ino != st.st_ino) {
+		close(fd);
+		return 404;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* pathcache's key for rel's directory below dir under policy. */
+static size_t
+static_cache_key(char *key, size_t cap, const char *dir, const char *rel,
+    size_t rel_dir_len, enum symlink_policy policy)
+{
+	int n = snprintf(key, cap, "%d:%zu:%s/%.*s", (int)policy, strlen(dir),
+	    dir, (int)rel_dir_len, rel);
+
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+/*
  * Open rel below dir under policy: 0 and a readable fd of a regular file
- * with its stat, or the HTTP status to answer.
+ * with its stat, or the HTTP status to answer.  A directory part judged
+ * before (and not changed since) is taken from pathcache; the walk in
+ * full stores what it judges.
  */
 static int
 static_open(const char *dir, const char *rel, enum symlink_policy policy,
     int *fdp, struct stat *stp)
 {
 	static struct static_walk w;
+	static char key[2 * PATH_MAX + 64];
 	struct stat st;
-	const char *p;
+	const char *p, *base = strrchr(rel, '/');
+	size_t keylen, last_len;
+	unsigned gen;
 	int fd, rc;
 
+	base = base ? base + 1 : rel;
+	last_len = strlen(base);
+	keylen = static_cache_key(key, sizeof(key), dir, rel,
+	    (size_t)(base - rel), policy);
+	if (keylen > 0 && last_len > 0 && last_len <= NAME_MAX &&
+	    stat(dir, &st) == 0) {
+		int dfd;
+
+		pathcache_sync();
+		dfd = pathcache_lookup(key, keylen, st.st_dev, st.st_ino);
+		if (dfd >= 0 && (rc = static_open_last(dfd, base, fdp,
+		    stp)) != 1)
+			return rc;
+	}
+	gen = pathcache_generation();
 	memset(&w, 0, offsetof(struct static_walk, path));
 	w.policy = policy;
+	w.watch = keylen > 0;
 	w.fd = -1;
 	if (strlen(rel) >= sizeof(w.path))
 		return 404;
@@ -626,6 +712,15 @@ static_open(const char *dir, const char *rel, enum symlink_policy policy,
 		if (*p == '\0') {	/* ends at a directory */
 			rc = 404;
 			goto out;
+		}
+		/* first at the request's last name: the directory part is
+		 * judged (its links' owners too), what may be kept */
+		if (w.watch && strlen(p) == last_len) {
+			w.watch = 0;
+			if (w.npending == 0 && !(policy == SYMLINKS_INSIDE &&
+			    w.nlinks > 0 && !static_inside(&w)))
+				pathcache_store(gen, key, keylen, w.root_dev,
+				    w.root_ino, w.fd);
 		}
 		name = p;
 		len = strcspn(p, "/");

@@ -253,6 +253,54 @@ SKIP: {
 	served("/$ext_file", read_file("$MW/$ext_file"),
 	    'an extension\'s file, through the links Debian\'s package makes, is served');
 }
+
+# --- changes while serving ------------------------------------------------
+# What was judged of a directory is remembered between requests: each case
+# asks twice first, so the second answer came from what was remembered,
+# then changes the tree and asks again.
+mkdir "$w->{images}/live";
+mkdir "$w->{images}/live/sub";
+copy("$MW$png_path", "$w->{images}/live/sub/f.png") or die "copy: $!\n";
+my $twice = sub {
+	my ($path) = @_;
+	http(GET => $path);
+	return http(GET => $path)->{status};
+};
+is($twice->('/images/live/sub/f.png'), 200, 'a file two directories down is served (asked twice)');
+write_file("$w->{images}/live/.htaccess", "Require all denied\n");
+refused('/images/live/sub/f.png', 'a deny-all .htaccess created above it while serving refuses it at once',
+    $png_bytes);
+write_file("$w->{images}/live/.htaccess", "# open again\n");	# the same inode, rewritten
+is($twice->('/images/live/sub/f.png'), 200, 'the .htaccess edited in place to deny nothing: served again');
+write_file("$w->{images}/live/.htaccess", "Deny from all\n");
+refused('/images/live/sub/f.png', 'edited in place back to a deny: refused at once', $png_bytes);
+unlink "$w->{images}/live/.htaccess";
+is($twice->('/images/live/sub/f.png'), 200, 'the .htaccess removed: served again');
+write_file("$w->{images}/live/sub/.htaccess", "Require all denied\n");
+refused('/images/live/sub/f.png', 'a deny-all .htaccess created beside the file: refused at once', $png_bytes);
+unlink "$w->{images}/live/sub/.htaccess";
+is($twice->('/images/live/sub/f.png'), 200, 'and removed: served');
+
+# the file replaced (a new inode under the same name), then its directory
+# swapped for a link out of the root
+write_file("$w->{images}/live/sub/f.png.new", "the new bytes\n");
+rename("$w->{images}/live/sub/f.png.new", "$w->{images}/live/sub/f.png") or die "rename: $!\n";
+is(http(GET => '/images/live/sub/f.png')->{body}, "the new bytes\n", 'a file replaced while serving: the new bytes are sent');
+write_file("$outside/f.png", "outside the root\n");
+rename("$w->{images}/live/sub", "$w->{images}/live/sub.old") or die "rename: $!\n";
+symlink($outside, "$w->{images}/live/sub") or die "symlink: $!\n";
+refused('/images/live/sub/f.png', 'its directory swapped for a link out of the root while serving: refused',
+    'outside');
+unlink "$w->{images}/live/sub";
+rename("$w->{images}/live/sub.old", "$w->{images}/live/sub") or die "rename: $!\n";
+is($twice->('/images/live/sub/f.png'), 200, 'put back: served');
+rename("$w->{images}/live", "$w->{images}/live.old") or die "rename: $!\n";
+mkdir "$w->{images}/live";
+mkdir "$w->{images}/live/sub";
+write_file("$w->{images}/live/.htaccess", "Require all denied\n");
+copy("$MW$png_path", "$w->{images}/live/sub/f.png") or die "copy: $!\n";
+refused('/images/live/sub/f.png', 'a whole new tree with a deny-all .htaccess renamed into its place: refused',
+    $png_bytes);
 stopped_cleanly($srv);
 
 # The other settings of static.symlinks.
