@@ -69,6 +69,7 @@ struct config {
 	char	*path;			/* file the config came from */
 
 	char	*listen[CONFIG_MAX_LISTEN];	/* "host:port", "[v6]:port", "unix:/path" */
+	bool	 listen_proxy[CONFIG_MAX_LISTEN];	/* PROXY protocol first */
 	int	 nlisten;
 
 	/* mediawiki: */
@@ -132,6 +133,11 @@ struct config {
 	int	 nstatus_allow;		/* 0 = loopback only */
 	bool	 status_show_query;	/* in-flight requests with their query */
 
+	/* proxy: who may say who the client is */
+	struct config_cidr proxy_trusted[CONFIG_MAX_ALLOW];
+	int	 nproxy_trusted;	/* 0: nobody; headers ignored */
+	char	*proxy_header;		/* "X-Forwarded-For" */
+	char	*proxy_proto_header;	/* "X-Forwarded-Proto", NULL: none */
 	/* log: */
 	char	*access_log;		/* NULL off, "stderr", or a path */
 	int	 slow_log_ms;		/* 0 = off */

@@ -168,7 +168,7 @@ accesslog_response(struct conn *c, int status, uint64_t bytes, pid_t worker)
 	len = snprintf(accesslog_buf + accesslog_len,
 	    sizeof(accesslog_buf) - accesslog_len,
 	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu %s\n",
-	    c->peer_addr, when, req, status, (unsigned long long)bytes, ref,
+	    conn_client_text(c), when, req, status, (unsigned long long)bytes, ref,
 	    ua, (unsigned long long)us, wpid);
 	if (len > 0 && (size_t)len < sizeof(accesslog_buf) - accesslog_len)
 		accesslog_len += (size_t)len;

@@ -14,7 +14,8 @@ import json
 import sys
 
 ORDER = ["main_page", "article_heavy", "api_siteinfo", "api_recentchanges",
-         "api_allmessages", "load_startup", "static_file", "hello_php",
+         "api_allmessages", "load_startup", "static_file", "static_asset",
+         "hello_php",
          "bootstrap_only"]
 
 
