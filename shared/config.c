@@ -1613,6 +1613,56 @@ static const struct config_key config_status_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+/* error_pages: STATUS: /path/to/page.html */
+static int
+config_errpage_pair(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const void *arg)
+{
+	struct config *cfg = w->cfg;
+	struct config_errpage *e;
+	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
+	uint64_t status;
+
+	(void)arg;
+	if (cfg->nerrpages == CONFIG_MAX_ERRPAGES)
+		return config_fail(w, key, "error_pages: more than %d pages",
+		    CONFIG_MAX_ERRPAGES);
+	if (config_parse_u64(key->text, key->len, &status) == -1 ||
+	    status < 400 || status > 599)
+		return config_fail(w, key,
+		    "error_pages: %s is not an HTTP error status (400 to 599)",
+		    config_quote(key->text, key->len, q, sizeof(q)));
+	snprintf(w->path, sizeof(w->path), "error_pages.%d", (int)status);
+	if (config_string(w, key, val, "an absolute path") == -1)
+		return -1;
+	if (val->text[0] != '/')
+		return config_fail(w, val,
+		    "%s: expected an absolute path%s", w->path,
+		    config_got(val, got, sizeof(got)));
+	e = &cfg->errpages[cfg->nerrpages];
+	if (config_store(w, &e->path, val->text) == -1)
+		return -1;
+	e->status = (int)status;
+	e->line = val->line;
+	e->col = val->col;
+	cfg->nerrpages++;
+	return 0;
+}
+
+static int
+config_set_errpages(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	for (int i = 0; i < w->cfg->nerrpages; i++) {
+		free(w->cfg->errpages[i].path);
+		w->cfg->errpages[i].path = NULL;
+	}
+	w->cfg->nerrpages = 0;
+	return config_section(w, key, val, "a mapping of status to file",
+	    "error_pages", config_errpage_pair, NULL);
+}
+
 static const struct config_key config_proxy_keys[] = {
 	{ "trusted",	config_set_trusted,	F(proxy_trusted), 0, 0, 0, NULL },
 	{ "header",	config_set_header_name,	F(proxy_header), 0, 1, 0, NULL },
@@ -1678,6 +1728,7 @@ static const struct config_key config_top_keys[] = {
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
 	{ "proxy",	config_set_section,	0, 0, 0, 0, config_proxy_keys },
+	{ "error_pages", config_set_errpages,	F(errpages), 0, 0, 0, NULL },
 	{ "jobs",	config_set_section,	0, 0, 0, 0, config_jobs_keys },
 	{ "temp_dir",	config_set_abspath,	F(temp_dir), 0, 0, 0, NULL },
 	{ "user",	config_set_name_opt,	F(user), 0, 0, 0, NULL },
@@ -1971,6 +2022,8 @@ config_free(struct config *cfg)
 	free(cfg->status_path);
 	free(cfg->proxy_header);
 	free(cfg->proxy_proto_header);
+	for (i = 0; i < CONFIG_MAX_ERRPAGES; i++)
+		free(cfg->errpages[i].path);
 	free(cfg->group);
 	free(cfg->jobs_sqlite);
 	for (i = 0; i < CONFIG_MAX_JOB_GROUPS; i++) {

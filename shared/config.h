@@ -20,6 +20,7 @@
 #define CONFIG_MAX_EXCLUDE	128
 #define CONFIG_MAX_ALLOW	32
 #define CONFIG_MAX_JOB_GROUPS	16
+#define CONFIG_MAX_ERRPAGES	32
 #define CONFIG_MAX_JOB_TYPES	64	/* named by one group */
 
 enum dispatch_policy { DISPATCH_QUEUE = 0, DISPATCH_LONGEST_BUSY = 1 };
@@ -50,6 +51,12 @@ struct config_cidr {
 	int	 bits;
 };
 
+/* error_pages: the file sent for one of the supervisor's own errors. */
+struct config_errpage {
+	int	 status;	/* 400..599 */
+	char	*path;		/* absolute */
+	unsigned long line, col;	/* where mw.yaml names it */
+};
 struct config_ini {
 	char	*name;
 	char	*value;
@@ -133,6 +140,9 @@ struct config {
 	int	 nstatus_allow;		/* 0 = loopback only */
 	bool	 status_show_query;	/* in-flight requests with their query */
 
+	/* error_pages: */
+	struct config_errpage errpages[CONFIG_MAX_ERRPAGES];
+	int	 nerrpages;
 	/* proxy: who may say who the client is */
 	struct config_cidr proxy_trusted[CONFIG_MAX_ALLOW];
 	int	 nproxy_trusted;	/* 0: nobody; headers ignored */

@@ -20,6 +20,7 @@
 #include "accesslog.h"
 #include "ctl.h"
 #include "dispatch.h"
+#include "errpage.h"
 #include "frame.h"
 #include "listen.h"
 #include "log.h"
@@ -649,26 +650,22 @@ conn_http_date(void)
 static void
 conn_send_status(struct conn *c, int status, int keep)
 {
-	char body[512];
-	int blen;
+	size_t blen;
+	const char *body = errpage_body(status, &blen);
 
 	if (!keep)
 		c->close_after = 1;
-	blen = snprintf(body, sizeof(body),
-	    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
-	    "<body><h1>%d %s</h1></body></html>\n",
-	    status, conn_reason(status), status, conn_reason(status));
 	c->status = status;
 	sup_count_response(status, 0);
 	c->out_len = c->out_off = 0;
 	conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\nDate: %s\r\n"
 	    "Content-Type: text/html; charset=utf-8\r\n"
-	    "Content-Length: %d\r\n%s%s\r\n",
+	    "Content-Length: %zu\r\n%s%s\r\n",
 	    status, conn_reason(status), conn_http_date(), blen,
 	    status == 503 ? "Retry-After: 1\r\n" : "",
 	    c->close_after || !c->keepalive ? "Connection: close\r\n" : "");
 	if (c->parser.method != HTTP_HEAD || !c->msg_done)
-		conn_out_append(c, body, (size_t)blen);
+		conn_out_append(c, body, blen);
 	if (status >= 500)
 		log_warn("%s:%s: answered %d", conn_client_text(c),
 		    c->client_port, status);

@@ -9,6 +9,7 @@
 #include "accesslog.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "errpage.h"
 #include "jobs.h"
 #include "listen.h"
 #include "log.h"
@@ -277,6 +278,14 @@ main_reload(void)
 		return;
 	}
 	free(buf);
+	if (errpage_load(ncfg) < 0) {
+		log_err("reload: still running the previous configuration");
+		close(fd);
+		config_free(ncfg);
+		free(ncfg);
+		sd_notify(0, "READY=1\nSTATUS=reload failed: error_pages");
+		return;
+	}
 	/* the media types point into ncfg from here on */
 	if (static_types_load(ncfg) < 0) {
 		log_err("reload: still running the previous configuration");
@@ -458,7 +467,14 @@ main(int argc, char **argv)
 		free(buf);
 		return 2;
 	}
+	if (errpage_load(cfg) < 0) {
+		config_free(cfg);
+		free(cfg);
+		free(buf);
+		return 2;
+	}
 	if (test_only) {
+		errpage_free();
 		printf("mwsup: configuration file %s is valid\n",
 		    main_config_path);
 		config_free(cfg);
@@ -538,6 +554,7 @@ main(int argc, char **argv)
 	jobs_cleanup();
 	static_types_free();
 	pathcache_clear();
+	errpage_free();
 	config_free(sup.cfg);
 	free(sup.cfg);
 	return 0;

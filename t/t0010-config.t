@@ -93,6 +93,12 @@ bad_config('listen-map-port', qr/^  - 127\.0\.0\.1:8080/,
 	is($rc, 0, 'a proxy_protocol listen entry, proxy.trusted networks and a null proto_header pass')
 		or diag($err);
 }
+bad_config('errpage-status', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  302: /etc/mwsup/302.html',
+    qr/error_pages: "?302"? is not an HTTP error status \(400 to 599\)/, 'error_pages refuses a status that is no error');
+bad_config('errpage-word', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  busy: /etc/mwsup/503.html',
+    qr/error_pages: "?busy"? is not an HTTP error status/, 'or a word');
+bad_config('errpage-relative', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  503: pages/503.html',
+    qr/error_pages\.503: expected an absolute path/, 'error_pages refuses a relative path');
 bad_config('dispatch', qr/^  dispatch:/, '  dispatch: fastest',
     qr/dispatch|fastest/, 'an unknown dispatch policy is refused');
 bad_config('relative-root', qr/^  root:/, '  root: usr/share/mediawiki',
