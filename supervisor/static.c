@@ -599,15 +599,10 @@ static_open_last(int dfd, const char *one, int *fdp, struct stat *stp)
 	struct stat st;
 	int fd;
 
-	fd = openat(dfd, one, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int rc = static_errno_status(errno);
-
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	close(fd);
+	/* what it is, before opening it: a FIFO or a device is never
+	 * opened (that alone can block or act) */
+	if (fstatat(dfd, one, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return static_errno_status(errno);
 	if (S_ISLNK(st.st_mode))
 		return 1;
 	if (!S_ISREG(st.st_mode))
