@@ -4,9 +4,9 @@
 # client, not the proxy.  A real HAProxy in front: TCP mode with the PROXY
 # protocol v1 (send-proxy) and v2 (send-proxy-v2) to a proxy_protocol
 # listener, and HTTP mode adding X-Forwarded-For and X-Forwarded-Proto
-# (the backend lines README's "Behind a proxy" shows).  Raw sockets from
-# other loopback addresses play clients that spoof those headers: from a
-# peer not in proxy.trusted they change nothing.  A proxy_protocol
+# (README's "Behind a proxy" backend, taken from README.md itself).  Raw
+# sockets from other loopback addresses play clients that spoof those
+# headers: from a peer not in proxy.trusted they change nothing.  A proxy_protocol
 # listener closes a connection without a good header, and says so.  A
 # unix socket client is 0.0.0.0 to MediaWiki and "unix:" in the log.
 use strict;
@@ -152,6 +152,10 @@ is(anon_name(from(undef, $sock, get($whoami, 'X-Forwarded-For' => '203.0.113.7')
 
 # --- a real HAProxy in front ---------------------------------------------
 my ($h1, $h2, $h3) = (free_port(), free_port(), free_port());
+# HTTP mode: the backend README.md shows, as written there
+my ($readme_backend) = read_file(repo_dir() . '/README.md') =~ /^(backend mediawiki\n(?:    .*\n)+)/m
+	or die "test bug: no \"backend mediawiki\" block in README.md\n";
+$readme_backend =~ s/\b127\.0\.0\.1:8080\b/127.0.0.1:$p_plain/ or die "test bug: README's backend has no 127.0.0.1:8080\n";
 my $hcfg = test_dir() . '/haproxy.cfg';
 write_file($hcfg, <<EOF);
 global
@@ -178,11 +182,7 @@ frontend web
 	mode http
 	bind 127.0.0.1:$h3
 	default_backend mediawiki
-backend mediawiki
-	mode http
-	option forwardfor
-	http-request set-header X-Forwarded-Proto https
-	server mwsup 127.0.0.1:$p_plain
+$readme_backend
 EOF
 ($rc, $out, $err) = run_cmd($haproxy, '-c', '-f', $hcfg);
 is($rc, 0, 'haproxy -c accepts the configuration') or diag("$out$err");
