@@ -75,7 +75,8 @@ sub refused {
 	my ($file, $msg, $what) = @_;
 	set_yaml($w, 'error_pages.404' => $file);
 	my ($rc, $out, $err) = run_cmd(mwsup_bin(), '-t', '-c', $w->{config});
-	my ($line) = grep { (split /\n/, read_file($w->{config}))[$_ - 1] =~ /^  404:/ } 1 .. 500;
+	my @lines = split /\n/, read_file($w->{config});
+	my ($line) = grep { $lines[$_ - 1] =~ /^  404:/ } 1 .. @lines;
 	subtest $what => sub {
 		is($rc, 2, 'mwsup -t exits with status 2');
 		like($err, qr/(?:^|\s)\Q$w->{config}\E:$line:\d+: error_pages: 404: \Q$file\E: $msg$/m,
