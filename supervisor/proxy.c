@@ -58,21 +58,27 @@ proxy_parse_v1(const char *buf, size_t len, struct proxy_hdr *h,
 	char tmp[64];
 	int fam;
 
-	for (i = 0; i + 1 < len && i + 1 < PROXY_V1_MAX; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n') {
-			eol = buf + i;
-			break;
-		}
-	if (eol == NULL) {
-		for (i = 0; i < len; i++)
-			if ((unsigned char)buf[i] < 0x20 && buf[i] != '\r')
-				goto bad_byte;
-		if (len >= PROXY_V1_MAX) {
+	/* up to the CRLF, which ends byte 107 at the latest: no other
+	 * control byte, no lone CR.  Decided byte by byte, so that a prefix
+	 * of a line says "more" or fails as the whole line does. */
+	for (i = 0; i < len; i++) {
+		if (i + 2 > PROXY_V1_MAX) {
 			*why = "PROXY v1 line longer than 107 bytes";
 			return -1;
 		}
-		return 0;
+		if (buf[i] == '\r') {
+			if (i + 1 == len)
+				return 0;
+			if (buf[i + 1] != '\n')
+				goto bad_byte;
+			eol = buf + i;
+			break;
+		}
+		if ((unsigned char)buf[i] < 0x20)
+			goto bad_byte;
 	}
+	if (eol == NULL)
+		return 0;
 	/* split on single spaces */
 	for (const char *p = buf; p < eol && n < 6;) {
 		const char *e = memchr(p, ' ', (size_t)(eol - p));
