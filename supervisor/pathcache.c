@@ -46,7 +46,7 @@ static struct {
 	struct pathcache_entry slot[PATHCACHE_SLOTS];
 	int	 n;
 	int	 ifd;		/* inotify, -1 until a first watch */
-	int	 nwatch;	/* watches added since the last clear */
+	int	 nwatch;	/* directories watched since the last clear */
 	int	 broken;	/* inotify_init failed: never cache */
 	unsigned gen;		/* clears so far */
 } pc = { .ifd = -1 };
@@ -143,6 +143,7 @@ int
 pathcache_watch(int fd)
 {
 	char proc[64];
+	int wd;
 
 	if (pc.broken)
 		return -1;
@@ -159,9 +160,12 @@ pathcache_watch(int fd)
 		return -1;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (inotify_add_watch(pc.ifd, proc, PATHCACHE_EVENTS | IN_ONLYDIR) < 0)
+	if ((wd = inotify_add_watch(pc.ifd, proc, PATHCACHE_EVENTS |
+	    IN_ONLYDIR)) < 0)
 		return -1;
-	pc.nwatch++;
+	/* a directory watched again keeps its number; new ones count up */
+	if (wd > pc.nwatch)
+		pc.nwatch = wd;
 	return 0;
 }
 
