@@ -60,8 +60,10 @@ struct ctl_request {
 
 /* CTL_DONE flags */
 #define CTL_DONE_KEEPALIVE	0x1	/* connection may carry another request */
-#define CTL_DONE_RECYCLE	0x2	/* worker exits now (limit reached, fatal) */
-#define CTL_DONE_PRIVATE	0x4	/* a private wiki's uploads are served by
+#define CTL_DONE_RECYCLE	0x2	/* worker exits now (fatal, exit(), stop) */
+#define CTL_DONE_REPLACE	0x4	/* a limit is reached: start a successor;
+					 * this worker serves until it is ready */
+#define CTL_DONE_PRIVATE	0x8	/* a private wiki's uploads are served by
 					 * static mapping number pad (private.h) */
 
 /* CTL_DONE and CTL_RESPONSE.  After a CTL_RESPONSE, the CTL_DONE of the

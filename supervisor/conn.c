@@ -12,7 +12,7 @@
  * supervisor's own responses (errors, static files) and takes a
  * connection back from a worker for the next keep-alive request.
  *
- * Closed connections are parked on a graveyard list and freed after the
+ * Closed connections are freed through loop_free_later(), after the
  * current epoll batch, since a later event in the same batch may still
  * point at them.
  */
@@ -56,7 +56,6 @@
 #define CONN_WRITE_MS		60000		/* no write progress: give up */
 
 static LIST_HEAD(, conn) conn_all = LIST_HEAD_INITIALIZER(conn_all);
-static LIST_HEAD(, conn) conn_dead = LIST_HEAD_INITIALIZER(conn_dead);
 static int conn_n;
 static http_parser_settings conn_settings;
 static struct ctl_params conn_params;
@@ -64,6 +63,7 @@ static struct ctl_params conn_params;
 static void conn_on_event(struct loop_ev *ev, uint32_t events);
 static void conn_parse(struct conn *c);
 static void conn_close(struct conn *c);
+static void conn_destroy(void *p);
 static void conn_linger(struct conn *c);
 static void conn_next_request(struct conn *c);
 
@@ -1281,30 +1281,27 @@ conn_close(struct conn *c)
 	c->ev.fd = -1;
 	c->state = CONN_CLOSED;
 	LIST_REMOVE(c, link);
-	LIST_INSERT_HEAD(&conn_dead, c, link);
+	loop_free_later(&c->ev, conn_destroy);
 	conn_n--;
 	SUP_SET(connections, (uint64_t)conn_n);
 	listen_resume_if_paused();
 }
 
-void
-conn_reap(void)
+static void
+conn_destroy(void *p)
 {
-	struct conn *c;
+	struct conn *c = p;
 
-	while ((c = LIST_FIRST(&conn_dead)) != NULL) {
-		LIST_REMOVE(c, link);
-		spool_close(&c->body_spool);
-		if (c->file_fd >= 0)
-			close(c->file_fd);
-		free(c->in);
-		free(c->hbuf);
-		free(c->hdrs);
-		free(c->body);
-		free(c->out);
-		free(c->msg);
-		free(c);
-	}
+	spool_close(&c->body_spool);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	free(c->in);
+	free(c->hbuf);
+	free(c->hdrs);
+	free(c->body);
+	free(c->out);
+	free(c->msg);
+	free(c);
 }
 
 void

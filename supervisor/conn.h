@@ -131,7 +131,6 @@ void	 conn_error(struct conn *c, int status);
 /* The same, keeping the connection open if the client allows. */
 void	 conn_error_keep(struct conn *c, int status);
 void	 conn_tick(void);
-void	 conn_reap(void);
 int	 conn_count(void);
 /* Connections that may still need a worker: a request being read or
  * queued, or a new connection whose first request is still to come (not

@@ -1,10 +1,13 @@
 /*
  * dispatch.h - hand complete requests to workers, or hold them.
  *
- * The queue is FIFO.  With the "queue" policy a request waits here until a
- * worker reports idle; with "longest-busy" it goes at once to the worker
- * that has been busy longest (that worker picks it up when it is done),
- * which is the origin's rule and is kept for comparison.
+ * The queue is FIFO.  With the "queue" policy (the default) a request
+ * waits here until a worker reports idle, and then goes to the idle worker
+ * that became idle last (its caches are warmest).  With "longest-busy",
+ * when no worker is idle, a request goes at once to the worker that has
+ * been busy longest, on the bet that it finishes first; it waits behind
+ * that worker's current request even if another worker frees up sooner.
+ * "longest-busy" is kept only to compare the two in the bench.
  */
 #ifndef MW_DISPATCH_H
 #define MW_DISPATCH_H

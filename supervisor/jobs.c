@@ -7,7 +7,7 @@
  * supervisor makes: the worker runs worker/php/jobs.php with the slice's
  * group, limits and whether to do the queue upkeep ("chron": due delayed
  * jobs released, claims past claimTTL re-queued or abandoned, old
- * abandoned jobs pruned) and answers a small JSON document on a
+ * abandoned jobs pruned) and answers "name value" lines on a
  * socketpair.  Web requests win: a slice starts only when no request
  * waits and more than jobs.reserve workers are idle, and a slice takes no
  * new job after its max_time.
@@ -502,7 +502,7 @@ jobs_slice_free(struct jobs_slice *js)
 			jobs.chron_running = 0;
 	}
 	/* Its reply socket may have an event later in this loop batch. */
-	loop_free_later(js);
+	loop_free_later(&js->ev, free);
 }
 
 static int
@@ -520,7 +520,7 @@ jobs_start(struct worker *w, int group, int chron)
 	js->chron = chron;
 	js->epoch = jobs.epoch;
 	js->started = loop_now_ms();
-	js->ev.fd = -1;
+	loop_ev_init(&js->ev, -1, jobs_on_reply, js);
 	if (jobs_build(js, &msg, &len) < 0) {
 		log_err("jobs: building a slice request: %s",
 		    errno ? strerror(errno) : "too large");
@@ -595,46 +595,59 @@ jobs_on_reply(struct loop_ev *ev, uint32_t events)
 	jobs_read(ev->data);
 }
 
-/* The number after "key": in a flat JSON object, or 0. */
-static uint64_t
-jobs_json_num(const char *body, const char *key)
-{
-	char pat[48];
-	const char *p;
+/*
+ * A slice's answer (worker/php/jobs.php): text lines "NAME VALUE".  Each
+ * name it knows is read into its field and marked in seen; other names
+ * are skipped, so the worker may say more than this supervisor reads.
+ */
+enum {
+	JA_RUN, JA_FAILED, JA_READY, JA_RELEASED, JA_RECYCLED,
+	JA_ABANDONED_NOW, JA_PRUNED, JA_DELAYED, JA_ABANDONED, JA_CLAIMED,
+	JA_MAX_TRIES, JA_NNUM
+};
 
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	if ((p = strstr(body, pat)) == NULL)
-		return 0;
-	return strtoull(p + strlen(pat), NULL, 10);
-}
+struct jobs_answer {
+	uint64_t	 num[JA_NNUM];
+	unsigned	 seen;		/* 1u << JA_* */
+	char		 reached[32];
+	char		 error[200];
+};
 
-static int
-jobs_json_has(const char *body, const char *key)
-{
-	char pat[48];
+static const char *const jobs_answer_names[JA_NNUM] = {
+	"run", "failed", "ready", "released", "recycled", "abandoned_now",
+	"pruned", "delayed", "abandoned", "claimed", "max_tries",
+};
 
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	return strstr(body, pat) != NULL;
-}
-
-/* The string after "key":" (no escapes expected), into out. */
 static void
-jobs_json_str(const char *body, const char *key, char *out, size_t size)
+jobs_answer_str(char *out, size_t size, const char *v, size_t n)
 {
-	char pat[48];
-	const char *p, *e;
-	size_t n;
-
-	out[0] = '\0';
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	if ((p = strstr(body, pat)) == NULL)
-		return;
-	p += strlen(pat);
-	for (e = p; *e && !(*e == '"' && e[-1] != '\\'); e++)
-		;
-	n = (size_t)(e - p) < size - 1 ? (size_t)(e - p) : size - 1;
-	memcpy(out, p, n);
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(out, v, n);
 	out[n] = '\0';
+}
+
+static void
+jobs_answer_parse(const char *body, struct jobs_answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	while (*body) {
+		size_t len = strcspn(body, "\n"), nl = strcspn(body, " \n");
+		const char *v = body + nl + (nl < len);
+		size_t vlen = len - (size_t)(v - body);
+
+		for (int i = 0; i < JA_NNUM; i++)
+			if (strlen(jobs_answer_names[i]) == nl &&
+			    memcmp(body, jobs_answer_names[i], nl) == 0) {
+				a->num[i] = strtoull(v, NULL, 10);
+				a->seen |= 1u << i;
+			}
+		if (nl == 7 && memcmp(body, "reached", 7) == 0)
+			jobs_answer_str(a->reached, sizeof(a->reached), v, vlen);
+		else if (nl == 5 && memcmp(body, "error", 5) == 0)
+			jobs_answer_str(a->error, sizeof(a->error), v, vlen);
+		body += len + (body[len] == '\n');
+	}
 }
 
 static const char *
@@ -672,56 +685,53 @@ jobs_slice_done(struct worker *w, const struct ctl_done *done)
 	struct jobs_slice *js = w->job;
 	uint64_t now = loop_now_ms(), run, failed;
 	const char *body;
-	char reached[32], error[200];
+	struct jobs_answer a;
 	int limit;
 
 	w->job = NULL;
 	jobs_read(js);
 	body = strstr(js->buf, "\r\n\r\n");
 	body = body ? body + 4 : "";
-	if (done->status != 200 || !jobs_json_has(body, "run")) {
+	jobs_answer_parse(body, &a);
+	if (done->status != 200 || !(a.seen & 1u << JA_RUN)) {
 		char *nl;
 
-		jobs_json_str(body, "error", error, sizeof(error));
-		if (error[0] == '\0') {
-			snprintf(error, sizeof(error), "%.160s", body);
-			while ((nl = strpbrk(error, "\r\n")) != NULL)
+		if (a.error[0] == '\0') {
+			snprintf(a.error, sizeof(a.error), "%.160s", body);
+			while ((nl = strpbrk(a.error, "\r\n")) != NULL)
 				*nl = ' ';
 		}
 		log_warn("jobs: slice %llu (%s) on worker %d (pid %d): status "
 		    "%u: %s", (unsigned long long)js->id, jobs_slice_name(js),
 		    w->index, (int)w->pid, done->status,
-		    error[0] ? error : "no answer");
+		    a.error[0] ? a.error : "no answer");
 		jobs_slice_failed(js);
 		jobs_slice_free(js);
 		return;
 	}
-	run = jobs_json_num(body, "run");
-	failed = jobs_json_num(body, "failed");
-	jobs_json_str(body, "reached", reached, sizeof(reached));
+	run = a.num[JA_RUN];
+	failed = a.num[JA_FAILED];
 	SUP_COUNT(jobs_run, run);
 	SUP_COUNT(jobs_failed, failed);
-	if (failed) {
-		jobs_json_str(body, "error", error, sizeof(error));
+	if (failed)
 		log_warn("jobs: %llu job(s) failed in group %s%s%s",
 		    (unsigned long long)failed, jobs_slice_name(js),
-		    error[0] ? ": " : "", error);
-	}
+		    a.error[0] ? ": " : "", a.error);
 	if (js->chron) {
-		uint64_t recycled = jobs_json_num(body, "recycled"),
-		    abandoned = jobs_json_num(body, "abandoned_now"),
-		    released = jobs_json_num(body, "released"),
-		    pruned = jobs_json_num(body, "pruned");
+		uint64_t recycled = a.num[JA_RECYCLED],
+		    abandoned = a.num[JA_ABANDONED_NOW],
+		    released = a.num[JA_RELEASED],
+		    pruned = a.num[JA_PRUNED];
 
 		SUP_COUNT(jobs_recycled, recycled);
 		SUP_COUNT(jobs_abandoned_now, abandoned);
-		SUP_SET(jobs_delayed, jobs_json_num(body, "delayed"));
+		SUP_SET(jobs_delayed, a.num[JA_DELAYED]);
 		if (jobs.db == NULL || jobs.look_capped) {
-			SUP_SET(jobs_abandoned, jobs_json_num(body, "abandoned"));
-			SUP_SET(jobs_claimed, jobs_json_num(body, "claimed"));
+			SUP_SET(jobs_abandoned, a.num[JA_ABANDONED]);
+			SUP_SET(jobs_claimed, a.num[JA_CLAIMED]);
 		}
-		if (jobs_json_num(body, "max_tries") > 0)
-			jobs.max_tries = (int)jobs_json_num(body, "max_tries");
+		if (a.num[JA_MAX_TRIES] > 0)
+			jobs.max_tries = (int)a.num[JA_MAX_TRIES];
 		if (recycled || abandoned || released || pruned)
 			log_info("jobs: upkeep: %llu delayed job(s) released, "
 			    "%llu re-queued after claimTTL, %llu abandoned, "
@@ -734,20 +744,20 @@ jobs_slice_done(struct worker *w, const struct ctl_done *done)
 				if (jobs.g[i].work != JOBS_SOME)
 					jobs.g[i].not_before = 0;
 	}
-	if ((!jobs.db || jobs.look_capped) && jobs_json_has(body, "ready"))
-		SUP_SET(jobs_ready, jobs_json_num(body, "ready"));
+	if ((!jobs.db || jobs.look_capped) && (a.seen & 1u << JA_READY))
+		SUP_SET(jobs_ready, a.num[JA_READY]);
 	log_debug("jobs: slice %llu (%s): %llu run, %llu failed, %s, %llu ms",
 	    (unsigned long long)js->id, jobs_slice_name(js),
 	    (unsigned long long)run, (unsigned long long)failed,
-	    reached[0] ? reached : "-",
+	    a.reached[0] ? a.reached : "-",
 	    (unsigned long long)(now - js->started));
 	if (js->epoch == jobs.epoch && js->group >= 0) {
 		struct jobs_group *g = &jobs.g[js->group];
 
 		/* Stopped at a limit: there is more, go on at once. */
-		limit = strcmp(reached, "job-limit") == 0 ||
-		    strcmp(reached, "time-limit") == 0 ||
-		    strcmp(reached, "memory-limit") == 0;
+		limit = strcmp(a.reached, "job-limit") == 0 ||
+		    strcmp(a.reached, "time-limit") == 0 ||
+		    strcmp(a.reached, "memory-limit") == 0;
 		g->work = limit ? JOBS_SOME : JOBS_UNKNOWN;
 		g->not_before = limit ? 0 : now + (uint64_t)sup.cfg->jobs_poll_ms;
 		if (jobs.db) {

@@ -20,8 +20,7 @@
 
 static int loop_epfd = -1;
 static uint64_t loop_now;
-static void **loop_graveyard;
-static size_t loop_ngrave, loop_capgrave;
+static struct loop_ev *loop_dead;
 
 int
 loop_init(void)
@@ -40,6 +39,8 @@ loop_ev_init(struct loop_ev *ev, int fd, loop_fn *fn, void *data)
 	ev->fn = fn;
 	ev->data = data;
 	ev->events = 0;
+	ev->dead_next = NULL;
+	ev->destroy = NULL;
 }
 
 int
@@ -86,28 +87,22 @@ loop_now_ms(void)
 }
 
 void
-loop_free_later(void *p)
+loop_free_later(struct loop_ev *ev, void (*destroy)(void *data))
 {
-	if (loop_ngrave == loop_capgrave) {
-		size_t cap = loop_capgrave ? loop_capgrave * 2 : 16;
-		void **ng = realloc(loop_graveyard, cap * sizeof(*ng));
-
-		if (ng == NULL) {
-			/* Leaking one object beats a use after free. */
-			log_err("loop: out of memory; an object is not freed");
-			return;
-		}
-		loop_graveyard = ng;
-		loop_capgrave = cap;
-	}
-	loop_graveyard[loop_ngrave++] = p;
+	ev->destroy = destroy;
+	ev->dead_next = loop_dead;
+	loop_dead = ev;
 }
 
-static void
-loop_bury(void)
+void
+loop_reap(void)
 {
-	while (loop_ngrave > 0)
-		free(loop_graveyard[--loop_ngrave]);
+	struct loop_ev *ev;
+
+	while ((ev = loop_dead) != NULL) {
+		loop_dead = ev->dead_next;
+		ev->destroy(ev->data);
+	}
 }
 
 int
@@ -117,7 +112,7 @@ loop_run_once(int timeout_ms)
 	int n, i;
 
 	/* Objects retired between batches have no event in flight. */
-	loop_bury();
+	loop_reap();
 	n = epoll_wait(loop_epfd, evs, LOOP_BATCH, timeout_ms);
 	loop_update_time();
 	if (n < 0) {
@@ -131,12 +126,12 @@ loop_run_once(int timeout_ms)
 		/*
 		 * An earlier callback in this batch may have stopped watching
 		 * this object; its events are stale then.  Objects are freed
-		 * only after the batch (loop_free_later(), conn.c's graveyard).
+		 * only after the batch (loop_free_later()).
 		 */
 		if (ev->events == 0)
 			continue;
 		ev->fn(ev, evs[i].events);
 	}
-	loop_bury();
+	loop_reap();
 	return n;
 }

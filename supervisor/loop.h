@@ -22,6 +22,9 @@ struct loop_ev {
 	loop_fn	*fn;
 	void	*data;
 	uint32_t events;	/* currently registered, 0 when not in the set */
+	/* loop_free_later()'s list: set only once the object is retired. */
+	struct loop_ev *dead_next;
+	void	(*destroy)(void *data);
 };
 
 int	loop_init(void);
@@ -30,9 +33,16 @@ void	loop_ev_init(struct loop_ev *ev, int fd, loop_fn *fn, void *data);
 int	loop_watch(struct loop_ev *ev, uint32_t events);
 /* Wait up to timeout_ms and dispatch what is ready; returns events seen. */
 int	loop_run_once(int timeout_ms);
-/* Free p (an object holding a loop_ev) once the current batch of events
- * is dispatched: a later event of the same batch may still point at it. */
-void	loop_free_later(void *p);
+/*
+ * The one way the supervisor retires an object that holds a loop_ev
+ * (a connection, a job slice's reply socket): destroy(ev->data) runs once
+ * the current batch of events is dispatched, since a later event of the
+ * same batch may still point at the object.  Stop watching ev first.  The
+ * list is intrusive, so retiring never allocates and never fails.
+ */
+void	loop_free_later(struct loop_ev *ev, void (*destroy)(void *data));
+/* Destroy everything retired so far (between batches: no event in flight). */
+void	loop_reap(void);
 /* Monotonic milliseconds, cached per loop iteration. */
 uint64_t loop_now_ms(void);
 void	loop_update_time(void);

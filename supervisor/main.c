@@ -525,13 +525,13 @@ main(int argc, char **argv)
 
 	for (;;) {
 		loop_run_once(LOOP_TICK_MS);
-		conn_reap();
 		conn_tick();
 		dispatch_tick();
 		pool_tick();
 		jobs_tick();
 		listen_tick();
-		conn_reap();
+		/* What the ticks closed, before the next batch. */
+		loop_reap();
 		main_check_ready();
 		main_notify_tick();
 		accesslog_flush();
@@ -548,6 +548,7 @@ main(int argc, char **argv)
 			}
 		}
 	}
+	loop_reap();
 	listen_cleanup();
 	accesslog_flush();
 	log_notice("stopped");

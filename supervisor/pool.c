@@ -66,6 +66,9 @@ static uint32_t pool_generation = 1;
 static uint64_t pool_worker_nofile;
 
 static void pool_on_ctl(struct loop_ev *ev, uint32_t events);
+static void pool_retire(struct worker *w);
+static int pool_spawn(struct worker *w);
+static uint64_t pool_retry_at(const struct worker *w);
 
 const char *
 pool_worker_path(void)
@@ -301,6 +304,73 @@ pool_retry_at(const struct worker *w)
 	    POOL_BACKOFF_MAX_MS);
 }
 
+/* Make the free place w a member of the current generation and start it. */
+static void
+pool_take_place(struct worker *w)
+{
+	w->used = 1;
+	w->member = 1;
+	w->fails = 0;
+	w->replaced_by = 0;
+	if (w->index >= pool_hi)
+		pool_hi = w->index + 1;
+	if (pool_spawn(w) < 0) {
+		w->state = WORKER_DOWN;
+		w->respawn_at = pool_retry_at(w);
+	}
+}
+
+/*
+ * w reached recycle.max_requests or recycle.max_rss and asks to be
+ * replaced (CTL_DONE_REPLACE): its successor starts in a free place while
+ * w goes on serving, no longer a member, and w is retired once the
+ * successor is ready (pool_successor_ready).  So the pool is never short
+ * of a worker for the successor's bootstrap.  With no free place (a
+ * reload's two generations fill the table), or while stopping, w quits
+ * and is started again in its own place, as a worker that recycles.
+ */
+static void
+pool_replace(struct worker *w)
+{
+	if (!w->member || w->replaced_by)
+		return;
+	if (!sup.stopping)
+		for (int i = 0; i < POOL_MAX; i++) {
+			struct worker *s = &pool_w[i];
+
+			if (s->used)
+				continue;
+			w->member = 0;
+			w->replaced_by = i + 1;
+			log_info("worker %d (pid %d): at its limit; starting "
+			    "worker %d to replace it", w->index, (int)w->pid,
+			    i);
+			SUP_COUNT(worker_recycles, 1);
+			pool_take_place(s);
+			return;
+		}
+	SUP_COUNT(worker_recycles, 1);
+	w->state = WORKER_IDLE;
+	pool_retire(w);
+}
+
+/* Member s is ready: the worker it replaces, if any, serves no more. */
+static void
+pool_successor_ready(struct worker *s)
+{
+	for (int i = 0; i < pool_hi; i++) {
+		struct worker *w = &pool_w[i];
+
+		if (w->used && w->replaced_by == s->index + 1) {
+			w->replaced_by = 0;
+			log_info("worker %d (pid %d): replaced by worker %d "
+			    "(pid %d)", w->index, (int)w->pid, s->index,
+			    (int)s->pid);
+			pool_retire(w);		/* now if idle, else when idle */
+		}
+	}
+}
+
 /* Start cfg->workers new members in free places of the table. */
 static int
 pool_start_members(void)
@@ -312,15 +382,7 @@ pool_start_members(void)
 
 		if (w->used)
 			continue;
-		w->used = 1;
-		w->member = 1;
-		w->fails = 0;
-		if (i >= pool_hi)
-			pool_hi = i + 1;
-		if (pool_spawn(w) < 0) {
-			w->state = WORKER_DOWN;
-			w->respawn_at = pool_retry_at(w);
-		}
+		pool_take_place(w);
 		started++;
 	}
 	if (started < sup.cfg->workers) {
@@ -349,8 +411,10 @@ pool_reload(void)
 	SUP_SET(generation, pool_generation);
 	SUP_SET(workers, (uint64_t)sup.cfg->workers);
 	SUP_COUNT(reloads, 1);
-	for (int i = 0; i < pool_hi; i++)
+	for (int i = 0; i < pool_hi; i++) {
 		pool_w[i].member = 0;
+		pool_w[i].replaced_by = 0;	/* old, like the others */
+	}
 	pool_retire_pending = 1;
 	log_notice("reload: starting generation %u (%d workers)",
 	    pool_generation, sup.cfg->workers);
@@ -479,7 +543,7 @@ pool_became_idle(struct worker *w)
 	w->deadline = 0;
 	if (sup.stopping && conn_need_worker() == 0)
 		pool_quit_all();
-	else if (!w->member && !pool_retire_pending)
+	else if (!w->member && !pool_retire_pending && !w->replaced_by)
 		pool_retire(w);
 	else
 		dispatch_worker_idle(w);
@@ -562,6 +626,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 			pool_private_uploads(m.ready.mapping);
 		log_debug("worker %d (pid %d): ready in %llu ms", w->index,
 		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
+		if (w->member)
+			pool_successor_ready(w);
 		pool_became_idle(w);
 		break;
 	case CTL_RESPONSE:
@@ -599,6 +665,11 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 				w->pending = NULL;
 			}
 			break;
+		}
+		if (m.done.flags & CTL_DONE_REPLACE) {
+			pool_replace(w);
+			if (w->state == WORKER_EXITING)
+				break;
 		}
 		pool_became_idle(w);
 		break;
@@ -684,13 +755,12 @@ pool_pick_idle(void)
 		if (w->member) {
 			if (best == NULL || w->idle_seq > best->idle_seq)
 				best = w;
-		} else if (old == NULL)
+		} else if (old == NULL && (pool_retire_pending || w->replaced_by))
 			old = w;
 	}
-	if (best != NULL)
-		return best;
-	/* Old workers serve only until the new generation is ready. */
-	return pool_retire_pending ? old : NULL;
+	/* Old workers serve only until the new generation is ready, or
+	 * their own successor is. */
+	return best != NULL ? best : old;
 }
 
 struct worker *

@@ -43,6 +43,9 @@ struct worker {
 	int		 member;	/* of the current generation */
 	int		 quitting;	/* asked to exit, or said it would */
 	int		 fd_starved;	/* last start failed: out of descriptors */
+	/* 1 + the index of the member starting in this worker's place
+	 * (CTL_DONE_REPLACE); this worker serves until that one is ready. */
+	int		 replaced_by;
 };
 
 #define POOL_MAX	2048		/* two generations of the largest pool */

@@ -227,20 +227,57 @@ status_json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* Workers by state (index: enum slot_state). */
 static void
-status_prometheus(FILE *out, const struct slot_table *t)
+status_by_state(const struct slot_table *t, int by_state[SLOT_EXITING + 1])
 {
-	const struct slot_counters *k = &t->counters;
-	static const char *const cls[6] = { "other", "1xx", "2xx", "3xx",
-	    "4xx", "5xx" };
-	int by_state[SLOT_EXITING + 1] = { 0 };
-
+	for (int s = 0; s <= SLOT_EXITING; s++)
+		by_state[s] = 0;
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		uint32_t st = atomic_load(&t->slots[i].state);
 
 		if (st <= SLOT_EXITING)
 			by_state[st]++;
 	}
+}
+
+static uint64_t
+status_responses(const struct slot_table *t)
+{
+	uint64_t total = 0;
+
+	for (int c = 0; c < 6; c++)
+		total += atomic_load(&t->counters.responses[c]);
+	return total;
+}
+
+/*
+ * What a slot's request is shown as: nothing unless the worker is busy
+ * with a request or a job slice.  The slot holds the whole request-target
+ * (the worker's slow log names it so, like the access log); the path is
+ * shown, the query (tokens...) only if mw.yaml says so.
+ */
+static void
+status_slot_request(const struct slot_table *t, const struct slot *s,
+    uint32_t st, char req[SLOT_REQUEST_MAX])
+{
+	memcpy(req, s->request, SLOT_REQUEST_MAX);
+	req[SLOT_REQUEST_MAX - 1] = '\0';
+	if (st != SLOT_BUSY && st != SLOT_JOBS)
+		req[0] = '\0';
+	if (st == SLOT_BUSY && !(atomic_load(&t->flags) & SLOTS_SHOW_QUERY))
+		req[strcspn(req, "?")] = '\0';
+}
+
+static void
+status_prometheus(FILE *out, const struct slot_table *t)
+{
+	const struct slot_counters *k = &t->counters;
+	static const char *const cls[6] = { "other", "1xx", "2xx", "3xx",
+	    "4xx", "5xx" };
+	int by_state[SLOT_EXITING + 1];
+
+	status_by_state(t, by_state);
 	fprintf(out, "# HELP mwsup_responses_total Responses sent, by status class.\n"
 	    "# TYPE mwsup_responses_total counter\n");
 	for (int c = 1; c <= 6; c++)
@@ -277,130 +314,135 @@ status_prometheus(FILE *out, const struct slot_table *t)
 	    (double)(slots_now() - atomic_load(&t->started)) / 1e9);
 }
 
-void
-status_render(FILE *out, pid_t pid, const struct slot_table *t,
-    enum status_format fmt)
+static void
+status_json(FILE *out, pid_t pid, const struct slot_table *t)
 {
 	const struct slot_counters *k = &t->counters;
 	uint64_t now = slots_now();
-	double uptime = (double)(now - atomic_load(&t->started)) / 1e9;
-	int by_state[SLOT_EXITING + 1] = { 0 }, first = 1;
-	int json = fmt == STATUS_JSON;
-	uint32_t show = atomic_load(&t->flags);
-	uint64_t total = 0;
+	int by_state[SLOT_EXITING + 1], first = 1;
 
-	if (fmt == STATUS_PROMETHEUS) {
-		status_prometheus(out, t);
-		return;
-	}
-	for (uint32_t i = 0; i < t->nslots; i++) {
-		uint32_t st = atomic_load(&t->slots[i].state);
-
-		if (st <= SLOT_EXITING)
-			by_state[st]++;
-	}
-	for (int c = 0; c < 6; c++)
-		total += atomic_load(&k->responses[c]);
-	if (json) {
-		fprintf(out, "{\"pid\":%d,\"uptime_s\":%.1f,\"idle\":%d,"
-		    "\"busy\":%d,\"starting\":%d,\"jobs\":%d,"
-		    "\"responses\":%llu,\"by_class\":{\"1xx\":%llu,"
-		    "\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu}",
-		    (int)pid, uptime, by_state[SLOT_IDLE], by_state[SLOT_BUSY],
-		    by_state[SLOT_STARTING], by_state[SLOT_JOBS],
-		    (unsigned long long)total,
-		    (unsigned long long)atomic_load(&k->responses[1]),
-		    (unsigned long long)atomic_load(&k->responses[2]),
-		    (unsigned long long)atomic_load(&k->responses[3]),
-		    (unsigned long long)atomic_load(&k->responses[4]),
-		    (unsigned long long)atomic_load(&k->responses[5]));
-		for (size_t i = 0; i < STATUS_NCOUNTERS; i++)
-			fprintf(out, ",\"%s\":%llu", status_counters[i].json,
-			    (unsigned long long)status_counter_value(t,
-			    &status_counters[i]));
-		fprintf(out, ",\"slots\":[");
-	} else {
-		const char *sep = "";
-
-		fprintf(out, "mwsup pid %d, up %.0f s, generation %llu\n"
-		    "workers: %llu configured, %d idle, %d busy, %d starting, "
-		    "%d running jobs\n"
-		    "queue: %llu waiting; connections: %llu open\n"
-		    "responses: %llu (2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu)\n",
-		    (int)pid, uptime,
-		    (unsigned long long)atomic_load(&k->generation),
-		    (unsigned long long)atomic_load(&k->workers),
-		    by_state[SLOT_IDLE], by_state[SLOT_BUSY],
-		    by_state[SLOT_STARTING], by_state[SLOT_JOBS],
-		    (unsigned long long)atomic_load(&k->queued),
-		    (unsigned long long)atomic_load(&k->connections),
-		    (unsigned long long)total,
-		    (unsigned long long)atomic_load(&k->responses[2]),
-		    (unsigned long long)atomic_load(&k->responses[3]),
-		    (unsigned long long)atomic_load(&k->responses[4]),
-		    (unsigned long long)atomic_load(&k->responses[5]));
-		for (size_t i = 0; i < STATUS_NCOUNTERS; i++) {
-			if (status_counters[i].text == NULL)
-				continue;
-			fprintf(out, "%s%s %llu", sep, status_counters[i].text,
-			    (unsigned long long)status_counter_value(t,
-			    &status_counters[i]));
-			sep = ", ";
-		}
-		fprintf(out, "\njobs: %llu run, %llu failed, %llu slices (%llu "
-		    "failed); queue: %llu ready, %llu claimed, %llu delayed, "
-		    "%llu abandoned",
-		    (unsigned long long)atomic_load(&k->jobs_run),
-		    (unsigned long long)atomic_load(&k->jobs_failed),
-		    (unsigned long long)atomic_load(&k->job_slices),
-		    (unsigned long long)atomic_load(&k->job_slice_errors),
-		    (unsigned long long)atomic_load(&k->jobs_ready),
-		    (unsigned long long)atomic_load(&k->jobs_claimed),
-		    (unsigned long long)atomic_load(&k->jobs_delayed),
-		    (unsigned long long)atomic_load(&k->jobs_abandoned));
-		fprintf(out, "\n\n%-5s %-8s %-4s %-9s %10s %9s %8s  %s\n",
-		    "SLOT", "PID", "GEN", "STATE", "FOR(s)", "REQUESTS",
-		    "RSS(MB)", "REQUEST");
-	}
+	status_by_state(t, by_state);
+	fprintf(out, "{\"pid\":%d,\"uptime_s\":%.1f,\"idle\":%d,"
+	    "\"busy\":%d,\"starting\":%d,\"jobs\":%d,"
+	    "\"responses\":%llu,\"by_class\":{\"1xx\":%llu,"
+	    "\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu}",
+	    (int)pid, (double)(now - atomic_load(&t->started)) / 1e9,
+	    by_state[SLOT_IDLE], by_state[SLOT_BUSY],
+	    by_state[SLOT_STARTING], by_state[SLOT_JOBS],
+	    (unsigned long long)status_responses(t),
+	    (unsigned long long)atomic_load(&k->responses[1]),
+	    (unsigned long long)atomic_load(&k->responses[2]),
+	    (unsigned long long)atomic_load(&k->responses[3]),
+	    (unsigned long long)atomic_load(&k->responses[4]),
+	    (unsigned long long)atomic_load(&k->responses[5]));
+	for (size_t i = 0; i < STATUS_NCOUNTERS; i++)
+		fprintf(out, ",\"%s\":%llu", status_counters[i].json,
+		    (unsigned long long)status_counter_value(t,
+		    &status_counters[i]));
+	fprintf(out, ",\"slots\":[");
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		const struct slot *s = &t->slots[i];
 		uint32_t st = atomic_load(&s->state);
 		char req[SLOT_REQUEST_MAX];
-		double since;
 
 		if (st == SLOT_EMPTY)
 			continue;
-		since = (double)(now - atomic_load(&s->since)) / 1e9;
-		memcpy(req, s->request, sizeof(req));
-		req[sizeof(req) - 1] = '\0';
-		if (st != SLOT_BUSY && st != SLOT_JOBS)
-			req[0] = '\0';
-		/* The slot holds the whole request-target (the worker's slow
-		 * log names it so, like the access log); what is shown is the
-		 * path, the query (tokens...) only if mw.yaml says so. */
-		if (st == SLOT_BUSY && !(show & SLOTS_SHOW_QUERY))
-			req[strcspn(req, "?")] = '\0';
-		if (json) {
-			fprintf(out, "%s{\"slot\":%u,\"pid\":%u,\"generation\":%u,"
-			    "\"state\":\"%s\",\"since_s\":%.3f,\"requests\":%llu,"
-			    "\"rss_kb\":%llu,\"request\":", first ? "" : ",", i,
-			    atomic_load(&s->pid), atomic_load(&s->generation),
-			    slot_state_name((enum slot_state)st), since,
-			    (unsigned long long)atomic_load(&s->requests),
-			    (unsigned long long)atomic_load(&s->rss_kb));
-			status_json_string(out, req);
-			fputc('}', out);
-		} else {
-			fprintf(out, "%-5u %-8u %-4u %-9s %10.1f %9llu %8.1f  %s\n",
-			    i, atomic_load(&s->pid), atomic_load(&s->generation),
-			    slot_state_name((enum slot_state)st), since,
-			    (unsigned long long)atomic_load(&s->requests),
-			    (double)atomic_load(&s->rss_kb) / 1024.0, req);
-		}
+		status_slot_request(t, s, st, req);
+		fprintf(out, "%s{\"slot\":%u,\"pid\":%u,\"generation\":%u,"
+		    "\"state\":\"%s\",\"since_s\":%.3f,\"requests\":%llu,"
+		    "\"rss_kb\":%llu,\"request\":", first ? "" : ",", i,
+		    atomic_load(&s->pid), atomic_load(&s->generation),
+		    slot_state_name((enum slot_state)st),
+		    (double)(now - atomic_load(&s->since)) / 1e9,
+		    (unsigned long long)atomic_load(&s->requests),
+		    (unsigned long long)atomic_load(&s->rss_kb));
+		status_json_string(out, req);
+		fputc('}', out);
 		first = 0;
 	}
-	if (json)
-		fprintf(out, "]}\n");
+	fprintf(out, "]}\n");
+}
+
+static void
+status_text(FILE *out, pid_t pid, const struct slot_table *t)
+{
+	const struct slot_counters *k = &t->counters;
+	uint64_t now = slots_now();
+	int by_state[SLOT_EXITING + 1];
+	const char *sep = "";
+
+	status_by_state(t, by_state);
+	fprintf(out, "mwsup pid %d, up %.0f s, generation %llu\n"
+	    "workers: %llu configured, %d idle, %d busy, %d starting, "
+	    "%d running jobs\n"
+	    "queue: %llu waiting; connections: %llu open\n"
+	    "responses: %llu (2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu)\n",
+	    (int)pid, (double)(now - atomic_load(&t->started)) / 1e9,
+	    (unsigned long long)atomic_load(&k->generation),
+	    (unsigned long long)atomic_load(&k->workers),
+	    by_state[SLOT_IDLE], by_state[SLOT_BUSY],
+	    by_state[SLOT_STARTING], by_state[SLOT_JOBS],
+	    (unsigned long long)atomic_load(&k->queued),
+	    (unsigned long long)atomic_load(&k->connections),
+	    (unsigned long long)status_responses(t),
+	    (unsigned long long)atomic_load(&k->responses[2]),
+	    (unsigned long long)atomic_load(&k->responses[3]),
+	    (unsigned long long)atomic_load(&k->responses[4]),
+	    (unsigned long long)atomic_load(&k->responses[5]));
+	for (size_t i = 0; i < STATUS_NCOUNTERS; i++) {
+		if (status_counters[i].text == NULL)
+			continue;
+		fprintf(out, "%s%s %llu", sep, status_counters[i].text,
+		    (unsigned long long)status_counter_value(t,
+		    &status_counters[i]));
+		sep = ", ";
+	}
+	fprintf(out, "\njobs: %llu run, %llu failed, %llu slices (%llu "
+	    "failed); queue: %llu ready, %llu claimed, %llu delayed, "
+	    "%llu abandoned",
+	    (unsigned long long)atomic_load(&k->jobs_run),
+	    (unsigned long long)atomic_load(&k->jobs_failed),
+	    (unsigned long long)atomic_load(&k->job_slices),
+	    (unsigned long long)atomic_load(&k->job_slice_errors),
+	    (unsigned long long)atomic_load(&k->jobs_ready),
+	    (unsigned long long)atomic_load(&k->jobs_claimed),
+	    (unsigned long long)atomic_load(&k->jobs_delayed),
+	    (unsigned long long)atomic_load(&k->jobs_abandoned));
+	fprintf(out, "\n\n%-5s %-8s %-4s %-9s %10s %9s %8s  %s\n",
+	    "SLOT", "PID", "GEN", "STATE", "FOR(s)", "REQUESTS",
+	    "RSS(MB)", "REQUEST");
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		const struct slot *s = &t->slots[i];
+		uint32_t st = atomic_load(&s->state);
+		char req[SLOT_REQUEST_MAX];
+
+		if (st == SLOT_EMPTY)
+			continue;
+		status_slot_request(t, s, st, req);
+		fprintf(out, "%-5u %-8u %-4u %-9s %10.1f %9llu %8.1f  %s\n",
+		    i, atomic_load(&s->pid), atomic_load(&s->generation),
+		    slot_state_name((enum slot_state)st),
+		    (double)(now - atomic_load(&s->since)) / 1e9,
+		    (unsigned long long)atomic_load(&s->requests),
+		    (double)atomic_load(&s->rss_kb) / 1024.0, req);
+	}
+}
+
+void
+status_render(FILE *out, pid_t pid, const struct slot_table *t,
+    enum status_format fmt)
+{
+	switch (fmt) {
+	case STATUS_PROMETHEUS:
+		status_prometheus(out, t);
+		break;
+	case STATUS_JSON:
+		status_json(out, pid, t);
+		break;
+	case STATUS_TEXT:
+		status_text(out, pid, t);
+		break;
+	}
 }
 
 static void

@@ -107,8 +107,46 @@ sub bg_get {	# fork a client; returns pid; result in $file
 		    "a request ($i, sent once) to a worker over recycle.max_rss still gets its whole answer");
 		push @pids, wait_until(sub { my @p = worker_pids($srv); @p == 1 && !grep({ $_ == $p[0] } @pids) ? $p[0] : undef }, 30);
 	}
-	log_like($srv, qr/resident memory \d+ KiB over 1024 KiB: recycling/, 'the worker says it is over max_rss and is replaced');
+	log_like($srv, qr/resident memory \d+ KiB over 1024 KiB: asking for a successor/, 'the worker says it is over max_rss and is replaced');
 	is(scalar(grep { defined } @pids), 3, 'each request left a new worker behind');
+	stopped_cleanly($srv);
+}
+
+{
+	# Replacement without a dip: a worker at recycle.max_requests goes on
+	# serving while its successor bootstraps, and quits once that one is
+	# ready.  A pool of one: the 4th request, sent while the successor is
+	# still starting, must be served at once by the old worker (the access
+	# log names the pid), not wait for the successor's bootstrap.
+	my $w = wiki('pool.workers' => 1, 'recycle.max_requests' => 3);
+	my $alog = test_dir() . '/replace-access.log';
+	set_yaml($w, 'log.access' => $alog);
+	my $srv = start_mwsup($w->{config});
+	my ($old) = worker_pids($srv);
+	my $api = '/api.php?action=query&meta=siteinfo&format=json';
+	for my $i (1 .. 3) {
+		my ($v, $r) = once($srv->{port}, GET => "$api&n=$i");
+		is("$v $r->{status}", 'complete 200', "request $i of 3 before the limit");
+	}
+	my $states = sub {
+		my ($rc, $json) = run_cmd(mwsup_bin(), 'status', '-c', $w->{config}, '--json');
+		my @pairs = $json =~ /"pid":(\d+),"generation":\d+,"state":"(\w+)"/g;
+		return join ' ', map { "$pairs[2 * $_]:$pairs[2 * $_ + 1]" } 0 .. $#pairs / 2;
+	};
+	my $st = wait_until(sub { my $s = $states->(); $s =~ /:starting/ ? $s : undef }, 10);
+	like($st // '', qr/\b$old:idle\b.*:starting|:starting.*\b$old:idle\b/,
+	    'at the limit the old worker stays idle while a successor starts');
+	my ($v, $r) = once($srv->{port}, GET => "$api&n=4");
+	is("$v $r->{status}", 'complete 200', 'a request sent while the successor starts gets its answer');
+	wait_until(sub { grep { /n=4/ } split /\n/, read_file($alog) }, 5);
+	my ($line4) = grep { /n=4/ } split /\n/, read_file($alog);
+	like($line4 // '', qr/ $old$/, "... from the old worker (pid $old), with no wait for a bootstrap");
+	my $new = wait_until(sub { my @p = worker_pids($srv); @p == 1 && $p[0] != $old ? $p[0] : undef }, 60);
+	ok($new, 'once the successor is ready the old worker is gone and one worker is left');
+	log_like($srv, qr/at its limit; starting worker \d+ to replace it/, 'the supervisor logs the replacement');
+	log_like($srv, qr/\(pid $old\): replaced by worker \d+/, '... and the retirement of the old worker');
+	($v, $r) = once($srv->{port}, GET => "$api&n=5");
+	is("$v $r->{status}", 'complete 200', 'the successor serves');
 	stopped_cleanly($srv);
 }
 

@@ -54,7 +54,9 @@ dlopen(const char *file, int mode)
 }
 #endif
 
-struct worker {
+/* This worker process as its main loop sees it (the supervisor's view of a
+ * worker is struct worker in supervisor/pool.h). */
+struct worker_self {
 	struct config	 cfg;
 	char		*cfg_buf;
 	struct slot	*slot;
@@ -62,6 +64,7 @@ struct worker {
 	uint64_t	 requests;
 	sigset_t	 stop_set;	/* SIGTERM, SIGINT */
 	sigset_t	 wait_mask;	/* the mask inside ppoll: stop_set open */
+	bool		 replace_asked;	/* CTL_DONE_REPLACE sent */
 };
 
 /*
@@ -116,7 +119,7 @@ worker_number(const char *opt, const char *s, unsigned long max)
 }
 
 static void
-worker_signals(struct worker *w)
+worker_signals(struct worker_self *w)
 {
 	struct sigaction sa;
 
@@ -143,7 +146,7 @@ worker_signals(struct worker *w)
 }
 
 static void
-worker_load_config(struct worker *w, const char *name)
+worker_load_config(struct worker_self *w, const char *name)
 {
 	struct stat st;
 	size_t len = 0;
@@ -173,7 +176,7 @@ worker_load_config(struct worker *w, const char *name)
 }
 
 static void
-worker_map_slot(struct worker *w, unsigned long slot)
+worker_map_slot(struct worker_self *w, unsigned long slot)
 {
 	struct slot_table *tab;
 
@@ -209,7 +212,7 @@ worker_send(const void *msg, size_t len)
 }
 
 static void __attribute__((noreturn))
-worker_exit(struct worker *w, int code)
+worker_exit(struct worker_self *w, int code)
 {
 	slot_set_state(w->slot, SLOT_EXITING);
 	warm_stop();
@@ -220,8 +223,46 @@ worker_exit(struct worker *w, int code)
 }
 
 /* Serve one CTL_REQUEST; returns true when the worker must exit after. */
+/*
+ * recycle.max_requests or recycle.max_rss reached: ask the supervisor for
+ * a successor (CTL_DONE_REPLACE) and go on serving until it is ready and
+ * the supervisor says quit, so the pool is not a worker short while the
+ * successor bootstraps.  A worker still serving at twice its request
+ * limit, or at one and a half times its memory limit (its successor
+ * cannot start), exits at once instead.  Returns true to exit now.
+ */
 static bool
-worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
+worker_at_limit(struct worker_self *w, uint64_t rss, struct ctl_done *done)
+{
+	uint64_t maxr = w->cfg.max_requests, maxm = w->cfg.max_rss_kb;
+
+	if (w->replace_asked) {
+		if ((maxr && w->requests >= 2 * maxr) ||
+		    (maxm && rss > maxm + maxm / 2)) {
+			log_notice("still serving at %llu requests, %llu KiB "
+			    "with no successor: recycling",
+			    (unsigned long long)w->requests,
+			    (unsigned long long)rss);
+			return true;
+		}
+		return false;
+	}
+	if (maxr && w->requests >= maxr)
+		log_info("served %llu requests: asking for a successor",
+		    (unsigned long long)w->requests);
+	else if (maxm && rss > maxm)
+		log_notice("resident memory %llu KiB over %llu KiB: asking for "
+		    "a successor", (unsigned long long)rss,
+		    (unsigned long long)maxm);
+	else
+		return false;
+	w->replace_asked = true;
+	done->flags |= CTL_DONE_REPLACE;
+	return false;
+}
+
+static bool
+worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int nfds)
 {
 	struct request rq;
 	struct ctl_done done;
@@ -284,17 +325,8 @@ worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
 		log_notice("request %llu ended with exit(), an uncaught "
 		    "exception or a failed restore: recycling",
 		    (unsigned long long)rq.id);
-	if (w->cfg.max_requests && w->requests >= w->cfg.max_requests) {
-		log_info("served %llu requests: recycling",
-		    (unsigned long long)w->requests);
-		recycle = true;
-	}
-	if (w->cfg.max_rss_kb && rss > w->cfg.max_rss_kb) {
-		log_notice("resident memory %llu KiB over %llu KiB: recycling",
-		    (unsigned long long)rss,
-		    (unsigned long long)w->cfg.max_rss_kb);
-		recycle = true;
-	}
+	if (!recycle)
+		recycle = worker_at_limit(w, rss, &done);
 	if (worker_stop)
 		recycle = true;
 	if (recycle)
@@ -312,7 +344,7 @@ worker_serve(struct worker *w, const char *msg, size_t len, int *fds, int nfds)
 }
 
 static void __attribute__((noreturn))
-worker_loop(struct worker *w)
+worker_loop(struct worker_self *w)
 {
 	static union {
 		char buf[CTL_MSG_MAX];
@@ -382,7 +414,7 @@ main(int argc, char **argv)
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static struct worker w;
+	static struct worker_self w;
 	const char *cfg_name = "config";
 	unsigned long slot = 0;
 	bool have_slot = false;

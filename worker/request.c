@@ -4,10 +4,11 @@
  * Everything the request needs stays where the supervisor put it: the
  * parameters in the received message, a large body in its spool (a memfd,
  * or a file of temp_dir for a very large one: mapped, not copied).
- * request_run() is a full PHP request today, like
- * PHP-FPM; it is the one function the checkpoint/restore work will
- * change.  A failure here is answered to the client (404, 500) and marked
- * on the request so the main loop can recycle the worker.
+ * request_run() picks between the warm cycle (warm_run() inside the kept
+ * bootstrap, then warm_cleanup() restores it) and a PHP request of its
+ * own for scripts the warm mode does not take.  A failure here is
+ * answered to the client (404, 500) and marked on the request so the main
+ * loop can recycle the worker.
  */
 #include "request.h"
 

@@ -2,10 +2,12 @@
  * request.h - one HTTP request served by this worker, start to finish.
  *
  * The supervisor sends a request already parsed into CGI parameters, the
- * body inline or in a spool (memfd or temp file), and the client socket.  request_run() is the
- * one place that runs PHP for it: today a full PHP request (startup,
- * script, shutdown) as PHP-FPM does; later the checkpoint/restore cycle
- * replaces its middle without touching the SAPI glue or the main loop.
+ * body inline or in a spool (memfd or temp file), and the client socket.
+ * request_run() is the one place that runs PHP for it: an entry point the
+ * warm mode knows (index.php, api.php, load.php, rest.php, ...) runs inside
+ * the bootstrapped MediaWiki and is restored afterwards (warm.h); any other
+ * script gets a PHP request of its own (startup, script, shutdown) as
+ * PHP-FPM gives it, and the next warm request bootstraps again.
  */
 #ifndef MW_REQUEST_H
 #define MW_REQUEST_H

@@ -12,11 +12,13 @@
  *   MWSUP_JOBS_TIME     seconds after which no new job is started
  *   MWSUP_JOBS_MEMORY   PHP memory_limit for the slice, bytes
  *   MWSUP_JOBS_CHRON    1: do the queue upkeep first
- * and reads back a JSON object: run, failed, reached (JobRunner's reason
- * to stop), ready (jobs left), error (the first failure), and after the
- * upkeep released, recycled, abandoned_now, pruned, the queue's claimed,
- * delayed and abandoned counts and, for JobQueueDB, max_tries (so the
- * supervisor can tell abandoned rows in the job table).
+ * and reads back text/plain lines "NAME VALUE" (one space, no newline in
+ * a value; the supervisor ignores names it does not know): run, failed,
+ * reached (JobRunner's reason to stop), ready (jobs left), error (the
+ * first failure), and after the upkeep released, recycled, abandoned_now,
+ * pruned, the queue's claimed, delayed and abandoned counts and, for
+ * JobQueueDB, max_tries (so the supervisor can tell abandoned rows in the
+ * job table).
  *
  * The upkeep is what the Redis job runner's "chron" service did, which
  * MediaWiki leaves to the runner once JobQueueRedis is 'daemonized':
@@ -222,7 +224,16 @@ LUA;
 		return $out;
 	}
 
-	/** The slice as an entry point: runs it and prints the JSON answer. */
+	/** The answer: one "name value" line each, values on one line. */
+	private static function answer( array $answer ): string {
+		$text = '';
+		foreach ( $answer as $name => $value ) {
+			$text .= $name . ' ' . preg_replace( '/[\x00-\x1f\x7f]+/', ' ', (string)$value ) . "\n";
+		}
+		return $text;
+	}
+
+	/** The slice as an entry point: runs it and prints the answer. */
 	public static function main() {
 		ignore_user_abort( true );
 		if ( isset( $_SERVER['MWSUP_JOBS_MEMORY'] ) ) {
@@ -237,9 +248,9 @@ LUA;
 			$status = 500;
 		}
 		HttpStatus::header( $status );
-		header( 'Content-Type: application/json' );
+		header( 'Content-Type: text/plain; charset=utf-8' );
 		header( 'Cache-Control: no-store' );
-		echo json_encode( $answer, JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR ), "\n";
+		echo self::answer( $answer );
 		( new MediaWiki() )->doPostOutputShutdown();
 	}
 }
