@@ -301,6 +301,15 @@ write_file("$w->{images}/live/.htaccess", "Require all denied\n");
 copy("$MW$png_path", "$w->{images}/live/sub/f.png") or die "copy: $!\n";
 refused('/images/live/sub/f.png', 'a whole new tree with a deny-all .htaccess renamed into its place: refused',
     $png_bytes);
+SKIP: {
+	skip 'needs root and www-data to change an owner', 2 unless $as_root;
+	# /images/indir is root's link to a/: followed while a/ is root's too
+	is($twice->('/images/indir/ab/Upload_test.png'), 200, 'a file below a link to a directory of the link\'s owner: served');
+	chown($www, -1, "$w->{images}/a") or die "chown: $!\n";
+	refused('/images/indir/ab/Upload_test.png',
+	    'that directory given to another owner while serving: refused at once', $upload_bytes);
+	chown(0, -1, "$w->{images}/a") or die "chown: $!\n";
+}
 stopped_cleanly($srv);
 
 # The other settings of static.symlinks.
