@@ -33,6 +33,12 @@ errpage_text(int status)
 		return "There is no page or file at this address.";
 	case 405:
 		return "This address does not take requests of this method.";
+	case 412:
+		return "The file changed: it no longer matches what the request "
+		    "asked for (If-Match, If-Unmodified-Since).";
+	case 416:
+		return "The part of the file asked for (Range) lies past its "
+		    "end.";
 	case 408:
 		return "The request did not arrive in time: the server stopped "
 		    "waiting for it.";

@@ -15,6 +15,7 @@
  */
 #include "static.h"
 #include "conn.h"
+#include "errpage.h"
 #include "log.h"
 #include "pathcache.h"
 #include "route.h"
@@ -965,16 +966,28 @@ static_head_end(const struct conn *c)
 	return c->keepalive ? "\r\n" : "Connection: close\r\n\r\n";
 }
 
+/* A 304, or a 4xx with its page (errpage.c; none for a HEAD). */
 static void
 static_answer_short(struct conn *c, int status, const char *reason,
     const char *now, const char *extra)
 {
+	size_t blen = 0;
+	const char *body = status >= 400 ? errpage_body(status, &blen) : NULL;
+
 	c->status = status;
 	sup_count_response(status, 0);
 	/* a 304's Content-Length would have to be the file's size */
-	conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\nDate: %s\r\n"
-	    "%s%s%s", status, reason, now, extra,
-	    status == 304 ? "" : "Content-Length: 0\r\n", static_head_end(c));
+	if (body)
+		conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\n"
+		    "Date: %s\r\n%sContent-Type: text/html; charset=utf-8\r\n"
+		    "Content-Length: %zu\r\n%s", status, reason, now, extra,
+		    blen, static_head_end(c));
+	else
+		conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\n"
+		    "Date: %s\r\n%s%s", status, reason, now, extra,
+		    static_head_end(c));
+	if (body && c->parser.method != HTTP_HEAD)
+		conn_out_append(c, body, blen);
 	conn_start_write(c);
 }
 
@@ -991,13 +1004,10 @@ static_serve(struct conn *c, const struct route *r)
 	int64_t first = 0, last = 0;
 
 	if (c->parser.method != HTTP_GET && !head) {
+		static_http_date(time(NULL), now, sizeof(now));
 		c->out_len = c->out_off = 0;
-		c->status = 405;
-		sup_count_response(405, 0);
-		conn_out_printf(c, "HTTP/1.1 405 Method Not Allowed\r\n"
-		    "Server: mwsup\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
-		    "%s\r\n", c->keepalive ? "" : "Connection: close\r\n");
-		conn_start_write(c);
+		static_answer_short(c, 405, "Method Not Allowed", now,
+		    "Allow: GET, HEAD\r\n");
 		return 0;
 	}
 	if (r->assets_only && ((known = static_type_find(r->file)) == NULL ||

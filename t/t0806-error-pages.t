@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use File::Copy qw(copy);
 use Test::More;
 use MwTest;
 
@@ -24,6 +25,15 @@ my $r = http(GET => '/images/none.png');
 like($r->{body}, qr{<title>404 Not Found</title>.*There is no page or file at this address\.}s,
     'the built-in 404 says there is nothing at that address');
 is($r->{headers}{'content-type'}, 'text/html; charset=utf-8', 'as UTF-8 HTML');
+copy('/usr/share/mediawiki/resources/assets/poweredby_mediawiki_88x31.png', "$w->{images}/p.png")
+	or die "copy: $!\n";
+$r = http(DELETE => '/images/p.png');
+is($r->{status}, 405, 'DELETE on a static file gets 405');
+like($r->{body}, qr/This address does not take requests of this method\./, 'which says so');
+is($r->{headers}{allow}, 'GET, HEAD', 'with Allow');
+$r = http(GET => '/images/p.png', { Range => 'bytes=999999-' });
+is($r->{status}, 416, 'a range past the end gets 416');
+like($r->{body}, qr/lies past its end/, 'which says so');
 $r = parse_response(raw($w->{port}, "NOT HTTP AT ALL\r\n\r\n"));
 is($r->{status}, 400, 'bytes that are not HTTP get 400');
 like($r->{body}, qr/The request could not be read: it is not valid HTTP\./, 'which says so');
