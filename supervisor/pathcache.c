@@ -11,7 +11,9 @@
  * entry's directory.  Watches are only added, so they are bounded by
  * the directories walked since the last clear, which the table bounds
  * unless walks keep failing; past PATHCACHE_WATCHES the cache is cleared
- * too.
+ * too.  inotify does not see a file system mounted over a directory:
+ * /proc/self/mountinfo, polled with the inotify descriptor in the same
+ * call, says the mount table changed, and that forgets all as well.
  */
 #include "pathcache.h"
 #include "log.h"
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -46,10 +49,11 @@ static struct {
 	struct pathcache_entry slot[PATHCACHE_SLOTS];
 	int	 n;
 	int	 ifd;		/* inotify, -1 until a first watch */
+	int	 mfd;		/* /proc/self/mountinfo: mounts, -1 */
 	int	 nwatch;	/* directories watched since the last clear */
-	int	 broken;	/* inotify_init failed: never cache */
+	int	 broken;	/* no inotify or mountinfo: never cache */
 	unsigned gen;		/* clears so far */
-} pc = { .ifd = -1 };
+} pc = { .ifd = -1, .mfd = -1 };
 
 static uint64_t
 pathcache_hash(const char *key, size_t len)
@@ -79,7 +83,9 @@ pathcache_clear(void)
 	pc.gen++;
 	if (pc.ifd >= 0)
 		close(pc.ifd);
-	pc.ifd = -1;
+	if (pc.mfd >= 0)
+		close(pc.mfd);
+	pc.ifd = pc.mfd = -1;
 	pc.nwatch = 0;
 }
 
@@ -101,9 +107,29 @@ pathcache_sync(void)
 {
 	/* aligned as struct inotify_event needs */
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pollfd p[2];
 	ssize_t n;
+	int r;
 
-	while (pc.ifd >= 0 && (n = read(pc.ifd, buf, sizeof(buf))) != 0) {
+	if (pc.ifd < 0)
+		return;
+	/* one call for both: inotify's queue, and the mount table (a file
+	 * system mounted over a directory, which inotify does not see) */
+	p[0].fd = pc.ifd;
+	p[0].events = POLLIN;
+	p[1].fd = pc.mfd;
+	p[1].events = POLLPRI;
+	p[0].revents = p[1].revents = 0;
+	while ((r = poll(p, pc.mfd >= 0 ? 2 : 1, 0)) < 0 && errno == EINTR)
+		;
+	if (r == 0)
+		return;
+	if (r < 0 || (p[1].revents & (POLLPRI | POLLERR)) ||
+	    (p[0].revents & (POLLERR | POLLNVAL))) {
+		pathcache_clear();	/* cannot tell, or mounts changed */
+		return;
+	}
+	while ((n = read(pc.ifd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -111,14 +137,14 @@ pathcache_sync(void)
 				pathcache_clear();	/* cannot tell: forget */
 			return;
 		}
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const void *)p;
+		for (char *q = buf; q < buf + n;) {
+			const struct inotify_event *ev = (const void *)q;
 
 			if (pathcache_matters(ev)) {
 				pathcache_clear();
 				return;
 			}
-			p += sizeof(*ev) + ev->len;
+			q += sizeof(*ev) + ev->len;
 		}
 	}
 }
@@ -149,16 +175,30 @@ pathcache_watch(int fd)
 		return -1;
 	if (pc.nwatch >= PATHCACHE_WATCHES)
 		pathcache_clear();
-	if (pc.ifd < 0 &&
-	    (pc.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
-		if (errno != EMFILE && errno != ENFILE) {
-			log_warn("static files: inotify: %s; each path is "
-			    "checked in full for every request",
-			    strerror(errno));
+	if (pc.ifd < 0) {
+		const char *what = "/proc/self/mountinfo";
+		int err;
+
+		/* both, or nothing is kept: a mount over a directory shows
+		 * in the mount table only */
+		if ((pc.mfd = open(what, O_RDONLY | O_CLOEXEC)) >= 0) {
+			what = "inotify";
+			if ((pc.ifd = inotify_init1(IN_NONBLOCK |
+			    IN_CLOEXEC)) >= 0)
+				goto ready;
+		}
+		err = errno;
+		if (pc.mfd >= 0)
+			close(pc.mfd);
+		pc.mfd = -1;
+		if (err != EMFILE && err != ENFILE) {
+			log_warn("static files: %s: %s; each path is checked "
+			    "in full for every request", what, strerror(err));
 			pc.broken = 1;
 		}
 		return -1;
 	}
+ready:
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if ((wd = inotify_add_watch(pc.ifd, proc, PATHCACHE_EVENTS |
 	    IN_ONLYDIR)) < 0)

@@ -310,6 +310,24 @@ SKIP: {
 	    'that directory given to another owner while serving: refused at once', $upload_bytes);
 	chown(0, -1, "$w->{images}/a") or die "chown: $!\n";
 }
+# a file system mounted over a remembered directory (inotify says nothing)
+SKIP: {
+	mkdir "$w->{images}/mnt";
+	mkdir "$w->{images}/mnt/sub";
+	copy("$MW$png_path", "$w->{images}/mnt/sub/f.png") or die "copy: $!\n";
+	my $mnt = "$w->{images}/mnt/sub";
+	skip 'needs root and mount(8) to mount a tmpfs', 2
+	    unless $as_root && system("mount -t tmpfs -o mode=0755 mwsup-t0110 $mnt 2>/dev/null") == 0
+	    && system("umount $mnt") == 0;
+	is($twice->('/images/mnt/sub/f.png'), 200, 'a file in a directory, asked twice');
+	system("mount -t tmpfs -o mode=0755 mwsup-t0110 $mnt") == 0 or die "mount failed\n";
+	write_file("$mnt/f.png", "on the mounted file system\n");
+	my $r = http(GET => '/images/mnt/sub/f.png');
+	# mwsup holds the directory it judged open: detach it lazily
+	system("umount -l $mnt");
+	is($r->{body}, "on the mounted file system\n",
+	    'a tmpfs mounted over that directory while serving: its file is sent at once');
+}
 stopped_cleanly($srv);
 
 # The other settings of static.symlinks.
