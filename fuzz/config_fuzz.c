@@ -29,8 +29,16 @@ config_fuzz_check(const struct config *cfg)
 	    cfg->head_max < 1024 || cfg->head_max > 1024 * 1024 ||
 	    cfg->header_timeout_ms < 1 || cfg->request_timeout_ms < 1 ||
 	    cfg->nini > CONFIG_MAX_INI || cfg->nstatics > CONFIG_MAX_STATIC ||
-	    cfg->nexclude > CONFIG_MAX_EXCLUDE)
+	    cfg->nexclude > CONFIG_MAX_EXCLUDE ||
+	    cfg->gzip_level < 0 || cfg->gzip_level > 9 ||
+	    cfg->brotli_level < 0 || cfg->brotli_level > 11 ||
+	    cfg->ncompress_types < 0 ||
+	    cfg->ncompress_types > CONFIG_MAX_COMPRESS_TYPES)
 		abort();
+	for (i = 0; i < cfg->ncompress_types; i++)
+		if (cfg->compress_types[i] == NULL ||
+		    strchr(cfg->compress_types[i], '/') == NULL)
+			abort();
 	for (i = 0; i < cfg->nlisten; i++)
 		if (cfg->listen[i] == NULL || cfg->listen[i][0] == '\0')
 			abort();

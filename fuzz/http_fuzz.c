@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "log.h"
 #include "loop.h"
+#include "static.h"
 #include "sup.h"
 
 #include <errno.h>
@@ -58,6 +59,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    sizeof(fuzz_yaml) - 1) < 0)
 		abort();
 	sup.cfg = &fuzz_cfg;
+	/* media types as mwsup has them, so text files are compressed */
+	if (static_types_load(&fuzz_cfg) < 0)
+		abort();
 	if (loop_init() < 0)
 		abort();
 	conn_init_parser_settings();
@@ -190,7 +194,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		loop_run_once(0);
 		dispatch_fail_all(503);
 		fuzz_drain(sv[1]);
-		conn_reap();
+		loop_reap();
 		if (conn_count() == 0)
 			break;
 	}
@@ -198,7 +202,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < 100 && conn_count() > 0; i++) {
 		loop_run_once(0);
 		dispatch_fail_all(503);
-		conn_reap();
+		loop_reap();
 	}
 	if (conn_count() != 0)
 		abort();	/* a connection outlived its client */

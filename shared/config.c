@@ -1195,7 +1195,7 @@ config_free_names(char **names, int *n)
  */
 static int
 config_set_names(struct config_walk *w, const struct yamltree_node *key,
-    const struct yamltree_node *val, char **names, int *n)
+    const struct yamltree_node *val, char **names, int *n, int max)
 {
 	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
@@ -1210,10 +1210,9 @@ config_set_names(struct config_walk *w, const struct yamltree_node *key,
 	config_free_names(names, n);
 	for (i = 0; i < val->nkids; i++) {
 		e = &val->kids[i];
-		if (i == CONFIG_MAX_EXCLUDE)
+		if (i == (size_t)max)
 			return config_fail(w, e,
-			    "%s: more than %d entries", w->path,
-			    CONFIG_MAX_EXCLUDE);
+			    "%s: more than %d entries", w->path, max);
 		if (config_string(w, e, e, "a name") == -1)
 			return -1;
 		if (config_store(w, &names[i], e->text) == -1)
@@ -1229,7 +1228,7 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 {
 	(void)k;
 	return config_set_names(w, key, val, w->cfg->exclude,
-	    &w->cfg->nexclude);
+	    &w->cfg->nexclude, CONFIG_MAX_EXCLUDE);
 }
 
 /* snapshot.reset: service names ("core": all of core's); no spaces. */
@@ -1242,7 +1241,8 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 	int i;
 
 	(void)k;
-	if (config_set_names(w, key, val, cfg->reset, &cfg->nreset) == -1)
+	if (config_set_names(w, key, val, cfg->reset, &cfg->nreset,
+	    CONFIG_MAX_EXCLUDE) == -1)
 		return -1;
 	for (i = 0; i < cfg->nreset; i++) {
 		for (c = cfg->reset[i]; *c != '\0'; c++)
@@ -1543,6 +1543,91 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
+/* compression.gzip, compression.brotli: a level, or "off" (0). */
+static int
+config_set_level(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	const struct yamltree_node *at = config_at(key, val);
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+	int *slot = (int *)((char *)w->cfg + k->off);
+	uint64_t v;
+
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
+	    (strcmp(val->text, "off") == 0 || strcmp(val->text, "false") == 0)) {
+		*slot = 0;
+		return 0;
+	}
+	if (val->kind != YAMLTREE_SCALAR ||
+	    config_parse_u64(val->text, val->len, &v) == -1 ||
+	    v < k->min || v > k->max)
+		return config_fail(w, at,
+		    "%s: expected \"off\" or a level from %llu to %llu%s",
+		    w->path, (unsigned long long)k->min,
+		    (unsigned long long)k->max,
+		    config_got(val, got, sizeof(got)));
+	*slot = (int)v;
+	return 0;
+}
+
+/* compression.types: media types ("text/html") or wildcards ("text/" "*"),
+ * replace the default list. */
+static int
+config_set_compress_types(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	struct config *cfg = w->cfg;
+	const char *problem;
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+
+	(void)k;
+	if (config_set_names(w, key, val, cfg->compress_types,
+	    &cfg->ncompress_types, CONFIG_MAX_COMPRESS_TYPES) == -1)
+		return -1;
+	for (int i = 0; i < cfg->ncompress_types; i++) {
+		const char *t = cfg->compress_types[i];
+
+		if (strchr(t, ';'))
+			problem = "has parameters (the media type alone is "
+			    "compared)";
+		else
+			problem = config_media_type_problem(t, strlen(t));
+		if (problem)
+			return config_fail(w, &val->kids[i],
+			    "%s: %s %s", w->path, config_quote(t, strlen(t),
+			    got, sizeof(got)), problem);
+		for (char *c = cfg->compress_types[i]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+	}
+	return 0;
+}
+
+/* The default compression.types: the text MediaWiki and its assets send. */
+static const char *const config_default_compress_types[] = {
+	"text/html", "text/css", "text/javascript", "application/javascript",
+	"application/json", "text/plain", "text/xml", "application/xml",
+	"image/svg+xml", "application/rss+xml", "application/atom+xml",
+	"application/opensearchdescription+xml", "application/x-javascript",
+	NULL,
+};
+
+static const struct config_key config_compression_keys[];
+static int config_set_section(struct config_walk *, const struct config_key *,
+    const struct yamltree_node *, const struct yamltree_node *);
+
+/* compression: a mapping, or "off" for no compression at all. */
+static int
+config_set_compression(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
+	    (strcmp(val->text, "off") == 0 || strcmp(val->text, "false") == 0)) {
+		w->cfg->gzip_level = w->cfg->brotli_level = 0;
+		return 0;
+	}
+	return config_set_section(w, k, key, val);
+}
+
 /* ---- the schema ---- */
 
 #define F(field)	offsetof(struct config, field)
@@ -1711,8 +1796,17 @@ static const struct config_key config_jobs_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
-static int config_set_section(struct config_walk *, const struct config_key *,
-    const struct yamltree_node *, const struct yamltree_node *);
+static const struct config_key config_compression_keys[] = {
+	{ "gzip",	config_set_level,	F(gzip_level), 0, 1, 9, NULL },
+	{ "brotli",	config_set_level,	F(brotli_level), 0, 1, 11, NULL },
+	{ "min_size",	config_set_number,	F(compress_min),
+	    CONFIG_NUM_SIZE, 0, GB, NULL },
+	{ "types",	config_set_compress_types, F(compress_types),
+	    0, 0, 0, NULL },
+	{ "static_cache", config_set_number,	F(static_cache),
+	    CONFIG_NUM_SIZE, 0, 64 * GB, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
 
 static const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
@@ -1724,6 +1818,8 @@ static const struct config_key config_top_keys[] = {
 	{ "recycle",	config_set_section,	0, 0, 0, 0, config_recycle_keys },
 	{ "php",	config_set_php,		F(ini), 0, 0, 0, NULL },
 	{ "static",	config_set_static,	F(statics), 0, 0, 0, NULL },
+	{ "compression", config_set_compression, 0, 0, 0, 0,
+	    config_compression_keys },
 	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
@@ -1845,6 +1941,18 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->jobs_memory_limit = 300 * MB;
 	cfg->jobs_poll_ms = 2 * 1000;
 	cfg->jobs_chron_ms = 10 * 1000;
+	cfg->gzip_level = 5;
+	cfg->brotli_level = 5;
+	cfg->compress_min = 256;
+	cfg->static_cache = 16 * MB;
+	for (i = 0; config_default_compress_types[i] != NULL; i++) {
+		if ((cfg->compress_types[i] =
+		    strdup(config_default_compress_types[i])) == NULL) {
+			log_err("%s: out of memory", name);
+			return -1;
+		}
+		cfg->ncompress_types++;
+	}
 	for (i = 0; config_default_ini[i][0] != NULL; i++) {
 		cfg->ini[i].name = strdup(config_default_ini[i][0]);
 		cfg->ini[i].value = strdup(config_default_ini[i][1]);
@@ -2026,6 +2134,8 @@ config_free(struct config *cfg)
 		free(cfg->errpages[i].path);
 	free(cfg->group);
 	free(cfg->jobs_sqlite);
+	for (i = 0; i < CONFIG_MAX_COMPRESS_TYPES; i++)
+		free(cfg->compress_types[i]);
 	for (i = 0; i < CONFIG_MAX_JOB_GROUPS; i++) {
 		free(cfg->job_groups[i].name);
 		for (int j = 0; j < CONFIG_MAX_JOB_TYPES; j++)

@@ -22,6 +22,7 @@
 #define CONFIG_MAX_JOB_GROUPS	16
 #define CONFIG_MAX_ERRPAGES	32
 #define CONFIG_MAX_JOB_TYPES	64	/* named by one group */
+#define CONFIG_MAX_COMPRESS_TYPES 64	/* compression.types entries */
 
 enum dispatch_policy { DISPATCH_QUEUE = 0, DISPATCH_LONGEST_BUSY = 1 };
 
@@ -125,6 +126,14 @@ struct config {
 	char	*static_cache_control;	/* Cache-Control of uploads, NULL: none */
 	struct config_type types[CONFIG_MAX_TYPES];	/* over /etc/mime.types */
 	int	 ntypes;
+
+	/* compression: of answers, negotiated on Accept-Encoding */
+	int	 gzip_level;		/* 1..9; 0: gzip not offered */
+	int	 brotli_level;		/* 1..11; 0: br not offered */
+	size_t	 compress_min;		/* smaller answers go as they are */
+	char	*compress_types[CONFIG_MAX_COMPRESS_TYPES];	/* "text/html"; a wildcard "text/" "*" covers all text */
+	int	 ncompress_types;
+	size_t	 static_cache;		/* compressed static files kept, bytes */
 
 	/* snapshot: */
 	bool	 snapshot_enabled;	/* warm workers: bootstrap once, checkpoint/restore */

@@ -18,6 +18,7 @@
 #include "pool.h"
 #include "spool.h"
 #include "static.h"
+#include "zcache.h"
 #include "status.h"
 #include "sup.h"
 
@@ -295,6 +296,7 @@ main_reload(void)
 		sd_notify(0, "READY=1\nSTATUS=reload failed: out of memory");
 		return;
 	}
+	zcache_clear();		/* the levels may have changed */
 	if (!sup.socket_activated &&
 	    !main_same_list(old->listen, old->nlisten, ncfg->listen,
 	    ncfg->nlisten))
@@ -556,6 +558,7 @@ main(int argc, char **argv)
 	static_types_free();
 	pathcache_clear();
 	errpage_free();
+	zcache_clear();
 	config_free(sup.cfg);
 	free(sup.cfg);
 	return 0;

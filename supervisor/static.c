@@ -12,6 +12,10 @@
  * If-None-Match (nginx's ETag form) or If-Modified-Since answer 304, and
  * one byte range answers 206, so media can be sought into; bodies go out
  * with sendfile from the page cache without passing through user space.
+ * A file of compression.types goes gzip- or br-encoded to a client that
+ * asks: from a file.gz or file.br beside it (same owner, not older), else
+ * from zcache.c, which encodes it once.  A range is always of the file
+ * itself, and each coding has its own ETag.
  */
 #include "static.h"
 #include "conn.h"
@@ -20,6 +24,7 @@
 #include "pathcache.h"
 #include "route.h"
 #include "sup.h"
+#include "zcache.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -959,6 +964,71 @@ static_is_document(const char *type)
 	return 0;
 }
 
+/*
+ * The coding to send the file as (identity for a range: a range is of the
+ * file as it is on disk), and whether the answer varies with
+ * Accept-Encoding at all (a type compression.types names, big enough).
+ */
+static enum compress_coding
+static_coding(struct conn *c, const char *type, const struct stat *st,
+    int *vary)
+{
+	const struct config *cfg = sup.cfg;
+	char ae[512];
+	size_t n;
+
+	*vary = 0;
+	if ((cfg->gzip_level == 0 && cfg->brotli_level == 0) ||
+	    (uint64_t)st->st_size < cfg->compress_min ||
+	    !compress_type_ok(cfg, type, strlen(type)))
+		return COMPRESS_IDENTITY;
+	*vary = 1;
+	if (conn_header(c, "Range", &n) != NULL)
+		return COMPRESS_IDENTITY;
+	return compress_choose(cfg, static_header(c, "Accept-Encoding", ae,
+	    sizeof(ae)));
+}
+
+/*
+ * A precompressed sibling of the file (rel + ".gz" or ".br"), opened the
+ * same careful way, used when it has the file's owner and is not older
+ * (an older one was made from another version of the file): a descriptor
+ * and its size, or -1.
+ */
+static int
+static_sibling(const char *dir, const char *rel, enum symlink_policy policy,
+    const struct stat *st, enum compress_coding coding, off_t *len)
+{
+	char srel[PATH_MAX];
+	struct stat sst;
+	int fd;
+
+	if ((size_t)snprintf(srel, sizeof(srel), "%s.%s", rel,
+	    coding == COMPRESS_GZIP ? "gz" : "br") >= sizeof(srel) ||
+	    static_open(dir, srel, policy, &fd, &sst) != 0)
+		return -1;
+	/* whole seconds: "gzip -k" and "brotli -k" give the sibling the
+	 * file's mtime, brotli without its nanoseconds */
+	if (sst.st_uid != st->st_uid || sst.st_mtime < st->st_mtime) {
+		close(fd);
+		return -1;
+	}
+	*len = sst.st_size;
+	return fd;
+}
+
+/* The ETag of one coding of the file: nginx's form for the file itself,
+ * with the coding's name after it for an encoded form. */
+static void
+static_etag(char *etag, size_t cap, const struct stat *st,
+    enum compress_coding coding)
+{
+	snprintf(etag, cap, "\"%llx-%llx%s%s\"",
+	    (unsigned long long)st->st_mtime, (unsigned long long)st->st_size,
+	    coding != COMPRESS_IDENTITY ? "-" : "",
+	    coding != COMPRESS_IDENTITY ? compress_name(coding) : "");
+}
+
 /* The end of an answer's head: connection state and the blank line. */
 static const char *
 static_head_end(const struct conn *c)
@@ -991,6 +1061,14 @@ static_answer_short(struct conn *c, int status, const char *reason,
 	conn_start_write(c);
 }
 
+static void
+static_close(int fd, int zfd)
+{
+	close(fd);
+	if (zfd >= 0)
+		close(zfd);
+}
+
 int
 static_serve(struct conn *c, const struct route *r)
 {
@@ -998,10 +1076,13 @@ static_serve(struct conn *c, const struct route *r)
 	    *csp = "";
 	const struct static_type *known;
 	char lm[64], now[64], dir[PATH_MAX], etag[64], hv[512], cc[320],
-	    extra[1024];
+	    extra[1024], enc[64];
 	struct stat st;
-	int fd, rc, head = c->parser.method == HTTP_HEAD, ranged;
+	int fd, rc, head = c->parser.method == HTTP_HEAD, ranged, vary;
+	int zfd = -1;
 	int64_t first = 0, last = 0;
+	enum compress_coding coding;
+	off_t zlen = 0;
 
 	if (c->parser.method != HTTP_GET && !head) {
 		static_http_date(time(NULL), now, sizeof(now));
@@ -1045,9 +1126,12 @@ static_serve(struct conn *c, const struct route *r)
 	if (r->upload && static_is_document(type))
 		csp = "Content-Security-Policy: default-src 'none'; "
 		    "img-src data:; style-src 'unsafe-inline'; sandbox\r\n";
+	coding = static_coding(c, type, &st, &vary);
+	if (coding != COMPRESS_IDENTITY)
+		zfd = static_sibling(dir, r->file + r->rel_off, r->symlinks,
+		    &st, coding, &zlen);
 	/* nginx's form, so a cache in front sees the same tag from either */
-	snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
-	    (unsigned long long)st.st_mtime, (unsigned long long)st.st_size);
+	static_etag(etag, sizeof(etag), &st, coding);
 	static_http_date(st.st_mtime, lm, sizeof(lm));
 	static_http_date(time(NULL), now, sizeof(now));
 	if (r->cache_control)
@@ -1055,14 +1139,14 @@ static_serve(struct conn *c, const struct route *r)
 		    r->cache_control);
 	else
 		cc[0] = '\0';
-	snprintf(extra, sizeof(extra), "Last-Modified: %s\r\nETag: %s\r\n%s%s",
-	    lm, etag, cc, csp);
+	snprintf(extra, sizeof(extra), "Last-Modified: %s\r\nETag: %s\r\n%s%s%s",
+	    lm, etag, cc, csp, vary ? "Vary: Accept-Encoding\r\n" : "");
 	c->out_len = c->out_off = 0;
 
 	/* RFC 9110 13.2.2: the preconditions, in their order */
 	if ((v = static_header(c, "If-Match", hv, sizeof(hv))) != NULL) {
 		if (!static_etag_listed(v, etag, 0)) {
-			close(fd);
+			static_close(fd, zfd);
 			static_answer_short(c, 412, "Precondition Failed", now,
 			    "");
 			return 0;
@@ -1072,7 +1156,7 @@ static_serve(struct conn *c, const struct route *r)
 		time_t t = static_parse_date(v);
 
 		if (t != (time_t)-1 && st.st_mtime > t) {
-			close(fd);
+			static_close(fd, zfd);
 			static_answer_short(c, 412, "Precondition Failed", now,
 			    "");
 			return 0;
@@ -1080,7 +1164,7 @@ static_serve(struct conn *c, const struct route *r)
 	}
 	if ((v = static_header(c, "If-None-Match", hv, sizeof(hv))) != NULL) {
 		if (static_etag_listed(v, etag, 1)) {
-			close(fd);
+			static_close(fd, zfd);
 			static_answer_short(c, 304, "Not Modified", now, extra);
 			return 0;
 		}
@@ -1089,13 +1173,32 @@ static_serve(struct conn *c, const struct route *r)
 		time_t t = static_parse_date(v);
 
 		if (t != (time_t)-1 && st.st_mtime <= t) {
-			close(fd);
+			static_close(fd, zfd);
 			static_answer_short(c, 304, "Not Modified", now, extra);
 			return 0;
 		}
 	}
+	if (coding != COMPRESS_IDENTITY && zfd < 0 &&
+	    (zfd = zcache_get(sup.cfg, r->file, &st, fd, coding, &zlen)) < 0) {
+		/* not kept (too large, out of memory): the file as it is */
+		coding = COMPRESS_IDENTITY;
+		static_etag(etag, sizeof(etag), &st, coding);
+		snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n"
+		    "ETag: %s\r\n%s%sVary: Accept-Encoding\r\n", lm, etag,
+		    cc, csp);
+	}
+	if (coding != COMPRESS_IDENTITY) {
+		close(fd);
+		fd = zfd;
+		zfd = -1;
+		st.st_size = zlen;
+		snprintf(enc, sizeof(enc), "Content-Encoding: %s\r\n",
+		    compress_name(coding));
+	} else
+		enc[0] = '\0';
 	ranged = -1;
-	if ((v = static_header(c, "Range", hv, sizeof(hv))) != NULL) {
+	if (coding == COMPRESS_IDENTITY &&
+	    (v = static_header(c, "Range", hv, sizeof(hv))) != NULL) {
 		const char *ir;
 		char irb[128];
 
@@ -1133,10 +1236,12 @@ static_serve(struct conn *c, const struct route *r)
 		c->status = 200;
 		sup_count_response(200, 0);
 		conn_out_printf(c, "HTTP/1.1 200 OK\r\nServer: mwsup\r\n"
-		    "Date: %s\r\nContent-Type: %s%s\r\nContent-Length: %lld\r\n"
-		    "%sAccept-Ranges: bytes\r\n"
-		    "X-Content-Type-Options: nosniff\r\n%s", now, type, charset,
-		    (long long)st.st_size, extra, static_head_end(c));
+		    "Date: %s\r\nContent-Type: %s%s\r\n%sContent-Length: %lld"
+		    "\r\n%s%sX-Content-Type-Options: nosniff\r\n%s", now,
+		    type, charset, enc, (long long)st.st_size, extra,
+		    /* as nginx: ranges are of the file, not of this form */
+		    enc[0] ? "" : "Accept-Ranges: bytes\r\n",
+		    static_head_end(c));
 	}
 	if (head) {
 		close(fd);

@@ -141,6 +141,44 @@ bad_config('static-types-ext', qr{^  symlinks: inside}, '  types: {".png": image
 bad_config('static-types-map', qr{^  symlinks: inside}, '  types: [png, image/png]',
     qr/static\.types: expected a mapping of file name extension to media type, got a sequence/,
     'static.types is a mapping');
+bad_config('compression-level', qr{^  gzip: 5}, '  gzip: 10',
+    qr/:\d+:\d+: compression\.gzip: expected "off" or a level from 1 to 9, got "10"/,
+    'a gzip level above 9 is refused');
+bad_config('compression-brotli', qr{^  brotli: 5}, '  brotli: fast',
+    qr/:\d+:\d+: compression\.brotli: expected "off" or a level from 1 to 11, got "fast"/,
+    'a brotli level that is not a number is refused');
+bad_config('compression-types', qr{^  # types: \[text/html}, '  types: [text/html, "text/css; charset=utf-8"]',
+    qr/:\d+:\d+: compression\.types: "text\/css; charset=utf-8" has parameters/,
+    'a compression.types entry with parameters is refused');
+bad_config('compression-type-word', qr{^  # types: \[text/html}, '  types: [html]',
+    qr/:\d+:\d+: compression\.types: "html" is not a media type/,
+    'a compression.types entry that is not a media type is refused');
+bad_config('compression-min', qr{^  min_size: 256}, '  min_size: small',
+    qr/compression\.min_size: expected a size/,
+    'compression.min_size is a size');
+bad_config('compression-cache', qr{^  static_cache: 16M}, '  static_cache: 100G',
+    qr/compression\.static_cache: expected a size from 0 to 64G/,
+    'compression.static_cache above 64G is refused');
+bad_config('compression-key', qr{^  min_size: 256}, '  zstd: 3',
+    qr/unknown key "zstd" in compression/,
+    'an unknown coding in compression is named');
+{
+	my $off = "$dir/compression-off.yaml";
+	my $text = $base;
+	$text =~ s/^compression:\n(?:  .*\n|\n)*?(?=\S)/compression: off\n\n/m
+		or die "test bug: no compression section in etc/mw.yaml\n";
+	write_file($off, $text);
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $off);
+	is($rc, 0, '"compression: off" passes the check') or diag($err);
+	my $word = "$dir/compression-word.yaml";
+	write_file($word, $text =~ s/^compression: off$/compression: fast/mr);
+	($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $word);
+	subtest 'compression is a mapping or "off"' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$word\E:\d+:\d+: compression: expected a mapping, got "fast"/,
+		    'the message points at the value');
+	};
+}
 bad_config('static-cache-control', qr{^  cache_control: max-age=0}, '  cache_control: "no-cache\r\nSet-Cookie: x=1"',
     qr/:\d+:\d+: static\.cache_control: .* contains a control or non-ASCII character/,
     'a static.cache_control that would end the header line is refused');

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
@@ -293,9 +294,12 @@ worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int n
 
 	/* A client's answer never waits for the client; a job slice's
 	 * answer goes to the supervisor, which reads it at once. */
-	if (!(rq.flags & CTL_REQ_JOBS))
+	if (!(rq.flags & CTL_REQ_JOBS)) {
 		response_spool_to(&rq.resp, w->cfg.temp_dir,
 		    w->cfg.response_buffer);
+		response_compress(&rq.resp, &w->cfg, compress_choose(&w->cfg,
+		    request_param(&rq, "HTTP_ACCEPT_ENCODING")));
+	}
 	atomic_store(&s->request_id, rq.id);
 	atomic_store(&s->bytes_out, 0);
 	atomic_store(&s->status, 0);

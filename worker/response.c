@@ -9,6 +9,15 @@
  * one poll loop with a no-progress deadline instead.  The slot's bytes_out
  * is updated after each write to the socket: the supervisor answers 502
  * for a dead worker only while it is still zero.
+ *
+ * Compression is decided when the head goes out: a whole answer is
+ * encoded at once and keeps a Content-Length; a streamed one passes
+ * through the encoder chunk by chunk (its size is not known, so it is
+ * chunked or close-delimited like any stream).  Either way the head gets
+ * Content-Encoding, Vary gets Accept-Encoding (merged into the script's
+ * own Vary, never twice) and a strong ETag becomes weak, as nginx does:
+ * the bytes differ, the meaning does not, and a script that compares
+ * If-None-Match with its own tag still recognises it.
  */
 #include "response.h"
 
@@ -26,6 +35,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "config.h"
 #include "ctl.h"
 #include "log.h"
 
@@ -51,6 +61,14 @@ response_spool_to(struct response *r, const char *dir, uint64_t mem_max)
 	r->spool_max = mem_max;
 }
 
+void
+response_compress(struct response *r, const struct config *cfg,
+    enum compress_coding coding)
+{
+	r->zcfg = cfg;
+	r->want = coding;
+}
+
 bool
 response_has_rest(const struct response *r)
 {
@@ -61,6 +79,10 @@ void
 response_free(struct response *r)
 {
 	spool_close(&r->rest);
+	compress_stop(&r->z);
+	free(r->zout.p);
+	r->zout.p = NULL;
+	r->zout.len = r->zout.cap = 0;
 	free(r->head);
 	free(r->buf);
 	r->head = r->buf = NULL;
@@ -405,6 +427,11 @@ response_add_header(struct response *r, const char *line, size_t len)
 		r->has_date = true;
 	else if (IS("Server"))
 		r->has_server = true;
+	else if (IS("Content-Encoding"))
+		r->encoded = true;
+	else if (IS("Content-Type"))
+		r->type_ok = r->zcfg != NULL &&
+		    compress_type_ok(r->zcfg, v, (size_t)(end - v));
 #undef IS
 	response_append(&r->head, &r->head_len, &r->head_cap, line, len);
 	response_append(&r->head, &r->head_len, &r->head_cap, "\r\n", 2);
@@ -479,6 +506,150 @@ response_room(int fd, size_t len)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
 }
 
+/* Does the line (a "Name: value\r\n" of r->head) have this name? */
+static bool
+response_line_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
+}
+
+/* Does a Vary value already name Accept-Encoding (or "*")? */
+static bool
+response_vary_has(const char *v, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t t;
+
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		for (t = i; t < len && v[t] != ',' && v[t] != ' ' &&
+		    v[t] != '\t'; t++)
+			;
+		if ((t - i == 1 && v[i] == '*') || (t - i == 15 &&
+		    strncasecmp(v + i, "Accept-Encoding", 15) == 0))
+			return true;
+		i = t;
+	}
+	return false;
+}
+
+/*
+ * The script's header lines into h, for an answer whose representation
+ * depends on Accept-Encoding (vary): the first Vary line gets
+ * Accept-Encoding unless one already names it, or a Vary line is added;
+ * with a coding applied, a strong ETag is weakened and Content-Encoding
+ * added.
+ */
+static void
+response_copy_head(struct response *r, char **h, size_t *hlen, size_t *hcap,
+    bool vary)
+{
+	const char *p = r->head, *end = r->head + r->head_len;
+	bool need_vary = vary, weaken = r->coding != COMPRESS_IDENTITY;
+	char line[64];
+	size_t n;
+
+	for (p = r->head; p < end; ) {	/* each line ends in CRLF */
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)(nl - p) - 1;
+
+		if (response_line_is(p, len, "Vary") &&
+		    response_vary_has(p + 5, len - 5))
+			need_vary = false;
+		p = nl + 1;
+	}
+	for (p = r->head; p < end; ) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)(nl - p) - 1;	/* without CRLF */
+		const char *v = p + 5;	/* the value of "Vary:" or "ETag:" */
+
+		if (need_vary && response_line_is(p, len, "Vary")) {
+			while (v < p + len && (*v == ' ' || *v == '\t'))
+				v++;
+			response_append(h, hlen, hcap, p, len);
+			if (v < p + len)
+				response_append(h, hlen, hcap, ", ", 2);
+			response_append(h, hlen, hcap, "Accept-Encoding\r\n",
+			    17);
+			need_vary = false;
+		} else if (weaken && response_line_is(p, len, "ETag")) {
+			while (v < p + len && (*v == ' ' || *v == '\t'))
+				v++;
+			if (*v == '"') {
+				response_append(h, hlen, hcap, "ETag: W/", 8);
+				response_append(h, hlen, hcap, v,
+				    (size_t)(nl + 1 - v));
+			} else
+				response_append(h, hlen, hcap, p,
+				    (size_t)(nl + 1 - p));
+		} else
+			response_append(h, hlen, hcap, p, (size_t)(nl + 1 - p));
+		p = nl + 1;
+	}
+	if (need_vary)
+		response_append(h, hlen, hcap, "Vary: Accept-Encoding\r\n",
+		    23);
+	if (r->coding != COMPRESS_IDENTITY) {
+		n = (size_t)snprintf(line, sizeof(line),
+		    "Content-Encoding: %s\r\n", compress_name(r->coding));
+		response_append(h, hlen, hcap, line, n);
+	}
+}
+
+/*
+ * Whether the answer is one compression applies to, and with which coding
+ * (r->coding); returns whether its representation depends on
+ * Accept-Encoding (the head says Vary).  A whole answer (final) is encoded
+ * here; a streamed one gets its encoder.  An encoder that cannot start
+ * (no memory) leaves the answer as it is.
+ */
+static bool
+response_choose_coding(struct response *r, bool final)
+{
+	int64_t size = final ? (int64_t)r->body_total : r->script_length;
+	struct compress_buf out = { NULL, 0, 0 };
+
+	r->coding = COMPRESS_IDENTITY;
+	if (r->zcfg == NULL || !r->type_ok || r->encoded ||
+	    !response_status_has_body(r->status) || r->status == 206 ||
+	    (r->zcfg->gzip_level == 0 && r->zcfg->brotli_level == 0) ||
+	    (size >= 0 && (uint64_t)size < r->zcfg->compress_min))
+		return false;
+	if (r->want == COMPRESS_IDENTITY)
+		return true;
+	if (response_is_head(r)) {
+		r->coding = r->want;	/* the head the GET would have */
+		return true;
+	}
+	if (final) {
+		if (compress_all(r->want, compress_level(r->zcfg, r->want),
+		    r->buf, r->len, &out) == -1) {
+			log_warn("%s-encoding an answer of %zu bytes: out of "
+			    "memory, sent as it is", compress_name(r->want),
+			    r->len);
+			free(out.p);
+			return true;
+		}
+		free(r->buf);
+		r->buf = out.p;
+		r->len = out.len;
+		r->cap = out.cap;
+	} else if (compress_start(&r->z, r->want, compress_level(r->zcfg,
+	    r->want), 0) == -1) {
+		log_warn("%s encoder: out of memory, answer sent as it is",
+		    compress_name(r->want));
+		compress_stop(&r->z);
+		return true;
+	}
+	r->coding = r->want;
+	r->script_length = -1;	/* the encoded length is ours to tell */
+	return true;
+}
+
 /*
  * Choose the framing and put the status line and headers on the wire,
  * followed by the held-back body when final (the whole response is known).
@@ -488,10 +659,11 @@ response_start(struct response *r, bool final)
 {
 	char line[256], *h = NULL;
 	size_t hlen = 0, hcap = 0, n;
-	bool keep;
+	bool keep, vary;
 	struct iovec iov[2];
 	int iovcnt = 1;
 
+	vary = response_choose_coding(r, final);
 	if (!response_status_has_body(r->status) || response_is_head(r))
 		r->framing = RESPONSE_NO_BODY;
 	else if (final || r->script_length >= 0)
@@ -508,7 +680,9 @@ response_start(struct response *r, bool final)
 	n = (size_t)snprintf(line, sizeof(line), "HTTP/1.%d %d %s\r\n",
 	    r->http_minor, r->status, response_reason(r->status));
 	response_append(&h, &hlen, &hcap, line, n);
-	if (r->head_len)
+	if (vary)
+		response_copy_head(r, &h, &hlen, &hcap, vary);
+	else if (r->head_len)
 		response_append(&h, &hlen, &hcap, r->head, r->head_len);
 	if (!r->has_date && (n = response_date(line, sizeof(line))) > 0)
 		response_append(&h, &hlen, &hcap, line, n);
@@ -524,8 +698,9 @@ response_start(struct response *r, bool final)
 		/* HEAD tells the length the GET would have had; 1xx, 204
 		 * and 304 carry none. */
 		r->length = 0;
-		if (!response_status_has_body(r->status))
-			break;
+		if (!response_status_has_body(r->status) ||
+		    r->coding != COMPRESS_IDENTITY)
+			break;	/* an encoded length is not known */
 		if (r->script_length >= 0)
 			r->length = (uint64_t)r->script_length;
 		else if (final)
@@ -575,15 +750,39 @@ response_start(struct response *r, bool final)
 	free(h);
 }
 
-/* Send the held-back bytes of a streaming response in its framing. */
+/*
+ * Send the held-back bytes of a streaming response in its framing, through
+ * the encoder when the answer is encoded (op: what the encoder is to do
+ * with them; COMPRESS_END writes its trailer).
+ */
 static void
-response_drain(struct response *r)
+response_drain(struct response *r, enum compress_op op)
 {
 	struct iovec iov[3];
 	char size[24];
+	const char *data = r->buf;
 	size_t n = r->len;
 
-	if (n == 0 || r->broken) {
+	if (r->broken) {
+		r->len = 0;
+		return;
+	}
+	if (r->coding != COMPRESS_IDENTITY && r->framing != RESPONSE_NO_BODY) {
+		r->zout.len = 0;
+		if ((n > 0 || op != COMPRESS_MORE) &&
+		    compress_feed(&r->z, r->buf, n, op, &r->zout) == -1) {
+			log_warn("%s-encoding a streamed answer: out of "
+			    "memory, cut short", compress_name(r->coding));
+			r->truncated = true;
+			r->broken = true;
+			r->len = 0;
+			return;
+		}
+		r->len = 0;
+		data = r->zout.p;
+		n = r->zout.len;
+	}
+	if (n == 0) {
 		r->len = 0;
 		return;
 	}
@@ -592,7 +791,7 @@ response_drain(struct response *r)
 		iov[0].iov_base = size;
 		iov[0].iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n",
 		    n);
-		iov[1].iov_base = r->buf;
+		iov[1].iov_base = (char *)data;
 		iov[1].iov_len = n;
 		iov[2].iov_base = "\r\n";
 		iov[2].iov_len = 2;
@@ -608,7 +807,7 @@ response_drain(struct response *r)
 		}
 		/* FALLTHROUGH */
 	case RESPONSE_UNTIL_CLOSE:
-		iov[0].iov_base = r->buf;
+		iov[0].iov_base = (char *)data;
 		iov[0].iov_len = n;
 		(void)response_sendv(r, iov, 1);
 		break;
@@ -636,7 +835,7 @@ response_write(struct response *r, const char *data, size_t len)
 			return 0;
 		}
 		response_start(r, false);
-		response_drain(r);
+		response_drain(r, COMPRESS_MORE);
 	}
 	if (len >= RESPONSE_CHUNK_MIN && r->len == 0) {
 		/* Large piece: send it without copying. */
@@ -645,13 +844,13 @@ response_write(struct response *r, const char *data, size_t len)
 
 		r->buf = (char *)data;
 		r->len = len;
-		response_drain(r);
+		response_drain(r, COMPRESS_MORE);
 		r->buf = (char *)saved;
 		r->cap = saved_cap;
 	} else {
 		response_append(&r->buf, &r->len, &r->cap, data, len);
 		if (r->len >= RESPONSE_CHUNK_MIN)
-			response_drain(r);
+			response_drain(r, COMPRESS_MORE);
 	}
 	return r->broken ? -1 : 0;
 }
@@ -665,7 +864,7 @@ response_flush(struct response *r)
 		return;		/* nothing to stream; the head goes at the end */
 	if (r->mode == RESPONSE_BUFFERING)
 		response_start(r, false);
-	response_drain(r);
+	response_drain(r, COMPRESS_FLUSH);
 }
 
 void
@@ -681,7 +880,7 @@ response_finish(struct response *r)
 	if (r->mode == RESPONSE_BUFFERING)
 		response_start(r, true);
 	else {
-		response_drain(r);
+		response_drain(r, COMPRESS_END);
 		if (r->framing == RESPONSE_CHUNKED) {
 			struct iovec iov = { "0\r\n\r\n", 5 };
 
@@ -718,6 +917,7 @@ response_fail(struct response *r, int status)
 	r->script_length = -1;
 	r->script_close = false;
 	r->has_date = r->has_server = false;
+	r->type_ok = r->encoded = false;
 	response_set_status(r, status);
 	response_add_header(r, "Content-Type: text/html; charset=UTF-8", 38);
 	response_add_header(r, "Cache-Control: no-store", 23);

@@ -13,6 +13,12 @@
  * request.c hands to the supervisor once the answer is complete: the
  * worker's time is the time to make an answer, not the time a client
  * takes to read it.
+ *
+ * An answer of one of compression.types goes out gzip- or br-encoded
+ * when the client asks for it (response_compress()): whole when it was
+ * held back whole, else streamed through the encoder; the script's own
+ * Content-Encoding (zlib.output_compression, MediaWiki's own gzip) is
+ * never encoded again.
  */
 #ifndef MW_RESPONSE_H
 #define MW_RESPONSE_H
@@ -21,7 +27,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compress.h"
 #include "spool.h"
+
+struct config;
 
 #define RESPONSE_BUF_MAX	(256 * 1024)	/* held back before streaming */
 #define RESPONSE_CHUNK_MIN	(16 * 1024)	/* streamed writes coalesce to this */
@@ -68,11 +77,25 @@ struct response {
 	uint64_t	 spool_max;	/* rest kept in memory up to this */
 	bool		 broken;	/* client write failed or timed out */
 	bool		 truncated;	/* streaming ended without a proper end */
+
+	/* content coding (response_compress) */
+	const struct config *zcfg;	/* compression settings; NULL: never */
+	enum compress_coding want;	/* what the client accepts best */
+	bool		 type_ok;	/* Content-Type is in compression.types */
+	bool		 encoded;	/* the script set a Content-Encoding */
+	enum compress_coding coding;	/* applied to this answer */
+	struct compress	 z;		/* encoder of a streamed answer */
+	struct compress_buf zout;	/* its output, before framing */
 };
 
 void	response_init(struct response *r, int fd, uint32_t req_flags,
 	    int http_minor, _Atomic uint64_t *bytes_out);
 void	response_free(struct response *r);
+/* Compress the answer when it qualifies (type, size, status) with
+ * coding, chosen from the request's Accept-Encoding (compress_choose());
+ * cfg must outlive the response. */
+void	response_compress(struct response *r, const struct config *cfg,
+	    enum compress_coding coding);
 /* What the client does not take at once goes to a spool (see above)
  * instead of being waited for; without this call, writes wait. */
 void	response_spool_to(struct response *r, const char *dir,

@@ -3,25 +3,53 @@
 
 Usage: check.py HOST:PORT WORKLOADS.tsv STATIC_FILE SITENAME HELLO_BODY
 
-Fetches each workload's URL once and prints one line per workload:
-"NAME<TAB>ok" or "NAME<TAB>FAIL: why".  A fast wrong answer (an error
+Fetches each workload's URL once (with its request header, if the line
+has one) and prints one line per workload: "NAME<TAB>ok" or
+"NAME<TAB>FAIL: why", then on stderr the size and coding of each answer
+that came compressed.  A compressed answer is decoded (gzip by Python,
+br by the brotli command) and checked as the workload without "_gz".  A fast wrong answer (an error
 page, a 503 from an empty pool, a truncated body) must not be timed, so
 bench/run times only the rows that print ok.
 """
+import gzip
 import http.client
 import json
+import subprocess
 import sys
 
 
-def fetch(hostport, path):
+def fetch(hostport, path, header):
     host, port = hostport.rsplit(":", 1)
+    headers = {"Accept-Encoding": "identity"}
+    if header:
+        k, _, v = header.partition(":")
+        headers[k.strip()] = v.strip()
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     try:
-        conn.request("GET", path, headers={"Accept-Encoding": "identity"})
+        conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
-        return resp.status, resp.getheader("Content-Type") or "", resp.read()
+        return (resp.status, resp.getheader("Content-Type") or "",
+                resp.getheader("Content-Encoding") or "", resp.read())
     finally:
         conn.close()
+
+
+def decode(coding, body):
+    """The body without its Content-Encoding (ValueError if it fails)."""
+    if coding == "gzip":
+        try:
+            return gzip.decompress(body)
+        except OSError as e:
+            raise ValueError("not gzip: %s" % e)
+    if coding == "br":
+        p = subprocess.run(["brotli", "-d", "-c"], input=body,
+                           capture_output=True)
+        if p.returncode != 0:
+            raise ValueError("not brotli: %s" % p.stderr.decode().strip())
+        return p.stdout
+    if coding:
+        raise ValueError("unknown Content-Encoding %r" % coding)
+    return body
 
 
 def check_body(name, ctype, body, static_bytes, sitename, hello):
@@ -104,17 +132,27 @@ def main():
     for line in open(wl_file):
         if not line.strip() or line.startswith("#"):
             continue
-        name, path = line.rstrip("\n").split("\t")
+        name, path, header = (line.rstrip("\n").split("\t") + [""])[:3]
         try:
-            status, ctype, body = fetch(hostport, path)
+            status, ctype, coding, body = fetch(hostport, path, header)
         except (OSError, http.client.HTTPException) as e:
             print("%s\tFAIL: %s" % (name, e))
             continue
+        if coding:
+            sys.stderr.write("%s\t%d bytes %s\n" % (name, len(body), coding))
+            try:
+                body = decode(coding, body)
+            except ValueError as e:
+                print("%s\tFAIL: %s" % (name, e))
+                continue
+        elif header:
+            sys.stderr.write("%s\t%d bytes identity\n" % (name, len(body)))
         if status != 200:
             print("%s\tFAIL: HTTP %d (%s)" % (name, status, " ".join(
                 body[:200].decode("utf-8", "replace").split())[:80]))
             continue
-        why = check_body(name, ctype, body, static_bytes, sitename, hello)
+        base = name[:-3] if name.endswith("_gz") else name
+        why = check_body(base, ctype, body, static_bytes, sitename, hello)
         why = None if why is None else " ".join(why.split())
         print("%s\t%s" % (name, "ok" if why is None else "FAIL: " + why))
         sys.stdout.flush()

@@ -13,9 +13,9 @@ and memory.
 import json
 import sys
 
-ORDER = ["main_page", "article_heavy", "api_siteinfo", "api_recentchanges",
-         "api_allmessages", "load_startup", "static_file", "static_asset",
-         "hello_php",
+ORDER = ["main_page", "main_page_gz", "article_heavy", "api_siteinfo",
+         "api_recentchanges", "api_allmessages", "load_startup",
+         "load_startup_gz", "static_file", "static_asset", "hello_php",
          "bootstrap_only"]
 
 
@@ -49,7 +49,12 @@ def read_rows(path):
                        p50_ms=round(w["p50_us"] / 1000.0, 2),
                        p99_ms=round(w["p99_us"] / 1000.0, 2),
                        errors=w["status_errors"] + w["socket_errors"],
-                       requests=w["requests"])
+                       requests=w["requests"],
+                       cpu_ms=(round(w["cpu_ticks"] * 1000.0 / w["clk_tck"]
+                                     / w["requests"], 3)
+                               if w.get("clk_tck") and w["requests"] else None),
+                       bytes_per=(round(w["bytes"] / w["requests"])
+                                  if w["requests"] else None))
         else:
             row.update(rps=None, p50_ms=None, p99_ms=None, errors=None,
                        na=result.replace("n/a: ", "", 1))
@@ -187,6 +192,24 @@ def table(meta, rows, boot, share):
                        "mwsup x%s" % (b["name"], b["fpm_p50_ms"], 100 * b["share"],
                                       fmt(b["without_bootstrap"], ".2f", 0).strip(),
                                       fmt(b["mwsup"], ".2f", 0).strip()))
+    cpu = [(name, conc, st.get("mwsup", {}), st.get("fpm", {}))
+           for (name, conc), st in sorted(by.items(), key=lambda kv: (
+               ORDER.index(kv[0][0]) if kv[0][0] in ORDER else 99, kv[0][1]))]
+    if any(m.get("cpu_ms") is not None for _, _, m, _ in cpu):
+        out.append("")
+        out.append("CPU per answer (user + system of all the stack's processes: "
+                   "mwsup and its workers; nginx and php-fpm), ms, and bytes "
+                   "per answer as wrk read them (head included):")
+        for name, conc, m, f in cpu:
+            out.append("  %-17s c=%-3d mwsup %s ms %s B   fpm %s ms %s B   x%s" % (
+                name, conc, fmt(m.get("cpu_ms"), ".2f", 6),
+                fmt(m.get("bytes_per"), "d", 7), fmt(f.get("cpu_ms"), ".2f", 6),
+                fmt(f.get("bytes_per"), "d", 7),
+                fmt(ratio(m.get("cpu_ms"), f.get("cpu_ms")), ".2f", 0).strip()))
+    sizes = [l for l in meta.get("sizes", "").split(";") if l]
+    if sizes:
+        out.append("")
+        out.append("compressed rows, as the check received them: " + "; ".join(sizes))
     for n in notes:
         out.append(n)
     for stack in ("mwsup", "fpm"):
@@ -236,7 +259,8 @@ def main():
                                 for b in share],
             "rows": [{k: r.get(k) for k in
                       ("name", "concurrency", "stack", "rps", "p50_ms",
-                       "p99_ms", "errors", "rss_kb", "na") if k != "na"
+                       "p99_ms", "errors", "rss_kb", "cpu_ms", "bytes_per",
+                       "na") if k != "na"
                       or r.get("na")} for r in rows],
         }
         with open(sys.argv[2], "w") as f:
