@@ -136,13 +136,20 @@ if ($hpid == 0) {
 	exec('ip', 'netns', 'exec', "$N-lb", 'haproxy', '-db', '-f', "$dir/haproxy.cfg") or POSIX::_exit(127);
 }
 push @daemons, $hpid;
-sub hap_states {	# server name => "UP" / "DOWN" / ...
+sub hap_stat {		# server name => its "show stat" fields
 	my $s = IO::Socket::UNIX->new(Peer => "$dir/hap.stat", Type => SOCK_STREAM) or return {};
 	print $s "show stat\n";
 	my %st;
-	while (<$s>) { my @f = split /,/; $st{$f[1]} = $f[17] if $f[0] eq 'mwsup' && $f[1] =~ /^app/ }
+	while (<$s>) { my @f = split /,/; $st{$f[1]} = \@f if $f[0] eq 'mwsup' && $f[1] =~ /^app/ }
 	return \%st;
 }
+sub hap_states {	# server name => "UP" / "DOWN" / ...
+	my $st = hap_stat();
+	return { map { $_ => $st->{$_}[17] } keys %$st };
+}
+# What HAProxy had to make up for on a server: connection errors, response
+# errors, retries, redispatches.
+sub hap_trouble { my $f = hap_stat()->{$_[0]} or return -1; $f->[13] + $f->[14] + $f->[15] + $f->[16] }
 my $both_up = sub { my $st = hap_states(); ($st->{app1} // '') eq 'UP' && ($st->{app2} // '') eq 'UP' };
 ok(wait_until($both_up, 20), 'HAProxy sees both hosts UP through /healthz (PROXY v2 checks)')
     or diag(read_file("$dir/haproxy.log"));
@@ -233,6 +240,7 @@ sub load_end {
 }
 sub show { my ($n) = @_; join(', ', map { "$_: $n->{$_}" } sort keys %$n) }
 
+my $trouble0 = hap_trouble('app1');
 my $t0 = time();
 my $load = load_start('stop');
 sleep(1);
@@ -244,6 +252,8 @@ is(MwTest::_wstat($?), 'exit 0', 'host A stops and exits 0');
 $srv{a}{stopped} = 1;
 my $n = load_end('stop', $load);
 is($n->{200} // 0, 200, 'SIGTERM of host A under load: all 200 requests answered 200') or diag(show($n));
+is(hap_trouble('app1') - $trouble0, 0,
+    'none needed a retry: HAProxy saw the drain before host A closed its listener');
 
 start_host('a');
 ok(wait_until($both_up, 20), 'host A started again is UP in HAProxy');
