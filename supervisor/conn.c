@@ -109,6 +109,19 @@ conn_need_worker(void)
 	return n;
 }
 
+void
+conn_close_idle(void)
+{
+	struct conn *c, *next;
+
+	for (c = LIST_FIRST(&conn_all); c; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c->state == CONN_HEAD && !c->parsing &&
+		    c->in_off >= c->in_len && c->requests > 0)
+			conn_close(c);
+	}
+}
+
 /* --- request storage ------------------------------------------------ */
 
 /* Append n bytes to a growing buffer (capacity doubles, from first). */

@@ -570,8 +570,10 @@ main(int argc, char **argv)
 		main_notify_tick();
 		accesslog_flush();
 		if (sup.draining && !sup.stopping &&
-		    loop_now_ms() >= main_drain_end)
+		    loop_now_ms() >= main_drain_end) {
 			main_begin_stop();
+			conn_close_idle();
+		}
 		if (sup.stopping) {
 			if (conn_need_worker() == 0)
 				pool_quit_all();

@@ -250,6 +250,7 @@ my $down = wait_until(sub { (hap_states()->{app1} // '') =~ /DOWN|MAINT/ }, 10);
 ok($down, sprintf('HAProxy takes host A out %.1f s into its drain', time() - $t0 - 1));
 waitpid($srv{a}{pid}, 0);
 is(MwTest::_wstat($?), 'exit 0', 'host A stops and exits 0');
+diag(sprintf('host A exited %.1f s after SIGTERM (timeouts.drain: 3)', time() - $t0 - 1));
 $srv{a}{stopped} = 1;
 my $n = load_end('stop', $load);
 is($n->{200} // 0, 200, 'SIGTERM of host A under load: all 200 requests answered 200') or diag(show($n));

@@ -4,7 +4,8 @@
 # worker can start" when every worker dies at start; from SIGTERM on, 503
 # "draining" while timeouts.drain lasts, during which new connections are
 # still taken and served (each closed after its answer) and a request in
-# flight ends whole; then the listener closes and mwsup exits 0.  Without
+# flight ends whole; then the listener closes, connections idle between
+# requests are closed, and mwsup exits 0.  Without
 # timeouts.drain the listener closes at once, as before.
 use strict;
 use warnings;
@@ -17,7 +18,8 @@ use MwTest;
 
 my $dir = test_dir();
 my $w = wiki('pool.workers' => 2, 'status.health' => '/healthz',
-    'timeouts.drain' => 3, 'timeouts.shutdown' => 30);
+    'timeouts.drain' => 3, 'timeouts.shutdown' => 30,
+    'timeouts.keepalive' => 30);
 append_settings($w, <<'EOF2');
 $wgHooks['ApiBeforeMain'][] = static function () {
 	if ( isset( $_GET['mwsup_test_sleep'] ) ) {
@@ -62,6 +64,7 @@ is(http(GET => '/healthzz')->{status}, 404, 'only the exact path answers');
 
 # A keep-alive connection opened before the stop, a request in flight.
 my $ka = raw_begin($srv->{port}, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+my $idle = raw_begin($srv->{port}, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
 sleep(0.3);
 my $busy = raw_begin($srv->{port}, "GET $API&mwsup_test_sleep=4 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
 sleep(0.5);
@@ -82,6 +85,10 @@ ok(wait_until(sub { !defined raw($srv->{port}, "GET /healthz HTTP/1.0\r\n\r\n", 
     'after the drain the listener is closed');
 my $took = time() - $t0;
 cmp_ok($took, '>=', 2.5, sprintf('not before timeouts.drain (%.1f s)', $took));
+my $left = raw_end($idle, timeout => 20);
+my $idle_took = time() - $t0;
+like($left, qr{\AHTTP/1\.1 200 .*ready\n\z}s, 'a connection kept alive and idle since before the stop got its one answer');
+cmp_ok($idle_took, '<', 10, sprintf('and is closed when the drain ends (%.1f s), not after timeouts.keepalive (30 s)', $idle_took));
 my $out = raw_end($busy, timeout => 30);
 like($out, qr{\AHTTP/1\.1 200 .*"sitename"}s, 'the request in flight ends with a whole 200');
 is(MwTest::_wstat(waitpid($srv->{pid}, 0) && $?), 'exit 0', 'mwsup exits 0');
