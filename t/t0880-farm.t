@@ -11,7 +11,8 @@
 # under load (4 clients, 200 requests) fails none (timeouts.drain and
 # /healthz take it out first); a rolling SIGHUP of both hosts under load
 # fails none; a SIGKILL of one host under load fails none once HAProxy has
-# retried what the host held.  Needs root (namespaces); skipped, saying why, without them.
+# retried what the host held; after a restart of MariaDB, edits through
+# HAProxy succeed and both hosts read them.  Needs root (namespaces); skipped, saying why, without them.
 use strict;
 use warnings;
 use FindBin;
@@ -268,6 +269,21 @@ for my $h (qw(a b)) {
 }
 $n = load_end('reload', $load);
 is($n->{200} // 0, 200, 'a rolling SIGHUP of both hosts under load: all 200 answered 200') or diag(show($n));
+
+# A restart of MariaDB: the workers' kept connections are gone; the next
+# edit and read through HAProxy reach the new server.
+mariadb_stop($db);
+mariadb_start($db);
+for my $i (1 .. 2) {
+	($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens', _opt => via('lb'));
+	($j) = MwTest::api($jar, POST => action => 'edit', title => 'Farm_page', text => "$text after $i",
+	    token => $j->{query}{tokens}{csrftoken} // '', _opt => via('lb'));
+	is($j->{edit}{result}, 'Success', "after a MariaDB restart: edit $i through HAProxy");
+}
+for my $h (qw(a b)) {
+	is(http(GET => '/index.php?title=Farm_page&action=raw', undef, undef, via($h))->{body},
+	    "$text after 2", "host $h reads it");
+}
 
 # SIGKILL of a host under load: what it held is lost to it, and HAProxy
 # sends those requests (GETs) again, to the other host.
