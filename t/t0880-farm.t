@@ -12,13 +12,15 @@
 # /healthz take it out first); a rolling SIGHUP of both hosts under load
 # fails none; a SIGKILL of one host under load fails none once HAProxy has
 # retried what the host held; after a restart of MariaDB, edits through
-# HAProxy succeed and both hosts read them.  Needs root (namespaces); skipped, saying why, without them.
+# HAProxy succeed and both hosts read them; after a restart of Redis a
+# new login holds on both and new jobs run once each.  Needs root (namespaces); skipped, saying why, without them.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::UNIX;
 use JSON::PP;
+use File::Basename qw(dirname);
 use POSIX qw(:sys_wait_h);
 use Socket qw(SOCK_STREAM);
 use Test::More;
@@ -157,16 +159,22 @@ ok(wait_until($both_up, 20), 'HAProxy sees both hosts UP through /healthz (PROXY
     or diag(read_file("$dir/haproxy.log"));
 
 # --- a login through HAProxy holds on both hosts ---------------------------
-my $jar = cookie_jar();
-my ($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens', type => 'login', _opt => via('lb'));
-($j) = MwTest::api($jar, POST => action => 'clientlogin', username => $w->{admin_user},
-    password => $w->{admin_pass}, logintoken => $j->{query}{tokens}{logintoken} // '',
-    loginreturnurl => 'http://lb/', _opt => via('lb'));
-is($j->{clientlogin}{status}, 'PASS', 'clientlogin through HAProxy');
-for my $h (qw(a b)) {
-	($j) = MwTest::api($jar, GET => action => 'query', meta => 'userinfo', _opt => via($h));
-	is($j->{query}{userinfo}{name}, $w->{admin_user}, "the session is the admin's on host $h");
+sub login {
+	my ($what) = @_;
+	my $jar = cookie_jar();
+	my ($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens', type => 'login', _opt => via('lb'));
+	($j) = MwTest::api($jar, POST => action => 'clientlogin', username => $w->{admin_user},
+	    password => $w->{admin_pass}, logintoken => $j->{query}{tokens}{logintoken} // '',
+	    loginreturnurl => 'http://lb/', _opt => via('lb'));
+	is($j->{clientlogin}{status}, 'PASS', "${what}clientlogin through HAProxy");
+	for my $h (qw(a b)) {
+		($j) = MwTest::api($jar, GET => action => 'query', meta => 'userinfo', _opt => via($h));
+		is($j->{query}{userinfo}{name}, $w->{admin_user}, "${what}the session is the admin's on host $h");
+	}
+	return $jar;
 }
+my $jar = login('');
+my $j;
 
 # --- an edit through A is read through B at once ---------------------------
 ($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens', _opt => via('a'));
@@ -187,7 +195,8 @@ require_once '/usr/share/mediawiki/maintenance/Maintenance.php';
 class MwsupFarmQueue extends Maintenance {
 	public function execute() {
 		$jqg = MediaWiki\MediaWikiServices::getInstance()->getJobQueueGroup();
-		for ( $i = 1; $i <= 12; $i++ )
+		$from = (int)getenv( 'FARM_FROM' );
+		for ( $i = $from; $i < $from + 12; $i++ )
 			$jqg->push( new MwsupFarmMarkJob( [ 'name' => "job$i" ] ) );
 	}
 }
@@ -195,7 +204,7 @@ $maintClass = MwsupFarmQueue::class;
 require_once RUN_MAINTENANCE_IF_MAIN;
 PHP
 chmod 0644, $f;
-my ($rc, $out, $err) = wiki_php($w, $f);
+my ($rc, $out, $err) = wiki_php($w, $f);	# FARM_FROM unset: job0 .. job11
 is($rc, 0, 'twelve jobs queued in Redis') or diag("$out$err");
 my $lines = sub { -e "$marks/jobs.log" ? [ split /\n/, read_file("$marks/jobs.log") ] : [] };
 wait_until(sub { @{ $lines->() } >= 12 }, 20);
@@ -284,6 +293,23 @@ for my $h (qw(a b)) {
 	is(http(GET => '/index.php?title=Farm_page&action=raw', undef, undef, via($h))->{body},
 	    "$text after 2", "host $h reads it");
 }
+
+# A restart of Redis (nothing saved): the sessions are gone, a new login
+# holds on both hosts again, and new jobs run once each.
+MwTest::_stop_daemon($redis->{daemon});
+$redis->{daemon} = MwTest::_daemon('redis-server', $redis->{log}, sub { MwTest::_socket_answers($redis->{socket}) },
+    'redis-server', '--port', '0', '--unixsocket', $redis->{socket}, '--unixsocketperm', '777',
+    '--save', '', '--appendonly', 'no', '--dir', dirname($redis->{socket}));
+login('after a Redis restart: ');
+($rc, $out, $err) = run_cmd('runuser', '-u', 'www-data', '--', 'env', "MW_CONFIG_FILE=$w->{settings}",
+    'FARM_FROM=100', 'php', $f);
+is($rc, 0, 'after a Redis restart: twelve more jobs queued') or diag("$out$err");
+wait_until(sub { @{ $lines->() } >= 24 }, 20);
+sleep(2);
+%seen = ();
+$seen{(split / /)[0]}++ for @{ $lines->() };
+is(scalar(grep { /^job1\d\d$/ } keys %seen), 12, 'all twelve ran');
+is(scalar(grep { $seen{$_} != 1 } keys %seen), 0, 'each exactly once');
 
 # SIGKILL of a host under load: what it held is lost to it, and HAProxy
 # sends those requests (GETs) again, to the other host.

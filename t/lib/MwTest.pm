@@ -240,7 +240,8 @@ sub sql {
 }
 
 # redis_start(): a redis-server of this test on the unix socket $r->{socket}
-# (no TCP port, nothing saved to disk).  Returns {socket, pid, log}.
+# (no TCP port, nothing saved to disk).  Returns {socket, pid, log, daemon}
+# (for _stop_daemon).
 my $NREDIS = 0;
 sub redis_start {
 	my $dir = test_dir() . '/redis' . ($NREDIS++ || '');
@@ -250,7 +251,7 @@ sub redis_start {
 	my $d = _daemon('redis-server', "$dir/redis.log", sub { _socket_answers($sock) },
 	    'redis-server', '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '777',
 	    '--save', '', '--appendonly', 'no', '--dir', $dir);
-	return { socket => $sock, pid => $d->{pid}, log => $d->{log} };
+	return { socket => $sock, pid => $d->{pid}, log => $d->{log}, daemon => $d };
 }
 
 # memcached_start(): a memcached of this test on the unix socket $m->{socket}.
