@@ -1162,7 +1162,7 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 }
 
 /*
- * What warm workers keep by default (etc/mw.yaml lists the same, and
+ * What warm workers keep by default (mwsup --dump prints it, and
  * worker/README.md says why each is safe): services made from the site's
  * configuration only, holding no user, request or database connection
  * (LanguageConverterFactory's converters, which do, are emptied after
