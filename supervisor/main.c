@@ -483,7 +483,7 @@ main(int argc, char **argv)
 		int rc = config_dump(cfg, stdout) == 0 ? 0 : 1;
 
 		if (rc != 0)
-			log_err("%s: cannot write the configuration",
+			log_err("--dump: cannot write %s to standard output",
 			    main_config_path);
 		config_free(cfg);
 		free(cfg);
