@@ -8,6 +8,7 @@
  * mapping is walked by config_each_pair.  The first error stops the parse.
  */
 #include "config.h"
+#include "config_schema.h"
 #include "log.h"
 #include "yamltree.h"
 
@@ -35,34 +36,12 @@
 /* Longest value text quoted back in an error message. */
 #define CONFIG_QUOTE_MAX	60
 
-#define KB	1024ULL
-#define MB	(1024ULL * KB)
-#define GB	(1024ULL * MB)
-#define TB	(1024ULL * GB)
-
 struct config_walk {
 	struct config		*cfg;
 	const char		*name;		/* file name for messages */
 	const char		*section;	/* "pool", or NULL at top level */
 	char			 path[400];	/* "pool.workers", for messages */
 	int			 ndefault_ini;	/* leading ini[] entries that are defaults */
-};
-
-struct config_key;
-typedef int config_setter(struct config_walk *, const struct config_key *,
-    const struct yamltree_node *, const struct yamltree_node *);
-
-/* How a number is written and where it is stored. */
-enum config_num { CONFIG_NUM_INT, CONFIG_NUM_U64, CONFIG_NUM_SIZE,
-		  CONFIG_NUM_RSS, CONFIG_NUM_MS };
-
-struct config_key {
-	const char		*name;
-	config_setter		*set;
-	size_t			 off;		/* field in struct config */
-	enum config_num		 num;
-	uint64_t		 min, max;	/* range, in the unit written */
-	const struct config_key	*sub;		/* keys of a section */
 };
 
 static int config_fail(struct config_walk *, const struct yamltree_node *,
@@ -155,7 +134,7 @@ config_got(const struct yamltree_node *v, char *buf, size_t size)
 	}
 }
 
-static const char *
+const char *
 config_size_text(uint64_t v, char *buf, size_t size)
 {
 	if (v != 0 && v % TB == 0)
@@ -314,7 +293,7 @@ config_prefix_problem(const char *s)
 
 /* ---- value setters, one per kind of key ---- */
 
-static int
+int
 config_set_number(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -374,7 +353,7 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 	return -1;
 }
 
-static int
+int
 config_set_abspath(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -391,7 +370,7 @@ config_set_abspath(struct config_walk *w, const struct config_key *k,
 }
 
 /* Same, but null ("worker:" or "worker: ~") leaves the default. */
-static int
+int
 config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -406,7 +385,7 @@ config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
 }
 
 /* log.access: "off" (or null), "stderr", or an absolute file path. */
-static int
+int
 config_set_log_target(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -429,7 +408,7 @@ config_set_log_target(struct config_walk *w, const struct config_key *k,
 }
 
 /* user, group, server_name: a plain word; null means unset. */
-static int
+int
 config_set_name_opt(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -455,7 +434,7 @@ config_set_name_opt(struct config_walk *w, const struct config_key *k,
 }
 
 /* mediawiki.short_urls: a URL prefix, normalised to end in '/'. */
-static int
+int
 config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -486,7 +465,7 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-static int
+int
 config_set_dispatch(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -510,7 +489,7 @@ config_set_dispatch(struct config_walk *w, const struct config_key *k,
 }
 
 /* mediawiki.symlinks, static.symlinks: refuse, inside, owner or follow. */
-static int
+int
 config_set_symlinks(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -536,7 +515,7 @@ config_set_symlinks(struct config_walk *w, const struct config_key *k,
 }
 
 /* unix_socket.mode: permission bits in octal, like chmod's "0660". */
-static int
+int
 config_set_mode(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -563,7 +542,7 @@ bad:
 }
 
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
-static int
+int
 config_set_bool(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -728,7 +707,7 @@ config_listen_entry(struct config_walk *w, const struct yamltree_node *e,
 	return 0;
 }
 
-static int
+int
 config_set_listen(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -922,7 +901,7 @@ config_php_pair(struct config_walk *w, const struct yamltree_node *name,
 }
 
 /* php: name -> scalar. */
-static int
+int
 config_set_php(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -936,7 +915,7 @@ config_set_php(struct config_walk *w, const struct config_key *k,
  * sent as it is written; "" or null sends none.  Printable ASCII only, so it
  * cannot end the header line or start another.
  */
-static int
+int
 config_set_cache_control(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1044,7 +1023,7 @@ config_set_types(struct config_walk *w, const struct yamltree_node *key,
 	    config_type_pair, NULL);
 }
 
-static int
+int
 config_set_static_types(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1053,7 +1032,7 @@ config_set_static_types(struct config_walk *w, const struct config_key *k,
 }
 
 /* The keys of static that are settings, not URL prefixes. */
-static const struct config_key config_static_keys[] = {
+const struct config_key config_static_keys[] = {
 	{ "symlinks", config_set_symlinks,
 	    offsetof(struct config, static_symlinks), 0, 0, 0, NULL },
 	{ "cache_control", config_set_cache_control,
@@ -1151,7 +1130,7 @@ config_static_pair(struct config_walk *w, const struct yamltree_node *pre,
 }
 
 /* static: URL prefix -> absolute directory, and the settings above. */
-static int
+int
 config_set_static(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1238,7 +1217,7 @@ config_set_names(struct config_walk *w, const struct yamltree_node *key,
 	return 0;
 }
 
-static int
+int
 config_set_exclude(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1248,7 +1227,7 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 }
 
 /* snapshot.reset: service names ("core": all of core's); no spaces. */
-static int
+int
 config_set_reset(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1340,7 +1319,7 @@ bad:
 	return 0;
 }
 
-static int
+int
 config_set_allow(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1349,7 +1328,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 	    &w->cfg->nstatus_allow);
 }
 
-static int
+int
 config_set_trusted(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1360,7 +1339,7 @@ config_set_trusted(struct config_walk *w, const struct config_key *k,
 
 /* proxy.header, proxy.proto_header: a header field name (null: none,
  * where allowed). */
-static int
+int
 config_set_header_name(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1411,7 +1390,7 @@ config_job_name(struct config_walk *w, const struct yamltree_node *e,
 }
 
 /* jobs.groups[].types: the job types of a group. */
-static int
+int
 config_set_job_types(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1441,7 +1420,7 @@ config_set_job_types(struct config_walk *w, const struct config_key *k,
 }
 
 #define G(field)	offsetof(struct config_job_group, field)
-static const struct config_key config_job_group_keys[] = {
+const struct config_key config_job_group_keys[] = {
 	{ "name",	config_set_name_opt,	G(name), 0, 0, 0, NULL },
 	{ "types",	config_set_job_types,	G(types), 0, 0, 0, NULL },
 	{ "max_jobs",	config_set_number,	G(max_jobs),
@@ -1478,7 +1457,7 @@ config_job_type_node(const struct yamltree_node *seq, size_t i, const char *t)
 }
 
 /* jobs.groups: a sequence of {name, types, max_jobs, max_time, workers}. */
-static int
+int
 config_set_job_groups(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1595,7 +1574,7 @@ config_site_taken(const struct config *cfg, int n, int nalias, const char *h)
 }
 
 /* sites.NAME.aliases: host names or "*.suffix" wildcards. */
-static int
+int
 config_set_site_aliases(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1660,7 +1639,7 @@ config_site_static_pair(struct config_walk *w, const struct yamltree_node *pre,
 	    &site->nstatics, w->section);
 }
 
-static int
+int
 config_set_site_static(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1680,7 +1659,7 @@ config_set_site_static(struct config_walk *w, const struct config_key *k,
 }
 
 #define S(field)	offsetof(struct config_site, field)
-static const struct config_key config_site_keys[] = {
+const struct config_key config_site_keys[] = {
 	{ "settings",	config_set_abspath,	S(settings), 0, 0, 0, NULL },
 	{ "aliases",	config_set_site_aliases, S(aliases), 0, 0, 0, NULL },
 	{ "workers",	config_set_number,	S(workers),
@@ -1767,7 +1746,7 @@ config_site_pair(struct config_walk *w, const struct yamltree_node *name,
 	return 0;
 }
 
-static int
+int
 config_set_sites(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1809,7 +1788,7 @@ config_lookup(const struct yamltree_node *root, const char *a, const char *b)
 
 /* The keys of the one wiki of a file without sites, which a farm must not
  * have, and why. */
-static const char *const config_one_wiki[][3] = {
+const char *const config_one_wiki[][3] = {
 	{ "mediawiki", "settings", "each site names its own" },
 	{ "mediawiki", "server_name", "each site's is its name" },
 	{ "jobs", "sqlite", "each site's job slices poll its own queue" },
@@ -1851,7 +1830,7 @@ config_finish(struct config_walk *w, const struct yamltree_node *root)
 }
 
 /* compression.gzip, compression.brotli: a level, or "off" (0). */
-static int
+int
 config_set_level(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1879,7 +1858,7 @@ config_set_level(struct config_walk *w, const struct config_key *k,
 
 /* compression.types: media types ("text/html") or wildcards ("text/" "*"),
  * replace the default list. */
-static int
+int
 config_set_compress_types(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1919,11 +1898,10 @@ static const char *const config_default_compress_types[] = {
 };
 
 static const struct config_key config_compression_keys[];
-static int config_set_section(struct config_walk *, const struct config_key *,
-    const struct yamltree_node *, const struct yamltree_node *);
+
 
 /* compression: a mapping, or "off" for no compression at all. */
-static int
+int
 config_set_compression(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -2041,7 +2019,7 @@ config_errpage_pair(struct config_walk *w, const struct yamltree_node *key,
 	return 0;
 }
 
-static int
+int
 config_set_errpages(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -2071,7 +2049,7 @@ static const struct config_key config_unix_socket_keys[] = {
 };
 
 /* log.slow: seconds, or off (the default). */
-static int
+int
 config_set_slow(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -2128,7 +2106,7 @@ static const struct config_key config_compression_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
-static const struct config_key config_top_keys[] = {
+const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
 	{ "unix_socket", config_set_section,	0, 0, 0, 0, config_unix_socket_keys },
 	{ "mediawiki",	config_set_section,	0, 0, 0, 0, config_mediawiki_keys },
@@ -2182,7 +2160,7 @@ config_walk_map(struct config_walk *w, const struct config_key *keys,
 	return config_each_pair(w, map, w->section, config_key_pair, keys);
 }
 
-static int
+int
 config_set_section(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -2480,625 +2458,3 @@ config_free(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-/* ---- the effective configuration, as mw.yaml (mwsup --dump) ---- */
-
-/*
- * The dump walks the same key tables the parser does, each key printed by
- * the printer of its setter (config_dumpers below), so a key added to a
- * table shows in the dump or makes it fail: there is no list of keys of
- * its own to forget.  What it prints parses back to the same config.
- */
-typedef int config_dumper(FILE *, const struct config *,
-    const struct config_key *, const void *, int);
-
-static int config_dump_keys(FILE *, const struct config *,
-    const struct config_key *, const void *, const char *, int, int);
-
-/* Written plain when YAML reads it back as the same text, else quoted. */
-static void
-config_dump_text(FILE *f, const char *s)
-{
-	static const char *const special[] = { "~", "null", "Null", "NULL",
-	    "true", "True", "TRUE", "false", "False", "FALSE", "off", NULL };
-	size_t len = s ? strlen(s) : 0;
-	int plain = len > 0 && (isalnum((unsigned char)s[0]) || s[0] == '/' ||
-	    s[0] == '_' || s[0] == '.') && s[len - 1] != ':' &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_./+=@:-") == len;
-
-	if (s == NULL) {
-		fputs("~", f);
-		return;
-	}
-	for (int i = 0; plain && special[i]; i++)
-		if (strcmp(s, special[i]) == 0)
-			plain = 0;
-	if (plain) {
-		fputs(s, f);
-		return;
-	}
-	fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '\'')
-			fputc('\'', f);
-		fputc(*s, f);
-	}
-	fputc('\'', f);
-}
-
-/* "  name:" at depth d; a value follows on the line or below it. */
-static void
-config_dump_key(FILE *f, int d, const char *name)
-{
-	fprintf(f, "%*s", 2 * d, "");
-	config_dump_text(f, name);
-	fputc(':', f);
-}
-
-/* A sequence of names below key k ("[]" when empty). */
-static void
-config_dump_list(FILE *f, int d, char *const *v, int n)
-{
-	if (n == 0) {
-		fputs(" []\n", f);
-		return;
-	}
-	fputc('\n', f);
-	for (int i = 0; i < n; i++) {
-		fprintf(f, "%*s- ", 2 * d + 2, "");
-		config_dump_text(f, v[i]);
-		fputc('\n', f);
-	}
-}
-
-static const void *
-config_field(const void *base, const struct config_key *k)
-{
-	return (const char *)base + k->off;
-}
-
-static int
-config_dump_number(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	const void *p = config_field(base, k);
-	char buf[32];
-	uint64_t v;
-
-	(void)cfg;
-	switch (k->num) {
-	case CONFIG_NUM_U64:
-		v = *(const uint64_t *)p;
-		break;
-	case CONFIG_NUM_SIZE:
-		v = *(const size_t *)p;
-		break;
-	case CONFIG_NUM_RSS:
-		v = *(const uint64_t *)p * KB;
-		break;
-	default:
-		v = (uint64_t)*(const int *)p;
-		break;
-	}
-	/* 0 below the range: not set (a job group's limits) */
-	if (v == 0 && k->min > 0 && k->num != CONFIG_NUM_RSS)
-		return 0;
-	config_dump_key(f, d, k->name);
-	if (k->num == CONFIG_NUM_SIZE || k->num == CONFIG_NUM_RSS)
-		fprintf(f, " %s\n", config_size_text(v, buf, sizeof(buf)));
-	else if (k->num == CONFIG_NUM_MS && v % 1000 != 0) {
-		snprintf(buf, sizeof(buf), "%03llu",
-		    (unsigned long long)(v % 1000));
-		for (int i = 2; i > 0 && buf[i] == '0'; i--)
-			buf[i] = '\0';
-		fprintf(f, " %llu.%s\n", (unsigned long long)(v / 1000), buf);
-	}
-	else if (k->num == CONFIG_NUM_MS)
-		fprintf(f, " %llu\n", (unsigned long long)(v / 1000));
-	else
-		fprintf(f, " %llu\n", (unsigned long long)v);
-	return 0;
-}
-
-/* log.slow: off, or seconds. */
-static int
-config_dump_slow(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	if (*(const int *)config_field(base, k) != 0)
-		return config_dump_number(f, cfg, k, base, d);
-	config_dump_key(f, d, k->name);
-	fputs(" off\n", f);
-	return 0;
-}
-
-/* A string key; NULL is written null ("~"). */
-static int
-config_dump_string(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	const char *s = *(char *const *)config_field(base, k);
-
-	(void)cfg;
-	config_dump_key(f, d, k->name);
-	fputc(' ', f);
-	config_dump_text(f, s);
-	fputc('\n', f);
-	return 0;
-}
-
-/* log.access: off, stderr or a path. */
-static int
-config_dump_log_target(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	const char *s = *(char *const *)config_field(base, k);
-
-	(void)cfg;
-	config_dump_key(f, d, k->name);
-	fputc(' ', f);
-	if (s == NULL)
-		fputs("off", f);
-	else
-		config_dump_text(f, s);
-	fputc('\n', f);
-	return 0;
-}
-
-/* Cache-Control: none is "". */
-static int
-config_dump_cache_control(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	const char *s = *(char *const *)config_field(base, k);
-
-	(void)cfg;
-	config_dump_key(f, d, k->name);
-	fputc(' ', f);
-	config_dump_text(f, s ? s : "");
-	fputc('\n', f);
-	return 0;
-}
-
-static int
-config_dump_bool(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)cfg;
-	config_dump_key(f, d, k->name);
-	fprintf(f, " %s\n", *(const bool *)config_field(base, k) ?
-	    "true" : "false");
-	return 0;
-}
-
-static int
-config_dump_level(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	int v = *(const int *)config_field(base, k);
-
-	(void)cfg;
-	config_dump_key(f, d, k->name);
-	if (v == 0)
-		fputs(" off\n", f);
-	else
-		fprintf(f, " %d\n", v);
-	return 0;
-}
-
-static int
-config_dump_mode(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)cfg;
-	config_dump_key(f, d, k->name);
-	fprintf(f, " %04o\n", (unsigned)*(const int *)config_field(base, k));
-	return 0;
-}
-
-static int
-config_dump_dispatch(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)cfg;
-	config_dump_key(f, d, k->name);
-	fprintf(f, " %s\n", *(const enum dispatch_policy *)config_field(base,
-	    k) == DISPATCH_LONGEST_BUSY ? "longest-busy" : "queue");
-	return 0;
-}
-
-static int
-config_dump_symlinks(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	static const char *const names[] = {
-		[SYMLINKS_REFUSE] = "refuse", [SYMLINKS_INSIDE] = "inside",
-		[SYMLINKS_OWNER] = "owner", [SYMLINKS_FOLLOW] = "follow",
-	};
-	enum symlink_policy v =
-	    *(const enum symlink_policy *)config_field(base, k);
-
-	(void)cfg;
-	if ((unsigned)v >= sizeof(names) / sizeof(names[0]))
-		return -1;
-	config_dump_key(f, d, k->name);
-	fprintf(f, " %s\n", names[v]);
-	return 0;
-}
-
-static int
-config_dump_listen(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	fputc('\n', f);
-	for (int i = 0; i < cfg->nlisten; i++) {
-		fprintf(f, "%*s- ", 2 * d + 2, "");
-		if (cfg->listen_proxy[i])
-			fputs("address: ", f);
-		config_dump_text(f, cfg->listen[i]);
-		fputc('\n', f);
-		if (cfg->listen_proxy[i])
-			fprintf(f, "%*sproxy_protocol: true\n", 2 * d + 4, "");
-	}
-	return 0;
-}
-
-/* status.allow, proxy.trusted */
-static int
-config_dump_cidrs(FILE *f, const struct config_cidr *v, int n, int d,
-    const char *name)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	config_dump_key(f, d, name);
-	if (n == 0) {
-		fputs(" []\n", f);
-		return 0;
-	}
-	fputc('\n', f);
-	for (int i = 0; i < n; i++) {
-		fprintf(f, "%*s- ", 2 * d + 2, "");
-		if (v[i].family == AF_UNIX) {
-			fputs("unix\n", f);
-			continue;
-		}
-		if (inet_ntop(v[i].family, v[i].addr, addr,
-		    sizeof(addr)) == NULL)
-			return -1;
-		fprintf(f, "'%s", addr);
-		if (v[i].bits != (v[i].family == AF_INET ? 32 : 128))
-			fprintf(f, "/%d", v[i].bits);
-		fputs("'\n", f);
-	}
-	return 0;
-}
-
-static int
-config_dump_allow(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	return config_dump_cidrs(f, cfg->status_allow, cfg->nstatus_allow, d,
-	    k->name);
-}
-
-static int
-config_dump_trusted(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	return config_dump_cidrs(f, cfg->proxy_trusted, cfg->nproxy_trusted, d,
-	    k->name);
-}
-
-static int
-config_dump_php(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	fputs(cfg->nini ? "\n" : " {}\n", f);
-	for (int i = 0; i < cfg->nini; i++) {
-		config_dump_key(f, d + 1, cfg->ini[i].name);
-		fputc(' ', f);
-		config_dump_text(f, cfg->ini[i].value);
-		fputc('\n', f);
-	}
-	return 0;
-}
-
-static void
-config_dump_statics(FILE *f, const struct config_static *st, int n, int d)
-{
-	for (int i = 0; i < n; i++) {
-		config_dump_key(f, d, st[i].prefix);
-		fputc(' ', f);
-		config_dump_text(f, st[i].dir);
-		fputc('\n', f);
-	}
-}
-
-/* static: its prefixes, then the keys of config_static_keys. */
-static int
-config_dump_static(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	config_dump_key(f, d, k->name);
-	fputc('\n', f);
-	config_dump_statics(f, cfg->statics, cfg->nstatics, d + 1);
-	return config_dump_keys(f, cfg, config_static_keys, base, k->name,
-	    d + 1, 0);
-}
-
-static int
-config_dump_static_types(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	fputs(cfg->ntypes ? "\n" : " {}\n", f);
-	for (int i = 0; i < cfg->ntypes; i++) {
-		config_dump_key(f, d + 1, cfg->types[i].ext);
-		fputc(' ', f);
-		config_dump_text(f, cfg->types[i].type);
-		fputc('\n', f);
-	}
-	return 0;
-}
-
-static int
-config_dump_exclude(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	config_dump_list(f, d, cfg->exclude, cfg->nexclude);
-	return 0;
-}
-
-static int
-config_dump_reset(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	config_dump_list(f, d, cfg->reset, cfg->nreset);
-	return 0;
-}
-
-static int
-config_dump_compress_types(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	config_dump_list(f, d, cfg->compress_types, cfg->ncompress_types);
-	return 0;
-}
-
-static int
-config_dump_errpages(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	fputs(cfg->nerrpages ? "\n" : " {}\n", f);
-	for (int i = 0; i < cfg->nerrpages; i++) {
-		fprintf(f, "%*s%d: ", 2 * d + 2, "", cfg->errpages[i].status);
-		config_dump_text(f, cfg->errpages[i].path);
-		fputc('\n', f);
-	}
-	return 0;
-}
-
-/* A section: its keys below it. */
-static int
-config_dump_section(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	config_dump_key(f, d, k->name);
-	fputc('\n', f);
-	return config_dump_keys(f, cfg, k->sub, base, k->name, d + 1, 0);
-}
-
-static int
-config_dump_job_types(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	const struct config_job_group *g = (const void *)((const char *)base +
-	    k->off - offsetof(struct config_job_group, types));
-
-	(void)cfg;
-	if (g->ntypes == 0)
-		return 0;	/* the catch-all group */
-	config_dump_key(f, d, k->name);
-	config_dump_list(f, d, g->types, g->ntypes);
-	return 0;
-}
-
-/* jobs.groups: a sequence of mappings. */
-static int
-config_dump_job_groups(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	if (cfg->njob_groups == 0) {
-		fputs(" ~\n", f);
-		return 0;
-	}
-	fputc('\n', f);
-	for (int i = 0; i < cfg->njob_groups; i++)
-		if (config_dump_keys(f, cfg, config_job_group_keys,
-		    &cfg->job_groups[i], "jobs.groups", d + 2, 1) == -1)
-			return -1;
-	return 0;
-}
-
-static int
-config_dump_site_aliases(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	const struct config_site *s = base;
-
-	(void)cfg;
-	if (s->naliases == 0)
-		return 0;	/* an empty list is no list of aliases */
-	config_dump_key(f, d, k->name);
-	config_dump_list(f, d, (char *const *)s->aliases, s->naliases);
-	return 0;
-}
-
-static int
-config_dump_site_static(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	const struct config_site *s = base;
-
-	(void)cfg;
-	config_dump_key(f, d, k->name);
-	fputs(s->nstatics ? "\n" : " {}\n", f);
-	config_dump_statics(f, s->statics, s->nstatics, d + 1);
-	return 0;
-}
-
-static int
-config_dump_sites(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	config_dump_key(f, d, k->name);
-	if (cfg->nsites == 0) {
-		fputs(" ~\n", f);
-		return 0;
-	}
-	fputc('\n', f);
-	for (int i = 0; i < cfg->nsites; i++) {
-		config_dump_key(f, d + 1, cfg->sites[i].name);
-		fputc('\n', f);
-		if (config_dump_keys(f, cfg, config_site_keys, &cfg->sites[i],
-		    "sites", d + 2, 0) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* The printer of each setter. */
-static const struct {
-	config_setter	*set;
-	config_dumper	*dump;
-} config_dumpers[] = {
-	{ config_set_number,		config_dump_number },
-	{ config_set_slow,		config_dump_slow },
-	{ config_set_abspath,		config_dump_string },
-	{ config_set_abspath_opt,	config_dump_string },
-	{ config_set_name_opt,		config_dump_string },
-	{ config_set_prefix_opt,	config_dump_string },
-	{ config_set_header_name,	config_dump_string },
-	{ config_set_log_target,	config_dump_log_target },
-	{ config_set_cache_control,	config_dump_cache_control },
-	{ config_set_bool,		config_dump_bool },
-	{ config_set_level,		config_dump_level },
-	{ config_set_mode,		config_dump_mode },
-	{ config_set_dispatch,		config_dump_dispatch },
-	{ config_set_symlinks,		config_dump_symlinks },
-	{ config_set_listen,		config_dump_listen },
-	{ config_set_allow,		config_dump_allow },
-	{ config_set_trusted,		config_dump_trusted },
-	{ config_set_php,		config_dump_php },
-	{ config_set_static,		config_dump_static },
-	{ config_set_static_types,	config_dump_static_types },
-	{ config_set_exclude,		config_dump_exclude },
-	{ config_set_reset,		config_dump_reset },
-	{ config_set_compress_types,	config_dump_compress_types },
-	{ config_set_errpages,		config_dump_errpages },
-	{ config_set_section,		config_dump_section },
-	{ config_set_compression,	config_dump_section },
-	{ config_set_job_groups,	config_dump_job_groups },
-	{ config_set_job_types,		config_dump_job_types },
-	{ config_set_sites,		config_dump_sites },
-	{ config_set_site_aliases,	config_dump_site_aliases },
-	{ config_set_site_static,	config_dump_site_static },
-};
-
-/* The first key of a sequence entry: as at depth d, its indent's last
- * two spaces made "- ". */
-static int
-config_dump_item(FILE *f, const struct config *cfg, const struct config_key *k,
-    const void *base, int d, config_dumper *dump)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m;
-	int rc;
-
-	if ((m = open_memstream(&buf, &len)) == NULL)
-		return -1;
-	rc = dump(m, cfg, k, base, d);
-	if (fclose(m) != 0 || buf == NULL)
-		rc = -1;
-	if (rc == 0 && len >= (size_t)(2 * d) && d > 0)
-		memcpy(buf + 2 * d - 2, "- ", 2);
-	if (rc == 0)
-		fwrite(buf, 1, len, f);
-	free(buf);
-	return rc;
-}
-
-/* Is section.name a key of the one wiki, left out of a farm's dump? */
-static int
-config_dump_skip(const struct config *cfg, const char *section,
-    const char *name)
-{
-	if (cfg->nsites == 0 || section == NULL)
-		return 0;
-	for (size_t i = 0; config_one_wiki[i][0]; i++)
-		if (strcmp(config_one_wiki[i][0], section) == 0 &&
-		    strcmp(config_one_wiki[i][1], name) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * The keys of a table (of section, NULL at the top), their fields at
- * base, at depth d; item: the first key opens an entry of a sequence
- * ("- ").  A key whose setter has no printer fails the dump, naming it.
- */
-static int
-config_dump_keys(FILE *f, const struct config *cfg,
-    const struct config_key *keys, const void *base, const char *section,
-    int d, int item)
-{
-	const struct config_key *k;
-	size_t i;
-
-	for (k = keys; k->name; k++) {
-		if (config_dump_skip(cfg, section, k->name))
-			continue;
-		for (i = 0; i < sizeof(config_dumpers) /
-		    sizeof(config_dumpers[0]); i++)
-			if (config_dumpers[i].set == k->set)
-				break;
-		if (i == sizeof(config_dumpers) / sizeof(config_dumpers[0])) {
-			log_err("dump: key \"%s\" has no printer", k->name);
-			return -1;
-		}
-		if (item && k == keys) {
-			if (config_dump_item(f, cfg, k, base, d,
-			    config_dumpers[i].dump) == -1)
-				return -1;
-		} else if (config_dumpers[i].dump(f, cfg, k, base, d) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-int
-config_dump(const struct config *cfg, FILE *f)
-{
-	if (config_dump_keys(f, cfg, config_top_keys, cfg, NULL, 0, 0) == -1)
-		return -1;
-	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
-}
