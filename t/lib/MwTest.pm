@@ -36,7 +36,7 @@ our @EXPORT = qw(
 	judge once
 	worker_pids wait_until run_cmd
 	cold_config normalised warm_cold
-	mariadb_start mariadb_stop sql redis_start memcached_start
+	mariadb_start mariadb_stop sql redis_start memcached_start cache_stop
 );
 
 my $REPO = abs_path(dirname(__FILE__) . '/../..');
@@ -239,32 +239,50 @@ sub sql {
 	return $out;
 }
 
-# redis_start(): a redis-server of this test on the unix socket $r->{socket}
-# (no TCP port, nothing saved to disk).  Returns {socket, pid, log}.
+# redis_start([$r]): a redis-server of this test on the unix socket
+# $r->{socket} (no TCP port, nothing saved to disk).  Returns {socket, pid,
+# log}.  Given a server stopped by cache_stop(), starts it again on the
+# same socket (empty: nothing was saved).
 my $NREDIS = 0;
 sub redis_start {
-	my $dir = test_dir() . '/redis' . ($NREDIS++ || '');
+	my ($r) = @_;
+	my $dir = $r ? $r->{dir} : test_dir() . '/redis' . ($NREDIS++ || '');
 	make_path($dir);
 	chmod 0755, $dir;
 	my $sock = "$dir/redis.sock";
+	unlink($sock);
 	my $d = _daemon('redis-server', "$dir/redis.log", sub { _socket_answers($sock) },
 	    'redis-server', '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '777',
 	    '--save', '', '--appendonly', 'no', '--dir', $dir);
-	return { socket => $sock, pid => $d->{pid}, log => $d->{log} };
+	$r //= {};
+	@$r{qw(dir socket pid log daemon)} = ($dir, $sock, $d->{pid}, $d->{log}, $d);
+	return $r;
 }
 
-# memcached_start(): a memcached of this test on the unix socket $m->{socket}.
-# Returns {socket, pid, log}.
+# memcached_start([$m]): a memcached of this test on the unix socket
+# $m->{socket}.  Returns {socket, pid, log}; given a stopped one, starts
+# it again on the same socket (empty).
 my $NMEMC = 0;
 sub memcached_start {
-	my $dir = test_dir() . '/memcached' . ($NMEMC++ || '');
+	my ($m) = @_;
+	my $dir = $m ? $m->{dir} : test_dir() . '/memcached' . ($NMEMC++ || '');
 	make_path($dir);
 	chmod 0755, $dir;
 	my $sock = "$dir/memcached.sock";
+	unlink($sock);
 	my $d = _daemon('memcached', "$dir/memcached.log", sub { _socket_answers($sock) },
 	    'memcached', '-s', $sock, '-a', '0777', '-m', '64',
 	    ($> == 0 ? ('-u', 'root') : ()));
-	return { socket => $sock, pid => $d->{pid}, log => $d->{log} };
+	$m //= {};
+	@$m{qw(dir socket pid log daemon)} = ($dir, $sock, $d->{pid}, $d->{log}, $d);
+	return $m;
+}
+
+# cache_stop($r): stop a server of redis_start() or memcached_start(), wait.
+sub cache_stop {
+	my ($c) = @_;
+	_stop_daemon($c->{daemon});
+	$c->{pid} = 0;
 }
 
 # --- the wiki --------------------------------------------------------------

@@ -853,6 +853,7 @@ final class MwsupWarm {
 	public static function request( string $entry ): bool {
 		$clean = true;
 		self::$entry = $entry;
+		self::$dbFailed = false;
 		if ( !self::$ready ) {
 			self::$keep = array_fill_keys( self::$keepServices, true );
 			self::resetServices();
@@ -894,7 +895,17 @@ final class MwsupWarm {
 		} catch ( Throwable $e ) {
 			// What PHP would hand to the handler Setup.php installed.
 			MWExceptionHandler::handleUncaughtException( $e );
-			$clean = false;
+			// A database server that is down or went away (api.php
+			// lets DBConnectionError through when it checks the user's
+			// block after the action) is no reason to bootstrap again:
+			// with each request of an outage a new worker would.  What
+			// the request made of the database layer goes instead (see
+			// end()); index.php catches the same error itself.
+			if ( $e instanceof Wikimedia\Rdbms\DBError ) {
+				self::$dbFailed = true;
+			} else {
+				$clean = false;
+			}
 		}
 		return $clean;
 	}
@@ -910,6 +921,12 @@ final class MwsupWarm {
 		}
 		$cachesKept = self::keepObjectCaches();
 		self::keepDatabase();
+		if ( self::$dbFailed ) {
+			// The load balancer may remember the server as down, and
+			// the reset services hold it: all are made anew.
+			self::$keptDb = null;
+			$cachesKept = false;
+		}
 		$lbf = MediaWikiServices::getInstance()->peekService( 'DBLoadBalancerFactory' );
 		if ( self::$neverKept !== null && self::$resetNames ) {
 			// Then the reset services would go after every request: made
@@ -959,6 +976,9 @@ final class MwsupWarm {
 
 	/** @var Wikimedia\Rdbms\LBFactory|null kept for the next read request */
 	private static $keptDb = null;
+
+	/** @var bool a database error reached the top of the request */
+	private static $dbFailed = false;
 
 	/** @var string the entry point of the request being served */
 	private static $entry = '';
