@@ -190,11 +190,13 @@ sub _socket_answers {
 # into test_dir()/mariadb once, then mariadbd on the unix socket
 # $db->{socket}, no network), root without a password.  Given a server
 # stopped by mariadb_stop(), starts it again on the same data (a restart).
-# Returns the server hash: dir, socket, pid, log.
+# Returns the server hash: dir, socket, pid, log.  Options: name (its
+# directory under test_dir(), 'mariadb' by default: one per server), args
+# (more mariadbd options, after the defaults: a later one wins).
 sub mariadb_start {
-	my ($db) = @_;
+	my ($db, %opt) = @_;
 	if (!$db) {
-		my $dir = test_dir() . '/mariadb';
+		my $dir = test_dir() . '/' . ($opt{name} // 'mariadb');
 		make_path("$dir/data", "$dir/tmp");
 		chmod 0755, $dir;
 		my @user = $> == 0 ? ('--user=root') : ();
@@ -205,7 +207,8 @@ sub mariadb_start {
 			Test::More::diag("mariadb-install-db failed ($rc):\n$out$err");
 			Test::More::BAIL_OUT('cannot make a MariaDB data directory');
 		}
-		$db = { dir => $dir, socket => "$dir/mysqld.sock", log => "$dir/mariadbd.log" };
+		$db = { dir => $dir, socket => "$dir/mysqld.sock", log => "$dir/mariadbd.log",
+		    args => $opt{args} // [] };
 	}
 	my $dir = $db->{dir};
 	unlink($db->{socket});
@@ -214,7 +217,7 @@ sub mariadb_start {
 	    "--socket=$db->{socket}", '--skip-networking', "--pid-file=$dir/mariadbd.pid",
 	    '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=64M',
 	    '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0',
-	    '--max-connections=200', ($> == 0 ? ('--user=root') : ()));
+	    '--max-connections=200', ($> == 0 ? ('--user=root') : ()), @{ $db->{args} // [] });
 	$db->{pid} = $d->{pid};
 	$db->{daemon} = $d;
 	return $db;
