@@ -79,7 +79,7 @@ my ($j) = api($writer, POST => action => 'edit', title => 'Replicated', text => 
 is($j->{edit}{result}, 'Success', 'a page is made') or diag(explain($j));
 ok(wait_until(sub { replica_pos() eq primary_pos() }, 20), 'the replica has it');
 
-sub raw {
+sub raw_text {
 	my ($jar, $ua) = @_;
 	my $t0 = time();
 	my $r = http(GET => '/index.php?title=Replicated&action=raw',
@@ -96,12 +96,12 @@ for my $round (1 .. 2) {
 	($j) = api($writer, POST => action => 'edit', title => 'Replicated',
 	    text => "edit $round", token => '+\\');
 	is($j->{edit}{result}, "Success", "round $round: the writer edits");
-	my ($body, $took) = raw(undef, 'reader');
+	my ($body, $took) = raw_text(undef, 'reader');
 	is($body, $round == 1 ? 'first' : 'edit 1',
 	    "round $round: another client, next on the same worker, reads the lagging replica");
-	my ($wbody, $wtook) = raw($writer, 'mwsup-test');
+	my ($wbody, $wtook) = raw_text($writer, 'mwsup-test');
 	is($wbody, "edit $round", sprintf('round %d: the writer sees its edit (%.2f s)', $round, $wtook));
-	ok(wait_until(sub { (raw(undef, 'reader'))[0] eq "edit $round" }, 20),
+	ok(wait_until(sub { (raw_text(undef, 'reader'))[0] eq "edit $round" }, 20),
 	    "round $round: and the edit once the replica applied it");
 }
 
