@@ -36,7 +36,7 @@ our @EXPORT = qw(
 	judge once
 	worker_pids wait_until run_cmd
 	cold_config normalised warm_cold
-	mariadb_start mariadb_stop sql redis_start memcached_start cache_stop
+	mariadb_start mariadb_stop sql redis_start memcached_start cache_stop test_servers
 );
 
 my $REPO = abs_path(dirname(__FILE__) . '/../..');
@@ -295,10 +295,22 @@ sub cache_stop {
 # set_yaml ('pool.workers' => 1).  Returns a hash: dir, port, config,
 # settings, images, sitename, admin_user, admin_pass.  The key mkwiki (an
 # array ref) gives tools/mkwiki options: (mkwiki => ['--extensions', 'all']).
+# With MWSUP_TEST_DB=mariadb in the environment, a wiki made without --db
+# is on a MariaDB server of this test with its cache and sessions in Redis
+# (both started with the first such wiki): a SQLite test run on them.
 my $NWIKI = 0;
+my ($TEST_DB, $TEST_REDIS);
+# test_servers(): the MariaDB and Redis of MWSUP_TEST_DB=mariadb, if made.
+sub test_servers { return ($TEST_DB, $TEST_REDIS) }
 sub wiki {
 	my (%yaml) = @_;
 	my @mk = @{ delete($yaml{mkwiki}) // [] };
+	if (($ENV{MWSUP_TEST_DB} // '') eq 'mariadb' && !grep { $_ eq '--db' } @mk) {
+		$TEST_DB //= mariadb_start();
+		$TEST_REDIS //= redis_start();
+		push @mk, '--db', 'mariadb', '--db-server', $TEST_DB->{socket},
+		    '--cache', 'redis', '--cache-server', $TEST_REDIS->{socket};
+	}
 	my $dir = test_dir() . '/wiki' . ($NWIKI++ ? $NWIKI : '');
 	my $port = free_port();
 	my ($rc, $out, $err) = run_cmd("$REPO/tools/mkwiki", @mk, $dir, $port);
