@@ -3,8 +3,8 @@
 # MariaDB stopped while clients load pages: every request is answered
 # with MediaWiki's database error page (5xx) within timeouts.request,
 # none hangs; MariaDB back: the same workers (no restart) serve pages
-# again within seconds.  Redis (object cache, sessions) stopped and
-# started: no request hangs, the pages come back.  Through both, a
+# again within seconds.  Redis, then memcached (object cache, sessions)
+# stopped and started: no request hangs, the pages come back.  Through both, a
 # logged-in user's name never reaches another client, and the user's own
 # requests are the user's or anonymous, never another's.
 use strict;
@@ -131,50 +131,69 @@ is(scalar(grep { $_->[3] } @log), 0, 'no anonymous client saw the sysop\'s name'
 is($name, $admin, 'the sysop is still logged in (the session is in Redis)');
 is_deeply([worker_pids($srv)], \@pids, 'served by the same workers (none restarted)');
 
-# ---- Redis stopped under load, then started (empty) ----
-load();
-sleep(1);
-$down = time();
-cache_stop($redis);
-sleep(3);
-$t0 = time();
-$r = http(GET => '/wiki/Main_Page');
-$took = time() - $t0;
-cmp_ok($took, '<', $TIMEOUT, sprintf('Redis down: a page view is answered %d at once (%.2f s)',
-    $r->{status}, $took));
-($st, $name) = sysop_name();
-ok(!defined($name) || $name eq $admin || $name =~ /^\d+\.\d+\.\d+\.\d+$/,
-    "the sysop's request: $st, " . ($name // 'no name') . ', not another user');
-$up = time();
-redis_start($redis);
-undef $back;
-wait_until(sub {
-	my $s = http(GET => '/wiki/Main_Page')->{status};
-	$back = time() - $up if $s == 200;
-	return $s == 200;
-}, 30);
-ok(defined $back, sprintf('Redis back: pages after %.2f s', $back // -1));
-cmp_ok($back // 99, '<', 5, 'within seconds');
-sleep(2);
-@log = stop();
-@during = grep { $_->[0] > $down + 0.5 && $_->[0] < $up } @log;
-@after = grep { $_->[0] > $up + ($back // 0) + 1 } @log;
-cmp_ok(scalar @during, '>=', 5, scalar(@during) . ' requests while Redis was down');
-is(scalar(grep { $_->[1] != 200 && $_->[1] !~ /^5\d\d$/ } @during), 0,
-    'each answered 200 or 5xx');
-is(scalar(grep { $_->[2] >= $TIMEOUT } @log), 0, 'none took timeouts.request or longer');
-cmp_ok(scalar @after, '>=', 5, scalar(@after) . ' requests after it came back');
-is(scalar(grep { $_->[1] != 200 } @after), 0, 'all of them answered 200');
-is(scalar(grep { $_->[3] } @log), 0, 'no anonymous client saw the sysop\'s name');
-$jar = login();
-ok($jar, 'the sysop logs in again (the sessions went with Redis)');
-for (1 .. 3) {
-	($st, $name) = sysop_name();
-	is($name, $admin, "the sysop's request is the sysop's ($_)");
-	my ($j) = api(undef, GET => action => 'query', meta => 'userinfo');
-	ok(exists $j->{query}{userinfo}{anon}, "and an anonymous one anonymous ($_)");
+# ---- The cache server stopped under load, then started (empty) ----
+# cache_fault(NAME, SERVER, START): Redis or memcached, which holds the
+# object cache and the sessions.
+sub cache_fault {
+	my ($what, $cache, $start) = @_;
+	load();
+	sleep(1);
+	my $down = time();
+	cache_stop($cache);
+	sleep(3);
+	my $t0 = time();
+	my $r = http(GET => '/wiki/Main_Page');
+	my $took = time() - $t0;
+	cmp_ok($took, '<', $TIMEOUT, sprintf('%s down: a page view is answered %d at once (%.2f s)',
+	    $what, $r->{status}, $took));
+	my ($st, $name) = sysop_name();
+	ok(!defined($name) || $name eq $admin || $name =~ /^\d+\.\d+\.\d+\.\d+$/,
+	    "$what down: the sysop's request: $st, " . ($name // 'no name') . ', not another user');
+	my $up = time();
+	$start->($cache);
+	my $back;
+	wait_until(sub {
+		my $s = http(GET => '/wiki/Main_Page')->{status};
+		$back = time() - $up if $s == 200;
+		return $s == 200;
+	}, 30);
+	ok(defined $back, sprintf('%s back: pages after %.2f s', $what, $back // -1));
+	cmp_ok($back // 99, '<', 5, 'within seconds');
+	sleep(2);
+	my @log = stop();
+	my @during = grep { $_->[0] > $down + 0.5 && $_->[0] < $up } @log;
+	my @after = grep { $_->[0] > $up + ($back // 0) + 1 } @log;
+	cmp_ok(scalar @during, '>=', 5, scalar(@during) . " requests while $what was down");
+	is(scalar(grep { $_->[1] != 200 && $_->[1] !~ /^5\d\d$/ } @during), 0,
+	    'each answered 200 or 5xx');
+	is(scalar(grep { $_->[2] >= $TIMEOUT } @log), 0, 'none took timeouts.request or longer');
+	cmp_ok(scalar @after, '>=', 5, scalar(@after) . ' requests after it came back');
+	is(scalar(grep { $_->[1] != 200 } @after), 0, 'all of them answered 200');
+	is(scalar(grep { $_->[3] } @log), 0, 'no anonymous client saw the sysop\'s name');
+	$jar = login();
+	ok($jar, "the sysop logs in again (the sessions went with $what)");
+	for (1 .. 3) {
+		($st, $name) = sysop_name();
+		is($name, $admin, "the sysop's request is the sysop's ($_)");
+		my ($j) = api(undef, GET => action => 'query', meta => 'userinfo');
+		ok(exists $j->{query}{userinfo}{anon}, "and an anonymous one anonymous ($_)");
+	}
+	is_deeply([worker_pids($srv)], \@pids, 'served by the same workers (none restarted)');
+	log_unlike($srv, qr/PHP (Fatal|Warning)|recycling/, 'no PHP warning, no recycling');
+	stopped_cleanly($srv);
 }
-is_deeply([worker_pids($srv)], \@pids, 'served by the same workers (none restarted)');
-log_unlike($srv, qr/PHP (Fatal|Warning)|recycling/, 'no PHP warning, no recycling');
-stopped_cleanly($srv);
+cache_fault('Redis', $redis, \&redis_start);
+
+# The same with memcached, on a wiki of its own (same MariaDB).
+my $mc = memcached_start();
+$w = wiki('pool.workers' => 2, 'snapshot.enabled' => 'true', 'jobs.poll' => 0.5,
+    'timeouts.request' => $TIMEOUT,
+    mkwiki => ['--db', 'mariadb', '--db-server', $db->{socket},
+	'--cache', 'memcached', '--cache-server', $mc->{socket}]);
+$srv = start_mwsup($w->{config});
+$admin = $w->{admin_user};
+$jar = login();
+ok($jar, 'memcached: the sysop logs in');
+@pids = worker_pids($srv);
+cache_fault('memcached', $mc, \&memcached_start);
 done_testing();
