@@ -67,6 +67,8 @@ struct config_key {
 
 static int config_fail(struct config_walk *, const struct yamltree_node *,
     const char *, ...) __attribute__((format(printf, 3, 4)));
+static int config_check_key(struct config_walk *, const struct yamltree_node *,
+    size_t, const char *);
 
 /*
  * A schema error at node n, so that each check is one statement, as in
@@ -675,14 +677,65 @@ config_address_problem(const char *a)
 	return NULL;
 }
 
+/* One entry of listen: "address", or {address: ..., proxy_protocol: bool}. */
+static int
+config_listen_entry(struct config_walk *w, const struct yamltree_node *e,
+    size_t i, const struct yamltree_node **addrp)
+{
+	struct config *cfg = w->cfg;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
+	const struct yamltree_node *a = e;
+	const char *problem;
+
+	cfg->listen_proxy[i] = false;
+	if (e->kind == YAMLTREE_MAP) {
+		a = NULL;
+		for (size_t j = 0; j < e->nkids / 2; j++) {
+			const struct yamltree_node *k = &e->kids[2 * j],
+			    *v = &e->kids[2 * j + 1];
+
+			if (config_check_key(w, e, j, "listen") == -1)
+				return -1;
+			if (strcmp(k->text, "address") == 0) {
+				a = v;
+			} else if (strcmp(k->text, "proxy_protocol") == 0) {
+				if (v->kind != YAMLTREE_SCALAR || !v->plain ||
+				    (strcmp(v->text, "true") != 0 &&
+				    strcmp(v->text, "false") != 0))
+					return config_fail(w, config_at(k, v),
+					    "listen: proxy_protocol: expected "
+					    "true or false%s",
+					    config_got(v, got, sizeof(got)));
+				cfg->listen_proxy[i] = strcmp(v->text,
+				    "true") == 0;
+			} else
+				return config_fail(w, k,
+				    "listen: unknown key %s (address, "
+				    "proxy_protocol)", config_quote(k->text,
+				    k->len, q, sizeof(q)));
+		}
+		if (a == NULL)
+			return config_fail(w, e,
+			    "listen: an entry written as a mapping needs "
+			    "\"address\"");
+	}
+	if (config_string(w, a, a, "an address") == -1)
+		return -1;
+	if ((problem = config_address_problem(a->text)) != NULL)
+		return config_fail(w, a, "listen %s: %s",
+		    config_quote(a->text, a->len, q, sizeof(q)), problem);
+	*addrp = a;
+	return 0;
+}
+
 static int
 config_set_listen(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct yamltree_node *at = config_at(key, val), *a;
+	const struct yamltree_node *at = config_at(key, val), *a = NULL;
+	const struct yamltree_node *seen[CONFIG_MAX_LISTEN];
 	struct config *cfg = w->cfg;
-	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
-	const char *problem;
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	size_t i, j;
 
 	(void)k;
@@ -699,23 +752,19 @@ config_set_listen(struct config_walk *w, const struct config_key *k,
 	}
 	cfg->nlisten = 0;
 	for (i = 0; i < val->nkids; i++) {
-		a = &val->kids[i];
 		if (i == CONFIG_MAX_LISTEN)
-			return config_fail(w, a,
+			return config_fail(w, &val->kids[i],
 			    "listen: more than %d addresses", CONFIG_MAX_LISTEN);
-		if (config_string(w, a, a, "an address") == -1)
+		if (config_listen_entry(w, &val->kids[i], i, &a) == -1)
 			return -1;
-		if ((problem = config_address_problem(a->text)) != NULL)
-			return config_fail(w, a, "listen %s: %s",
-			    config_quote(a->text, a->len, q, sizeof(q)),
-			    problem);
 		for (j = 0; j < i; j++) {
-			if (strcmp(val->kids[j].text, a->text) == 0)
+			if (strcmp(seen[j]->text, a->text) == 0)
 				return config_fail(w, a,
 				    "listen \"%s\": listed twice (first at "
-				    "%lu:%lu)", a->text, val->kids[j].line,
-				    val->kids[j].col);
+				    "%lu:%lu)", a->text, seen[j]->line,
+				    seen[j]->col);
 		}
+		seen[i] = a;
 		if (config_store(w, &cfg->listen[i], a->text) == -1)
 			return -1;
 		cfg->nlisten++;
@@ -1223,17 +1272,17 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-/* status.allow: addresses or networks (a.b.c.d[/n], v6[/n]) or "unix". */
+/* status.allow, proxy.trusted: addresses or networks (a.b.c.d[/n],
+ * v6[/n]) or "unix", into v with *np of them. */
 static int
-config_set_allow(struct config_walk *w, const struct config_key *k,
-    const struct yamltree_node *key, const struct yamltree_node *val)
+config_cidrs(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, struct config_cidr *v, int *np)
 {
-	struct config *cfg = w->cfg;
 	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], host[64];
 	size_t i;
 
-	(void)k;
+	*np = 0;
 	if (config_is_null(val))
 		return 0;
 	if (val->kind != YAMLTREE_SEQ)
@@ -1241,7 +1290,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		    "%s: expected a sequence of addresses%s", w->path,
 		    config_got(val, got, sizeof(got)));
 	for (i = 0; i < val->nkids; i++) {
-		struct config_cidr *c = &cfg->status_allow[i];
+		struct config_cidr *c = &v[i];
 		const char *slash;
 		size_t hl;
 		uint64_t bits;
@@ -1256,7 +1305,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		memset(c, 0, sizeof(*c));
 		if (strcmp(e->text, "unix") == 0) {
 			c->family = AF_UNIX;
-			cfg->nstatus_allow++;
+			(*np)++;
 			continue;
 		}
 		slash = strchr(e->text, '/');
@@ -1280,7 +1329,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 			c->bits = (int)bits;
 		} else
 			c->bits = max;
-		cfg->nstatus_allow++;
+		(*np)++;
 		continue;
 bad:
 		return config_fail(w, e,
@@ -1289,6 +1338,55 @@ bad:
 		    config_got(e, got, sizeof(got)));
 	}
 	return 0;
+}
+
+static int
+config_set_allow(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_cidrs(w, key, val, w->cfg->status_allow,
+	    &w->cfg->nstatus_allow);
+}
+
+static int
+config_set_trusted(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_cidrs(w, key, val, w->cfg->proxy_trusted,
+	    &w->cfg->nproxy_trusted);
+}
+
+/* proxy.header, proxy.proto_header: a header field name (null: none,
+ * where allowed). */
+static int
+config_set_header_name(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	const char *p;
+
+	if (config_is_null(val) && k->min == 0) {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	if (config_is_null(val))
+		return config_fail(w, config_at(key, val),
+		    "%s: expected a header name, not null", w->path);
+	if (config_string(w, key, val, "a header name") == -1)
+		return -1;
+	for (p = val->text; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			break;
+	if (*p != '\0' || val->len > 64)
+		return config_fail(w, val,
+		    "%s: %s is not a header name (letters, digits and \"-\", "
+		    "at most 64)", w->path,
+		    config_quote(val->text, val->len, q, sizeof(q)));
+	return config_store(w, slot, val->text);
 }
 
 /* A job type or group name: what MediaWiki's $wgJobClasses keys look like;
@@ -1901,6 +1999,64 @@ static const struct config_key config_status_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+/* error_pages: STATUS: /path/to/page.html */
+static int
+config_errpage_pair(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const void *arg)
+{
+	struct config *cfg = w->cfg;
+	struct config_errpage *e;
+	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
+	uint64_t status;
+
+	(void)arg;
+	if (cfg->nerrpages == CONFIG_MAX_ERRPAGES)
+		return config_fail(w, key, "error_pages: more than %d pages",
+		    CONFIG_MAX_ERRPAGES);
+	if (config_parse_u64(key->text, key->len, &status) == -1 ||
+	    status < 400 || status > 599)
+		return config_fail(w, key,
+		    "error_pages: %s is not an HTTP error status (400 to 599)",
+		    config_quote(key->text, key->len, q, sizeof(q)));
+	snprintf(w->path, sizeof(w->path), "error_pages.%d", (int)status);
+	if (config_string(w, key, val, "an absolute path") == -1)
+		return -1;
+	if (val->text[0] != '/')
+		return config_fail(w, val,
+		    "%s: expected an absolute path%s", w->path,
+		    config_got(val, got, sizeof(got)));
+	e = &cfg->errpages[cfg->nerrpages];
+	if (config_store(w, &e->path, val->text) == -1)
+		return -1;
+	e->status = (int)status;
+	e->line = val->line;
+	e->col = val->col;
+	cfg->nerrpages++;
+	return 0;
+}
+
+static int
+config_set_errpages(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	for (int i = 0; i < w->cfg->nerrpages; i++) {
+		free(w->cfg->errpages[i].path);
+		w->cfg->errpages[i].path = NULL;
+	}
+	w->cfg->nerrpages = 0;
+	return config_section(w, key, val, "a mapping of status to file",
+	    "error_pages", config_errpage_pair, NULL);
+}
+
+static const struct config_key config_proxy_keys[] = {
+	{ "trusted",	config_set_trusted,	F(proxy_trusted), 0, 0, 0, NULL },
+	{ "header",	config_set_header_name,	F(proxy_header), 0, 1, 0, NULL },
+	{ "proto_header", config_set_header_name, F(proxy_proto_header),
+	    0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
 static const struct config_key config_unix_socket_keys[] = {
 	{ "owner",	config_set_name_opt,	F(socket_owner), 0, 0, 0, NULL },
 	{ "group",	config_set_name_opt,	F(socket_group), 0, 0, 0, NULL },
@@ -1968,6 +2124,8 @@ static const struct config_key config_top_keys[] = {
 	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
+	{ "proxy",	config_set_section,	0, 0, 0, 0, config_proxy_keys },
+	{ "error_pages", config_set_errpages,	F(errpages), 0, 0, 0, NULL },
 	{ "jobs",	config_set_section,	0, 0, 0, 0, config_jobs_keys },
 	{ "sites",	config_set_sites,	F(sites), 0, 0, 0, NULL },
 	{ "temp_dir",	config_set_abspath,	F(temp_dir), 0, 0, 0, NULL },
@@ -2072,6 +2230,8 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->body_buffer = 256 * KB;
 	cfg->response_buffer = 256 * KB;
 	cfg->temp_dir = strdup("/var/tmp/mwsup");
+	cfg->proxy_header = strdup("X-Forwarded-For");
+	cfg->proxy_proto_header = strdup("X-Forwarded-Proto");
 	cfg->max_requests = 10000;
 	cfg->max_rss_kb = 512 * KB;
 	cfg->snapshot_enabled = true;
@@ -2120,7 +2280,8 @@ config_defaults(struct config *cfg, const char *name)
 		cfg->nreset++;
 	}
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
-	    !cfg->mw_settings || !cfg->temp_dir) {
+	    !cfg->mw_settings || !cfg->temp_dir || !cfg->proxy_header ||
+	    !cfg->proxy_proto_header) {
 		log_err("%s: out of memory", name);
 		return -1;
 	}
@@ -2272,6 +2433,10 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->access_log);
 	free(cfg->status_path);
+	free(cfg->proxy_header);
+	free(cfg->proxy_proto_header);
+	for (i = 0; i < CONFIG_MAX_ERRPAGES; i++)
+		free(cfg->errpages[i].path);
 	free(cfg->group);
 	free(cfg->jobs_sqlite);
 	for (i = 0; i < CONFIG_MAX_SITES; i++) {

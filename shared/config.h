@@ -20,6 +20,7 @@
 #define CONFIG_MAX_EXCLUDE	128
 #define CONFIG_MAX_ALLOW	32
 #define CONFIG_MAX_JOB_GROUPS	16
+#define CONFIG_MAX_ERRPAGES	32
 #define CONFIG_MAX_JOB_TYPES	64	/* named by one group */
 #define CONFIG_MAX_SITES	64
 #define CONFIG_MAX_ALIASES	16	/* per site */
@@ -53,6 +54,12 @@ struct config_cidr {
 	int	 bits;
 };
 
+/* error_pages: the file sent for one of the supervisor's own errors. */
+struct config_errpage {
+	int	 status;	/* 400..599 */
+	char	*path;		/* absolute */
+	unsigned long line, col;	/* where mw.yaml names it */
+};
 struct config_ini {
 	char	*name;
 	char	*value;
@@ -88,6 +95,7 @@ struct config {
 	char	*path;			/* file the config came from */
 
 	char	*listen[CONFIG_MAX_LISTEN];	/* "host:port", "[v6]:port", "unix:/path" */
+	bool	 listen_proxy[CONFIG_MAX_LISTEN];	/* PROXY protocol first */
 	int	 nlisten;
 
 	/* mediawiki: */
@@ -159,6 +167,14 @@ struct config {
 	int	 nstatus_allow;		/* 0 = loopback only */
 	bool	 status_show_query;	/* in-flight requests with their query */
 
+	/* error_pages: */
+	struct config_errpage errpages[CONFIG_MAX_ERRPAGES];
+	int	 nerrpages;
+	/* proxy: who may say who the client is */
+	struct config_cidr proxy_trusted[CONFIG_MAX_ALLOW];
+	int	 nproxy_trusted;	/* 0: nobody; headers ignored */
+	char	*proxy_header;		/* "X-Forwarded-For" */
+	char	*proxy_proto_header;	/* "X-Forwarded-Proto", NULL: none */
 	/* log: */
 	char	*access_log;		/* NULL off, "stderr", or a path */
 	int	 slow_log_ms;		/* 0 = off */

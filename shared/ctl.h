@@ -63,6 +63,8 @@ struct ctl_request {
 #define CTL_DONE_RECYCLE	0x2	/* worker exits now (fatal, exit(), stop) */
 #define CTL_DONE_REPLACE	0x4	/* a limit is reached: start a successor;
 					 * this worker serves until it is ready */
+#define CTL_DONE_PRIVATE	0x8	/* a private wiki's uploads are served by
+					 * static mapping number pad (private.h) */
 
 /* CTL_DONE and CTL_RESPONSE.  After a CTL_RESPONSE, the CTL_DONE of the
  * same request only says the worker is free (and whether it recycles). */
@@ -80,6 +82,8 @@ struct ctl_done {
 struct ctl_ready {
 	uint32_t type;		/* CTL_READY */
 	uint32_t pid;
+	uint32_t flags;		/* CTL_DONE_PRIVATE */
+	uint32_t mapping;	/* with it: the static mapping */
 };
 
 struct ctl_quit {

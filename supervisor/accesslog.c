@@ -180,8 +180,8 @@ accesslog_response(struct conn *c, int status, uint64_t bytes, pid_t worker)
 	len = snprintf(accesslog_buf + accesslog_len,
 	    sizeof(accesslog_buf) - accesslog_len,
 	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu %s%s\n",
-	    c->peer_addr, when, req, status, (unsigned long long)bytes, ref,
-	    ua, (unsigned long long)us, wpid, site);
+	    conn_client_text(c), when, req, status, (unsigned long long)bytes,
+	    ref, ua, (unsigned long long)us, wpid, site);
 	if (len > 0 && (size_t)len < sizeof(accesslog_buf) - accesslog_len)
 		accesslog_len += (size_t)len;
 }

@@ -9,10 +9,12 @@
 #include "accesslog.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "errpage.h"
 #include "jobs.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "pathcache.h"
 #include "pool.h"
 #include "spool.h"
 #include "static.h"
@@ -130,7 +132,8 @@ main_drop_privileges(void)
  * Each connection holds a socket and, while it is served, a static file
  * or a body memfd; each worker a control socket (two generations during
  * a reload) and one more while it runs a job slice; 64 cover the listen
- * sockets, logs, SQLite and the like.  The usual soft limit of 1024 is
+ * sockets, logs, SQLite and the like, and PATHCACHE_MAX the directories
+ * static files are opened from.  The usual soft limit of 1024 is
  * too few for the default limits.connections, so raise it to the hard
  * limit, as nginx's worker_rlimit_nofile and PHP-FPM's rlimit_files do,
  * and say so.  Workers get the soft limit back (pool.c), for the programs
@@ -142,7 +145,7 @@ main_raise_nofile(const struct config *cfg)
 {
 	struct rlimit rl;
 	uint64_t need = 2 * (uint64_t)cfg->connections_max +
-	    4 * (uint64_t)cfg->workers_total + 64;
+	    4 * (uint64_t)cfg->workers_total + PATHCACHE_MAX + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		log_warn("open files limit: %s", strerror(errno));
@@ -276,6 +279,14 @@ main_reload(void)
 		return;
 	}
 	free(buf);
+	if (errpage_load(ncfg) < 0) {
+		log_err("reload: still running the previous configuration");
+		close(fd);
+		config_free(ncfg);
+		free(ncfg);
+		sd_notify(0, "READY=1\nSTATUS=reload failed: error_pages");
+		return;
+	}
 	/* the media types point into ncfg from here on */
 	if (static_types_load(ncfg) < 0) {
 		log_err("reload: still running the previous configuration");
@@ -297,6 +308,7 @@ main_reload(void)
 	sup.cfg = ncfg;
 	pool_reload_sites(old);
 	dispatch_reload_sites();
+	pathcache_clear();	/* judged under the old mappings */
 	close(sup.config_fd);
 	sup.config_fd = fd;
 	main_set_slot_flags();
@@ -465,7 +477,14 @@ main(int argc, char **argv)
 		free(buf);
 		return 2;
 	}
+	if (errpage_load(cfg) < 0) {
+		config_free(cfg);
+		free(cfg);
+		free(buf);
+		return 2;
+	}
 	if (test_only) {
+		errpage_free();
 		printf("mwsup: configuration file %s is valid\n",
 		    main_config_path);
 		config_free(cfg);
@@ -545,6 +564,8 @@ main(int argc, char **argv)
 	log_notice("stopped");
 	jobs_cleanup();
 	static_types_free();
+	pathcache_clear();
+	errpage_free();
 	zcache_clear();
 	config_free(sup.cfg);
 	free(sup.cfg);

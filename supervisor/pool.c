@@ -578,6 +578,33 @@ pool_unexpected(struct worker *w, const char *what)
 	pool_ctl_lost(w);
 }
 
+
+/*
+ * A worker found the wiki private ($wgGroupPermissions['*']['read'] is
+ * false) while static mapping i serves its upload directory: said once
+ * per mapping and directory (again after a reload that changes them).
+ */
+static void
+pool_private_uploads(uint32_t i)
+{
+	static char said[PATH_MAX + 64];
+	const struct config_static *st;
+	char now[sizeof(said)];
+
+	if (i >= (uint32_t)sup.cfg->nstatics)
+		return;
+	st = &sup.cfg->statics[i];
+	snprintf(now, sizeof(now), "%s %s", st->prefix, st->dir);
+	if (strcmp(now, said) == 0)
+		return;
+	memcpy(said, now, sizeof(said));
+	log_warn("%s:%lu:%lu: static %s serves %s, the upload directory of a "
+	    "private wiki ($wgGroupPermissions['*']['read'] is false): anyone "
+	    "who has a file's URL gets it without logging in; serve uploads "
+	    "through img_auth.php instead (README, \"Private wikis\")",
+	    sup.cfg->path, st->line, st->col, st->prefix, st->dir);
+}
+
 static void
 pool_on_ctl(struct loop_ev *ev, uint32_t events)
 {
@@ -614,6 +641,9 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 	case CTL_READY:
 		if (w->state != WORKER_STARTING)
 			break;
+		if ((size_t)n >= sizeof(m.ready) &&
+		    (m.ready.flags & CTL_DONE_PRIVATE))
+			pool_private_uploads(m.ready.mapping);
 		log_debug("worker %d (pid %d): ready in %llu ms", w->index,
 		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
 		if (w->member)
@@ -639,6 +669,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		}
 		w->deadline = 0;
 		w->req_id = 0;
+		if (m.done.flags & CTL_DONE_PRIVATE)
+			pool_private_uploads(m.done.pad);
 		if (w->job)
 			jobs_slice_done(w, &m.done);
 		else if (w->conn)

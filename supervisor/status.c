@@ -627,15 +627,17 @@ status_allowed(const struct conn *c)
 	uint8_t a[16];
 	int fam, n = cfg->nstatus_allow;
 
-	if (c->is_unix) {
+	/* the client proxy.c found: behind a proxy on this host, the peer
+	 * would be loopback for every client */
+	if (c->client_unix) {
 		for (int i = 0; i < n; i++)
 			if (cfg->status_allow[i].family == AF_UNIX)
 				return 1;
 		return 0;
 	}
-	if (inet_pton(AF_INET, c->peer_addr, a) == 1)
+	if (inet_pton(AF_INET, c->client_addr, a) == 1)
 		fam = AF_INET;
-	else if (inet_pton(AF_INET6, c->peer_addr, a) == 1)
+	else if (inet_pton(AF_INET6, c->client_addr, a) == 1)
 		fam = AF_INET6;
 	else
 		return 0;
@@ -681,7 +683,7 @@ status_http(struct conn *c)
 		return 0;
 	if (!status_allowed(c)) {
 		log_warn("%s: status endpoint refused to %s", sup.cfg->path,
-		    c->is_unix ? "a unix socket client" : c->peer_addr);
+		    c->client_unix ? "a unix socket client" : c->client_addr);
 		conn_error_keep(c, 403);
 		return 1;
 	}

@@ -66,6 +66,39 @@ bad_config('reset-name', qr/^  reset:/, '  reset: [core, "Parser Factory"]',
     'a service name with a space in it is refused');
 bad_config('port-range', qr/^  - 127\.0\.0\.1:8080/, '  - 127.0.0.1:70000',
     qr/70000|port/, 'a listen port above 65535 is refused');
+bad_config('proxy-trusted', qr/^  trusted: \[\]/, '  trusted: [10.0.0.0/33]',
+    qr/proxy\.trusted: expected an IPv4 or IPv6 address, optionally with \/prefix-length, or "unix"/,
+    'proxy.trusted refuses a network with a prefix longer than the address');
+bad_config('proxy-header', qr/^  header: X-Forwarded-For/, '  header: "X Forwarded For"',
+    qr/proxy\.header: "X Forwarded For" is not a header name/, 'proxy.header must be a header name');
+bad_config('proxy-header-null', qr/^  header: X-Forwarded-For/, '  header: null',
+    qr/proxy\.header: expected a header name/, 'proxy.header cannot be null (proto_header can)');
+bad_config('listen-map-key', qr/^  - 127\.0\.0\.1:8080/, '  - {address: "127.0.0.1:8080", proxy: true}',
+    qr/listen: unknown key "proxy" \(address, proxy_protocol\)/, 'a listen entry\'s unknown key is refused');
+bad_config('listen-map-bool', qr/^  - 127\.0\.0\.1:8080/,
+    '  - {address: "127.0.0.1:8080", proxy_protocol: yes}',
+    qr/listen: proxy_protocol: expected true or false/, 'proxy_protocol must be true or false');
+bad_config('listen-map-address', qr/^  - 127\.0\.0\.1:8080/, '  - {proxy_protocol: true}',
+    qr/listen: an entry written as a mapping needs "address"/, 'a listen mapping without address is refused');
+bad_config('listen-map-port', qr/^  - 127\.0\.0\.1:8080/,
+    '  - {address: "127.0.0.1:0", proxy_protocol: true}',
+    qr/listen "127\.0\.0\.1:0": port must be/, 'its address is checked as a plain entry\'s');
+{
+	my $good = "$dir/listen-proxy.yaml";
+	my $text = $base =~ s/^  - 127\.0\.0\.1:8080$/  - {address: "127.0.0.1:8080", proxy_protocol: true}\n  - unix:\/run\/mw.sock/mr;
+	$text =~ s/^  trusted: \[\]$/  trusted: [10.0.0.0\/8, "fd00::\/8", unix]/m;
+	$text =~ s/^  proto_header: X-Forwarded-Proto.*$/  proto_header: null/m;
+	write_file($good, $text);
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $good);
+	is($rc, 0, 'a proxy_protocol listen entry, proxy.trusted networks and a null proto_header pass')
+		or diag($err);
+}
+bad_config('errpage-status', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  302: /etc/mwsup/302.html',
+    qr/error_pages: "?302"? is not an HTTP error status \(400 to 599\)/, 'error_pages refuses a status that is no error');
+bad_config('errpage-word', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  busy: /etc/mwsup/503.html',
+    qr/error_pages: "?busy"? is not an HTTP error status/, 'or a word');
+bad_config('errpage-relative', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  503: pages/503.html',
+    qr/error_pages\.503: expected an absolute path/, 'error_pages refuses a relative path');
 bad_config('dispatch', qr/^  dispatch:/, '  dispatch: fastest',
     qr/dispatch|fastest/, 'an unknown dispatch policy is refused');
 bad_config('relative-root', qr/^  root:/, '  root: usr/share/mediawiki',

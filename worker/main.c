@@ -27,6 +27,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "private.h"
 #include "request.h"
 #include "response.h"
 #include "sapi.h"
@@ -361,6 +362,10 @@ worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int n
 		recycle = true;
 	if (recycle)
 		done.flags |= CTL_DONE_RECYCLE;
+	if (private_report_due()) {
+		done.flags |= CTL_DONE_PRIVATE;
+		done.pad = (uint32_t)private_uploads_mapping();
+	}
 
 	request_close(&rq);
 	atomic_store(&s->request_id, 0);
@@ -507,6 +512,7 @@ main(int argc, char **argv)
 	if (w.cfg.mw_root && chdir(w.cfg.mw_root) < 0)
 		log_warn("chdir %s: %s", w.cfg.mw_root, strerror(errno));
 
+	private_init(&w.cfg);
 	if (mwsapi_init(&w.cfg) < 0) {
 		slot_set_state(w.slot, SLOT_EXITING);
 		return 1;
@@ -520,6 +526,10 @@ main(int argc, char **argv)
 	memset(&ready, 0, sizeof(ready));
 	ready.type = CTL_READY;
 	ready.pid = (uint32_t)getpid();
+	if (private_report_due()) {
+		ready.flags |= CTL_DONE_PRIVATE;
+		ready.mapping = (uint32_t)private_uploads_mapping();
+	}
 	slot_set_state(w.slot, SLOT_IDLE);
 	worker_send(&ready, sizeof(ready));
 	worker_loop(&w);

@@ -33,6 +33,7 @@
 #include "checkpoint.h"
 #include "config.h"
 #include "log.h"
+#include "private.h"
 #include "request.h"
 #include "sapi.h"
 
@@ -670,6 +671,7 @@ warm_boot(HashTable *prints)
 		return -1;
 	warm_keep_services();
 	warm_scripts_ready();
+	private_check();
 	/* The bootstrap was a request without a client: drop what it
 	 * printed and the headers it set (which runs MediaWiki's header
 	 * callback). */

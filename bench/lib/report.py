@@ -15,7 +15,8 @@ import sys
 
 ORDER = ["main_page", "main_page_gz", "article_heavy", "api_siteinfo",
          "api_recentchanges", "api_allmessages", "load_startup",
-         "load_startup_gz", "static_file", "hello_php", "bootstrap_only"]
+         "load_startup_gz", "static_file", "static_asset", "hello_php",
+         "bootstrap_only"]
 
 
 def read_meta(path):
