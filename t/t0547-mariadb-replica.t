@@ -46,7 +46,8 @@ my ($dbuser) = read_file($w->{settings}) =~ /^\$wgDBuser = '([^']+)';/m;
 # cannot read counts as too much: the wiki is read-only) and the primary's
 # position with SHOW MASTER STATUS (unknown: ChronologyProtector has
 # nothing to wait for); MariaDB 10.5 and later ask these privileges.
-sql($primary, "GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO '$dbuser'\@'localhost'");
+# tools/mkwiki grants SLAVE MONITOR and BINLOG MONITOR (the replica's lag and
+# the primary's position) itself.
 # The replica has the wiki (the install replicated).
 sub replica_pos { sql($replica, 'SELECT @@gtid_slave_pos') }
 sub primary_pos { sql($primary, 'SELECT @@gtid_binlog_pos') }
