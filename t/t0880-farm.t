@@ -20,7 +20,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::UNIX;
 use JSON::PP;
-use File::Basename qw(dirname);
 use POSIX qw(:sys_wait_h);
 use Socket qw(SOCK_STREAM);
 use Test::More;
@@ -296,10 +295,8 @@ for my $h (qw(a b)) {
 
 # A restart of Redis (nothing saved): the sessions are gone, a new login
 # holds on both hosts again, and new jobs run once each.
-MwTest::_stop_daemon($redis->{daemon});
-$redis->{daemon} = MwTest::_daemon('redis-server', $redis->{log}, sub { MwTest::_socket_answers($redis->{socket}) },
-    'redis-server', '--port', '0', '--unixsocket', $redis->{socket}, '--unixsocketperm', '777',
-    '--save', '', '--appendonly', 'no', '--dir', dirname($redis->{socket}));
+cache_stop($redis);
+redis_start($redis);
 login('after a Redis restart: ');
 ($rc, $out, $err) = run_cmd('runuser', '-u', 'www-data', '--', 'env', "MW_CONFIG_FILE=$w->{settings}",
     'FARM_FROM=100', 'php', $f);
