@@ -344,8 +344,9 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 		    v < k->min || v > k->max;
 		if (bad)
 			return config_fail(w, at,
-			    "%s: expected seconds from 0.001 to %llu%s",
-			    w->path, (unsigned long long)k->max / 1000,
+			    "%s: expected seconds from %s to %llu%s",
+			    w->path, k->min == 0 ? "0" : "0.001",
+			    (unsigned long long)k->max / 1000,
 			    config_got(val, got, sizeof(got)));
 		*(int *)field = (int)v;
 		return 0;
@@ -463,6 +464,32 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 	free(*slot);
 	*slot = p;
 	return 0;
+}
+
+/* One exact URL path (no prefix), like /healthz; null: off. */
+int
+config_set_urlpath_opt(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	const char *problem;
+
+	if (config_is_null(val)) {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	if (config_string(w, key, val, "a URL path like /healthz") == -1)
+		return -1;
+	problem = config_prefix_problem(val->text);
+	if (problem == NULL && val->text[val->len - 1] == '/')
+		problem = "must not end with \"/\"";
+	if (problem)
+		return config_fail(w, val, "%s: %s %s",
+		    w->path, config_quote(val->text, val->len, q, sizeof(q)),
+		    problem);
+	return config_store(w, slot, val->text);
 }
 
 int
@@ -1949,6 +1976,8 @@ static const struct config_key config_timeouts_keys[] = {
 	CONFIG_DURATION("keepalive",	keepalive_timeout_ms),
 	CONFIG_DURATION("shutdown",	shutdown_timeout_ms),
 	CONFIG_DURATION("startup",	startup_timeout_ms),
+	{ "drain", config_set_number, F(drain_ms), CONFIG_NUM_MS, 0, 3600000,
+	    NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1978,6 +2007,7 @@ static const struct config_key config_recycle_keys[] = {
 
 static const struct config_key config_status_keys[] = {
 	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
+	{ "health",	config_set_urlpath_opt,	F(status_health), 0, 0, 0, NULL },
 	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
 	{ "show_query",	config_set_bool,	F(status_show_query), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
@@ -2430,6 +2460,7 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->access_log);
 	free(cfg->status_path);
+	free(cfg->status_health);
 	free(cfg->proxy_header);
 	free(cfg->proxy_proto_header);
 	for (i = 0; i < CONFIG_MAX_ERRPAGES; i++)

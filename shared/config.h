@@ -121,6 +121,7 @@ struct config {
 	int	 keepalive_timeout_ms;
 	int	 shutdown_timeout_ms;
 	int	 startup_timeout_ms;
+	int	 drain_ms;		/* stop: health says draining, still serving */
 
 	/* limits: */
 	size_t	 head_max;		/* request line + headers, bytes */
@@ -164,6 +165,7 @@ struct config {
 
 	/* status: the HTTP status endpoint */
 	char	*status_path;		/* NULL = off */
+	char	*status_health;		/* exact URL path; NULL = off */
 	struct config_cidr status_allow[CONFIG_MAX_ALLOW];
 	int	 nstatus_allow;		/* 0 = loopback only */
 	bool	 status_show_query;	/* in-flight requests with their query */

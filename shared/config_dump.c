@@ -526,6 +526,7 @@ static const struct {
 	{ config_set_abspath_opt,	config_dump_string },
 	{ config_set_name_opt,		config_dump_string },
 	{ config_set_prefix_opt,	config_dump_string },
+	{ config_set_urlpath_opt,	config_dump_string },
 	{ config_set_header_name,	config_dump_string },
 	{ config_set_log_target,	config_dump_log_target },
 	{ config_set_cache_control,	config_dump_cache_control },

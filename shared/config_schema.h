@@ -60,6 +60,7 @@ config_setter	config_set_abspath;
 config_setter	config_set_abspath_opt;
 config_setter	config_set_name_opt;
 config_setter	config_set_prefix_opt;
+config_setter	config_set_urlpath_opt;
 config_setter	config_set_header_name;
 config_setter	config_set_log_target;
 config_setter	config_set_cache_control;

@@ -109,6 +109,19 @@ conn_need_worker(void)
 	return n;
 }
 
+void
+conn_close_idle(void)
+{
+	struct conn *c, *next;
+
+	for (c = LIST_FIRST(&conn_all); c; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c->state == CONN_HEAD && !c->parsing &&
+		    c->in_off >= c->in_len && c->requests > 0)
+			conn_close(c);
+	}
+}
+
 /* --- request storage ------------------------------------------------ */
 
 /* Append n bytes to a growing buffer (capacity doubles, from first). */
@@ -605,7 +618,7 @@ conn_write_done(struct conn *c)
 		close(c->file_fd);
 		c->file_fd = -1;
 	}
-	if (c->close_after || !c->keepalive || sup.stopping)
+	if (c->close_after || !c->keepalive || sup.draining)
 		conn_linger(c);
 	else
 		conn_next_request(c);
@@ -664,7 +677,8 @@ conn_send_status(struct conn *c, int status, int keep)
 	    "Content-Length: %zu\r\n%s%s\r\n",
 	    status, conn_reason(status), conn_http_date(), blen,
 	    status == 503 ? "Retry-After: 1\r\n" : "",
-	    c->close_after || !c->keepalive ? "Connection: close\r\n" : "");
+	    c->close_after || !c->keepalive || sup.draining ?
+	    "Connection: close\r\n" : "");
 	if (c->parser.method != HTTP_HEAD || !c->msg_done)
 		conn_out_append(c, body, blen);
 	if (status >= 500)
@@ -876,7 +890,7 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 	req.body_len = c->body_len;
 	if (c->parser.method == HTTP_HEAD)
 		req.flags |= CTL_REQ_HEAD;
-	if (c->keepalive && !sup.stopping)
+	if (c->keepalive && !sup.draining)
 		req.flags |= CTL_REQ_KEEPALIVE;
 	if (c->parser.http_minor >= 1)
 		req.flags |= CTL_REQ_CHUNKED_OK;
@@ -983,7 +997,7 @@ conn_worker_done(struct conn *c, int keepalive, int status, uint64_t bytes,
 		close(rest_fd);
 	accesslog_response(c, status, bytes, worker);
 	sup_observe_latency(conn_request_usec(c));
-	if (keepalive && !sup.stopping)
+	if (keepalive && !sup.draining)
 		conn_next_request(c);
 	else
 		conn_linger(c);

@@ -138,6 +138,10 @@ int	 conn_count(void);
  * one kept alive between requests).  While stopping, workers stay while
  * any is left, so a request accepted before the stop is served. */
 int	 conn_need_worker(void);
+/* Close the connections kept alive between requests (the ones
+ * conn_need_worker leaves out): the end of a drain, when the load
+ * balancer that holds them has stopped sending. */
+void	 conn_close_idle(void);
 /* Look up a request header (case-insensitive); NULL if absent. */
 const char *conn_header(struct conn *c, const char *name, size_t *lenp);
 /* The site of c's request by its Host under sup.cfg (site_choose). */

@@ -922,7 +922,7 @@ jobs_tick(void)
 	const struct config *cfg = sup.cfg;
 	uint64_t now = loop_now_ms();
 
-	if (!cfg->jobs_enabled || sup.stopping)
+	if (!cfg->jobs_enabled || sup.draining)
 		return;
 	if (cfg->jobs_sqlite && now >= jobs.next_look) {
 		jobs.next_look = now + (uint64_t)cfg->jobs_poll_ms;

@@ -44,6 +44,7 @@ static struct loop_ev main_sig_ev;
 static int main_ready_sent;
 static int main_terms;
 static uint64_t main_stop_deadline;
+static uint64_t main_drain_end;		/* draining: the listener closes */
 static uint64_t main_watchdog_ms;	/* 0: systemd watchdog off */
 static uint64_t main_watchdog_next;
 static uint64_t main_status_next;
@@ -209,15 +210,37 @@ main_begin_stop(void)
 {
 	if (sup.stopping)
 		return;
+	if (!sup.draining)
+		sd_notify(0, "STOPPING=1");
+	sup.draining = 1;
 	sup.stopping = 1;
 	main_stop_deadline = loop_now_ms() +
 	    (uint64_t)sup.cfg->shutdown_timeout_ms;
-	sd_notify(0, "STOPPING=1");
 	log_notice("stopping: finishing %d busy worker(s), %d queued",
 	    pool_busy_count(), dispatch_queue_len());
 	listen_stop();
 	/* Idle workers quit once no accepted connection may need one
 	 * (main loop). */
+}
+
+/*
+ * A stop signal: with timeouts.drain, first a while in which the health
+ * answer says "draining" and every connection closes after its answer,
+ * while new connections are still taken and served, so that a load
+ * balancer's checks see it before the listener goes.  Then the stop.
+ */
+static void
+main_begin_drain(void)
+{
+	if (sup.draining || sup.cfg->drain_ms == 0) {
+		main_begin_stop();
+		return;
+	}
+	sup.draining = 1;
+	main_drain_end = loop_now_ms() + (uint64_t)sup.cfg->drain_ms;
+	sd_notify(0, "STOPPING=1");
+	log_notice("draining: still serving for %d ms, then stopping",
+	    sup.cfg->drain_ms);
 }
 
 static int
@@ -251,7 +274,7 @@ main_reload(void)
 	size_t len = 0;
 	int fd;
 
-	if (sup.stopping)
+	if (sup.draining)
 		return;
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)loop_now_ms() * 1000ULL);
@@ -340,9 +363,10 @@ main_on_signal(struct loop_ev *ev, uint32_t events)
 		case SIGQUIT:
 			if (++main_terms > 1 || si.ssi_signo == SIGQUIT) {
 				log_notice("second stop signal: exiting now");
+				main_begin_stop();
 				main_stop_deadline = loop_now_ms();
-			}
-			main_begin_stop();
+			} else
+				main_begin_drain();
 			break;
 		case SIGHUP:
 			main_reload();
@@ -381,7 +405,7 @@ main_setup_signals(void)
 static void
 main_check_ready(void)
 {
-	if (sup.stopping || !pool_generation_ready() || main_ready_sent)
+	if (sup.draining || !pool_generation_ready() || main_ready_sent)
 		return;
 	main_ready_sent = 1;
 	sd_notifyf(0, "READY=1\nSTATUS=%d workers ready",
@@ -415,7 +439,7 @@ main_notify_tick(void)
 	    "STATUS=%d idle, %d busy, %d queued, %llu served%s",
 	    pool_idle_total(), pool_busy_count(),
 	    dispatch_queue_len(), (unsigned long long)sup.served,
-	    sup.stopping ? ", stopping" : "");
+	    sup.stopping ? ", stopping" : sup.draining ? ", draining" : "");
 	if (strcmp(status, last) != 0) {
 		sd_notify(0, status);
 		memcpy(last, status, sizeof(last));
@@ -564,6 +588,11 @@ main(int argc, char **argv)
 		main_check_ready();
 		main_notify_tick();
 		accesslog_flush();
+		if (sup.draining && !sup.stopping &&
+		    loop_now_ms() >= main_drain_end) {
+			main_begin_stop();
+			conn_close_idle();
+		}
 		if (sup.stopping) {
 			if (conn_need_worker() == 0)
 				pool_quit_all();

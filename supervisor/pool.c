@@ -822,6 +822,21 @@ pool_ready_count(int site)
 }
 
 int
+pool_can_serve(int site)
+{
+	for (int i = 0; i < pool_hi; i++) {
+		const struct worker *w = &pool_w[i];
+
+		if (!w->used || w->site != site ||
+		    (w->state != WORKER_IDLE && w->state != WORKER_BUSY))
+			continue;
+		if (w->member || pool_retire_pending || w->replaced_by)
+			return 1;
+	}
+	return 0;
+}
+
+int
 pool_idle_count(int site)
 {
 	return pool_count(WORKER_IDLE, 1, 0, site);

@@ -74,6 +74,9 @@ int	 pool_assign_slice(struct worker *w, const void *msg, size_t len,
 	    uint64_t timeout_ms);
 /* Ready workers of site (current generation). */
 int	 pool_ready_count(int site);
+/* Some worker of site takes requests now: a ready member, or one of the
+ * old generation still serving through a reload. */
+int	 pool_can_serve(int site);
 /* Idle workers of site, of the current generation. */
 int	 pool_idle_count(int site);
 int	 pool_busy_count(void);

@@ -1033,7 +1033,8 @@ static_etag(char *etag, size_t cap, const struct stat *st,
 static const char *
 static_head_end(const struct conn *c)
 {
-	return c->keepalive ? "\r\n" : "Connection: close\r\n\r\n";
+	return c->keepalive && !sup.draining ? "\r\n" :
+	    "Connection: close\r\n\r\n";
 }
 
 /* A 304, or a 4xx with its page (errpage.c; none for a HEAD). */

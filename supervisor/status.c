@@ -9,6 +9,8 @@
  */
 #include "status.h"
 #include "conn.h"
+#include "pool.h"
+#include "site.h"
 #include "slots.h"
 #include "sup.h"
 
@@ -659,6 +661,60 @@ status_allowed(const struct conn *c)
 	return 0;
 }
 
+/* What the health answer says, and its status. */
+static const char *
+status_health_state(int *code)
+{
+	int starting = 0;
+
+	*code = 503;
+	if (sup.draining)
+		return "draining";
+	for (int i = 0; i < site_count(sup.cfg); i++) {
+		int site = site_at(sup.cfg, i);
+
+		if (pool_can_serve(site))
+			continue;
+		if (pool_crash_looping(site))
+			return "no worker can start";
+		starting = 1;
+	}
+	if (starting)
+		return "starting";
+	*code = 200;
+	return "ready";
+}
+
+/* status.health: one word for a load balancer, to anyone who asks. */
+static int
+status_health(struct conn *c)
+{
+	const char *path = sup.cfg->status_health, *url = c->hbuf, *q, *word;
+	size_t ulen;
+	int code;
+
+	if (path == NULL)
+		return 0;
+	q = memchr(url, '?', c->url_len);
+	ulen = q ? (size_t)(q - url) : c->url_len;
+	if (ulen != strlen(path) || memcmp(url, path, ulen) != 0)
+		return 0;
+	word = status_health_state(&code);
+	c->out_len = c->out_off = 0;
+	c->status = code;
+	sup_count_response(code, 0);
+	conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
+	    code, code == 200 ? "OK" : "Service Unavailable",
+	    strlen(word) + 1,
+	    c->keepalive && !sup.draining ? "" : "Connection: close\r\n");
+	if (c->parser.method != HTTP_HEAD)
+		conn_out_printf(c, "%s\n", word);
+	conn_start_write(c);
+	return 1;
+}
+
 int
 status_http(struct conn *c)
 {
@@ -669,6 +725,8 @@ status_http(struct conn *c)
 	size_t blen = 0;
 	FILE *f;
 
+	if (status_health(c))
+		return 1;
 	if (prefix == NULL)
 		return 0;
 	plen = strlen(prefix);		/* ends with '/' */
@@ -701,7 +759,7 @@ status_http(struct conn *c)
 	    "Cache-Control: no-store\r\n%s\r\n",
 	    fmt == STATUS_JSON ? "application/json" :
 	    "text/plain; version=0.0.4; charset=utf-8", blen,
-	    c->keepalive ? "" : "Connection: close\r\n");
+	    c->keepalive && !sup.draining ? "" : "Connection: close\r\n");
 	if (c->parser.method != HTTP_HEAD)
 		conn_out_append(c, body, blen);
 	free(body);

@@ -17,8 +17,10 @@ int	status_main(int argc, char **argv);
 /* Write the status of the supervisor pid from its table. */
 void	status_render(FILE *out, pid_t pid, const struct slot_table *t,
 	    enum status_format fmt);
-/* If c asks for status.path (JSON) or status.path/metrics (Prometheus),
- * answer it (or 403 to a client not in status.allow) and return 1. */
+/* If c asks for status.health (200 "ready", 503 "starting", "draining" or
+ * "no worker can start", to anyone), status.path (JSON) or
+ * status.path/metrics (Prometheus), answer it (or 403 to a client not in
+ * status.allow) and return 1. */
 int	status_http(struct conn *c);
 
 #endif

@@ -17,7 +17,11 @@ struct sup {
 	struct slot_table	*slots;
 	int			 slots_fd;
 	int			 config_fd;	/* memfd with the config bytes */
-	int			 stopping;	/* SIGTERM seen: drain and exit */
+	int			 stopping;	/* listener closed: finish, exit */
+	int			 draining;	/* SIGTERM seen: health says so,
+						 * connections close after each
+						 * answer; stopping follows after
+						 * timeouts.drain */
 	int			 socket_activated;
 	uint64_t		 next_request_id;
 	uint64_t		 served;	/* responses from workers */

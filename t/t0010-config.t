@@ -195,6 +195,14 @@ bad_config('mediawiki-symlinks', qr{^  symlinks: owner}, '  symlinks: yes',
     qr/mediawiki\.symlinks: expected "refuse"/, 'an unknown mediawiki.symlinks policy is refused');
 bad_config('status-show-query', qr/^  show_query:/, '  show_query: sometimes',
     qr/status\.show_query: expected true or false/, 'status.show_query must be a boolean');
+bad_config('status-health-rel', qr/^  # health: \/healthz/, '  health: healthz',
+    qr/:\d+:\d+: status\.health: "healthz" must start with "\/"/, 'status.health is a URL path');
+bad_config('status-health-dir', qr/^  # health: \/healthz/, '  health: /healthz/',
+    qr/status\.health: "\/healthz\/" must not end with "\/"/, 'status.health is one path, not a prefix');
+bad_config('timeouts-drain', qr/^  drain: 0/, '  drain: -1',
+    qr/:\d+:\d+: timeouts\.drain: expected seconds from 0 to 3600/, 'timeouts.drain is not negative');
+bad_config('timeouts-drain-big', qr/^  drain: 0/, '  drain: 2h',
+    qr/timeouts\.drain: expected seconds from 0 to 3600/, 'timeouts.drain is at most an hour');
 bad_config('socket-mode', qr/^  mode: 0660/, '  mode: 0668',
     qr/unix_socket\.mode: expected permission bits in octal, like 0660, got "0668"/,
     'a unix socket mode that is not octal is refused');
