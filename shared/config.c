@@ -1207,17 +1207,20 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-/* status.allow: addresses or networks (a.b.c.d[/n], v6[/n]) or "unix". */
+/* status.allow, cache.purge_allow: addresses or networks (a.b.c.d[/n],
+ * v6[/n]) or "unix"; the list is at k->off, its count (an int) at k->min. */
 static int
 config_set_allow(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	struct config *cfg = w->cfg;
+	struct config_cidr *list = (struct config_cidr *)((char *)w->cfg +
+	    k->off);
+	int *count = (int *)((char *)w->cfg + k->min);
 	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], host[64];
 	size_t i;
 
-	(void)k;
+	*count = 0;
 	if (config_is_null(val))
 		return 0;
 	if (val->kind != YAMLTREE_SEQ)
@@ -1225,7 +1228,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		    "%s: expected a sequence of addresses%s", w->path,
 		    config_got(val, got, sizeof(got)));
 	for (i = 0; i < val->nkids; i++) {
-		struct config_cidr *c = &cfg->status_allow[i];
+		struct config_cidr *c = &list[i];
 		const char *slash;
 		size_t hl;
 		uint64_t bits;
@@ -1240,7 +1243,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		memset(c, 0, sizeof(*c));
 		if (strcmp(e->text, "unix") == 0) {
 			c->family = AF_UNIX;
-			cfg->nstatus_allow++;
+			(*count)++;
 			continue;
 		}
 		slash = strchr(e->text, '/');
@@ -1264,7 +1267,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 			c->bits = (int)bits;
 		} else
 			c->bits = max;
-		cfg->nstatus_allow++;
+		(*count)++;
 		continue;
 bad:
 		return config_fail(w, e,
@@ -1530,6 +1533,33 @@ config_set_compression(struct config_walk *w, const struct config_key *k,
 	return config_set_section(w, k, key, val);
 }
 
+static const struct config_key config_cache_keys[];
+
+/* cache: a mapping (on when given, unless enabled: false), or "off"/"on". */
+static int
+config_set_cache(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
+	    (strcmp(val->text, "off") == 0 || strcmp(val->text, "false") == 0)) {
+		w->cfg->cache_enabled = false;
+		return 0;
+	}
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
+	    (strcmp(val->text, "on") == 0 || strcmp(val->text, "true") == 0)) {
+		w->cfg->cache_enabled = true;
+		return 0;
+	}
+	w->cfg->cache_enabled = true;
+	if (config_set_section(w, k, key, val) == -1)
+		return -1;
+	if (w->cfg->cache_max_entry > w->cfg->cache_size)
+		return config_fail(w, config_at(key, val),
+		    "cache: max_entry (%zu bytes) is larger than size (%zu "
+		    "bytes)", w->cfg->cache_max_entry, w->cfg->cache_size);
+	return 0;
+}
+
 /* ---- the schema ---- */
 
 #define F(field)	offsetof(struct config, field)
@@ -1595,7 +1625,8 @@ static const struct config_key config_recycle_keys[] = {
 
 static const struct config_key config_status_keys[] = {
 	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
-	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
+	{ "allow",	config_set_allow,	F(status_allow), 0,
+	    F(nstatus_allow), 0, NULL },
 	{ "show_query",	config_set_bool,	F(status_show_query), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
@@ -1652,6 +1683,17 @@ static const struct config_key config_compression_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+static const struct config_key config_cache_keys[] = {
+	{ "enabled",	config_set_bool,	F(cache_enabled), 0, 0, 0, NULL },
+	{ "size",	config_set_number,	F(cache_size),
+	    CONFIG_NUM_SIZE, 64 * KB, 64 * GB, NULL },
+	{ "max_entry",	config_set_number,	F(cache_max_entry),
+	    CONFIG_NUM_SIZE, KB, GB, NULL },
+	{ "purge_allow", config_set_allow,	F(cache_purge_allow), 0,
+	    F(ncache_purge_allow), 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
 static const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
 	{ "unix_socket", config_set_section,	0, 0, 0, 0, config_unix_socket_keys },
@@ -1664,6 +1706,7 @@ static const struct config_key config_top_keys[] = {
 	{ "static",	config_set_static,	F(statics), 0, 0, 0, NULL },
 	{ "compression", config_set_compression, 0, 0, 0, 0,
 	    config_compression_keys },
+	{ "cache",	config_set_cache,	0, 0, 0, 0, config_cache_keys },
 	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
@@ -1785,6 +1828,8 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->brotli_level = 5;
 	cfg->compress_min = 256;
 	cfg->static_cache = 16 * MB;
+	cfg->cache_size = 64 * MB;
+	cfg->cache_max_entry = MB;
 	for (i = 0; config_default_compress_types[i] != NULL; i++) {
 		if ((cfg->compress_types[i] =
 		    strdup(config_default_compress_types[i])) == NULL) {

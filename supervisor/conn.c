@@ -18,6 +18,7 @@
  */
 #include "conn.h"
 #include "accesslog.h"
+#include "cache.h"
 #include "ctl.h"
 #include "dispatch.h"
 #include "frame.h"
@@ -174,6 +175,9 @@ conn_reset_request(struct conn *c)
 	free(c->msg);
 	c->msg = NULL;
 	c->msg_len = 0;
+	cache_forget(c);
+	c->cache_flags = 0;
+	c->cache_result = NULL;
 }
 
 const char *
@@ -879,6 +883,7 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 		req.flags |= CTL_REQ_KEEPALIVE;
 	if (c->parser.http_minor >= 1)
 		req.flags |= CTL_REQ_CHUNKED_OK;
+	req.flags |= c->cache_flags;
 	total = sizeof(req) + conn_params.len;
 	if (total > CTL_MSG_MAX) {
 		c->error_status = 431;
@@ -912,7 +917,7 @@ conn_request_ready(struct conn *c)
 {
 	c->deadline = 0;
 	c->req_id = ++sup.next_request_id;
-	if (status_http(c))
+	if (status_http(c) || cache_purge_request(c))
 		return;
 	route_request(sup.cfg, c->hbuf, c->url_len, &conn_route);
 	switch (conn_route.kind) {
@@ -935,6 +940,8 @@ conn_request_ready(struct conn *c)
 		}
 		break;
 	case ROUTE_PHP:
+		if (cache_lookup(c))
+			return;
 		break;
 	}
 	if (conn_build_request(c, &conn_route, &c->msg, &c->msg_len) < 0) {
@@ -1218,6 +1225,7 @@ conn_close(struct conn *c)
 	if (c->state == CONN_WRITE && c->status)
 		accesslog_response(c, c->status, conn_out_sent(c),
 		    c->out_worker);
+	cache_forget(c);
 	loop_watch(&c->ev, 0);
 	close(c->ev.fd);
 	c->ev.fd = -1;
@@ -1234,6 +1242,7 @@ conn_destroy(void *p)
 {
 	struct conn *c = p;
 
+	cache_forget(c);
 	spool_close(&c->body_spool);
 	if (c->file_fd >= 0)
 		close(c->file_fd);

@@ -93,6 +93,14 @@ struct conn {
 	size_t		 msg_len;
 	int		 in_queue;	/* on the dispatch queue */
 	unsigned	 requests;	/* answered on this connection so far */
+
+	/* page cache (cache.c) */
+	uint32_t	 cache_flags;	/* CTL_REQ_STORE or CTL_REQ_PASS, or 0 */
+	const char	*cache_result;	/* "hit", "miss", "pass": access log */
+	char		*cache_key;	/* of a miss in flight, malloc'd */
+	size_t		 cache_key_len;
+	int		 cache_purged;	/* a PURGE of its URL came meanwhile */
+	LIST_ENTRY(conn) cache_link;	/* misses in flight */
 };
 
 void	 conn_init_parser_settings(void);
