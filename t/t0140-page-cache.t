@@ -20,6 +20,14 @@ use MwTest;
 my $size = 256 * 1024;
 my $w = wiki('cache.size' => '256K', 'cache.max_entry' => '64K',
     'cache.purge_allow' => ['127.0.0.1/32']);
+# ?mwsup_test_sleep=N: the page takes N more seconds to make.
+append_settings($w, <<'EOF');
+$wgHooks['BeforeInitialize'][] = static function () {
+	if ( isset( $_GET['mwsup_test_sleep'] ) ) {
+		sleep( (int)$_GET['mwsup_test_sleep'] );
+	}
+};
+EOF
 my $access = "$w->{dir}/access.log";
 set_yaml($w, 'log.access' => $access);
 my $srv = start_mwsup($w->{config});
@@ -175,6 +183,22 @@ is(purge_from('127.0.0.1', '/wiki/Cache_test_page'), 200,
     'PURGE from 127.0.0.1 is accepted');
 is(xcache(view('/wiki/Cache_test_page')), 'miss', 'and empties the entry');
 like(log_text($srv), qr/PURGE refused to 127\.0\.0\.2/, 'the refusal is logged');
+
+# --- a purge while a miss is being made -------------------------------------
+my $slow = '/wiki/Main_Page?mwsup_test_sleep=2';
+my $misses = status_json()->{cache_misses};
+my $s = raw_begin($w->{port}, "GET $slow HTTP/1.1\r\nHost: $host\r\n"
+    . "Connection: close\r\n\r\n");
+ok(wait_until(sub { status_json()->{cache_misses} > $misses }, 10),
+    'a slow page is being made (a miss)');
+is(purge_from('127.0.0.1', $slow), 200, 'its URL is purged meanwhile');
+my $ans = parse_response(raw_end($s));
+is("$ans->{status} " . xcache($ans), '200 miss', 'the slow page is answered');
+is(xcache(view($slow)), 'miss',
+    'and was not stored: the purge came after it was begun');
+is(xcache(view($slow)), 'hit', 'the next answer for it is stored');
+like(read_file($access), qr{"GET /wiki/Main_Page\?mwsup_test_sleep=2 HTTP/1\.1" 200 .* hit\n},
+    'the access log line of a hit ends in "hit"');
 
 # --- a flood of URLs stays within the bound ----------------------------------
 my $before = status_json();
