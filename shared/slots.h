@@ -95,6 +95,7 @@ struct slot_counters {
 	_Atomic uint64_t cache_entries;	/* now */
 	_Atomic uint64_t cache_bytes;	/* now, entries with their overhead */
 	_Atomic uint64_t cache_size;	/* the bound, cache.size; 0 when off */
+	_Atomic uint64_t cache_coalesced;	/* misses that waited for another */
 };
 
 extern const uint64_t slot_latency_bounds_us[SLOT_LATENCY_BUCKETS];

@@ -49,6 +49,17 @@
  * gets a 304.  A Range is answered with the whole entry (200), which
  * RFC 9110 14.2 allows.
  *
+ * Coalescing.  A GET that misses while another miss for the same key is
+ * being answered (the leader) does not go to a worker: it waits, its
+ * connection unwatched, in the leader's list, at most CACHE_WAITERS_MAX
+ * of them (more go to workers).  When the leader's answer is complete
+ * (stored, not storable, or failed) the waiters are routed again: a hit
+ * each when it was stored, else a worker each.  An answer that was not
+ * stored leaves a "pass" mark on its key for CACHE_PASS_TTL seconds (as
+ * Varnish's hit-for-miss) so that requests for a page no cache may keep
+ * are not queued behind one another; a storable answer replaces the mark.
+ * The wait is bounded by the leader's: timeouts.request at most.
+ *
  * The cache lives in the supervisor's memory: it survives a reload (the
  * workers change, the pages do not), and a restart starts it empty.
  */
@@ -73,6 +84,8 @@
 #include <unistd.h>
 
 #define CACHE_BUCKETS	16384	/* a power of two */
+#define CACHE_WAITERS_MAX 256	/* requests waiting for one miss */
+#define CACHE_PASS_TTL	120	/* seconds a "not stored" mark lasts */
 
 struct cache_entry {
 	TAILQ_ENTRY(cache_entry) lru;	/* most recently used first */
@@ -80,7 +93,7 @@ struct cache_entry {
 	uint64_t	 hash;
 	char		*key;		/* all in mem, freed with it */
 	size_t		 key_len;
-	int		 status;
+	int		 status;	/* 0: a pass mark, nothing to serve */
 	const char	*head;		/* header lines, each with CRLF */
 	size_t		 head_len;
 	const char	*body;
@@ -356,6 +369,71 @@ cache_serve(struct conn *c, struct cache_entry *e, time_t now)
 	conn_start_write(c);
 }
 
+/* Wait for a miss of the same key in flight, if there is one that can
+ * take another waiter.  Returns 1 when c now waits. */
+static int
+cache_wait(struct conn *c, const char *key, size_t len)
+{
+	struct conn *f;
+
+	LIST_FOREACH(f, &cache_inflight, cache_link)
+		if (!f->cache_purged && f->cache_key_len == len &&
+		    memcmp(f->cache_key, key, len) == 0)
+			break;
+	if (f == NULL || f->cache_nwaiters >= CACHE_WAITERS_MAX)
+		return 0;
+	c->cache_leader = f;
+	LIST_INSERT_HEAD(&f->cache_waiters, c, cache_wlink);
+	f->cache_nwaiters++;
+	SUP_COUNT(cache_coalesced, 1);
+	loop_watch(&c->ev, 0);
+	c->state = CONN_QUEUED;
+	return 1;
+}
+
+/* A "not stored" mark on key (see the top of the file). */
+static void
+cache_mark_pass(const char *key, size_t len)
+{
+	struct cache_entry *e;
+
+	if (cache_table == NULL || cache_find(key, len) != NULL ||
+	    (e = calloc(1, sizeof(*e) + len + 1)) == NULL)
+		return;
+	e->key = e->mem;
+	memcpy(e->key, key, len);
+	e->key_len = len;
+	e->hash = cache_hash(key, len);
+	e->stored = time(NULL);
+	e->expires = e->stored + CACHE_PASS_TTL;
+	e->bytes = sizeof(*e) + len;
+	cache_make_room(e->bytes);
+	e->next = cache_table[e->hash & (CACHE_BUCKETS - 1)];
+	cache_table[e->hash & (CACHE_BUCKETS - 1)] = e;
+	TAILQ_INSERT_HEAD(&cache_lru, e, lru);
+	cache_bytes += e->bytes;
+	cache_entries++;
+	cache_publish();
+}
+
+/* The leader's answer is complete: its waiters go on, each routed again
+ * (a hit when the answer was stored). */
+static void
+cache_release(struct conn *leader, const char *key, size_t len)
+{
+	struct cache_entry *e = cache_find(key, len);
+	struct conn *w;
+
+	if (e == NULL && !leader->cache_purged)
+		cache_mark_pass(key, len);
+	while ((w = LIST_FIRST(&leader->cache_waiters)) != NULL) {
+		LIST_REMOVE(w, cache_wlink);
+		w->cache_leader = NULL;
+		leader->cache_nwaiters--;
+		conn_request_resume(w);
+	}
+}
+
 int
 cache_lookup(struct conn *c)
 {
@@ -392,11 +470,16 @@ cache_lookup(struct conn *c)
 		cache_publish();
 		e = NULL;
 	}
-	if (e != NULL) {
+	if (e != NULL && e->status != 0) {
 		free(key);
 		TAILQ_REMOVE(&cache_lru, e, lru);
 		TAILQ_INSERT_HEAD(&cache_lru, e, lru);
 		cache_serve(c, e, now);
+		return 1;
+	}
+	if (e == NULL && c->parser.method == HTTP_GET &&
+	    cache_wait(c, key, len)) {
+		free(key);
 		return 1;
 	}
 	SUP_COUNT(cache_misses, 1);
@@ -416,12 +499,21 @@ cache_lookup(struct conn *c)
 void
 cache_forget(struct conn *c)
 {
-	if (c->cache_key == NULL)
+	char *key = c->cache_key;
+
+	if (c->cache_leader != NULL) {	/* a waiter that goes away */
+		LIST_REMOVE(c, cache_wlink);
+		c->cache_leader->cache_nwaiters--;
+		c->cache_leader = NULL;
+	}
+	if (key == NULL)
 		return;
 	LIST_REMOVE(c, cache_link);
-	free(c->cache_key);
 	c->cache_key = NULL;
+	if (!LIST_EMPTY(&c->cache_waiters))
+		cache_release(c, key, c->cache_key_len);
 	c->cache_key_len = 0;
+	free(key);
 }
 
 /* --- storing --------------------------------------------------------- */

@@ -956,10 +956,17 @@ conn_request_ready(struct conn *c)
 }
 
 void
+conn_request_resume(struct conn *c)
+{
+	conn_request_ready(c);
+}
+
+void
 conn_worker_done(struct conn *c, int keepalive, int status, uint64_t bytes,
     pid_t worker, int rest_fd, uint64_t rest_off, uint64_t rest_len)
 {
 	c->worker = NULL;
+	cache_forget(c);	/* requests waiting for this answer go on */
 	c->keepalive = keepalive;
 	if (rest_fd >= 0 && rest_len > 0) {
 		/* The client has not taken all of it: the rest goes from the
@@ -990,6 +997,7 @@ void
 conn_worker_failed(struct conn *c, int status, int nothing_sent)
 {
 	c->worker = NULL;
+	cache_forget(c);
 	if (nothing_sent)
 		conn_error(c, status);
 	else

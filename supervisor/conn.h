@@ -101,6 +101,10 @@ struct conn {
 	size_t		 cache_key_len;
 	int		 cache_purged;	/* a PURGE of its URL came meanwhile */
 	LIST_ENTRY(conn) cache_link;	/* misses in flight */
+	struct conn	*cache_leader;	/* the miss whose answer we wait for */
+	LIST_HEAD(, conn) cache_waiters;	/* requests waiting for ours */
+	LIST_ENTRY(conn) cache_wlink;	/* in the leader's cache_waiters */
+	unsigned	 cache_nwaiters;
 };
 
 void	 conn_init_parser_settings(void);
@@ -131,6 +135,9 @@ int	 conn_count(void);
  * one kept alive between requests).  While stopping, workers stay while
  * any is left, so a request accepted before the stop is served. */
 int	 conn_need_worker(void);
+/* Route and answer or dispatch c's complete request again (a request the
+ * page cache held while another miss for its URL was answered). */
+void	 conn_request_resume(struct conn *c);
 /* Look up a request header (case-insensitive); NULL if absent. */
 const char *conn_header(struct conn *c, const char *name, size_t *lenp);
 

@@ -118,6 +118,9 @@ static const struct status_counter {
 	  "Page cache entries removed by PURGE.", 0, K(cache_purged) },
 	{ "cache_evictions", NULL, "cache_evictions_total",
 	  "Page cache entries dropped for room.", 0, K(cache_evictions) },
+	{ "cache_coalesced", NULL, "cache_coalesced_total",
+	  "Misses that waited for the same URL's answer instead of a worker.",
+	  0, K(cache_coalesced) },
 	{ "cache_entries", NULL, "cache_entries",
 	  "Entries in the page cache.", 1, K(cache_entries) },
 	{ "cache_bytes", NULL, "cache_bytes",
@@ -443,7 +446,7 @@ status_text(FILE *out, pid_t pid, const struct slot_table *t)
 		fprintf(out, "\ncache: %llu hits, %llu misses, %llu passes "
 		    "(method %llu, auth %llu, cookie %llu), %llu stored, %llu "
 		    "not stored, %llu purges (%llu entries), %llu evictions; "
-		    "%llu entries, %llu of %llu bytes",
+		    "%llu coalesced; %llu entries, %llu of %llu bytes",
 		    (unsigned long long)atomic_load(&k->cache_hits),
 		    (unsigned long long)atomic_load(&k->cache_misses),
 		    (unsigned long long)(atomic_load(&k->cache_pass_method) +
@@ -457,6 +460,7 @@ status_text(FILE *out, pid_t pid, const struct slot_table *t)
 		    (unsigned long long)atomic_load(&k->cache_purges),
 		    (unsigned long long)atomic_load(&k->cache_purged),
 		    (unsigned long long)atomic_load(&k->cache_evictions),
+		    (unsigned long long)atomic_load(&k->cache_coalesced),
 		    (unsigned long long)atomic_load(&k->cache_entries),
 		    (unsigned long long)atomic_load(&k->cache_bytes),
 		    (unsigned long long)atomic_load(&k->cache_size));

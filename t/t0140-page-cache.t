@@ -22,11 +22,13 @@ my $w = wiki('cache.size' => '256K', 'cache.max_entry' => '64K',
     'cache.purge_allow' => ['127.0.0.1/32']);
 # ?mwsup_test_sleep=N: the page takes N more seconds to make.
 append_settings($w, <<'EOF');
-$wgHooks['BeforeInitialize'][] = static function () {
+$mwsupTestSleep = static function () {
 	if ( isset( $_GET['mwsup_test_sleep'] ) ) {
 		sleep( (int)$_GET['mwsup_test_sleep'] );
 	}
 };
+$wgHooks['BeforeInitialize'][] = $mwsupTestSleep;
+$wgHooks['ApiBeforeMain'][] = $mwsupTestSleep;
 EOF
 my $access = "$w->{dir}/access.log";
 set_yaml($w, 'log.access' => $access);
@@ -199,6 +201,39 @@ is(xcache(view($slow)), 'miss',
 is(xcache(view($slow)), 'hit', 'the next answer for it is stored');
 like(read_file($access), qr{"GET /wiki/Main_Page\?mwsup_test_sleep=2 HTTP/1\.1" 200 .* hit\n},
     'the access log line of a hit ends in "hit"');
+
+# --- concurrent misses for one URL go to one worker --------------------------
+sub at_once {
+	my ($path, $n) = @_;
+	my @s = map { raw_begin($w->{port}, "GET $path HTTP/1.1\r\n"
+	    . "Host: $host\r\nConnection: close\r\n\r\n") } 1 .. $n;
+	return map { parse_response(raw_end($_)) } @s;
+}
+my $co = '/wiki/Main_Page?mwsup_test_sleep=2&co=1';
+my $b = status_json();
+my @a = at_once($co, 3);
+is(join(', ', sort map { "$_->{status} " . xcache($_) } @a),
+    '200 hit, 200 hit, 200 miss',
+    'three requests at once for a page not cached: one miss, two hits');
+is(scalar(grep { $_->{body} eq $a[0]{body} } @a), 3, 'all three get the page');
+$st = status_json();
+is($st->{cache_coalesced} - $b->{cache_coalesced}, 2,
+    'two waited for the first one\'s answer');
+is($st->{cache_misses} - $b->{cache_misses}, 1, 'one went to a worker');
+
+my $api = '/api.php?action=query&meta=siteinfo&format=json&mwsup_test_sleep=1';
+$b = status_json();
+@a = at_once($api, 2);
+is(join(', ', map { "$_->{status} " . xcache($_) } @a), '200 miss, 200 miss',
+    'two at once for an answer no cache may keep: each from a worker');
+like($_->{body}, qr/"sitename"/, 'with the API\'s answer') for @a;
+is(status_json()->{cache_coalesced} - $b->{cache_coalesced}, 1,
+    'the second waited for the first once');
+$b = status_json();
+@a = at_once($api, 2);
+is(join(', ', map { $_->{status} } @a), '200, 200', 'two more at once');
+is(status_json()->{cache_coalesced} - $b->{cache_coalesced}, 0,
+    'do not wait: the URL is marked as not stored');
 
 # --- a flood of URLs stays within the bound ----------------------------------
 my $before = status_json();
