@@ -167,7 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&peer, 0, sizeof(peer));
 	peer.ss_family = AF_UNIX;
-	if (conn_adopt(sv[0], 1, &peer) < 0) {
+	if (conn_adopt(sv[0], 1, 0, &peer) < 0) {
 		close(sv[1]);
 		return 0;
 	}

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ struct config_walk {
 	struct config		*cfg;
 	const char		*name;		/* file name for messages */
 	const char		*section;	/* "pool", or NULL at top level */
-	char			 path[80];	/* "pool.workers", for messages */
+	char			 path[400];	/* "pool.workers", for messages */
 	int			 ndefault_ini;	/* leading ini[] entries that are defaults */
 };
 
@@ -66,6 +67,8 @@ struct config_key {
 
 static int config_fail(struct config_walk *, const struct yamltree_node *,
     const char *, ...) __attribute__((format(printf, 3, 4)));
+static int config_check_key(struct config_walk *, const struct yamltree_node *,
+    size_t, const char *);
 
 /*
  * A schema error at node n, so that each check is one statement, as in
@@ -674,14 +677,65 @@ config_address_problem(const char *a)
 	return NULL;
 }
 
+/* One entry of listen: "address", or {address: ..., proxy_protocol: bool}. */
+static int
+config_listen_entry(struct config_walk *w, const struct yamltree_node *e,
+    size_t i, const struct yamltree_node **addrp)
+{
+	struct config *cfg = w->cfg;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
+	const struct yamltree_node *a = e;
+	const char *problem;
+
+	cfg->listen_proxy[i] = false;
+	if (e->kind == YAMLTREE_MAP) {
+		a = NULL;
+		for (size_t j = 0; j < e->nkids / 2; j++) {
+			const struct yamltree_node *k = &e->kids[2 * j],
+			    *v = &e->kids[2 * j + 1];
+
+			if (config_check_key(w, e, j, "listen") == -1)
+				return -1;
+			if (strcmp(k->text, "address") == 0) {
+				a = v;
+			} else if (strcmp(k->text, "proxy_protocol") == 0) {
+				if (v->kind != YAMLTREE_SCALAR || !v->plain ||
+				    (strcmp(v->text, "true") != 0 &&
+				    strcmp(v->text, "false") != 0))
+					return config_fail(w, config_at(k, v),
+					    "listen: proxy_protocol: expected "
+					    "true or false%s",
+					    config_got(v, got, sizeof(got)));
+				cfg->listen_proxy[i] = strcmp(v->text,
+				    "true") == 0;
+			} else
+				return config_fail(w, k,
+				    "listen: unknown key %s (address, "
+				    "proxy_protocol)", config_quote(k->text,
+				    k->len, q, sizeof(q)));
+		}
+		if (a == NULL)
+			return config_fail(w, e,
+			    "listen: an entry written as a mapping needs "
+			    "\"address\"");
+	}
+	if (config_string(w, a, a, "an address") == -1)
+		return -1;
+	if ((problem = config_address_problem(a->text)) != NULL)
+		return config_fail(w, a, "listen %s: %s",
+		    config_quote(a->text, a->len, q, sizeof(q)), problem);
+	*addrp = a;
+	return 0;
+}
+
 static int
 config_set_listen(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct yamltree_node *at = config_at(key, val), *a;
+	const struct yamltree_node *at = config_at(key, val), *a = NULL;
+	const struct yamltree_node *seen[CONFIG_MAX_LISTEN];
 	struct config *cfg = w->cfg;
-	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
-	const char *problem;
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	size_t i, j;
 
 	(void)k;
@@ -698,23 +752,19 @@ config_set_listen(struct config_walk *w, const struct config_key *k,
 	}
 	cfg->nlisten = 0;
 	for (i = 0; i < val->nkids; i++) {
-		a = &val->kids[i];
 		if (i == CONFIG_MAX_LISTEN)
-			return config_fail(w, a,
+			return config_fail(w, &val->kids[i],
 			    "listen: more than %d addresses", CONFIG_MAX_LISTEN);
-		if (config_string(w, a, a, "an address") == -1)
+		if (config_listen_entry(w, &val->kids[i], i, &a) == -1)
 			return -1;
-		if ((problem = config_address_problem(a->text)) != NULL)
-			return config_fail(w, a, "listen %s: %s",
-			    config_quote(a->text, a->len, q, sizeof(q)),
-			    problem);
 		for (j = 0; j < i; j++) {
-			if (strcmp(val->kids[j].text, a->text) == 0)
+			if (strcmp(seen[j]->text, a->text) == 0)
 				return config_fail(w, a,
 				    "listen \"%s\": listed twice (first at "
-				    "%lu:%lu)", a->text, val->kids[j].line,
-				    val->kids[j].col);
+				    "%lu:%lu)", a->text, seen[j]->line,
+				    seen[j]->col);
 		}
+		seen[i] = a;
 		if (config_store(w, &cfg->listen[i], a->text) == -1)
 			return -1;
 		cfg->nlisten++;
@@ -1012,24 +1062,80 @@ static const struct config_key config_static_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
-/* One static entry: a URL prefix -> directory, or a setting. */
+/*
+ * A URL prefix -> directory entry (pre is the key, a text starting with
+ * '/'), added to statics (n of them); where names the mapping in messages.
+ */
 static int
-config_static_pair(struct config_walk *w, const struct yamltree_node *pre,
-    const struct yamltree_node *dir, const void *unused)
+config_static_entry(struct config_walk *w, const struct yamltree_node *pre,
+    const struct yamltree_node *dir, struct config_static *statics, int *n,
+    const char *where)
 {
-	struct config *cfg = w->cfg;
 	struct config_static *st;
 	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
 	const char *problem;
 	char *prefix;
 	int j;
 
-	(void)unused;
 	config_quote(pre->text, pre->len, q, sizeof(q));
+	if (memchr(pre->text, '\0', pre->len))
+		problem = "contains a NUL byte";
+	else if (strcmp(pre->text, "/") == 0)
+		problem = "is the MediaWiki root, which is always served";
+	else
+		problem = config_prefix_problem(pre->text);
+	if (problem)
+		return config_fail(w, pre,
+		    "%s %s: prefix %s", where, q, problem);
+	if (dir->kind != YAMLTREE_SCALAR || dir->len == 0 ||
+	    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
+		dir = config_at(pre, dir);
+		return config_fail(w, dir,
+		    "%s %s: expected an absolute directory path%s",
+		    where, q, config_got(pre + 1, got, sizeof(got)));
+	}
+	if (*n == CONFIG_MAX_STATIC)
+		return config_fail(w, pre,
+		    "%s: more than %d prefixes", where, CONFIG_MAX_STATIC);
+	if (config_copy(w, &prefix, pre->text, 1, where, "") == -1)
+		return -1;
+	/* "/images" and "/images/" are the same prefix */
+	for (j = 0; j < *n; j++) {
+		if (strcmp(statics[j].prefix, prefix) == 0) {
+			config_fail(w, pre,
+			    "%s %s: same prefix as %s at %lu:%lu",
+			    where, q, statics[j].prefix,
+			    statics[j].line, statics[j].col);
+			free(prefix);
+			return -1;
+		}
+	}
+	st = &statics[*n];
+	st->prefix = prefix;
+	st->line = pre->line;
+	st->col = pre->col;
+	if (config_copy(w, &st->dir, dir->text, 0, where, "") == -1) {
+		free(prefix);
+		st->prefix = NULL;
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* One static entry: a URL prefix -> directory, or a setting. */
+static int
+config_static_pair(struct config_walk *w, const struct yamltree_node *pre,
+    const struct yamltree_node *dir, const void *unused)
+{
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+
+	(void)unused;
 	/* URL prefixes start with '/'; other keys are settings */
 	if (pre->text[0] != '/') {
 		const struct config_key *k = config_static_keys;
 
+		config_quote(pre->text, pre->len, q, sizeof(q));
 		/* by the text up to a NUL byte, as ever for these keys */
 		while (k->name && strcmp(k->name, pre->text) != 0)
 			k++;
@@ -1040,49 +1146,8 @@ config_static_pair(struct config_walk *w, const struct yamltree_node *pre,
 		snprintf(w->path, sizeof(w->path), "static.%s", k->name);
 		return k->set(w, k, pre, dir);
 	}
-	if (memchr(pre->text, '\0', pre->len))
-		problem = "contains a NUL byte";
-	else if (strcmp(pre->text, "/") == 0)
-		problem = "is the MediaWiki root, which is always served";
-	else
-		problem = config_prefix_problem(pre->text);
-	if (problem)
-		return config_fail(w, pre,
-		    "static %s: prefix %s", q, problem);
-	if (dir->kind != YAMLTREE_SCALAR || dir->len == 0 ||
-	    dir->text[0] != '/' || memchr(dir->text, '\0', dir->len)) {
-		dir = config_at(pre, dir);
-		return config_fail(w, dir,
-		    "static %s: expected an absolute directory path%s",
-		    q, config_got(pre + 1, got, sizeof(got)));
-	}
-	if (cfg->nstatics == CONFIG_MAX_STATIC)
-		return config_fail(w, pre,
-		    "static: more than %d prefixes", CONFIG_MAX_STATIC);
-	if (config_copy(w, &prefix, pre->text, 1, "static", "") == -1)
-		return -1;
-	/* "/images" and "/images/" are the same prefix */
-	for (j = 0; j < cfg->nstatics; j++) {
-		if (strcmp(cfg->statics[j].prefix, prefix) == 0) {
-			config_fail(w, pre,
-			    "static %s: same prefix as %s at %lu:%lu",
-			    q, cfg->statics[j].prefix,
-			    cfg->statics[j].line, cfg->statics[j].col);
-			free(prefix);
-			return -1;
-		}
-	}
-	st = &cfg->statics[cfg->nstatics];
-	st->prefix = prefix;
-	st->line = pre->line;
-	st->col = pre->col;
-	if (config_copy(w, &st->dir, dir->text, 0, "static", "") == -1) {
-		free(prefix);
-		st->prefix = NULL;
-		return -1;
-	}
-	cfg->nstatics++;
-	return 0;
+	return config_static_entry(w, pre, dir, w->cfg->statics,
+	    &w->cfg->nstatics, "static");
 }
 
 /* static: URL prefix -> absolute directory, and the settings above. */
@@ -1207,20 +1272,17 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-/* status.allow, cache.purge_allow: addresses or networks (a.b.c.d[/n],
- * v6[/n]) or "unix"; the list is at k->off, its count (an int) at k->min. */
+/* status.allow, proxy.trusted: addresses or networks (a.b.c.d[/n],
+ * v6[/n]) or "unix", into v with *np of them. */
 static int
-config_set_allow(struct config_walk *w, const struct config_key *k,
-    const struct yamltree_node *key, const struct yamltree_node *val)
+config_cidrs(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, struct config_cidr *v, int *np)
 {
-	struct config_cidr *list = (struct config_cidr *)((char *)w->cfg +
-	    k->off);
-	int *count = (int *)((char *)w->cfg + k->min);
 	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], host[64];
 	size_t i;
 
-	*count = 0;
+	*np = 0;
 	if (config_is_null(val))
 		return 0;
 	if (val->kind != YAMLTREE_SEQ)
@@ -1228,7 +1290,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		    "%s: expected a sequence of addresses%s", w->path,
 		    config_got(val, got, sizeof(got)));
 	for (i = 0; i < val->nkids; i++) {
-		struct config_cidr *c = &list[i];
+		struct config_cidr *c = &v[i];
 		const char *slash;
 		size_t hl;
 		uint64_t bits;
@@ -1243,7 +1305,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 		memset(c, 0, sizeof(*c));
 		if (strcmp(e->text, "unix") == 0) {
 			c->family = AF_UNIX;
-			(*count)++;
+			(*np)++;
 			continue;
 		}
 		slash = strchr(e->text, '/');
@@ -1267,7 +1329,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 			c->bits = (int)bits;
 		} else
 			c->bits = max;
-		(*count)++;
+		(*np)++;
 		continue;
 bad:
 		return config_fail(w, e,
@@ -1276,6 +1338,64 @@ bad:
 		    config_got(e, got, sizeof(got)));
 	}
 	return 0;
+}
+
+static int
+config_set_allow(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_cidrs(w, key, val, w->cfg->status_allow,
+	    &w->cfg->nstatus_allow);
+}
+
+static int
+config_set_purge_allow(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_cidrs(w, key, val, w->cfg->cache_purge_allow,
+	    &w->cfg->ncache_purge_allow);
+}
+
+static int
+config_set_trusted(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_cidrs(w, key, val, w->cfg->proxy_trusted,
+	    &w->cfg->nproxy_trusted);
+}
+
+/* proxy.header, proxy.proto_header: a header field name (null: none,
+ * where allowed). */
+static int
+config_set_header_name(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	char **slot = (char **)((char *)w->cfg + k->off);
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+	const char *p;
+
+	if (config_is_null(val) && k->min == 0) {
+		free(*slot);
+		*slot = NULL;
+		return 0;
+	}
+	if (config_is_null(val))
+		return config_fail(w, config_at(key, val),
+		    "%s: expected a header name, not null", w->path);
+	if (config_string(w, key, val, "a header name") == -1)
+		return -1;
+	for (p = val->text; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			break;
+	if (*p != '\0' || val->len > 64)
+		return config_fail(w, val,
+		    "%s: %s is not a header name (letters, digits and \"-\", "
+		    "at most 64)", w->path,
+		    config_quote(val->text, val->len, q, sizeof(q)));
+	return config_store(w, slot, val->text);
 }
 
 /* A job type or group name: what MediaWiki's $wgJobClasses keys look like;
@@ -1445,6 +1565,291 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 			catchall = (int)i;
 		}
 	}
+	return 0;
+}
+
+/* ---- sites: a wiki farm ---- */
+
+#define CONFIG_SITE(field_off) \
+	((struct config_site *)(void *)((char *)w->cfg + k->off - (field_off)))
+
+/* A copy of the scalar's text in lower case, into *out. */
+static int
+config_store_lower(struct config_walk *w, char **out,
+    const struct yamltree_node *v)
+{
+	if (config_copy(w, out, v->text, 0, w->path, "") == -1)
+		return -1;
+	for (char *c = *out; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return 0;
+}
+
+/* Is lower-case host h a name or an alias of a site before site n, or of
+ * site n itself (its name and its first nalias aliases)?  Which, or NULL. */
+static const struct config_site *
+config_site_taken(const struct config *cfg, int n, int nalias, const char *h)
+{
+	for (int i = 0; i <= n; i++) {
+		const struct config_site *s = &cfg->sites[i];
+		int na = i == n ? nalias : s->naliases;
+
+		if (s->name && strcmp(s->name, h) == 0)
+			return s;
+		for (int j = 0; j < na; j++)
+			if (strcmp(s->aliases[j], h) == 0)
+				return s;
+	}
+	return NULL;
+}
+
+/* sites.NAME.aliases: host names or "*.suffix" wildcards. */
+static int
+config_set_site_aliases(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	struct config_site *site = CONFIG_SITE(offsetof(struct config_site,
+	    aliases));
+	const struct yamltree_node *at = config_at(key, val), *e;
+	const struct config_site *o;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
+	int n = (int)(site - w->cfg->sites);
+	size_t i;
+
+	if (val->kind != YAMLTREE_SEQ || val->nkids == 0)
+		return config_fail(w, at,
+		    "%s: expected a sequence of host names%s", w->path,
+		    config_got(val, got, sizeof(got)));
+	for (i = 0; i < val->nkids; i++) {
+		const char *h;
+
+		e = &val->kids[i];
+		if (i == CONFIG_MAX_ALIASES)
+			return config_fail(w, e,
+			    "%s: more than %d aliases", w->path,
+			    CONFIG_MAX_ALIASES);
+		if (config_string(w, e, e, "a host name") == -1)
+			return -1;
+		h = e->text;
+		if (strncmp(h, "*.", 2) == 0)
+			h += 2;
+		if (!config_host_is_name(h, strlen(h)))
+			return config_fail(w, e,
+			    "%s: %s is not a host name nor \"*.\" and one",
+			    w->path, config_quote(e->text, e->len, q,
+			    sizeof(q)));
+		if (config_store_lower(w, &site->aliases[i], e) == -1)
+			return -1;
+		site->naliases++;
+		if ((o = config_site_taken(w->cfg, n, (int)i,
+		    site->aliases[i])) != NULL)
+			return config_fail(w, e,
+			    "%s: %s is already a host of site %s (%lu:%lu)",
+			    w->path, site->aliases[i], o->name, o->line,
+			    o->col);
+	}
+	return 0;
+}
+
+/* sites.NAME.static: URL prefixes of this site only. */
+static int
+config_site_static_pair(struct config_walk *w, const struct yamltree_node *pre,
+    const struct yamltree_node *dir, const void *arg)
+{
+	struct config_site *site = (struct config_site *)(uintptr_t)arg;
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
+
+	if (pre->text[0] != '/')
+		return config_fail(w, pre,
+		    "%s: %s is not a URL prefix (one starts with \"/\"; "
+		    "symlinks, cache_control and types are static:'s)",
+		    w->section, config_quote(pre->text, pre->len, q,
+		    sizeof(q)));
+	return config_static_entry(w, pre, dir, site->statics,
+	    &site->nstatics, w->section);
+}
+
+static int
+config_set_site_static(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	struct config_site *site = CONFIG_SITE(offsetof(struct config_site,
+	    statics));
+	const char *outer = w->section;
+	char where[400];
+	int rc;
+
+	snprintf(where, sizeof(where), "%s", w->path);
+	w->section = where;
+	rc = config_section(w, key, val,
+	    "a mapping of URL prefix to directory", where,
+	    config_site_static_pair, site);
+	w->section = outer;
+	return rc;
+}
+
+#define S(field)	offsetof(struct config_site, field)
+static const struct config_key config_site_keys[] = {
+	{ "settings",	config_set_abspath,	S(settings), 0, 0, 0, NULL },
+	{ "aliases",	config_set_site_aliases, S(aliases), 0, 0, 0, NULL },
+	{ "workers",	config_set_number,	S(workers),
+	    CONFIG_NUM_INT, 1, 1024, NULL },
+	{ "default",	config_set_bool,	S(is_default), 0, 0, 0, NULL },
+	{ "static",	config_set_site_static,	S(statics), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+#undef S
+#define CONFIG_NSITE_KEYS \
+	(sizeof(config_site_keys) / sizeof(config_site_keys[0]))
+
+/* One site: host name -> LocalSettings.php, or -> a mapping. */
+static int
+config_site_pair(struct config_walk *w, const struct yamltree_node *name,
+    const struct yamltree_node *val, const void *unused)
+{
+	struct config *cfg = w->cfg;
+	struct config_site *site;
+	struct config_key keys[CONFIG_NSITE_KEYS];
+	const struct config_site *o;
+	const char *outer = w->section;
+	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
+	char where[400];
+	int n = cfg->nsites, rc;
+
+	(void)unused;
+	config_quote(name->text, name->len, q, sizeof(q));
+	if (n == CONFIG_MAX_SITES)
+		return config_fail(w, name, "sites: more than %d sites",
+		    CONFIG_MAX_SITES);
+	if (memchr(name->text, '\0', name->len) ||
+	    !config_host_is_name(name->text, name->len))
+		return config_fail(w, name,
+		    "sites: %s is not a host name (a site is named by its "
+		    "host; more hosts go in its aliases)", q);
+	site = &cfg->sites[n];
+	cfg->nsites = n + 1;
+	site->line = name->line;
+	site->col = name->col;
+	snprintf(w->path, sizeof(w->path), "sites");
+	if (config_store_lower(w, &site->name, name) == -1)
+		return -1;
+	snprintf(where, sizeof(where), "sites.%s", site->name);
+	if ((o = config_site_taken(cfg, n, 0, site->name)) != NULL &&
+	    o != site)
+		return config_fail(w, name,
+		    "sites: %s is already a host of site %s (%lu:%lu)",
+		    site->name, o->name, o->line, o->col);
+	if (val->kind == YAMLTREE_SCALAR && !config_is_null(val)) {
+		snprintf(w->path, sizeof(w->path), "%s", where);
+		if (config_string(w, name, val, "an absolute path") == -1)
+			return -1;
+		if (val->text[0] != '/')
+			return config_fail(w, val, "%s: expected the absolute "
+			    "path of its LocalSettings.php%s", where,
+			    config_got(val, got, sizeof(got)));
+		return config_store(w, &site->settings, val->text);
+	}
+	if (val->kind != YAMLTREE_MAP)
+		return config_fail(w, config_at(name, val),
+		    "%s: expected the path of its LocalSettings.php or a "
+		    "mapping (settings, aliases, workers, default, static)%s",
+		    where, config_got(val, got, sizeof(got)));
+	memcpy(keys, config_site_keys, sizeof(keys));
+	for (size_t j = 0; keys[j].name; j++)
+		keys[j].off += offsetof(struct config, sites) +
+		    (size_t)n * sizeof(*site);
+	w->section = where;
+	rc = config_walk_map(w, keys, val);
+	w->section = outer;
+	if (rc == -1)
+		return -1;
+	if (site->settings == NULL)
+		return config_fail(w, name,
+		    "%s: needs settings (its LocalSettings.php)", where);
+	if (site->is_default)
+		for (int i = 0; i < n; i++)
+			if (cfg->sites[i].is_default)
+				return config_fail(w, name, "%s: default: "
+				    "site %s is the default already (%lu:%lu)",
+				    where, cfg->sites[i].name,
+				    cfg->sites[i].line, cfg->sites[i].col);
+	return 0;
+}
+
+static int
+config_set_sites(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	char got[CONFIG_QUOTE_MAX * 4 + 32];
+
+	(void)k;
+	if (val->kind != YAMLTREE_MAP || val->nkids == 0)
+		return config_fail(w, config_at(key, val),
+		    "sites: expected a mapping of host name to "
+		    "LocalSettings.php (or to settings, aliases, workers, "
+		    "default, static)%s", config_got(val, got, sizeof(got)));
+	return config_each_pair(w, val, "sites", config_site_pair, NULL);
+}
+
+/* The key node a at the top, or the key b in a's mapping; or NULL. */
+static const struct yamltree_node *
+config_lookup(const struct yamltree_node *root, const char *a, const char *b)
+{
+	const struct yamltree_node *m = root, *key = NULL;
+	const char *name[2] = { a, b };
+
+	for (int d = 0; d < 2 && name[d]; d++) {
+		if (key)
+			m = key + 1;
+		key = NULL;
+		if (m->kind != YAMLTREE_MAP)
+			return NULL;
+		for (size_t i = 0; i < m->nkids / 2 && !key; i++)
+			if (m->kids[2 * i].kind == YAMLTREE_SCALAR &&
+			    strcmp(m->kids[2 * i].text, name[d]) == 0)
+				key = &m->kids[2 * i];
+		if (key == NULL)
+			return NULL;
+	}
+	return key;
+}
+
+/*
+ * What needs the whole file: each site's pool size (pool.workers may come
+ * after sites:), and the settings that name the one wiki of a file
+ * without sites, which a farm must not have.
+ */
+static int
+config_finish(struct config_walk *w, const struct yamltree_node *root)
+{
+	static const char *const one_wiki[][3] = {
+		{ "mediawiki", "settings", "each site names its own" },
+		{ "mediawiki", "server_name", "each site's is its name" },
+		{ "jobs", "sqlite", "each site's job slices poll its own "
+		    "queue" },
+	};
+	struct config *cfg = w->cfg;
+	const struct yamltree_node *n;
+	int total = 0;
+
+	if (cfg->nsites == 0) {
+		cfg->workers_total = cfg->workers;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(one_wiki) / sizeof(one_wiki[0]); i++)
+		if ((n = config_lookup(root, one_wiki[i][0],
+		    one_wiki[i][1])) != NULL)
+			return config_fail(w, n, "%s.%s: not with sites: (%s)",
+			    one_wiki[i][0], one_wiki[i][1], one_wiki[i][2]);
+	for (int i = 0; i < cfg->nsites; i++) {
+		if (cfg->sites[i].workers == 0)
+			cfg->sites[i].workers = cfg->workers;
+		total += cfg->sites[i].workers;
+	}
+	if (total > 1024)
+		return config_fail(w, config_lookup(root, "sites", NULL),
+		    "sites: %d workers in all, more than 1024", total);
+	cfg->workers_total = total;
 	return 0;
 }
 
@@ -1625,9 +2030,66 @@ static const struct config_key config_recycle_keys[] = {
 
 static const struct config_key config_status_keys[] = {
 	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
-	{ "allow",	config_set_allow,	F(status_allow), 0,
-	    F(nstatus_allow), 0, NULL },
+	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
 	{ "show_query",	config_set_bool,	F(status_show_query), 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
+/* error_pages: STATUS: /path/to/page.html */
+static int
+config_errpage_pair(struct config_walk *w, const struct yamltree_node *key,
+    const struct yamltree_node *val, const void *arg)
+{
+	struct config *cfg = w->cfg;
+	struct config_errpage *e;
+	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
+	uint64_t status;
+
+	(void)arg;
+	if (cfg->nerrpages == CONFIG_MAX_ERRPAGES)
+		return config_fail(w, key, "error_pages: more than %d pages",
+		    CONFIG_MAX_ERRPAGES);
+	if (config_parse_u64(key->text, key->len, &status) == -1 ||
+	    status < 400 || status > 599)
+		return config_fail(w, key,
+		    "error_pages: %s is not an HTTP error status (400 to 599)",
+		    config_quote(key->text, key->len, q, sizeof(q)));
+	snprintf(w->path, sizeof(w->path), "error_pages.%d", (int)status);
+	if (config_string(w, key, val, "an absolute path") == -1)
+		return -1;
+	if (val->text[0] != '/')
+		return config_fail(w, val,
+		    "%s: expected an absolute path%s", w->path,
+		    config_got(val, got, sizeof(got)));
+	e = &cfg->errpages[cfg->nerrpages];
+	if (config_store(w, &e->path, val->text) == -1)
+		return -1;
+	e->status = (int)status;
+	e->line = val->line;
+	e->col = val->col;
+	cfg->nerrpages++;
+	return 0;
+}
+
+static int
+config_set_errpages(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	for (int i = 0; i < w->cfg->nerrpages; i++) {
+		free(w->cfg->errpages[i].path);
+		w->cfg->errpages[i].path = NULL;
+	}
+	w->cfg->nerrpages = 0;
+	return config_section(w, key, val, "a mapping of status to file",
+	    "error_pages", config_errpage_pair, NULL);
+}
+
+static const struct config_key config_proxy_keys[] = {
+	{ "trusted",	config_set_trusted,	F(proxy_trusted), 0, 0, 0, NULL },
+	{ "header",	config_set_header_name,	F(proxy_header), 0, 1, 0, NULL },
+	{ "proto_header", config_set_header_name, F(proxy_proto_header),
+	    0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1689,8 +2151,8 @@ static const struct config_key config_cache_keys[] = {
 	    CONFIG_NUM_SIZE, 64 * KB, 64 * GB, NULL },
 	{ "max_entry",	config_set_number,	F(cache_max_entry),
 	    CONFIG_NUM_SIZE, KB, GB, NULL },
-	{ "purge_allow", config_set_allow,	F(cache_purge_allow), 0,
-	    F(ncache_purge_allow), 0, NULL },
+	{ "purge_allow", config_set_purge_allow, F(cache_purge_allow),
+	    0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -1710,7 +2172,10 @@ static const struct config_key config_top_keys[] = {
 	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
+	{ "proxy",	config_set_section,	0, 0, 0, 0, config_proxy_keys },
+	{ "error_pages", config_set_errpages,	F(errpages), 0, 0, 0, NULL },
 	{ "jobs",	config_set_section,	0, 0, 0, 0, config_jobs_keys },
+	{ "sites",	config_set_sites,	F(sites), 0, 0, 0, NULL },
 	{ "temp_dir",	config_set_abspath,	F(temp_dir), 0, 0, 0, NULL },
 	{ "user",	config_set_name_opt,	F(user), 0, 0, 0, NULL },
 	{ "group",	config_set_name_opt,	F(group), 0, 0, 0, NULL },
@@ -1797,6 +2262,7 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->static_cache_control = strdup("max-age=0, must-revalidate");
 	cfg->socket_mode = 0660;
 	cfg->workers = 4;
+	cfg->workers_total = 4;
 	cfg->dispatch = DISPATCH_QUEUE;
 	cfg->queue_max = 256;
 	cfg->header_timeout_ms = 10 * 1000;
@@ -1812,6 +2278,8 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->body_buffer = 256 * KB;
 	cfg->response_buffer = 256 * KB;
 	cfg->temp_dir = strdup("/var/tmp/mwsup");
+	cfg->proxy_header = strdup("X-Forwarded-For");
+	cfg->proxy_proto_header = strdup("X-Forwarded-Proto");
 	cfg->max_requests = 10000;
 	cfg->max_rss_kb = 512 * KB;
 	cfg->snapshot_enabled = true;
@@ -1862,7 +2330,8 @@ config_defaults(struct config *cfg, const char *name)
 		cfg->nreset++;
 	}
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
-	    !cfg->mw_settings || !cfg->temp_dir) {
+	    !cfg->mw_settings || !cfg->temp_dir || !cfg->proxy_header ||
+	    !cfg->proxy_proto_header) {
 		log_err("%s: out of memory", name);
 		return -1;
 	}
@@ -1901,6 +2370,8 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 		goto out;
 	}
 	rc = config_walk_map(&w, config_top_keys, &root);
+	if (rc == 0)
+		rc = config_finish(&w, &root);
 out:
 	yamltree_free(&root);
 	if (rc == -1)
@@ -2012,8 +2483,24 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->access_log);
 	free(cfg->status_path);
+	free(cfg->proxy_header);
+	free(cfg->proxy_proto_header);
+	for (i = 0; i < CONFIG_MAX_ERRPAGES; i++)
+		free(cfg->errpages[i].path);
 	free(cfg->group);
 	free(cfg->jobs_sqlite);
+	for (i = 0; i < CONFIG_MAX_SITES; i++) {
+		struct config_site *s = &cfg->sites[i];
+
+		free(s->name);
+		free(s->settings);
+		for (int j = 0; j < CONFIG_MAX_ALIASES; j++)
+			free(s->aliases[j]);
+		for (int j = 0; j < CONFIG_MAX_STATIC; j++) {
+			free(s->statics[j].prefix);
+			free(s->statics[j].dir);
+		}
+	}
 	for (i = 0; i < CONFIG_MAX_COMPRESS_TYPES; i++)
 		free(cfg->compress_types[i]);
 	for (i = 0; i < CONFIG_MAX_JOB_GROUPS; i++) {

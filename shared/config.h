@@ -20,7 +20,10 @@
 #define CONFIG_MAX_EXCLUDE	128
 #define CONFIG_MAX_ALLOW	32
 #define CONFIG_MAX_JOB_GROUPS	16
+#define CONFIG_MAX_ERRPAGES	32
 #define CONFIG_MAX_JOB_TYPES	64	/* named by one group */
+#define CONFIG_MAX_SITES	64
+#define CONFIG_MAX_ALIASES	16	/* per site */
 #define CONFIG_MAX_COMPRESS_TYPES 64	/* compression.types entries */
 
 enum dispatch_policy { DISPATCH_QUEUE = 0, DISPATCH_LONGEST_BUSY = 1 };
@@ -51,6 +54,12 @@ struct config_cidr {
 	int	 bits;
 };
 
+/* error_pages: the file sent for one of the supervisor's own errors. */
+struct config_errpage {
+	int	 status;	/* 400..599 */
+	char	*path;		/* absolute */
+	unsigned long line, col;	/* where mw.yaml names it */
+};
 struct config_ini {
 	char	*name;
 	char	*value;
@@ -66,10 +75,27 @@ struct config_job_group {
 	int	 workers;		/* slices at once; 0: no limit of its own */
 };
 
+/*
+ * sites: one wiki of a farm, served by a pool of workers of its own that
+ * bootstrap its LocalSettings.php with its name as the request's host.
+ */
+struct config_site {
+	char	*name;		/* host name, lower case: the mw.yaml key */
+	char	*settings;	/* its LocalSettings.php */
+	char	*aliases[CONFIG_MAX_ALIASES];	/* lower case; "*.suffix" */
+	int	 naliases;
+	int	 workers;	/* its pool; pool.workers when not given */
+	bool	 is_default;	/* gets the hosts no site names */
+	struct config_static statics[CONFIG_MAX_STATIC];	/* over static: */
+	int	 nstatics;
+	unsigned long line, col;	/* where mw.yaml names it */
+};
+
 struct config {
 	char	*path;			/* file the config came from */
 
 	char	*listen[CONFIG_MAX_LISTEN];	/* "host:port", "[v6]:port", "unix:/path" */
+	bool	 listen_proxy[CONFIG_MAX_LISTEN];	/* PROXY protocol first */
 	int	 nlisten;
 
 	/* mediawiki: */
@@ -148,6 +174,14 @@ struct config {
 	int	 nstatus_allow;		/* 0 = loopback only */
 	bool	 status_show_query;	/* in-flight requests with their query */
 
+	/* error_pages: */
+	struct config_errpage errpages[CONFIG_MAX_ERRPAGES];
+	int	 nerrpages;
+	/* proxy: who may say who the client is */
+	struct config_cidr proxy_trusted[CONFIG_MAX_ALLOW];
+	int	 nproxy_trusted;	/* 0: nobody; headers ignored */
+	char	*proxy_header;		/* "X-Forwarded-For" */
+	char	*proxy_proto_header;	/* "X-Forwarded-Proto", NULL: none */
 	/* log: */
 	char	*access_log;		/* NULL off, "stderr", or a path */
 	int	 slow_log_ms;		/* 0 = off */
@@ -171,6 +205,14 @@ struct config {
 	char	*socket_owner;		/* NULL: the user mwsup runs as */
 	char	*socket_group;		/* NULL: the group mwsup runs as */
 	int	 socket_mode;		/* permission bits, 0660 */
+
+	/* sites: a wiki farm; none: the one wiki of mediawiki.settings */
+	struct config_site sites[CONFIG_MAX_SITES];
+	int	 nsites;
+	int	 workers_total;		/* pool.workers, or the sites' sum */
+	/* mwworker --site: the site this worker serves (a name of sites,
+	 * set by the worker after parsing; never read from mw.yaml). */
+	const char *site;
 
 	/* privileges, when started as root */
 	char	*user;

@@ -67,7 +67,9 @@ struct ctl_request {
 #define CTL_DONE_RECYCLE	0x2	/* worker exits now (fatal, exit(), stop) */
 #define CTL_DONE_REPLACE	0x4	/* a limit is reached: start a successor;
 					 * this worker serves until it is ready */
-#define CTL_DONE_COPY		0x8	/* the last descriptor is a memfd with the
+#define CTL_DONE_PRIVATE	0x8	/* a private wiki's uploads are served by
+					 * static mapping number pad (private.h) */
+#define CTL_DONE_COPY		0x10	/* the last descriptor is a memfd with the
 					 * whole answer as sent, for the page
 					 * cache (CTL_REQ_STORE, a storable
 					 * answer); only on the message that
@@ -89,6 +91,8 @@ struct ctl_done {
 struct ctl_ready {
 	uint32_t type;		/* CTL_READY */
 	uint32_t pid;
+	uint32_t flags;		/* CTL_DONE_PRIVATE */
+	uint32_t mapping;	/* with it: the static mapping */
 };
 
 struct ctl_quit {

@@ -13,8 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLOTS_MAGIC	0x6d77736c6f747334ULL	/* "mwslots4" */
-#define SLOT_REQUEST_MAX	168
+#define SLOTS_MAGIC	0x6d77736c6f747335ULL	/* "mwslots5" */
+#define SLOT_REQUEST_MAX	128
+#define SLOT_SITE_MAX		48	/* a longer site name is cut */
 #define SLOT_LATENCY_BUCKETS	12
 
 enum slot_state {
@@ -46,6 +47,9 @@ struct slot {
 	_Atomic uint32_t stack_seq;
 	uint32_t	 pad;
 	char	 request[SLOT_REQUEST_MAX];	/* "GET /wiki/Main_Page" */
+	/* The site of a farm the worker serves (sites:), "" without; written
+	 * by the supervisor before it starts the worker. */
+	char	 site[SLOT_SITE_MAX];
 } __attribute__((aligned(64)));
 
 /* Supervisor-wide figures, written by the supervisor only. */

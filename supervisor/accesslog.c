@@ -12,6 +12,7 @@
 #include "accesslog.h"
 #include "conn.h"
 #include "log.h"
+#include "site.h"
 #include "sup.h"
 
 #include <errno.h>
@@ -123,7 +124,7 @@ accesslog_escape(char *out, size_t cap, const char *s, size_t n)
 void
 accesslog_response(struct conn *c, int status, uint64_t bytes, pid_t worker)
 {
-	char req[2048], ref[1024], ua[1024], when[64], wpid[16];
+	char req[2048], ref[1024], ua[1024], when[64], wpid[16], site[800];
 	const char *v;
 	size_t vl, n;
 	uint64_t us = conn_request_usec(c);
@@ -164,14 +165,25 @@ accesslog_response(struct conn *c, int status, uint64_t bytes, pid_t worker)
 		snprintf(wpid, sizeof(wpid), "%d", (int)worker);
 	else
 		strcpy(wpid, "-");
-	if (accesslog_len + 4096 + sizeof(req) > sizeof(accesslog_buf))
+	if (accesslog_len + 4096 + sizeof(req) + sizeof(site) >
+	    sizeof(accesslog_buf))
 		accesslog_flush();
+	/* A farm's line ends with the Host asked for and the site chosen. */
+	site[0] = '\0';
+	if (sup.cfg->nsites > 0) {
+		char host[512];
+
+		accesslog_escape(host, sizeof(host), c->hbuf + c->host_off,
+		    c->host_len);
+		snprintf(site, sizeof(site), " \"%s\" %s", c->host_len ?
+		    host : "-", site_name(sup.cfg, conn_site(c)));
+	}
 	len = snprintf(accesslog_buf + accesslog_len,
 	    sizeof(accesslog_buf) - accesslog_len,
-	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu %s%s%s\n",
-	    c->peer_addr, when, req, status, (unsigned long long)bytes, ref,
-	    ua, (unsigned long long)us, wpid, c->cache_result ? " " : "",
-	    c->cache_result ? c->cache_result : "");
+	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu %s%s%s%s\n",
+	    conn_client_text(c), when, req, status, (unsigned long long)bytes,
+	    ref, ua, (unsigned long long)us, wpid, site,
+	    c->cache_result ? " " : "", c->cache_result ? c->cache_result : "");
 	if (len > 0 && (size_t)len < sizeof(accesslog_buf) - accesslog_len)
 		accesslog_len += (size_t)len;
 }

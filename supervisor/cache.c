@@ -715,7 +715,7 @@ cache_purge_request(struct conn *c)
 	if (!status_peer_allowed(c, cfg->cache_purge_allow,
 	    cfg->ncache_purge_allow)) {
 		log_warn("%s: PURGE refused to %s", cfg->path,
-		    c->is_unix ? "a unix socket client" : c->peer_addr);
+		    c->client_unix ? "a unix socket client" : c->client_addr);
 		conn_error_keep(c, 403);
 		return 1;
 	}

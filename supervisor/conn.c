@@ -21,11 +21,14 @@
 #include "cache.h"
 #include "ctl.h"
 #include "dispatch.h"
+#include "errpage.h"
 #include "frame.h"
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
+#include "proxy.h"
 #include "route.h"
+#include "site.h"
 #include "static.h"
 #include "status.h"
 #include "sup.h"
@@ -652,29 +655,25 @@ conn_http_date(void)
 static void
 conn_send_status(struct conn *c, int status, int keep)
 {
-	char body[512];
-	int blen;
+	size_t blen;
+	const char *body = errpage_body(status, &blen);
 
 	if (!keep)
 		c->close_after = 1;
-	blen = snprintf(body, sizeof(body),
-	    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
-	    "<body><h1>%d %s</h1></body></html>\n",
-	    status, conn_reason(status), status, conn_reason(status));
 	c->status = status;
 	sup_count_response(status, 0);
 	c->out_len = c->out_off = 0;
 	conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\nDate: %s\r\n"
 	    "Content-Type: text/html; charset=utf-8\r\n"
-	    "Content-Length: %d\r\n%s%s\r\n",
+	    "Content-Length: %zu\r\n%s%s\r\n",
 	    status, conn_reason(status), conn_http_date(), blen,
 	    status == 503 ? "Retry-After: 1\r\n" : "",
 	    c->close_after || !c->keepalive ? "Connection: close\r\n" : "");
 	if (c->parser.method != HTTP_HEAD || !c->msg_done)
-		conn_out_append(c, body, (size_t)blen);
+		conn_out_append(c, body, blen);
 	if (status >= 500)
-		log_warn("%s:%s: answered %d", c->peer_addr, c->peer_port,
-		    status);
+		log_warn("%s:%s: answered %d", conn_client_text(c),
+		    c->client_port, status);
 	conn_start_write(c);
 }
 
@@ -773,7 +772,7 @@ conn_build_headers(struct conn *c)
 			    strncasecmp(c->hbuf + c->hdrs[j].name, hn,
 			    h->name_len) == 0)
 				seen = 1;
-		if (seen)
+		if (seen || !proxy_pass_header(c, hn, h->name_len))
 			continue;
 		if ((h->name_len == 14 && strncasecmp(hn, "content-length", 14) == 0) ||
 		    (h->name_len == 17 && strncasecmp(hn, "transfer-encoding", 17) == 0))
@@ -844,12 +843,14 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 	    conn_param("DOCUMENT_ROOT", sup.cfg->mw_root) ||
 	    conn_param("SERVER_PROTOCOL",
 	    c->parser.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1") ||
-	    conn_param("REMOTE_ADDR", c->peer_addr) ||
-	    conn_param("REMOTE_PORT", c->peer_port) ||
+	    conn_param("REMOTE_ADDR", c->client_addr) ||
+	    conn_param("REMOTE_PORT", c->client_port) ||
 	    conn_param("SERVER_ADDR", c->local_addr) ||
 	    conn_param("SERVER_PORT", c->local_port))
 		return -1;
 	if (r->has_path_info && conn_param("PATH_INFO", r->path_info))
+		return -1;
+	if (c->https && conn_param("HTTPS", "on"))
 		return -1;
 	if (sup.cfg->server_name)
 		host = sup.cfg->server_name, hostlen = strlen(host);
@@ -912,14 +913,23 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 
 static struct route conn_route;
 
+int
+conn_site(const struct conn *c)
+{
+	return site_choose(sup.cfg, c->hbuf + c->host_off,
+	    c->host_len > 0 ? c->host_name_len : 0);
+}
+
 static void
 conn_request_ready(struct conn *c)
 {
 	c->deadline = 0;
 	c->req_id = ++sup.next_request_id;
+	proxy_resolve(c);
 	if (status_http(c) || cache_purge_request(c))
 		return;
-	route_request(sup.cfg, c->hbuf, c->url_len, &conn_route);
+	c->site = conn_site(c);
+	route_request(sup.cfg, c->site, c->hbuf, c->url_len, &conn_route);
 	switch (conn_route.kind) {
 	case ROUTE_ERROR:
 		if (conn_route.status == 404 || conn_route.status == 403)
@@ -1057,6 +1067,47 @@ conn_parser_feed(struct conn *c, const char *p, size_t n, size_t *used)
 	return 0;
 }
 
+/*
+ * The PROXY header a proxy_protocol listener requires before the first
+ * request: 1 once taken (the peer is now the client it names), 0 for
+ * more bytes, -1 when c was closed for a bad one.
+ */
+static int
+conn_proxy_header(struct conn *c)
+{
+	struct proxy_hdr h;
+	const char *why;
+	int n = proxy_parse(c->in + c->in_off, c->in_len - c->in_off, &h,
+	    &why);
+
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		log_warn("%s:%s: %s on a proxy_protocol listener; closed",
+		    conn_client_text(c), c->peer_port, why);
+		conn_close(c);
+		return -1;
+	}
+	c->in_off += (size_t)n;
+	c->proxy_wait = 0;
+	if (!h.local) {
+		memcpy(c->peer_addr, h.addr, sizeof(c->peer_addr));
+		memcpy(c->peer_port, h.port, sizeof(c->peer_port));
+		c->peer_unix = 0;
+	}
+	c->peer_ssl = h.ssl;
+	memcpy(c->client_addr, c->peer_addr, sizeof(c->client_addr));
+	memcpy(c->client_port, c->peer_port, sizeof(c->client_port));
+	c->client_unix = c->peer_unix;
+	return 1;
+}
+
+const char *
+conn_client_text(const struct conn *c)
+{
+	return c->client_unix ? "unix:" : c->client_addr;
+}
+
 static void
 conn_parse(struct conn *c)
 {
@@ -1065,6 +1116,16 @@ conn_parse(struct conn *c)
 		const char *p;
 		size_t avail, give, n;
 		enum frame_result fr = FRAME_MORE;
+
+		if (c->proxy_wait) {
+			int rc = conn_proxy_header(c);
+
+			if (rc < 0)
+				return;
+			if (rc == 0)
+				break;
+			continue;
+		}
 
 		if (!c->parsing) {
 			conn_reset_request(c);
@@ -1155,7 +1216,13 @@ conn_read(struct conn *c)
 			return;
 		}
 		if (r == 0) {
-			/* EOF before a whole request: nobody waits for an answer */
+			/* EOF before a whole request: nobody waits for an
+			 * answer.  A proxy's health check may connect and
+			 * close; half a PROXY header is worth a line. */
+			if (c->proxy_wait && c->in_len > c->in_off)
+				log_warn("%s:%s: connection closed in its PROXY "
+				    "header", conn_client_text(c),
+				    c->peer_port);
 			conn_close(c);
 			return;
 		}
@@ -1275,6 +1342,11 @@ conn_tick(void)
 			continue;
 		switch (c->state) {
 		case CONN_HEAD:
+			if (c->proxy_wait)
+				log_warn("%s:%s: no PROXY header within "
+				    "timeouts.header on a proxy_protocol "
+				    "listener; closed", conn_client_text(c),
+				    c->peer_port);
 			if (c->parsing && c->hlen + c->in_len > 0)
 				conn_error(c, 408);
 			else
@@ -1308,14 +1380,17 @@ conn_addr_text(const struct sockaddr_storage *ss, char *addr, size_t acap,
 			memmove(addr, addr + 7, strlen(addr + 7) + 1);
 		snprintf(port, pcap, "%u", ntohs(s6->sin6_port));
 	} else {
-		/* unix socket: a local client; MediaWiki needs a valid IP */
-		snprintf(addr, acap, "127.0.0.1");
+		/* unix socket: MediaWiki needs a valid IP, and none it could
+		 * take for a trusted or local host (127.0.0.1 is both in
+		 * many settings): "this network", which no client has */
+		snprintf(addr, acap, "0.0.0.0");
 		snprintf(port, pcap, "0");
 	}
 }
 
 int
-conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
+conn_adopt(int fd, int is_unix, int proxy_protocol,
+    const struct sockaddr_storage *peer)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
@@ -1327,7 +1402,8 @@ conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
 		return -1;
 	}
 	c->body_spool.fd = c->file_fd = -1;
-	c->is_unix = is_unix;
+	c->is_unix = c->peer_unix = is_unix;
+	c->proxy_wait = proxy_protocol;
 	if (!is_unix) {
 		/* Responses are written whole, in as few writes as possible;
 		 * Nagle would only hold back their last segment (and, with
@@ -1344,6 +1420,9 @@ conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
 	    c->local_port, sizeof(c->local_port));
 	if (is_unix)
 		snprintf(c->local_port, sizeof(c->local_port), "80");
+	memcpy(c->client_addr, c->peer_addr, sizeof(c->client_addr));
+	memcpy(c->client_port, c->peer_port, sizeof(c->client_port));
+	c->client_unix = c->peer_unix;
 	loop_ev_init(&c->ev, fd, conn_on_event, c);
 	c->state = CONN_HEAD;
 	c->deadline = loop_now_ms() + (uint64_t)sup.cfg->header_timeout_ms;
@@ -1367,7 +1446,7 @@ conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer)
 static int conn_accept_starved;
 
 void
-conn_accept(int lfd, int is_unix)
+conn_accept(int lfd, int is_unix, int proxy_protocol)
 {
 	for (;;) {
 		struct sockaddr_storage peer;
@@ -1399,6 +1478,6 @@ conn_accept(int lfd, int is_unix)
 			log_notice("accept: descriptors free again");
 			conn_accept_starved = 0;
 		}
-		conn_adopt(fd, is_unix, &peer);
+		conn_adopt(fd, is_unix, proxy_protocol, &peer);
 	}
 }

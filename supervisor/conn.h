@@ -48,7 +48,17 @@ struct conn {
 	uint64_t	 req_start_us;	/* first byte of the request, us */
 	uint64_t	 req_id;
 	int		 is_unix;
+	/* the peer: the socket's, or what its PROXY header said */
 	char		 peer_addr[64], peer_port[8];
+	int		 peer_unix;	/* a unix socket client ("0.0.0.0") */
+	int		 peer_ssl;	/* PROXY v2: it came over TLS */
+	int		 proxy_wait;	/* PROXY header still to come */
+	/* the current request's client (proxy.c): the peer, or whom a
+	 * trusted peer forwards for */
+	char		 client_addr[64], client_port[8];
+	int		 client_unix;
+	int		 peer_trusted;	/* in proxy.trusted */
+	int		 https;		/* the client's scheme was https */
 	char		 local_addr[64], local_port[8];
 
 	/* input */
@@ -92,6 +102,7 @@ struct conn {
 	char		*msg;		/* CTL_REQUEST for the worker */
 	size_t		 msg_len;
 	int		 in_queue;	/* on the dispatch queue */
+	int		 site;		/* of the current request (site.h) */
 	unsigned	 requests;	/* answered on this connection so far */
 
 	/* page cache (cache.c) */
@@ -109,10 +120,14 @@ struct conn {
 
 void	 conn_init_parser_settings(void);
 struct sockaddr_storage;
-void	 conn_accept(int fd, int is_unix);
+void	 conn_accept(int fd, int is_unix, int proxy_protocol);
 /* Take over an accepted, non-blocking socket (also the fuzz target's way
- * in).  Returns 0, or -1 with fd closed. */
-int	 conn_adopt(int fd, int is_unix, const struct sockaddr_storage *peer);
+ * in); proxy_protocol: a PROXY header must come first.  Returns 0, or -1
+ * with fd closed. */
+int	 conn_adopt(int fd, int is_unix, int proxy_protocol,
+	    const struct sockaddr_storage *peer);
+/* The client as the access log writes it: its address, or "unix:". */
+const char *conn_client_text(const struct conn *c);
 /* A worker's answer on c is complete (bytes of it written): take c back
  * for the next request (keepalive) or close it, after sending the rest the
  * client has not taken yet, [rest_off, rest_off + rest_len) of rest_fd,
@@ -140,6 +155,8 @@ int	 conn_need_worker(void);
 void	 conn_request_resume(struct conn *c);
 /* Look up a request header (case-insensitive); NULL if absent. */
 const char *conn_header(struct conn *c, const char *name, size_t *lenp);
+/* The site of c's request by its Host under sup.cfg (site_choose). */
+int	 conn_site(const struct conn *c);
 
 /* Queue output; used by static.c for headers. */
 int	 conn_out_append(struct conn *c, const void *p, size_t n);

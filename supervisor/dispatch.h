@@ -20,6 +20,11 @@ void	dispatch_cancel(struct conn *c);
 /* A worker became idle: give it the oldest waiting request, if any. */
 void	dispatch_worker_idle(struct worker *w);
 int	dispatch_queue_len(void);
+/* Requests of site waiting (site.h). */
+int	dispatch_site_len(int site);
+/* Reload: each waiting request's site chosen again by its Host under the
+ * new sup.cfg (the sites may have changed). */
+void	dispatch_reload_sites(void);
 /* Requests waiting past the request timeout get 503. */
 void	dispatch_tick(void);
 /* Fail every waiting request with status (shutdown). */

@@ -16,6 +16,10 @@
  * SQLite) the supervisor counts the job table itself, read-only, so an
  * idle wiki costs nothing; otherwise a group is polled with a slice every
  * jobs.poll, and a slice that stopped at a limit says there is more.
+ *
+ * A farm (sites:) has a job queue per wiki: each site's groups are
+ * scheduled on their own and its slices go to its own workers, whose
+ * MediaWiki is that wiki's.
  */
 #include "jobs.h"
 #include "ctl.h"
@@ -23,12 +27,14 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "site.h"
 #include "sup.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +57,22 @@ struct jobs_group {
 	uint64_t	 not_before;	/* ms: next slice or poll */
 };
 
+/* The queue figures an upkeep slice reports, per site (summed). */
+enum { JOBS_F_READY, JOBS_F_DELAYED, JOBS_F_CLAIMED, JOBS_F_ABANDONED,
+       JOBS_NF };
+
+/* One wiki's queue: its groups and its upkeep. */
+struct jobs_site {
+	struct jobs_group g[CONFIG_MAX_JOB_GROUPS];
+	uint64_t	 next_chron;	/* ms */
+	int		 chron_running;
+	uint64_t	 seen[JOBS_NF];	/* as its last slice said */
+};
+
 struct jobs_slice {
 	struct loop_ev	 ev;		/* the supervisor's end of the socketpair */
 	uint64_t	 id;
+	int		 site;		/* site.h */
 	int		 group;		/* -1: upkeep only */
 	int		 chron;
 	unsigned	 epoch;		/* of jobs_reload(); groups may have moved */
@@ -63,11 +82,9 @@ struct jobs_slice {
 };
 
 static struct {
-	struct jobs_group g[CONFIG_MAX_JOB_GROUPS];
+	struct jobs_site s[CONFIG_MAX_SITES];	/* [0] without sites */
 	unsigned	 epoch;
 	uint64_t	 next_look;	/* ms: next count of the SQLite job table */
-	uint64_t	 next_chron;	/* ms */
-	int		 chron_running;
 	uint64_t	 claimed;	/* SQLite: claimed with attempts left */
 	int		 max_tries;	/* the queue's, as the upkeep reports it */
 	sqlite3		*db;
@@ -81,6 +98,34 @@ static struct {
 } jobs;
 
 static struct ctl_params jobs_params;
+
+/* The state of site's queue (SITE_NONE: the one wiki's). */
+static struct jobs_site *
+jobs_site(int site)
+{
+	return &jobs.s[site >= 0 && site < CONFIG_MAX_SITES ? site : 0];
+}
+
+/* A figure of the queue as site's last slice said: the counter is the
+ * sum over the sites. */
+static void
+jobs_seen(int site, int f, uint64_t v)
+{
+	static const size_t off[JOBS_NF] = {
+		offsetof(struct slot_counters, jobs_ready),
+		offsetof(struct slot_counters, jobs_delayed),
+		offsetof(struct slot_counters, jobs_claimed),
+		offsetof(struct slot_counters, jobs_abandoned),
+	};
+	uint64_t sum = 0;
+
+	jobs_site(site)->seen[f] = v;
+	for (int i = 0; i < site_count(sup.cfg); i++)
+		sum += jobs_site(site_at(sup.cfg, i))->seen[f];
+	if (sup.slots)
+		atomic_store((_Atomic uint64_t *)(void *)
+		    ((char *)&sup.slots->counters + off[f]), sum);
+}
 
 /* ---- the configured groups (one implicit group when none is) ---- */
 
@@ -280,7 +325,7 @@ jobs_ready_bound(void)
 	for (int i = 0; i < jobs_ngroups(); i++)
 		if (jobs_group_max_jobs(i) > most)
 			most = jobs_group_max_jobs(i);
-	return most * sup.cfg->workers + 1;
+	return most * sup.cfg->workers_total + 1;
 }
 
 /*
@@ -380,9 +425,11 @@ jobs_look(void)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		jobs.g[i].ready = ready[i];
-		jobs.g[i].ready_known = 1;
-		jobs.g[i].work = ready[i] > 0 ? JOBS_SOME : JOBS_NONE;
+		struct jobs_group *g = &jobs.s[0].g[i];
+
+		g->ready = ready[i];
+		g->ready_known = 1;
+		g->work = ready[i] > 0 ? JOBS_SOME : JOBS_NONE;
 	}
 	jobs.claimed = claimed;
 	jobs.look_capped = capped;
@@ -454,7 +501,8 @@ jobs_build(struct jobs_slice *js, char **msgp, size_t *lenp)
 	    jobs_param("SCRIPT_NAME", "/mwsup-jobs") ||
 	    jobs_param("DOCUMENT_ROOT", sup.cfg->mw_root) ||
 	    jobs_param("SERVER_PROTOCOL", "HTTP/1.0") ||
-	    jobs_param("SERVER_NAME", sup.cfg->server_name ?
+	    jobs_param("SERVER_NAME", js->site >= 0 ?
+	    site_name(sup.cfg, js->site) : sup.cfg->server_name ?
 	    sup.cfg->server_name : "localhost") ||
 	    jobs_param("SERVER_ADDR", "127.0.0.1") ||
 	    jobs_param("SERVER_PORT", "0") ||
@@ -496,18 +544,21 @@ jobs_slice_free(struct jobs_slice *js)
 		close(js->ev.fd);
 	}
 	if (js->epoch == jobs.epoch) {
-		if (js->group >= 0 && jobs.g[js->group].running > 0)
-			jobs.g[js->group].running--;
+		struct jobs_site *st = jobs_site(js->site);
+
+		if (js->group >= 0 && st->g[js->group].running > 0)
+			st->g[js->group].running--;
 		if (js->chron)
-			jobs.chron_running = 0;
+			st->chron_running = 0;
 	}
 	/* Its reply socket may have an event later in this loop batch. */
 	loop_free_later(&js->ev, free);
 }
 
 static int
-jobs_start(struct worker *w, int group, int chron)
+jobs_start(struct worker *w, int site, int group, int chron)
 {
+	struct jobs_site *st = jobs_site(site);
 	struct jobs_slice *js;
 	char *msg = NULL, what[96];
 	size_t len = 0;
@@ -516,6 +567,7 @@ jobs_start(struct worker *w, int group, int chron)
 	if ((js = calloc(1, sizeof(*js))) == NULL)
 		return -1;
 	js->id = ++sup.next_request_id;
+	js->site = site;
 	js->group = group;
 	js->chron = chron;
 	js->epoch = jobs.epoch;
@@ -535,9 +587,9 @@ jobs_start(struct worker *w, int group, int chron)
 	}
 	loop_ev_init(&js->ev, sv[0], jobs_on_reply, js);
 	if (group >= 0)
-		jobs.g[group].running++;
+		st->g[group].running++;
 	if (chron)
-		jobs.chron_running = 1;
+		st->chron_running = 1;
 	snprintf(what, sizeof(what), "%s%s", group >= 0 ?
 	    jobs_group_cfg(group)->name : "", chron ? " +chron" : "");
 	if (pool_assign_slice(w, msg, len, sv[1], js, what,
@@ -650,13 +702,23 @@ jobs_answer_parse(const char *body, struct jobs_answer *a)
 	}
 }
 
+/* The slice's group for messages, and its site in a farm. */
 static const char *
 jobs_slice_name(const struct jobs_slice *js)
 {
+	static char buf[400];
+	const char *g;
+
 	if (js->epoch != jobs.epoch || js->group < 0 ||
 	    js->group >= jobs_ngroups())
-		return js->chron ? "upkeep" : "?";
-	return jobs_group_cfg(js->group)->name;
+		g = js->chron ? "upkeep" : "?";
+	else
+		g = jobs_group_cfg(js->group)->name;
+	if (js->site < 0 || js->epoch != jobs.epoch)
+		return g;
+	snprintf(buf, sizeof(buf), "%s of site %s", g,
+	    site_name(sup.cfg, js->site));
+	return buf;
 }
 
 uint64_t
@@ -672,11 +734,14 @@ jobs_slice_failed(struct jobs_slice *js)
 	uint64_t now = loop_now_ms();
 
 	SUP_COUNT(job_slice_errors, 1);
-	if (js->epoch == jobs.epoch && js->group >= 0)
-		jobs.g[js->group].not_before = now +
+	if (js->epoch != jobs.epoch)
+		return;
+	if (js->group >= 0)
+		jobs_site(js->site)->g[js->group].not_before = now +
 		    (uint64_t)sup.cfg->jobs_poll_ms;
 	if (js->chron)
-		jobs.next_chron = now + (uint64_t)sup.cfg->jobs_chron_ms;
+		jobs_site(js->site)->next_chron = now +
+		    (uint64_t)sup.cfg->jobs_chron_ms;
 }
 
 void
@@ -725,10 +790,11 @@ jobs_slice_done(struct worker *w, const struct ctl_done *done)
 
 		SUP_COUNT(jobs_recycled, recycled);
 		SUP_COUNT(jobs_abandoned_now, abandoned);
-		SUP_SET(jobs_delayed, a.num[JA_DELAYED]);
+		jobs_seen(js->site, JOBS_F_DELAYED, a.num[JA_DELAYED]);
 		if (jobs.db == NULL || jobs.look_capped) {
-			SUP_SET(jobs_abandoned, a.num[JA_ABANDONED]);
-			SUP_SET(jobs_claimed, a.num[JA_CLAIMED]);
+			jobs_seen(js->site, JOBS_F_ABANDONED,
+			    a.num[JA_ABANDONED]);
+			jobs_seen(js->site, JOBS_F_CLAIMED, a.num[JA_CLAIMED]);
 		}
 		if (a.num[JA_MAX_TRIES] > 0)
 			jobs.max_tries = (int)a.num[JA_MAX_TRIES];
@@ -739,20 +805,24 @@ jobs_slice_done(struct worker *w, const struct ctl_done *done)
 			    (unsigned long long)recycled,
 			    (unsigned long long)abandoned,
 			    (unsigned long long)pruned);
-		if (recycled || released)	/* work for the groups */
-			for (int i = 0; i < jobs_ngroups(); i++)
-				if (jobs.g[i].work != JOBS_SOME)
-					jobs.g[i].not_before = 0;
+		if ((recycled || released) && js->epoch == jobs.epoch)
+			for (int i = 0; i < jobs_ngroups(); i++) {
+				struct jobs_group *g =
+				    &jobs_site(js->site)->g[i];
+
+				if (g->work != JOBS_SOME)	/* work for it */
+					g->not_before = 0;
+			}
 	}
 	if ((!jobs.db || jobs.look_capped) && (a.seen & 1u << JA_READY))
-		SUP_SET(jobs_ready, a.num[JA_READY]);
+		jobs_seen(js->site, JOBS_F_READY, a.num[JA_READY]);
 	log_debug("jobs: slice %llu (%s): %llu run, %llu failed, %s, %llu ms",
 	    (unsigned long long)js->id, jobs_slice_name(js),
 	    (unsigned long long)run, (unsigned long long)failed,
 	    a.reached[0] ? a.reached : "-",
 	    (unsigned long long)(now - js->started));
 	if (js->epoch == jobs.epoch && js->group >= 0) {
-		struct jobs_group *g = &jobs.g[js->group];
+		struct jobs_group *g = &jobs_site(js->site)->g[js->group];
 
 		/* Stopped at a limit: there is more, go on at once. */
 		limit = strcmp(a.reached, "job-limit") == 0 ||
@@ -788,12 +858,12 @@ jobs_slice_lost(struct worker *w)
 
 /* ---- scheduling ---- */
 
-/* May group i get a slice now? */
+/* May group i of site get a slice now? */
 static int
-jobs_group_wants(int i, uint64_t now)
+jobs_group_wants(int site, int i, uint64_t now)
 {
 	const struct config_job_group *c = jobs_group_cfg(i);
-	struct jobs_group *g = &jobs.g[i];
+	struct jobs_group *g = &jobs_site(site)->g[i];
 
 	if (c->workers > 0 && g->running >= c->workers)
 		return 0;
@@ -806,44 +876,40 @@ jobs_group_wants(int i, uint64_t now)
 	return g->work == JOBS_SOME || g->running == 0;
 }
 
-void
-jobs_tick(void)
+/* Start slices of site's queue in its idle workers while there is room. */
+static void
+jobs_tick_site(int site, uint64_t now)
 {
 	const struct config *cfg = sup.cfg;
-	uint64_t now = loop_now_ms();
-	int reserve, n = jobs_ngroups();
+	struct jobs_site *st = jobs_site(site);
+	int reserve, n = jobs_ngroups(), workers = site_workers(cfg, site);
 
-	if (!cfg->jobs_enabled || sup.stopping)
-		return;
-	if (cfg->jobs_sqlite && now >= jobs.next_look) {
-		jobs.next_look = now + (uint64_t)cfg->jobs_poll_ms;
-		(void)jobs_look();
-	}
 	/* With one worker, jobs run in it between requests. */
-	reserve = cfg->jobs_reserve < cfg->workers ? cfg->jobs_reserve :
-	    cfg->workers - 1;
+	reserve = cfg->jobs_reserve < workers ? cfg->jobs_reserve :
+	    workers - 1;
 	for (;;) {
 		struct worker *w;
 		int g = -1, chron;
 
-		if (dispatch_queue_len() > 0 || pool_idle_count() <= reserve)
+		if (dispatch_site_len(site) > 0 ||
+		    pool_idle_count(site) <= reserve)
 			return;
 		/* With SQLite, upkeep only while some claim may expire:
 		 * abandoned rows alone stay a week and need none. */
-		chron = !jobs.chron_running && now >= jobs.next_chron &&
+		chron = !st->chron_running && now >= st->next_chron &&
 		    (!jobs.db || jobs.claimed > 0);
 		for (int i = 0; i < n && g < 0; i++)
-			if (jobs_group_wants(i, now))
+			if (jobs_group_wants(site, i, now))
 				g = i;
 		if (g < 0 && !chron)
 			return;
-		if ((w = pool_pick_idle()) == NULL)
+		if ((w = pool_pick_idle(site)) == NULL)
 			return;
 		if (chron)
-			jobs.next_chron = now + (uint64_t)cfg->jobs_chron_ms;
-		if (jobs_start(w, g, chron) < 0) {
+			st->next_chron = now + (uint64_t)cfg->jobs_chron_ms;
+		if (jobs_start(w, site, g, chron) < 0) {
 			if (g >= 0)
-				jobs.g[g].not_before = now +
+				st->g[g].not_before = now +
 				    (uint64_t)cfg->jobs_poll_ms;
 			return;
 		}
@@ -851,17 +917,32 @@ jobs_tick(void)
 }
 
 void
+jobs_tick(void)
+{
+	const struct config *cfg = sup.cfg;
+	uint64_t now = loop_now_ms();
+
+	if (!cfg->jobs_enabled || sup.stopping)
+		return;
+	if (cfg->jobs_sqlite && now >= jobs.next_look) {
+		jobs.next_look = now + (uint64_t)cfg->jobs_poll_ms;
+		(void)jobs_look();
+	}
+	for (int i = 0; i < site_count(cfg); i++)
+		jobs_tick_site(site_at(cfg, i), now);
+}
+
+void
 jobs_init(void)
 {
-	memset(jobs.g, 0, sizeof(jobs.g));
+	memset(jobs.s, 0, sizeof(jobs.s));
 	jobs.next_look = 0;
-	jobs.next_chron = 0;
-	jobs.chron_running = 0;
 	if (jobs.max_tries <= 0)
 		jobs.max_tries = 3;	/* JobQueue's default until told */
 	jobs_find_script();
 	if (sup.cfg->jobs_enabled)
-		log_info("jobs: running the job queue in idle workers (%s)",
+		log_info("jobs: running the job queue%s in idle workers (%s)",
+		    sup.cfg->nsites > 0 ? " of each site" : "",
 		    sup.cfg->jobs_sqlite ? "counting jobs in jobs.sqlite" :
 		    "polling with slices");
 }

@@ -41,6 +41,7 @@
 struct listener {
 	struct loop_ev	 ev;
 	int		 is_unix;
+	int		 proxy_protocol;	/* a PROXY header comes first */
 	int		 from_systemd;
 	char		 name[256];
 	char		*unix_path;	/* unlink at exit if we made it */
@@ -59,11 +60,12 @@ listen_on_event(struct loop_ev *ev, uint32_t events)
 {
 	struct listener *l = ev->data;
 
-	conn_accept(ev->fd, l->is_unix);
+	conn_accept(ev->fd, l->is_unix, l->proxy_protocol);
 }
 
 static int
-listen_add(int fd, int is_unix, int from_systemd, const char *name)
+listen_add(int fd, int is_unix, int proxy_protocol, int from_systemd,
+    const char *name)
 {
 	struct listener *l;
 
@@ -74,6 +76,7 @@ listen_add(int fd, int is_unix, int from_systemd, const char *name)
 	l = &listen_socks[listen_n++];
 	loop_ev_init(&l->ev, fd, listen_on_event, l);
 	l->is_unix = is_unix;
+	l->proxy_protocol = proxy_protocol;
 	l->from_systemd = from_systemd;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	return 0;
@@ -141,7 +144,7 @@ listen_unix_live(const struct sockaddr_un *sun)
 }
 
 static int
-listen_bind_unix(const struct config *cfg, const char *path)
+listen_bind_unix(const struct config *cfg, const char *path, int proxy)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -204,7 +207,7 @@ listen_bind_unix(const struct config *cfg, const char *path)
 		log_err("listen unix:%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (listen_add(fd, 1, 0, path) < 0)
+	if (listen_add(fd, 1, proxy, 0, path) < 0)
 		goto fail;
 	listen_socks[listen_n - 1].unix_path = strdup(path);
 	listen_socks[listen_n - 1].unix_dev = st.st_dev;
@@ -217,7 +220,7 @@ fail:
 }
 
 static int
-listen_bind_inet(const char *spec)
+listen_bind_inet(const char *spec, int proxy)
 {
 	char host[256];
 	const char *port, *h = spec;
@@ -277,7 +280,7 @@ listen_bind_inet(const char *spec)
 			freeaddrinfo(res);
 			return -1;
 		}
-		if (listen_add(fd, 0, 0, spec) < 0) {
+		if (listen_add(fd, 0, proxy, 0, spec) < 0) {
 			close(fd);
 			freeaddrinfo(res);
 			return -1;
@@ -289,6 +292,46 @@ listen_bind_inet(const char *spec)
 		log_err("listen %s: no usable address", spec);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A socket from systemd takes proxy_protocol from the listen entry that
+ * names its address as mw.yaml would write it ("127.0.0.1:8080",
+ * "[::1]:8080", "unix:/run/x.sock"); listen: binds nothing then.
+ */
+static int
+listen_systemd_proxy(const struct config *cfg, int fd, int is_unix)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], name[160];
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (is_unix) {
+		const struct sockaddr_un *un = (const void *)&ss;
+
+		snprintf(name, sizeof(name), "unix:%.*s",
+		    (int)sizeof(un->sun_path), un->sun_path);
+	} else if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(name, sizeof(name), "%s:%u", host,
+		    ntohs(s4->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(name, sizeof(name), "[%s]:%u", host,
+		    ntohs(s6->sin6_port));
+	} else
+		return 0;
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (strcmp(cfg->listen[i], name) == 0)
+			return cfg->listen_proxy[i];
 	return 0;
 }
 
@@ -321,7 +364,8 @@ listen_open(const struct config *cfg)
 			/* FileDescriptorName= of the socket unit, for logs */
 			snprintf(name, sizeof(name), "systemd fd %d (%s)", fd,
 			    names && names[i] ? names[i] : "unnamed");
-			if (listen_add(fd, is_unix, 1, name) < 0)
+			if (listen_add(fd, is_unix,
+			    listen_systemd_proxy(cfg, fd, is_unix), 1, name) < 0)
 				return -1;
 		}
 		sup.socket_activated = 1;
@@ -333,9 +377,10 @@ listen_open(const struct config *cfg)
 	} else {
 		for (i = 0; i < cfg->nlisten; i++) {
 			const char *spec = cfg->listen[i];
+			int proxy = cfg->listen_proxy[i];
 			int rc = strncmp(spec, "unix:", 5) == 0 ?
-			    listen_bind_unix(cfg, spec + 5) :
-			    listen_bind_inet(spec);
+			    listen_bind_unix(cfg, spec + 5, proxy) :
+			    listen_bind_inet(spec, proxy);
 
 			if (rc < 0)
 				return -1;

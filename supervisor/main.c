@@ -10,10 +10,12 @@
 #include "cache.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "errpage.h"
 #include "jobs.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "pathcache.h"
 #include "pool.h"
 #include "spool.h"
 #include "static.h"
@@ -131,7 +133,8 @@ main_drop_privileges(void)
  * Each connection holds a socket and, while it is served, a static file
  * or a body memfd; each worker a control socket (two generations during
  * a reload) and one more while it runs a job slice; 64 cover the listen
- * sockets, logs, SQLite and the like.  The usual soft limit of 1024 is
+ * sockets, logs, SQLite and the like, and PATHCACHE_MAX the directories
+ * static files are opened from.  The usual soft limit of 1024 is
  * too few for the default limits.connections, so raise it to the hard
  * limit, as nginx's worker_rlimit_nofile and PHP-FPM's rlimit_files do,
  * and say so.  Workers get the soft limit back (pool.c), for the programs
@@ -143,7 +146,7 @@ main_raise_nofile(const struct config *cfg)
 {
 	struct rlimit rl;
 	uint64_t need = 2 * (uint64_t)cfg->connections_max +
-	    4 * (uint64_t)cfg->workers + 64;
+	    4 * (uint64_t)cfg->workers_total + PATHCACHE_MAX + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		log_warn("open files limit: %s", strerror(errno));
@@ -277,6 +280,14 @@ main_reload(void)
 		return;
 	}
 	free(buf);
+	if (errpage_load(ncfg) < 0) {
+		log_err("reload: still running the previous configuration");
+		close(fd);
+		config_free(ncfg);
+		free(ncfg);
+		sd_notify(0, "READY=1\nSTATUS=reload failed: error_pages");
+		return;
+	}
 	/* the media types point into ncfg from here on */
 	if (static_types_load(ncfg) < 0) {
 		log_err("reload: still running the previous configuration");
@@ -296,6 +307,9 @@ main_reload(void)
 	    !main_same_str(old->group, ncfg->group))
 		log_warn("reload: user/group changed; that needs a restart");
 	sup.cfg = ncfg;
+	pool_reload_sites(old);
+	dispatch_reload_sites();
+	pathcache_clear();	/* judged under the old mappings */
 	close(sup.config_fd);
 	sup.config_fd = fd;
 	main_set_slot_flags();
@@ -369,9 +383,15 @@ main_check_ready(void)
 	if (sup.stopping || !pool_generation_ready() || main_ready_sent)
 		return;
 	main_ready_sent = 1;
-	sd_notifyf(0, "READY=1\nSTATUS=%d workers ready", sup.cfg->workers);
-	log_notice("ready: %d workers, listening on %d socket(s)",
-	    sup.cfg->workers, listen_count());
+	sd_notifyf(0, "READY=1\nSTATUS=%d workers ready",
+	    sup.cfg->workers_total);
+	if (sup.cfg->nsites > 0)
+		log_notice("ready: %d workers for %d sites, listening on %d "
+		    "socket(s)", sup.cfg->workers_total, sup.cfg->nsites,
+		    listen_count());
+	else
+		log_notice("ready: %d workers, listening on %d socket(s)",
+		    sup.cfg->workers, listen_count());
 }
 
 /* Keep systemd informed: the watchdog ping proves the loop turns, and
@@ -392,7 +412,7 @@ main_notify_tick(void)
 	main_status_next = now + 1000;
 	snprintf(status, sizeof(status),
 	    "STATUS=%d idle, %d busy, %d queued, %llu served%s",
-	    pool_ready_count() - pool_busy_count(), pool_busy_count(),
+	    pool_idle_total(), pool_busy_count(),
 	    dispatch_queue_len(), (unsigned long long)sup.served,
 	    sup.stopping ? ", stopping" : "");
 	if (strcmp(status, last) != 0) {
@@ -459,7 +479,14 @@ main(int argc, char **argv)
 		free(buf);
 		return 2;
 	}
+	if (errpage_load(cfg) < 0) {
+		config_free(cfg);
+		free(cfg);
+		free(buf);
+		return 2;
+	}
 	if (test_only) {
+		errpage_free();
 		printf("mwsup: configuration file %s is valid\n",
 		    main_config_path);
 		config_free(cfg);
@@ -506,7 +533,7 @@ main(int argc, char **argv)
 	if (pool_init() < 0 || pool_start() < 0)
 		return 1;
 	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,
-	    cfg->workers, pool_worker_path());
+	    cfg->workers_total, pool_worker_path());
 	jobs_init();
 
 	for (;;) {
@@ -540,6 +567,8 @@ main(int argc, char **argv)
 	log_notice("stopped");
 	jobs_cleanup();
 	static_types_free();
+	pathcache_clear();
+	errpage_free();
 	zcache_clear();
 	cache_clear();
 	config_free(sup.cfg);

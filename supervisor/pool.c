@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
+#include "site.h"
 #include "sup.h"
 
 #include <errno.h>
@@ -222,9 +223,17 @@ pool_exec_child(struct worker *w, int ctl)
 	snprintf(gen, sizeof(gen), "%u", w->generation);
 	{
 		/* mwsup -v: the workers log debug messages too. */
-		char *argv[] = { "mwworker", "--slot", slot, "--generation",
-		    gen, "--config-name", sup.cfg->path,
-		    log_get_verbose() ? "--verbose" : NULL, NULL };
+		char *argv[12] = { "mwworker", "--slot", slot, "--generation",
+		    gen, "--config-name", sup.cfg->path };
+		int n = 7;
+
+		if (w->site >= 0) {
+			argv[n++] = "--site";
+			argv[n++] = sup.cfg->sites[w->site].name;
+		}
+		if (log_get_verbose())
+			argv[n++] = "--verbose";
+		argv[n] = NULL;
 
 		syscall(SYS_execveat, pool_exe_fd, "", argv, environ,
 		    AT_EMPTY_PATH);
@@ -267,6 +276,7 @@ pool_spawn(struct worker *w)
 	atomic_store(&sl->requests, 0);
 	atomic_store(&sl->request_id, 0);
 	atomic_store(&sl->bytes_out, 0);
+	snprintf(sl->site, sizeof(sl->site), "%s", site_name(sup.cfg, w->site));
 	slot_set_state(sl, SLOT_STARTING);
 	pid = fork();
 	if (pid < 0) {
@@ -347,6 +357,7 @@ pool_replace(struct worker *w)
 			    "worker %d to replace it", w->index, (int)w->pid,
 			    i);
 			SUP_COUNT(worker_recycles, 1);
+			s->site = w->site;	/* a farm's: the same site */
 			pool_take_place(s);
 			return;
 		}
@@ -372,23 +383,32 @@ pool_successor_ready(struct worker *s)
 	}
 }
 
-/* Start cfg->workers new members in free places of the table. */
+/* Start each site's workers as new members in free places of the table
+ * (pool.workers of them without sites). */
 static int
 pool_start_members(void)
 {
-	int started = 0;
+	int want = sup.cfg->workers_total, started = 0, k = 0, left = 0;
+	int site = site_at(sup.cfg, 0);
 
-	for (int i = 0; i < POOL_MAX && started < sup.cfg->workers; i++) {
+	left = site_workers(sup.cfg, site);
+	for (int i = 0; i < POOL_MAX && started < want; i++) {
 		struct worker *w = &pool_w[i];
 
 		if (w->used)
 			continue;
+		while (left == 0) {
+			site = site_at(sup.cfg, ++k);
+			left = site_workers(sup.cfg, site);
+		}
+		left--;
+		w->site = site;
 		pool_take_place(w);
 		started++;
 	}
-	if (started < sup.cfg->workers) {
+	if (started < want) {
 		log_err("worker pool: no room for %d more workers while the "
-		    "old generation drains", sup.cfg->workers - started);
+		    "old generation drains", want - started);
 		return -1;
 	}
 	return 0;
@@ -399,7 +419,7 @@ pool_start(void)
 {
 	SUP_SET(sup_pid, (uint64_t)getpid());
 	SUP_SET(generation, pool_generation);
-	SUP_SET(workers, (uint64_t)sup.cfg->workers);
+	SUP_SET(workers, (uint64_t)sup.cfg->workers_total);
 	return pool_start_members();
 }
 
@@ -410,7 +430,7 @@ pool_reload(void)
 		return -1;
 	pool_generation++;
 	SUP_SET(generation, pool_generation);
-	SUP_SET(workers, (uint64_t)sup.cfg->workers);
+	SUP_SET(workers, (uint64_t)sup.cfg->workers_total);
 	SUP_COUNT(reloads, 1);
 	for (int i = 0; i < pool_hi; i++) {
 		pool_w[i].member = 0;
@@ -418,7 +438,7 @@ pool_reload(void)
 	}
 	pool_retire_pending = 1;
 	log_notice("reload: starting generation %u (%d workers)",
-	    pool_generation, sup.cfg->workers);
+	    pool_generation, sup.cfg->workers_total);
 	return pool_start_members();
 }
 
@@ -562,6 +582,33 @@ pool_unexpected(struct worker *w, const char *what)
 	pool_ctl_lost(w);
 }
 
+
+/*
+ * A worker found the wiki private ($wgGroupPermissions['*']['read'] is
+ * false) while static mapping i serves its upload directory: said once
+ * per mapping and directory (again after a reload that changes them).
+ */
+static void
+pool_private_uploads(uint32_t i)
+{
+	static char said[PATH_MAX + 64];
+	const struct config_static *st;
+	char now[sizeof(said)];
+
+	if (i >= (uint32_t)sup.cfg->nstatics)
+		return;
+	st = &sup.cfg->statics[i];
+	snprintf(now, sizeof(now), "%s %s", st->prefix, st->dir);
+	if (strcmp(now, said) == 0)
+		return;
+	memcpy(said, now, sizeof(said));
+	log_warn("%s:%lu:%lu: static %s serves %s, the upload directory of a "
+	    "private wiki ($wgGroupPermissions['*']['read'] is false): anyone "
+	    "who has a file's URL gets it without logging in; serve uploads "
+	    "through img_auth.php instead (README, \"Private wikis\")",
+	    sup.cfg->path, st->line, st->col, st->prefix, st->dir);
+}
+
 static void
 pool_on_ctl(struct loop_ev *ev, uint32_t events)
 {
@@ -610,6 +657,9 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 	case CTL_READY:
 		if (w->state != WORKER_STARTING)
 			break;
+		if ((size_t)n >= sizeof(m.ready) &&
+		    (m.ready.flags & CTL_DONE_PRIVATE))
+			pool_private_uploads(m.ready.mapping);
 		log_debug("worker %d (pid %d): ready in %llu ms", w->index,
 		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
 		if (w->member)
@@ -640,6 +690,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		}
 		w->deadline = 0;
 		w->req_id = 0;
+		if (m.done.flags & CTL_DONE_PRIVATE)
+			pool_private_uploads(m.done.pad);
 		if (w->job)
 			jobs_slice_done(w, &m.done);
 		else if (w->conn) {
@@ -740,14 +792,14 @@ pool_assign_slice(struct worker *w, const void *msg, size_t len, int fd,
  * Under load all are busy and each takes the next request as it finishes.
  */
 struct worker *
-pool_pick_idle(void)
+pool_pick_idle(int site)
 {
 	struct worker *best = NULL, *old = NULL;
 
 	for (int i = 0; i < pool_hi; i++) {
 		struct worker *w = &pool_w[i];
 
-		if (w->state != WORKER_IDLE)
+		if (w->state != WORKER_IDLE || w->site != site)
 			continue;
 		if (w->member) {
 			if (best == NULL || w->idle_seq > best->idle_seq)
@@ -761,7 +813,7 @@ pool_pick_idle(void)
 }
 
 struct worker *
-pool_pick_longest_busy(void)
+pool_pick_longest_busy(int site)
 {
 	struct worker *best = NULL;
 
@@ -769,6 +821,7 @@ pool_pick_longest_busy(void)
 		struct worker *w = &pool_w[i];
 
 		if (w->state == WORKER_BUSY && w->pending == NULL &&
+		    w->site == site &&
 		    w->job == NULL && w->member &&
 		    (best == NULL || w->busy_since < best->busy_since))
 			best = w;
@@ -776,33 +829,43 @@ pool_pick_longest_busy(void)
 	return best;
 }
 
+/* Workers in state st: members only, of one site (or any: SITE_GONE
+ * matches none, so "any" is asked with any_site set). */
 static int
-pool_count(enum worker_state st, int members_only)
+pool_count(enum worker_state st, int members_only, int any_site, int site)
 {
 	int n = 0;
 
 	for (int i = 0; i < pool_hi; i++)
-		if (pool_w[i].used && (!members_only || pool_w[i].member))
+		if (pool_w[i].used && (!members_only || pool_w[i].member) &&
+		    (any_site || pool_w[i].site == site))
 			n += pool_w[i].state == st;
 	return n;
 }
 
 int
-pool_ready_count(void)
+pool_ready_count(int site)
 {
-	return pool_count(WORKER_IDLE, 1) + pool_count(WORKER_BUSY, 1);
+	return pool_count(WORKER_IDLE, 1, 0, site) +
+	    pool_count(WORKER_BUSY, 1, 0, site);
 }
 
 int
-pool_idle_count(void)
+pool_idle_count(int site)
 {
-	return pool_count(WORKER_IDLE, 1);
+	return pool_count(WORKER_IDLE, 1, 0, site);
+}
+
+int
+pool_idle_total(void)
+{
+	return pool_count(WORKER_IDLE, 1, 1, 0);
 }
 
 int
 pool_busy_count(void)
 {
-	return pool_count(WORKER_BUSY, 0);
+	return pool_count(WORKER_BUSY, 0, 1, 0);
 }
 
 int
@@ -816,12 +879,28 @@ pool_alive_count(void)
 }
 
 int
-pool_crash_looping(void)
+pool_crash_looping(int site)
 {
 	for (int i = 0; i < pool_hi; i++)
-		if (pool_w[i].member && pool_w[i].fails < 2)
+		if (pool_w[i].member && pool_w[i].site == site &&
+		    pool_w[i].fails < 2)
 			return 0;
 	return 1;
+}
+
+void
+pool_reload_sites(const struct config *old)
+{
+	for (int i = 0; i < pool_hi; i++) {
+		struct worker *w = &pool_w[i];
+
+		if (!w->used)
+			continue;
+		if (w->site == SITE_NONE && sup.cfg->nsites == 0)
+			continue;	/* still the one wiki */
+		w->site = w->site >= 0 && w->site < old->nsites ?
+		    site_find(sup.cfg, old->sites[w->site].name) : SITE_GONE;
+	}
 }
 
 /* expected: the worker exited because it was asked to or said it would

@@ -10,6 +10,7 @@
 
 #include "loop.h"
 
+struct config;
 struct conn;
 struct jobs_slice;
 
@@ -24,6 +25,7 @@ enum worker_state {
 struct worker {
 	struct loop_ev	 ev;		/* control socket */
 	int		 index;		/* slot index */
+	int		 site;		/* of sup.cfg (site.h): SITE_NONE without sites */
 	pid_t		 pid;
 	enum worker_state state;
 	uint32_t	 generation;
@@ -59,9 +61,9 @@ int	 pool_reload(void);
 int	 pool_generation_ready(void);
 void	 pool_on_sigchld(void);
 void	 pool_tick(void);
-/* The idle worker that became idle last, or NULL. */
-struct worker *pool_pick_idle(void);
-struct worker *pool_pick_longest_busy(void);
+/* The idle worker of site that became idle last, or NULL. */
+struct worker *pool_pick_idle(int site);
+struct worker *pool_pick_longest_busy(int site);
 /* Hand c to w (which must be idle); 0 or -1 (w failed, c untouched). */
 int	 pool_assign(struct worker *w, struct conn *c);
 /* Hand w (idle) a job slice: msg is its CTL_REQUEST, fd the worker's end
@@ -70,13 +72,19 @@ int	 pool_assign(struct worker *w, struct conn *c);
 int	 pool_assign_slice(struct worker *w, const void *msg, size_t len,
 	    int fd, struct jobs_slice *js, const char *what,
 	    uint64_t timeout_ms);
-int	 pool_ready_count(void);
-/* Idle workers of the current generation. */
-int	 pool_idle_count(void);
+/* Ready workers of site (current generation). */
+int	 pool_ready_count(int site);
+/* Idle workers of site, of the current generation. */
+int	 pool_idle_count(int site);
 int	 pool_busy_count(void);
+/* Idle workers of the current generation, of every site. */
+int	 pool_idle_total(void);
 int	 pool_alive_count(void);
-/* Every worker has failed to start repeatedly. */
-int	 pool_crash_looping(void);
+/* Every worker of site has failed to start repeatedly. */
+int	 pool_crash_looping(int site);
+/* Reload, before the old configuration is freed: the site of each worker
+ * is its site of the same name in sup.cfg, or SITE_GONE. */
+void	 pool_reload_sites(const struct config *old);
 /* Ask every worker to exit once idle. */
 void	 pool_quit_all(void);
 void	 pool_kill_all(void);

@@ -178,8 +178,26 @@ found:
 	return 1;
 }
 
+/* The longest of the n prefixes of statics that path starts with, if
+ * longer than *best: its directory in *dir, the rest of path in *rest. */
+static void
+route_longest(const struct config_static *statics, int n, const char *path,
+    size_t *best, const char **dir, const char **rest)
+{
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(statics[i].prefix);
+
+		if (len > *best && strncmp(path, statics[i].prefix, len) == 0) {
+			*best = len;
+			*dir = statics[i].dir;
+			*rest = path + len;
+		}
+	}
+}
+
 static int
-route_static(const struct config *cfg, const char *path, struct route *r)
+route_static(const struct config *cfg, int site, const char *path,
+    struct route *r)
 {
 	const char *dir = NULL, *rest = NULL;
 	size_t best = 0;
@@ -202,15 +220,11 @@ route_static(const struct config *cfg, const char *path, struct route *r)
 		return 1;
 	}
 	r->symlinks = cfg->static_symlinks;
-	for (i = 0; i < cfg->nstatics; i++) {
-		size_t n = strlen(cfg->statics[i].prefix);
-
-		if (n > best && strncmp(path, cfg->statics[i].prefix, n) == 0) {
-			best = n;
-			dir = cfg->statics[i].dir;
-			rest = path + n;
-		}
-	}
+	/* A site's own prefix wins over static:'s of the same length. */
+	if (site >= 0 && site < cfg->nsites)
+		route_longest(cfg->sites[site].statics,
+		    cfg->sites[site].nstatics, path, &best, &dir, &rest);
+	route_longest(cfg->statics, cfg->nstatics, path, &best, &dir, &rest);
 	if (dir != NULL) {
 		size_t n = strcspn(rest, "/");
 
@@ -309,8 +323,8 @@ route_thumb_handler(const struct config *cfg, struct route *r)
 }
 
 void
-route_request(const struct config *cfg, const char *url, size_t len,
-    struct route *r)
+route_request(const struct config *cfg, int site, const char *url,
+    size_t len, struct route *r)
 {
 	char path[4096];
 	int st;
@@ -328,7 +342,7 @@ route_request(const struct config *cfg, const char *url, size_t len,
 		route_error(r, 403);
 		return;
 	}
-	if (route_static(cfg, path, r))
+	if (route_static(cfg, site, path, r))
 		return;
 	route_error(r, 404);
 }

@@ -31,9 +31,10 @@ struct route {
 	char		location[4096];		/* ROUTE_REDIRECT: 301 to it */
 };
 
-/* url is the request-target as received (not NUL-terminated). */
-void	route_request(const struct config *cfg, const char *url, size_t len,
-	    struct route *r);
+/* url is the request-target as received (not NUL-terminated); site is
+ * the request's (site.h): its static prefixes come before static:'s. */
+void	route_request(const struct config *cfg, int site, const char *url,
+	    size_t len, struct route *r);
 /* r, a missing thumbnail, is thumb_handler.php's to make (nginx's
  * try_files $uri @thumb). */
 void	route_thumb_handler(const struct config *cfg, struct route *r);

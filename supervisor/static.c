@@ -19,7 +19,9 @@
  */
 #include "static.h"
 #include "conn.h"
+#include "errpage.h"
 #include "log.h"
+#include "pathcache.h"
 #include "route.h"
 #include "sup.h"
 #include "zcache.h"
@@ -430,6 +432,7 @@ static_dir_allowed(int dfd)
 
 struct static_walk {
 	enum symlink_policy policy;
+	int	 watch;			/* each directory watched: cacheable */
 	int	 fd;			/* directory reached so far (O_PATH) */
 	int	 depth;			/* directories from the base to fd */
 	dev_t	 dev[STATIC_MAX_DEPTH];
@@ -472,6 +475,16 @@ static_enter(struct static_walk *w, int fd, const struct stat *st)
 	w->dev[w->depth] = st->st_dev;
 	w->ino[w->depth] = st->st_ino;
 	w->uid[w->depth] = st->st_uid;
+	/* watched before it is searched (and its owner read again): what
+	 * changes after this is seen by pathcache_sync() */
+	if (w->watch) {
+		struct stat now;
+
+		if (pathcache_watch(fd) < 0 || fstat(fd, &now) < 0)
+			w->watch = 0;
+		else
+			w->uid[w->depth] = now.st_uid;
+	}
 	w->depth++;
 	return static_dir_allowed(fd);
 }
@@ -582,20 +595,89 @@ static_follow(struct static_walk *w, int lnk, const struct stat *st,
 }
 
 /*
+ * The last name of a path, in the directory dfd the walk reached: 0 and a
+ * readable fd of a regular file with its stat, 1 if it is a link (to be
+ * followed by the walk), or the HTTP status to answer.
+ */
+static int
+static_open_last(int dfd, const char *one, int *fdp, struct stat *stp)
+{
+	struct stat st;
+	int fd;
+
+	/* what it is, before opening it: a FIFO or a device is never
+	 * opened (that alone can block or act) */
+	if (fstatat(dfd, one, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return static_errno_status(errno);
+	if (S_ISLNK(st.st_mode))
+		return 1;
+	if (!S_ISREG(st.st_mode))
+		return 404;
+	/* the same file, now to read: a swap in between is caught by the
+	 * inode */
+	fd = openat(dfd, one, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, stp) < 0) {
+		int rc = static_errno_status(errno);
+
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (stp->st_dev != st.st_dev || stp->st_ino != st.st_ino) {
+		close(fd);
+		return 404;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* pathcache's key for rel's directory below dir under policy. */
+static size_t
+static_cache_key(char *key, size_t cap, const char *dir, const char *rel,
+    size_t rel_dir_len, enum symlink_policy policy)
+{
+	int n = snprintf(key, cap, "%d:%zu:%s/%.*s", (int)policy, strlen(dir),
+	    dir, (int)rel_dir_len, rel);
+
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+/*
  * Open rel below dir under policy: 0 and a readable fd of a regular file
- * with its stat, or the HTTP status to answer.
+ * with its stat, or the HTTP status to answer.  A directory part judged
+ * before (and not changed since) is taken from pathcache; the walk in
+ * full stores what it judges.
  */
 static int
 static_open(const char *dir, const char *rel, enum symlink_policy policy,
     int *fdp, struct stat *stp)
 {
 	static struct static_walk w;
+	static char key[2 * PATH_MAX + 64];
 	struct stat st;
-	const char *p;
+	const char *p, *base = strrchr(rel, '/');
+	size_t keylen, last_len;
+	unsigned gen;
 	int fd, rc;
 
+	base = base ? base + 1 : rel;
+	last_len = strlen(base);
+	keylen = static_cache_key(key, sizeof(key), dir, rel,
+	    (size_t)(base - rel), policy);
+	if (keylen > 0 && last_len > 0 && last_len <= NAME_MAX &&
+	    stat(dir, &st) == 0) {
+		int dfd;
+
+		pathcache_sync();
+		dfd = pathcache_lookup(key, keylen, st.st_dev, st.st_ino);
+		if (dfd >= 0 && (rc = static_open_last(dfd, base, fdp,
+		    stp)) != 1)
+			return rc;
+	}
+	gen = pathcache_generation();
 	memset(&w, 0, offsetof(struct static_walk, path));
 	w.policy = policy;
+	w.watch = keylen > 0;
 	w.fd = -1;
 	if (strlen(rel) >= sizeof(w.path))
 		return 404;
@@ -631,6 +713,15 @@ static_open(const char *dir, const char *rel, enum symlink_policy policy,
 		if (*p == '\0') {	/* ends at a directory */
 			rc = 404;
 			goto out;
+		}
+		/* first at the request's last name: the directory part is
+		 * judged (its links' owners too), what may be kept */
+		if (w.watch && strlen(p) == last_len) {
+			w.watch = 0;
+			if (w.npending == 0 && !(policy == SYMLINKS_INSIDE &&
+			    w.nlinks > 0 && !static_inside(&w)))
+				pathcache_store(gen, key, keylen, w.root_dev,
+				    w.root_ino, w.fd);
 		}
 		name = p;
 		len = strcspn(p, "/");
@@ -945,16 +1036,28 @@ static_head_end(const struct conn *c)
 	return c->keepalive ? "\r\n" : "Connection: close\r\n\r\n";
 }
 
+/* A 304, or a 4xx with its page (errpage.c; none for a HEAD). */
 static void
 static_answer_short(struct conn *c, int status, const char *reason,
     const char *now, const char *extra)
 {
+	size_t blen = 0;
+	const char *body = status >= 400 ? errpage_body(status, &blen) : NULL;
+
 	c->status = status;
 	sup_count_response(status, 0);
 	/* a 304's Content-Length would have to be the file's size */
-	conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\nDate: %s\r\n"
-	    "%s%s%s", status, reason, now, extra,
-	    status == 304 ? "" : "Content-Length: 0\r\n", static_head_end(c));
+	if (body)
+		conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\n"
+		    "Date: %s\r\n%sContent-Type: text/html; charset=utf-8\r\n"
+		    "Content-Length: %zu\r\n%s", status, reason, now, extra,
+		    blen, static_head_end(c));
+	else
+		conn_out_printf(c, "HTTP/1.1 %d %s\r\nServer: mwsup\r\n"
+		    "Date: %s\r\n%s%s", status, reason, now, extra,
+		    static_head_end(c));
+	if (body && c->parser.method != HTTP_HEAD)
+		conn_out_append(c, body, blen);
 	conn_start_write(c);
 }
 
@@ -982,13 +1085,10 @@ static_serve(struct conn *c, const struct route *r)
 	off_t zlen = 0;
 
 	if (c->parser.method != HTTP_GET && !head) {
+		static_http_date(time(NULL), now, sizeof(now));
 		c->out_len = c->out_off = 0;
-		c->status = 405;
-		sup_count_response(405, 0);
-		conn_out_printf(c, "HTTP/1.1 405 Method Not Allowed\r\n"
-		    "Server: mwsup\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
-		    "%s\r\n", c->keepalive ? "" : "Connection: close\r\n");
-		conn_start_write(c);
+		static_answer_short(c, 405, "Method Not Allowed", now,
+		    "Allow: GET, HEAD\r\n");
 		return 0;
 	}
 	if (r->assets_only && ((known = static_type_find(r->file)) == NULL ||

@@ -261,6 +261,70 @@ status_json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* A slot's site name, NUL-terminated in buf ("" without sites). */
+static const char *
+status_site(const struct slot *s, char *buf)
+{
+	memcpy(buf, s->site, SLOT_SITE_MAX);
+	buf[SLOT_SITE_MAX - 1] = '\0';
+	return buf;
+}
+
+/* mwsup_site_workers{site,state}: a farm's workers by site and state.
+ * Nothing without sites. */
+static void
+status_prometheus_sites(FILE *out, const struct slot_table *t)
+{
+	char seen[64][SLOT_SITE_MAX], name[SLOT_SITE_MAX];
+	int nseen = 0;
+
+	for (uint32_t i = 0; i < t->nslots && nseen < 64; i++) {
+		const struct slot *sl = &t->slots[i];
+		int known = 0;
+
+		if (atomic_load(&sl->state) == SLOT_EMPTY ||
+		    status_site(sl, name)[0] == '\0')
+			continue;
+		for (int j = 0; j < nseen && !known; j++)
+			known = strcmp(seen[j], name) == 0;
+		if (!known)
+			memcpy(seen[nseen++], name, sizeof(name));
+	}
+	if (nseen == 0)
+		return;
+	fprintf(out, "# HELP mwsup_site_workers Worker processes of each site "
+	    "(mw.yaml sites:) by state.\n# TYPE mwsup_site_workers gauge\n");
+	for (int j = 0; j < nseen; j++) {
+		int by_state[SLOT_EXITING + 1] = { 0 };
+
+		for (uint32_t i = 0; i < t->nslots; i++) {
+			const struct slot *sl = &t->slots[i];
+			uint32_t st = atomic_load(&sl->state);
+
+			if (st <= SLOT_EXITING &&
+			    strcmp(status_site(sl, name), seen[j]) == 0)
+				by_state[st]++;
+		}
+		for (int st = SLOT_STARTING; st <= SLOT_EXITING; st++)
+			fprintf(out, "mwsup_site_workers{site=\"%s\",state="
+			    "\"%s\"} %d\n", seen[j],
+			    slot_state_name((enum slot_state)st), by_state[st]);
+	}
+}
+
+/* Is any worker of a farm's site (sites:)?  Its status names them. */
+static int
+status_farm(const struct slot_table *t)
+{
+	char site[SLOT_SITE_MAX];
+
+	for (uint32_t i = 0; i < t->nslots; i++)
+		if (atomic_load(&t->slots[i].state) != SLOT_EMPTY &&
+		    status_site(&t->slots[i], site)[0])
+			return 1;
+	return 0;
+}
+
 /* Workers by state (index: enum slot_state). */
 static void
 status_by_state(const struct slot_table *t, int by_state[SLOT_EXITING + 1])
@@ -335,6 +399,7 @@ status_prometheus(FILE *out, const struct slot_table *t)
 	for (int s = SLOT_STARTING; s <= SLOT_EXITING; s++)
 		fprintf(out, "mwsup_workers{state=\"%s\"} %d\n",
 		    slot_state_name((enum slot_state)s), by_state[s]);
+	status_prometheus_sites(out, t);
 	for (size_t i = 0; i < STATUS_NCOUNTERS; i++) {
 		const struct status_counter *c = &status_counters[i];
 
@@ -353,7 +418,8 @@ status_json(FILE *out, pid_t pid, const struct slot_table *t)
 {
 	const struct slot_counters *k = &t->counters;
 	uint64_t now = slots_now();
-	int by_state[SLOT_EXITING + 1], first = 1;
+	int by_state[SLOT_EXITING + 1], first = 1, farm = status_farm(t);
+	char site[SLOT_SITE_MAX];
 
 	status_by_state(t, by_state);
 	fprintf(out, "{\"pid\":%d,\"uptime_s\":%.1f,\"idle\":%d,"
@@ -391,6 +457,10 @@ status_json(FILE *out, pid_t pid, const struct slot_table *t)
 		    (unsigned long long)atomic_load(&s->requests),
 		    (unsigned long long)atomic_load(&s->rss_kb));
 		status_json_string(out, req);
+		if (farm) {
+			fprintf(out, ",\"site\":");
+			status_json_string(out, status_site(s, site));
+		}
 		fputc('}', out);
 		first = 0;
 	}
@@ -402,8 +472,9 @@ status_text(FILE *out, pid_t pid, const struct slot_table *t)
 {
 	const struct slot_counters *k = &t->counters;
 	uint64_t now = slots_now();
-	int by_state[SLOT_EXITING + 1];
+	int by_state[SLOT_EXITING + 1], farm = status_farm(t);
 	const char *sep = "";
+	char site[SLOT_SITE_MAX];
 
 	status_by_state(t, by_state);
 	fprintf(out, "mwsup pid %d, up %.0f s, generation %llu\n"
@@ -464,9 +535,9 @@ status_text(FILE *out, pid_t pid, const struct slot_table *t)
 		    (unsigned long long)atomic_load(&k->cache_entries),
 		    (unsigned long long)atomic_load(&k->cache_bytes),
 		    (unsigned long long)atomic_load(&k->cache_size));
-	fprintf(out, "\n\n%-5s %-8s %-4s %-9s %10s %9s %8s  %s\n",
+	fprintf(out, "\n\n%-5s %-8s %-4s %-9s %10s %9s %8s  %s%s\n",
 	    "SLOT", "PID", "GEN", "STATE", "FOR(s)", "REQUESTS",
-	    "RSS(MB)", "REQUEST");
+	    "RSS(MB)", farm ? "SITE                 " : "", "REQUEST");
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		const struct slot *s = &t->slots[i];
 		uint32_t st = atomic_load(&s->state);
@@ -475,12 +546,15 @@ status_text(FILE *out, pid_t pid, const struct slot_table *t)
 		if (st == SLOT_EMPTY)
 			continue;
 		status_slot_request(t, s, st, req);
-		fprintf(out, "%-5u %-8u %-4u %-9s %10.1f %9llu %8.1f  %s\n",
+		fprintf(out, "%-5u %-8u %-4u %-9s %10.1f %9llu %8.1f  ",
 		    i, atomic_load(&s->pid), atomic_load(&s->generation),
 		    slot_state_name((enum slot_state)st),
 		    (double)(now - atomic_load(&s->since)) / 1e9,
 		    (unsigned long long)atomic_load(&s->requests),
-		    (double)atomic_load(&s->rss_kb) / 1024.0, req);
+		    (double)atomic_load(&s->rss_kb) / 1024.0);
+		if (farm)
+			fprintf(out, "%-20s ", status_site(s, site));
+		fprintf(out, "%s\n", req);
 	}
 }
 
@@ -609,15 +683,17 @@ status_peer_allowed(const struct conn *c, const struct config_cidr *list,
 	uint8_t a[16];
 	int fam;
 
-	if (c->is_unix) {
+	/* the client proxy.c found: behind a proxy on this host, the peer
+	 * would be loopback for every client */
+	if (c->client_unix) {
 		for (int i = 0; i < n; i++)
 			if (list[i].family == AF_UNIX)
 				return 1;
 		return 0;
 	}
-	if (inet_pton(AF_INET, c->peer_addr, a) == 1)
+	if (inet_pton(AF_INET, c->client_addr, a) == 1)
 		fam = AF_INET;
-	else if (inet_pton(AF_INET6, c->peer_addr, a) == 1)
+	else if (inet_pton(AF_INET6, c->client_addr, a) == 1)
 		fam = AF_INET6;
 	else
 		return 0;
@@ -664,7 +740,7 @@ status_http(struct conn *c)
 	if (!status_peer_allowed(c, sup.cfg->status_allow,
 	    sup.cfg->nstatus_allow)) {
 		log_warn("%s: status endpoint refused to %s", sup.cfg->path,
-		    c->is_unix ? "a unix socket client" : c->peer_addr);
+		    c->client_unix ? "a unix socket client" : c->client_addr);
 		conn_error_keep(c, 403);
 		return 1;
 	}

@@ -66,6 +66,39 @@ bad_config('reset-name', qr/^  reset:/, '  reset: [core, "Parser Factory"]',
     'a service name with a space in it is refused');
 bad_config('port-range', qr/^  - 127\.0\.0\.1:8080/, '  - 127.0.0.1:70000',
     qr/70000|port/, 'a listen port above 65535 is refused');
+bad_config('proxy-trusted', qr/^  trusted: \[\]/, '  trusted: [10.0.0.0/33]',
+    qr/proxy\.trusted: expected an IPv4 or IPv6 address, optionally with \/prefix-length, or "unix"/,
+    'proxy.trusted refuses a network with a prefix longer than the address');
+bad_config('proxy-header', qr/^  header: X-Forwarded-For/, '  header: "X Forwarded For"',
+    qr/proxy\.header: "X Forwarded For" is not a header name/, 'proxy.header must be a header name');
+bad_config('proxy-header-null', qr/^  header: X-Forwarded-For/, '  header: null',
+    qr/proxy\.header: expected a header name/, 'proxy.header cannot be null (proto_header can)');
+bad_config('listen-map-key', qr/^  - 127\.0\.0\.1:8080/, '  - {address: "127.0.0.1:8080", proxy: true}',
+    qr/listen: unknown key "proxy" \(address, proxy_protocol\)/, 'a listen entry\'s unknown key is refused');
+bad_config('listen-map-bool', qr/^  - 127\.0\.0\.1:8080/,
+    '  - {address: "127.0.0.1:8080", proxy_protocol: yes}',
+    qr/listen: proxy_protocol: expected true or false/, 'proxy_protocol must be true or false');
+bad_config('listen-map-address', qr/^  - 127\.0\.0\.1:8080/, '  - {proxy_protocol: true}',
+    qr/listen: an entry written as a mapping needs "address"/, 'a listen mapping without address is refused');
+bad_config('listen-map-port', qr/^  - 127\.0\.0\.1:8080/,
+    '  - {address: "127.0.0.1:0", proxy_protocol: true}',
+    qr/listen "127\.0\.0\.1:0": port must be/, 'its address is checked as a plain entry\'s');
+{
+	my $good = "$dir/listen-proxy.yaml";
+	my $text = $base =~ s/^  - 127\.0\.0\.1:8080$/  - {address: "127.0.0.1:8080", proxy_protocol: true}\n  - unix:\/run\/mw.sock/mr;
+	$text =~ s/^  trusted: \[\]$/  trusted: [10.0.0.0\/8, "fd00::\/8", unix]/m;
+	$text =~ s/^  proto_header: X-Forwarded-Proto.*$/  proto_header: null/m;
+	write_file($good, $text);
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $good);
+	is($rc, 0, 'a proxy_protocol listen entry, proxy.trusted networks and a null proto_header pass')
+		or diag($err);
+}
+bad_config('errpage-status', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  302: /etc/mwsup/302.html',
+    qr/error_pages: "?302"? is not an HTTP error status \(400 to 599\)/, 'error_pages refuses a status that is no error');
+bad_config('errpage-word', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  busy: /etc/mwsup/503.html',
+    qr/error_pages: "?busy"? is not an HTTP error status/, 'or a word');
+bad_config('errpage-relative', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  503: pages/503.html',
+    qr/error_pages\.503: expected an absolute path/, 'error_pages refuses a relative path');
 bad_config('dispatch', qr/^  dispatch:/, '  dispatch: fastest',
     qr/dispatch|fastest/, 'an unknown dispatch policy is refused');
 bad_config('relative-root', qr/^  root:/, '  root: usr/share/mediawiki',
@@ -211,6 +244,82 @@ bad_config('socket-owner', qr/^  # owner: www-data/, '  owner: "www data"',
     qr/unix_socket\.owner: "www data" contains a space/, 'a unix socket owner with a space is refused');
 bad_config('socket-key', qr/^  # group: www-data/, '  perms: 0660',
     qr/unknown key "perms" in unix_socket/, 'an unknown key in unix_socket is refused');
+
+# sites: a farm.  A small file of two sites that passes, and one mistake
+# at a time in it; "at" is the line the message must point at when it is
+# not the changed one.
+my $farm = <<'YAML';
+listen:
+  - 127.0.0.1:8080
+user: root
+mediawiki:
+  root: /usr/share/mediawiki
+sites:
+  en.example.org: /srv/en/LocalSettings.php
+  de.example.org:
+    settings: /srv/de/LocalSettings.php
+    aliases: [de.example.net, "*.de.example.org"]
+    workers: 2
+    default: true
+    static:
+      /images/: /srv/de/images
+YAML
+write_file("$dir/farm.yaml", $farm);
+($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', "$dir/farm.yaml");
+is($rc, 0, 'a farm of two sites (a path; settings, aliases, workers, default, static) passes')
+	or diag($err);
+sub bad_farm {
+	my ($name, $from, $to, $msg, $what, %opt) = @_;
+	my @lines = split /\n/, $farm, -1;
+	my ($lineno) = grep { $lines[$_] =~ $from } 0 .. $#lines;
+	die "test bug: no line matches $from in the farm\n" unless defined $lineno;
+	$lines[$lineno] = $to;
+	my $line = $lineno + 1;
+	($line) = map { $_ + 1 } grep { $lines[$_] =~ $opt{at} } 0 .. $#lines if $opt{at};
+	my $file = "$dir/$name.yaml";
+	write_file($file, join("\n", @lines));
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $file);
+	subtest $what => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/(?:^|\s)\Q$file\E:$line:\d+: /m, "stderr points at $name.yaml line $line");
+		like($err, $msg, 'the message names the problem');
+	};
+}
+bad_farm('site-name', qr/^  en\.example\.org:/, '  "en example": /srv/en/LocalSettings.php',
+    qr/sites: "en example" is not a host name/, 'a site is named by a host name');
+bad_farm('site-relative', qr/^  en\.example\.org:/, '  en.example.org: srv/en/LocalSettings.php',
+    qr/sites\.en\.example\.org: expected the absolute path of its LocalSettings\.php, got "srv/,
+    'a site\'s LocalSettings.php is an absolute path');
+bad_farm('site-twice', qr/^  en\.example\.org:/, '  DE.example.org: /srv/en/LocalSettings.php',
+    qr/sites: de\.example\.org is already a host of site de\.example\.org/,
+    'one host is one site, whatever its case', at => qr/^  de\.example\.org:/);
+bad_farm('site-alias-taken', qr/^    aliases:/, '    aliases: [de.example.net, En.Example.Org]',
+    qr/sites\.de\.example\.org\.aliases: en\.example\.org is already a host of site en\.example\.org \(\d+:\d+\)/,
+    'an alias that is another site\'s name is refused, with where that is');
+bad_farm('site-alias-bad', qr/^    aliases:/, '    aliases: ["*.", x_y]',
+    qr/aliases: "\*\." is not a host name nor "\*\." and one/, 'an alias is a host name or *.suffix');
+bad_farm('site-alias-many', qr/^    aliases:/, '    aliases: [' . join(', ', map { "a$_.example" } 1 .. 17) . ']',
+    qr/aliases: more than 16 aliases/, 'at most 16 aliases');
+bad_farm('site-two-defaults', qr/^  en\.example\.org:/, '  en.example.org: {settings: /x, default: true}',
+    qr/default: site en\.example\.org is the default already/, 'one default site',
+    at => qr/^  de\.example\.org:/);
+bad_farm('site-no-settings', qr/^    settings:/, '    # no settings',
+    qr/sites\.de\.example\.org: needs settings/, 'a site needs its settings',
+    at => qr/^  de\.example\.org:/);
+bad_farm('site-key', qr/^    workers:/, '    wrokers: 2',
+    qr/unknown key "wrokers" in sites\.de\.example\.org/, 'an unknown key of a site is named');
+bad_farm('site-workers', qr/^    workers:/, '    workers: 2000',
+    qr/sites\.de\.example\.org\.workers/, 'a site\'s workers are 1 to 1024');
+bad_farm('site-static', qr{^      /images/:}, '      /images/: srv/images',
+    qr/sites\.de\.example\.org\.static "\/images\/": expected an absolute directory path/, 'a site\'s static prefix maps to an absolute directory');
+bad_farm('site-static-setting', qr{^      /images/:}, '      symlinks: owner',
+    qr/"symlinks" is not a URL prefix/, 'a site\'s static has URL prefixes only');
+bad_farm('site-mw-settings', qr/^  root:/, '  settings: /etc/mediawiki/LocalSettings.php',
+    qr/mediawiki\.settings: not with sites:/, 'mediawiki.settings is refused with sites');
+bad_farm('site-jobs-sqlite', qr/^user:/, 'jobs: {sqlite: /srv/jobs.sqlite}',
+    qr/jobs\.sqlite: not with sites:/, 'jobs.sqlite is refused with sites');
+bad_farm('sites-type', qr/^  en\.example\.org:/, '  en.example.org: {settings: /x, static: [/images/]}',
+    qr/expected a mapping of URL prefix to directory, got a sequence/, 'a site\'s static is a mapping');
 
 # A YAML syntax error: the position comes from the YAML parser, so only its
 # form is checked.

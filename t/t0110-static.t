@@ -253,6 +253,81 @@ SKIP: {
 	served("/$ext_file", read_file("$MW/$ext_file"),
 	    'an extension\'s file, through the links Debian\'s package makes, is served');
 }
+
+# --- changes while serving ------------------------------------------------
+# What was judged of a directory is remembered between requests: each case
+# asks twice first, so the second answer came from what was remembered,
+# then changes the tree and asks again.
+mkdir "$w->{images}/live";
+mkdir "$w->{images}/live/sub";
+copy("$MW$png_path", "$w->{images}/live/sub/f.png") or die "copy: $!\n";
+my $twice = sub {
+	my ($path) = @_;
+	http(GET => $path);
+	return http(GET => $path)->{status};
+};
+is($twice->('/images/live/sub/f.png'), 200, 'a file two directories down is served (asked twice)');
+write_file("$w->{images}/live/.htaccess", "Require all denied\n");
+refused('/images/live/sub/f.png', 'a deny-all .htaccess created above it while serving refuses it at once',
+    $png_bytes);
+write_file("$w->{images}/live/.htaccess", "# open again\n");	# the same inode, rewritten
+is($twice->('/images/live/sub/f.png'), 200, 'the .htaccess edited in place to deny nothing: served again');
+write_file("$w->{images}/live/.htaccess", "Deny from all\n");
+refused('/images/live/sub/f.png', 'edited in place back to a deny: refused at once', $png_bytes);
+unlink "$w->{images}/live/.htaccess";
+is($twice->('/images/live/sub/f.png'), 200, 'the .htaccess removed: served again');
+write_file("$w->{images}/live/sub/.htaccess", "Require all denied\n");
+refused('/images/live/sub/f.png', 'a deny-all .htaccess created beside the file: refused at once', $png_bytes);
+unlink "$w->{images}/live/sub/.htaccess";
+is($twice->('/images/live/sub/f.png'), 200, 'and removed: served');
+
+# the file replaced (a new inode under the same name), then its directory
+# swapped for a link out of the root
+write_file("$w->{images}/live/sub/f.png.new", "the new bytes\n");
+rename("$w->{images}/live/sub/f.png.new", "$w->{images}/live/sub/f.png") or die "rename: $!\n";
+is(http(GET => '/images/live/sub/f.png')->{body}, "the new bytes\n", 'a file replaced while serving: the new bytes are sent');
+write_file("$outside/f.png", "outside the root\n");
+rename("$w->{images}/live/sub", "$w->{images}/live/sub.old") or die "rename: $!\n";
+symlink($outside, "$w->{images}/live/sub") or die "symlink: $!\n";
+refused('/images/live/sub/f.png', 'its directory swapped for a link out of the root while serving: refused',
+    'outside');
+unlink "$w->{images}/live/sub";
+rename("$w->{images}/live/sub.old", "$w->{images}/live/sub") or die "rename: $!\n";
+is($twice->('/images/live/sub/f.png'), 200, 'put back: served');
+rename("$w->{images}/live", "$w->{images}/live.old") or die "rename: $!\n";
+mkdir "$w->{images}/live";
+mkdir "$w->{images}/live/sub";
+write_file("$w->{images}/live/.htaccess", "Require all denied\n");
+copy("$MW$png_path", "$w->{images}/live/sub/f.png") or die "copy: $!\n";
+refused('/images/live/sub/f.png', 'a whole new tree with a deny-all .htaccess renamed into its place: refused',
+    $png_bytes);
+SKIP: {
+	skip 'needs root and www-data to change an owner', 2 unless $as_root;
+	# /images/indir is root's link to a/: followed while a/ is root's too
+	is($twice->('/images/indir/ab/Upload_test.png'), 200, 'a file below a link to a directory of the link\'s owner: served');
+	chown($www, -1, "$w->{images}/a") or die "chown: $!\n";
+	refused('/images/indir/ab/Upload_test.png',
+	    'that directory given to another owner while serving: refused at once', $upload_bytes);
+	chown(0, -1, "$w->{images}/a") or die "chown: $!\n";
+}
+# a file system mounted over a remembered directory (inotify says nothing)
+SKIP: {
+	mkdir "$w->{images}/mnt";
+	mkdir "$w->{images}/mnt/sub";
+	copy("$MW$png_path", "$w->{images}/mnt/sub/f.png") or die "copy: $!\n";
+	my $mnt = "$w->{images}/mnt/sub";
+	skip 'needs root and mount(8) to mount a tmpfs', 2
+	    unless $as_root && system("mount -t tmpfs -o mode=0755 mwsup-t0110 $mnt 2>/dev/null") == 0
+	    && system("umount $mnt") == 0;
+	is($twice->('/images/mnt/sub/f.png'), 200, 'a file in a directory, asked twice');
+	system("mount -t tmpfs -o mode=0755 mwsup-t0110 $mnt") == 0 or die "mount failed\n";
+	write_file("$mnt/f.png", "on the mounted file system\n");
+	my $r = http(GET => '/images/mnt/sub/f.png');
+	# mwsup holds the directory it judged open: detach it lazily
+	system("umount -l $mnt");
+	is($r->{body}, "on the mounted file system\n",
+	    'a tmpfs mounted over that directory while serving: its file is sent at once');
+}
 stopped_cleanly($srv);
 
 # The other settings of static.symlinks.

@@ -271,7 +271,7 @@ for (1 .. 2) {
 	$anon = api(GET => undef, action => 'query', meta => 'userinfo');
 	ok(exists $anon->{query}{userinfo}{anon}, 'and the anonymous ones anonymous');
 }
-log_like($lbsrv, qr/services of snapshot\.reset are made for each request: the database is not a single SQLite server/,
+log_like($lbsrv, qr/services of snapshot\.reset are made for each request: the database is not a single SQLite or MySQL server/,
     'the worker says the reset services are made per request, and why');
 log_unlike($lbsrv, qr/is not (kept across requests|reset but)/, 'nothing of a request in what is kept');
 log_unlike($lbsrv, qr/recycling|PHP (Warning|Fatal)/, 'no warning, no recycling');

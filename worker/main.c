@@ -27,6 +27,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "private.h"
 #include "request.h"
 #include "response.h"
 #include "sapi.h"
@@ -95,7 +96,7 @@ worker_usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: mwworker --slot N --generation G --config-name PATH "
-	    "[--verbose]\n"
+	    "[--site NAME] [--verbose]\n"
 	    "       mwworker --help | --version\n"
 	    "\n"
 	    "PHP worker of mwsup, started by the supervisor only: descriptor 3\n"
@@ -173,6 +174,33 @@ worker_load_config(struct worker_self *w, const char *name)
 	close(CTL_FD_CONFIG);
 	if (config_parse(&w->cfg, name, w->cfg_buf, len) < 0)
 		exit(2);	/* config_parse said what is wrong */
+}
+
+/*
+ * A farm's worker serves one site: MediaWiki reads that site's
+ * LocalSettings.php, and the bootstrap's synthetic request is for its
+ * host (warm.c).  The supervisor always names the site when mw.yaml has
+ * sites:, and never without.
+ */
+static void
+worker_pick_site(struct worker_self *w, const char *name)
+{
+	struct config_site *s = NULL;
+	char *settings;
+
+	if (name == NULL)
+		fatal("config %s has sites: but no --site was given", w->cfg.path);
+	for (int i = 0; i < w->cfg.nsites; i++)
+		if (strcmp(w->cfg.sites[i].name, name) == 0)
+			s = &w->cfg.sites[i];
+	if (s == NULL)
+		fatal("--site %s: config %s has no such site", name,
+		    w->cfg.path);
+	if ((settings = strdup(s->settings)) == NULL)
+		fatal("--site %s: %s", name, strerror(errno));
+	free(w->cfg.mw_settings);
+	w->cfg.mw_settings = settings;
+	w->cfg.site = s->name;
 }
 
 static void
@@ -335,6 +363,10 @@ worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int n
 		recycle = true;
 	if (recycle)
 		done.flags |= CTL_DONE_RECYCLE;
+	if (private_report_due()) {
+		done.flags |= CTL_DONE_PRIVATE;
+		done.pad = (uint32_t)private_uploads_mapping();
+	}
 
 	/* The connection goes back with this message unless it went
 	 * already: then with the page cache's copy of the answer. */
@@ -412,13 +444,14 @@ main(int argc, char **argv)
 		{ "slot",		required_argument, NULL, 's' },
 		{ "generation",		required_argument, NULL, 'g' },
 		{ "config-name",	required_argument, NULL, 'c' },
+		{ "site",		required_argument, NULL, 'S' },
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct worker_self w;
-	const char *cfg_name = "config";
+	const char *cfg_name = "config", *site = NULL;
 	unsigned long slot = 0;
 	bool have_slot = false;
 	struct ctl_ready ready;
@@ -437,6 +470,9 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			cfg_name = optarg;
+			break;
+		case 'S':
+			site = optarg;
 			break;
 		case 'v':
 			log_set_verbose(1);
@@ -463,6 +499,8 @@ main(int argc, char **argv)
 	request_cloexec_all();
 	worker_signals(&w);
 	worker_load_config(&w, cfg_name);
+	if (site != NULL || w.cfg.nsites > 0)
+		worker_pick_site(&w, site);
 	worker_map_slot(&w, slot);
 	atomic_store(&w.slot->pid, (uint32_t)getpid());
 	atomic_store(&w.slot->generation, w.generation);
@@ -478,6 +516,7 @@ main(int argc, char **argv)
 	if (w.cfg.mw_root && chdir(w.cfg.mw_root) < 0)
 		log_warn("chdir %s: %s", w.cfg.mw_root, strerror(errno));
 
+	private_init(&w.cfg);
 	if (mwsapi_init(&w.cfg) < 0) {
 		slot_set_state(w.slot, SLOT_EXITING);
 		return 1;
@@ -491,6 +530,10 @@ main(int argc, char **argv)
 	memset(&ready, 0, sizeof(ready));
 	ready.type = CTL_READY;
 	ready.pid = (uint32_t)getpid();
+	if (private_report_due()) {
+		ready.flags |= CTL_DONE_PRIVATE;
+		ready.mapping = (uint32_t)private_uploads_mapping();
+	}
 	slot_set_state(w.slot, SLOT_IDLE);
 	worker_send(&ready, sizeof(ready));
 	worker_loop(&w);

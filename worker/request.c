@@ -28,6 +28,7 @@
 #include <main/php_main.h>
 
 #include "log.h"
+#include "private.h"
 #include "sapi.h"
 #include "spool.h"
 #include "slots.h"
@@ -361,6 +362,7 @@ request_run(struct request *rq)
 		(void)php_execute_script(&fh);
 	} zend_end_try();
 	zend_destroy_file_handle(&fh);
+	private_check();
 	php_request_shutdown(NULL);
 	mwsapi_request_end(rq);
 	request_respond(rq);

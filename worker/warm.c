@@ -33,6 +33,7 @@
 #include "checkpoint.h"
 #include "config.h"
 #include "log.h"
+#include "private.h"
 #include "request.h"
 #include "sapi.h"
 
@@ -415,13 +416,18 @@ warm_keep_services(void)
  * (warm_probe()) differs from it in every part of a request a site's
  * settings could read: host, port, protocol (https, and through a proxy),
  * client address, query, cookies, language, user agent, request id.
+ *
+ * A worker of a farm's site (mw.yaml sites:) bootstraps for the site's
+ * host, and its probe keeps that host: every request it is given is for
+ * that site (its name, an alias, or a host the default site takes), so
+ * a LocalSettings.php that picks the wiki by Host is that wiki's here.
  */
 static void
 warm_boot_params(struct ctl_params *p, bool probe)
 {
 	char script[PATH_MAX + 16];
-	const char *host = warm.cfg->server_name ? warm.cfg->server_name :
-	    "localhost";
+	const char *host = warm.cfg->site ? warm.cfg->site :
+	    warm.cfg->server_name ? warm.cfg->server_name : "localhost";
 	static const char *const probe_params[][2] = {
 		{ "REQUEST_URI", "/index.php?title=Mwsup_probe&action=history&uselang=de" },
 		{ "QUERY_STRING", "title=Mwsup_probe&action=history&uselang=de" },
@@ -448,9 +454,16 @@ warm_boot_params(struct ctl_params *p, bool probe)
 	(void)ctl_params_add(p, "SERVER_PROTOCOL", "HTTP/1.1", 8);
 	if (probe) {
 		for (i = 0; i < sizeof(probe_params) / sizeof(probe_params[0]);
-		    i++)
-			(void)ctl_params_add(p, probe_params[i][0],
-			    probe_params[i][1], strlen(probe_params[i][1]));
+		    i++) {
+			const char *v = probe_params[i][1];
+
+			if (warm.cfg->site &&
+			    (strcmp(probe_params[i][0], "SERVER_NAME") == 0 ||
+			    strcmp(probe_params[i][0], "HTTP_HOST") == 0))
+				v = host;
+			(void)ctl_params_add(p, probe_params[i][0], v,
+			    strlen(v));
+		}
 		return;
 	}
 	(void)ctl_params_add(p, "REQUEST_URI", "/index.php", 10);
@@ -658,6 +671,7 @@ warm_boot(HashTable *prints)
 		return -1;
 	warm_keep_services();
 	warm_scripts_ready();
+	private_check();
 	/* The bootstrap was a request without a client: drop what it
 	 * printed and the headers it set (which runs MediaWiki's header
 	 * callback). */

@@ -104,6 +104,11 @@ def check_body(name, ctype, body, static_bytes, sitename, hello):
         if body != static_bytes:
             return "%d bytes that differ from the file on disk (%d bytes)" % (
                 len(body), len(static_bytes))
+    elif name == "static_asset":
+        # MediaWiki's own file, two directories and a link down
+        if "image/png" not in ctype or not body.startswith(b"\x89PNG\r\n"):
+            return "Content-Type %r, %d bytes: not MediaWiki's PNG" % (
+                ctype, len(body))
     elif name == "hello_php":
         if body != hello:
             return "body %r, not %r" % (body[:80], hello)

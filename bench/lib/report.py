@@ -15,7 +15,8 @@ import sys
 
 ORDER = ["main_page", "main_page_gz", "article_heavy", "api_siteinfo",
          "api_recentchanges", "api_allmessages", "load_startup",
-         "load_startup_gz", "static_file", "hello_php", "bootstrap_only"]
+         "load_startup_gz", "static_file", "static_asset", "hello_php",
+         "bootstrap_only"]
 
 
 def read_meta(path):
@@ -123,12 +124,15 @@ def table(meta, rows, boot, share):
     out.append("mwsup%s vs nginx + PHP-FPM 8.2 (pm=static), %s workers each, "
                "%s mode (%s s per row), %s" % (
                    (" (warm workers)" if meta.get("mwsup_warm") == "1" else "")
-                   + (" (page cache on)" if meta.get("mwsup_cache") == "1"
+                   + (" (page cache on)" if meta.get("mwsup_page_cache") == "1"
                       else ""),
                    w, meta.get("mode", "?"),
                                              meta.get("duration", "?"),
                                              meta.get("date", "?")))
     out.append("machine: %s" % meta.get("machine", "?"))
+    if meta.get("db", "sqlite") != "sqlite" or meta.get("cache", "db") != "db":
+        out.append("wiki: database %s, object cache and sessions in %s"
+                   % (meta.get("db", "sqlite"), meta.get("cache", "db")))
     if meta.get("load_start"):
         out.append("load average (1/5/15 min): at start %s, at end %s "
                    "(other work on the machine competes with both stacks)"
@@ -236,7 +240,7 @@ def main():
             "workers": num(meta.get("workers")),
             "mode": meta.get("mode"),
             "mwsup_warm": meta.get("mwsup_warm") == "1",
-            "mwsup_cache": meta.get("mwsup_cache") == "1",
+            "mwsup_page_cache": meta.get("mwsup_page_cache") == "1",
             "duration_s": num(meta.get("duration")),
             "date": meta.get("date"),
             "mwsup_commit": meta.get("commit"),

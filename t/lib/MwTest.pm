@@ -36,6 +36,7 @@ our @EXPORT = qw(
 	judge once
 	worker_pids wait_until run_cmd
 	cold_config normalised warm_cold
+	mariadb_start mariadb_stop sql redis_start memcached_start
 );
 
 my $REPO = abs_path(dirname(__FILE__) . '/../..');
@@ -52,6 +53,7 @@ sub mwworker_bin { "$BUILD/worker/mwworker" }
 
 my $TESTDIR;
 my @SERVERS;		# every mwsup started, stopped in END
+my @DAEMONS;		# mariadbd, redis-server, memcached: stopped in END
 my $CURRENT;		# the server http() talks to by default
 
 # test_dir(): this test file's scratch directory, made on first use under
@@ -76,6 +78,7 @@ END {
 	return unless $$ == $MAIN_PID;
 	my $status = $?;
 	stop_mwsup($_) for grep { !$_->{stopped} } @SERVERS;
+	_stop_daemon($_) for grep { $_->{pid} } @DAEMONS;
 	if ($TESTDIR && -d $TESTDIR) {
 		my $builder = Test::More->builder;
 		if (($ENV{MWSUP_KEEP} // '') eq '1' || !$builder->is_passing) {
@@ -129,6 +132,139 @@ sub free_port6 {
 	my $port = $s->sockport;
 	close($s);
 	return $port;
+}
+
+# --- database and cache servers of a test ---------------------------------
+#
+# Each is started by the test, as the user running it, in test_dir(), on a
+# unix socket (no port, no system service), and stopped at the end.  Run
+# as root, the sockets are open to everyone: the workers run as www-data.
+
+# _daemon($name, $log, $ready, @argv): start a server in the background,
+# wait until $ready->() is true (30 s at most, or bail out with its log).
+sub _daemon {
+	my ($name, $log, $ready, @argv) = @_;
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>>', $log) or die "$log: $!\n";
+		open(STDERR, '>&', \*STDOUT);
+		exec(@argv) or do { print STDERR "exec $argv[0]: $!\n"; POSIX::_exit(127) };
+	}
+	my $d = { name => $name, pid => $pid, log => $log };
+	push @DAEMONS, $d;
+	my $deadline = time() + 30;
+	until ($ready->()) {
+		if (waitpid($pid, WNOHANG) == $pid || time() > $deadline) {
+			$d->{pid} = 0;
+			Test::More::diag("$name log:\n" . (-e $log ? read_file($log) : ''));
+			Test::More::BAIL_OUT("$name did not start (@argv)");
+		}
+		sleep(0.05);
+	}
+	return $d;
+}
+
+sub _stop_daemon {
+	my ($d) = @_;
+	return unless $d->{pid} && $d->{pid} > 0;
+	kill('TERM', $d->{pid});
+	my $deadline = time() + 30;
+	while (waitpid($d->{pid}, WNOHANG) != $d->{pid}) {
+		if (time() > $deadline) {
+			kill('KILL', $d->{pid});
+			waitpid($d->{pid}, 0);
+			last;
+		}
+		sleep(0.05);
+	}
+	$d->{pid} = 0;
+}
+
+sub _socket_answers {
+	my ($path) = @_;
+	return -S $path && IO::Socket::UNIX->new(Peer => $path, Type => SOCK_STREAM);
+}
+
+# mariadb_start([$db]): a MariaDB server of this test (mariadb-install-db
+# into test_dir()/mariadb once, then mariadbd on the unix socket
+# $db->{socket}, no network), root without a password.  Given a server
+# stopped by mariadb_stop(), starts it again on the same data (a restart).
+# Returns the server hash: dir, socket, pid, log.
+sub mariadb_start {
+	my ($db) = @_;
+	if (!$db) {
+		my $dir = test_dir() . '/mariadb';
+		make_path("$dir/data", "$dir/tmp");
+		chmod 0755, $dir;
+		my @user = $> == 0 ? ('--user=root') : ();
+		my ($rc, $out, $err) = run_cmd('mariadb-install-db', '--no-defaults',
+		    "--datadir=$dir/data", '--auth-root-authentication-method=normal',
+		    '--skip-test-db', '--skip-name-resolve', @user);
+		if ($rc != 0) {
+			Test::More::diag("mariadb-install-db failed ($rc):\n$out$err");
+			Test::More::BAIL_OUT('cannot make a MariaDB data directory');
+		}
+		$db = { dir => $dir, socket => "$dir/mysqld.sock", log => "$dir/mariadbd.log" };
+	}
+	my $dir = $db->{dir};
+	unlink($db->{socket});
+	my $d = _daemon('mariadbd', $db->{log}, sub { _socket_answers($db->{socket}) },
+	    'mariadbd', '--no-defaults', "--datadir=$dir/data", "--tmpdir=$dir/tmp",
+	    "--socket=$db->{socket}", '--skip-networking', "--pid-file=$dir/mariadbd.pid",
+	    '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=64M',
+	    '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0',
+	    '--max-connections=200', ($> == 0 ? ('--user=root') : ()));
+	$db->{pid} = $d->{pid};
+	$db->{daemon} = $d;
+	return $db;
+}
+
+# mariadb_stop($db): stop the server (SIGTERM: a clean shutdown), wait.
+sub mariadb_stop {
+	my ($db) = @_;
+	_stop_daemon($db->{daemon});
+	$db->{pid} = 0;
+}
+
+# sql($db, $sql, $database): run SQL as root with the mariadb client;
+# returns the rows (tab-separated, no header) or dies with the error.
+sub sql {
+	my ($db, $query, $database) = @_;
+	my ($rc, $out, $err) = run_cmd('mariadb', '--no-defaults', "--socket=$db->{socket}",
+	    '--user=root', '--batch', '--skip-column-names', '-e', $query,
+	    (defined $database ? ($database) : ()));
+	die "sql: $query: $err" if $rc != 0;
+	chomp $out;
+	return $out;
+}
+
+# redis_start(): a redis-server of this test on the unix socket $r->{socket}
+# (no TCP port, nothing saved to disk).  Returns {socket, pid, log}.
+my $NREDIS = 0;
+sub redis_start {
+	my $dir = test_dir() . '/redis' . ($NREDIS++ || '');
+	make_path($dir);
+	chmod 0755, $dir;
+	my $sock = "$dir/redis.sock";
+	my $d = _daemon('redis-server', "$dir/redis.log", sub { _socket_answers($sock) },
+	    'redis-server', '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '777',
+	    '--save', '', '--appendonly', 'no', '--dir', $dir);
+	return { socket => $sock, pid => $d->{pid}, log => $d->{log} };
+}
+
+# memcached_start(): a memcached of this test on the unix socket $m->{socket}.
+# Returns {socket, pid, log}.
+my $NMEMC = 0;
+sub memcached_start {
+	my $dir = test_dir() . '/memcached' . ($NMEMC++ || '');
+	make_path($dir);
+	chmod 0755, $dir;
+	my $sock = "$dir/memcached.sock";
+	my $d = _daemon('memcached', "$dir/memcached.log", sub { _socket_answers($sock) },
+	    'memcached', '-s', $sock, '-a', '0777', '-m', '64',
+	    ($> == 0 ? ('-u', 'root') : ()));
+	return { socket => $sock, pid => $d->{pid}, log => $d->{log} };
 }
 
 # --- the wiki --------------------------------------------------------------

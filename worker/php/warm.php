@@ -804,7 +804,13 @@ final class MwsupWarm {
 			return $dropped;
 		} );
 		foreach ( $dropped as $name => $instance ) {
-			if ( $instance instanceof Wikimedia\Services\DestructibleService ) {
+			// The load balancer factory is no DestructibleService: not
+			// destroyed, its connections stayed open until the cycle
+			// collector freed it, with what they held (a MySQL named
+			// lock, an open SQLite transaction) meanwhile.
+			if ( $instance instanceof Wikimedia\Services\DestructibleService ||
+				$instance instanceof Wikimedia\Rdbms\ILBFactory
+			) {
 				$instance->destroy();
 			}
 			foreach ( self::EMPTY_WHEN_DROPPED[$name] ?? [] as $class => $values ) {
@@ -958,18 +964,20 @@ final class MwsupWarm {
 	}
 
 	/**
-	 * The database load balancer of a single-server SQLite wiki, with its
-	 * open connection, is kept from one read request (GET, HEAD) to the
-	 * next: opening the connection was ~15% of a small API request.  It is
-	 * kept only when nothing can differ from a new one: the connection was
-	 * made for a read (SQLite's transaction mode follows the HTTP method),
-	 * no transaction or transaction round is open, the request wrote
-	 * nothing (a write would make MediaWiki answer the next ones as if that
-	 * client had just written), and there is one server (no replica
-	 * positions to wait for).  Its request information (client address,
-	 * user agent, chronology cookie) is given again by the next request,
-	 * whose HTTP method must be a read too; otherwise it is destroyed
-	 * and made anew, as every other service is.
+	 * The database load balancer of a single-server wiki (SQLite, or one
+	 * MariaDB/MySQL server), with its open connection, is kept from one
+	 * read request (GET, HEAD) to the next: opening the connection was
+	 * ~15% of a small API request on SQLite, and with it go the reset
+	 * services.  It is kept only when nothing can differ from a new one:
+	 * the connection was made for a read (SQLite's transaction mode
+	 * follows the HTTP method), no transaction or transaction round is
+	 * open, the request wrote nothing (a write would make MediaWiki answer
+	 * the next ones as if that client had just written), and there is one
+	 * server (no replica positions to wait for).  A MySQL connection's
+	 * session is then set back as a new one's (resetMysql()).  Its request
+	 * information (client address, user agent, chronology cookie) is given
+	 * again by the next request, whose HTTP method must be a read too;
+	 * otherwise it is destroyed and made anew, as every other service is.
 	 */
 	private static function keepDatabase() {
 		self::$keptDb = null;
@@ -980,27 +988,90 @@ final class MwsupWarm {
 			return;
 		}
 		foreach ( $lbf->getAllLBs() as $lb ) {
-			if ( $lb->getServerCount() !== 1 || $lb->getServerType( $lb->getWriterIndex() ) !== 'sqlite' ) {
-				self::$neverKept ??= 'the database is not a single SQLite server';
+			$type = $lb->getServerCount() === 1 ? $lb->getServerType( $lb->getWriterIndex() ) : '';
+			if ( $type !== 'sqlite' && $type !== 'mysql' ) {
+				self::$neverKept ??= 'the database is not a single SQLite or MySQL server';
 				return;
 			}
-			// Its open connections (forEachOpenConnection() is deprecated).
-			$busy = Closure::bind( function () {
-				foreach ( $this->getOpenConnections() as $conn ) {
-					if ( $conn->trxLevel() || $conn->explicitTrxActive() ) {
-						return true;
-					}
+			$conns = self::openConnections( $lb );
+			foreach ( $conns as $conn ) {
+				if ( $conn->trxLevel() || $conn->explicitTrxActive() ) {
+					return;
 				}
-				return false;
-			}, $lb, get_class( $lb ) )();
-			if ( $busy ) {
-				return;
+			}
+			foreach ( $conns as $conn ) {
+				if ( $conn instanceof Wikimedia\Rdbms\DatabaseMysqli && !self::resetMysql( $conn ) ) {
+					return;
+				}
 			}
 		}
 		Closure::bind( function () {
 			$this->chronProt = null;
 		}, $lbf, Wikimedia\Rdbms\LBFactory::class )();
 		self::$keptDb = $lbf;
+	}
+
+	/** A load balancer's open connections (forEachOpenConnection() is deprecated). */
+	private static function openConnections( Wikimedia\Rdbms\ILoadBalancer $lb ): array {
+		return iterator_to_array( Closure::bind( function () {
+			return $this->getOpenConnections();
+		}, $lb, get_class( $lb ) )(), false );
+	}
+
+	/**
+	 * A kept MySQL connection's session set back as a new connection's:
+	 * COM_CHANGE_USER (mysqli::change_user(), same account and database)
+	 * rolls back a transaction, releases the named locks (GET_LOCK) and
+	 * table locks, drops temporary tables and user variables, and sets
+	 * every session variable back to the server's global value, the
+	 * character set to the one the client connected with; then the
+	 * session variables MediaWiki sets at connect (DatabaseMysqlBase::
+	 * open(): group_concat_max_len, sql_mode, the server's 'variables')
+	 * are set again, and MediaWiki's bookkeeping of locks and temporary
+	 * tables emptied.  80 us for the change on a local socket, after the
+	 * response.  False (the connection is not kept) if either fails.
+	 */
+	private static function resetMysql( Wikimedia\Rdbms\DatabaseMysqli $db ): bool {
+		return Closure::bind( function () {
+			$mysqli = $this->conn;
+			if ( !( $mysqli instanceof mysqli ) ) {
+				return false;
+			}
+			$params = $this->connectionParams;
+			if ( !@$mysqli->change_user( (string)$params[self::CONN_USER],
+				(string)$params[self::CONN_PASSWORD], (string)$this->getDBname() )
+			) {
+				return false;
+			}
+			$this->sessionNamedLocks = [];
+			$this->sessionTempTables = [];
+			$set = [ 'group_concat_max_len = 262144' ];
+			foreach ( $this->connectionVariables as $var => $val ) {
+				if ( !is_int( $val ) && !is_float( $val ) ) {
+					$val = $this->addQuotes( $val );
+				}
+				$set[] = $this->platform->addIdentifierQuotes( $var ) . ' = ' . $val;
+			}
+			return @$mysqli->query( 'SET ' . implode( ', ', $set ) ) === true;
+		}, $db, Wikimedia\Rdbms\DatabaseMysqlBase::class )();
+	}
+
+	/**
+	 * Whether the kept MySQL connections are still there: the server may
+	 * have closed one since the last request (restarted, wait_timeout).
+	 * One round trip each (mysqli::ping()), ~40 us on a local socket.
+	 */
+	private static function mysqlAlive( Wikimedia\Rdbms\ILBFactory $lbf ): bool {
+		foreach ( $lbf->getAllLBs() as $lb ) {
+			foreach ( self::openConnections( $lb ) as $conn ) {
+				if ( $conn instanceof Wikimedia\Rdbms\DatabaseMysqli && !Closure::bind( function () {
+					return $this->conn instanceof mysqli && @$this->conn->ping();
+				}, $conn, Wikimedia\Rdbms\Database::class )() ) {
+					return false;
+				}
+			}
+		}
+		return true;
 	}
 
 	/** Before a request: the kept load balancer, if this is a read. */
@@ -1011,7 +1082,9 @@ final class MwsupWarm {
 		}
 		self::$keptDb = null;
 		$services = MediaWikiServices::getInstance();
-		if ( !self::isReadRequest() ) {
+		// A connection the server closed meanwhile is replaced with all
+		// the rest: the request makes a new load balancer.
+		if ( !self::isReadRequest() || !self::mysqlAlive( $lbf ) ) {
 			// The reset services may hold it: they go with it.
 			$names = array_merge( [ 'DBLoadBalancerFactory', 'DBLoadBalancer' ],
 				array_keys( self::$made ) );

@@ -1,0 +1,248 @@
+#!/usr/bin/perl
+# A warm worker on a MariaDB wiki keeps its load balancer and connection
+# from one read request to the next (with the reset services), and the
+# next request finds the connection as a new one would be: what one
+# request leaves in the session (an open transaction, a named lock, a
+# temporary table, user and session variables, the character set) is gone.
+# A connection the server closed meanwhile (killed, server restarted) is
+# replaced without an error; a POST gets a new connection and its edit is
+# seen; logins alternate with anonymous requests.  The object cache and
+# sessions are in Redis, then in memcached (a session outlives the workers).
+# One mariadbd for the file, started here on a unix socket.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use Test::More;
+use MwTest;
+
+for my $bin (qw(mariadbd mariadb-install-db redis-server memcached)) {
+	plan skip_all => "no $bin (tools/deps --test)"
+		unless grep { -x "$_/$bin" } split /:/, "$ENV{PATH}:/usr/sbin";
+}
+$ENV{PATH} .= ':/usr/sbin';
+
+my $db = mariadb_start();
+my $redis = redis_start();
+# No job runner: its slices in the idle worker would take turns with the
+# requests on the connection this file follows.
+my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'jobs.enabled' => 'false',
+    mkwiki => ['--db', 'mariadb', '--db-server', $db->{socket},
+	'--cache', 'redis', '--cache-server', $redis->{socket}]);
+my ($dbname) = read_file($w->{settings}) =~ /^\$wgDBname = '([^']+)';/m;
+{
+	my ($rc, $out, $err) = run_cmd(mwsup_bin(), '-t', '-c', $w->{config});
+	is($rc, 0, 'the mw.yaml mkwiki wrote for a MariaDB wiki passes the check') or diag($err);
+}
+
+# tools/mkwiki refuses what it cannot do, with a message, before it
+# touches anything.
+my $mk = repo_dir() . '/tools/mkwiki';
+my $scratch = test_dir() . '/refused';
+for my $case (
+	[ [ '--db', 'mysql' ], 2, qr/--db: unknown value 'mysql'/ ],
+	[ [ '--db', 'mariadb' ], 1, qr/--db mariadb needs --db-server/ ],
+	[ [ '--db-server', $db->{socket} ], 1, qr/--db-server and --db-name go with --db mariadb/ ],
+	[ [ '--db', 'mariadb', '--db-server', $db->{socket}, '--db-name', 'a-b' ], 1,
+	    qr/--db-name: 'a-b' is not/ ],
+	[ [ '--db', 'mariadb', '--db-server', test_dir() . '/no.sock' ], 1,
+	    qr/cannot reach the MariaDB server/ ],
+	[ [ '--db', 'mariadb', '--db-server', $db->{socket}, '--db-name', $dbname ], 1,
+	    qr/the database $dbname exists/ ],
+	[ [ '--cache', 'redis' ], 1, qr/--cache redis needs --cache-server/ ],
+	[ [ '--cache-server', '/x' ], 1, qr/--cache-server goes with --cache redis or memcached/ ],
+	[ [ '--cache', 'apcu' ], 2, qr/--cache: unknown value 'apcu'/ ],
+    ) {
+	my ($args, $want, $re) = @$case;
+	my ($rc, $out, $err) = run_cmd($mk, @$args, $scratch, 8080);
+	is($rc, $want, "mkwiki @$args: exit $want");
+	like($err, $re, '... and says why');
+}
+ok(!-e "$scratch/LocalSettings.php", 'no wiki made by the refused commands');
+sql($db, 'CREATE TABLE mwsup_t (a INT) ENGINE=InnoDB', $dbname);
+
+# ?mwsup_db=ACTION: the connection's state as the request finds it, in a
+# header (JSON), read on the primary connection before anything else;
+# then ACTION leaves something in the session, behind MediaWiki's back
+# (on the mysqli handle) or through it.
+append_settings($w, <<'PHP');
+$wgExtensionFunctions[] = static function () {
+	$do = $_GET['mwsup_db'] ?? null;
+	if ( $do === null ) {
+		return;
+	}
+	$lbf = MediaWiki\MediaWikiServices::getInstance()->getDBLoadBalancerFactory();
+	$db = $lbf->getMainLB()->getConnectionInternal( DB_PRIMARY );
+	$h = Closure::bind( function () {
+		return $this->conn;
+	}, $db, Wikimedia\Rdbms\Database::class )();
+	$state = $h->query( "SELECT CONNECTION_ID() AS id, @@in_transaction AS trx,
+		IS_USED_LOCK('mwsup_raw') IS NOT NULL AS rawlock,
+		IS_USED_LOCK('mwsup_mw') IS NOT NULL AS mwlock,
+		(SELECT COUNT(*) FROM mwsup_t) AS rows_seen,
+		@@group_concat_max_len AS gcml, @@sql_mode AS mode, @mwsup AS var,
+		@@character_set_client AS cs, @@character_set_results AS csr,
+		@@autocommit AS ac, @@wait_timeout AS wt" )->fetch_assoc();
+	$state['temp'] = $h->query( 'SELECT 1 FROM mwsup_tmp' ) !== false;
+	$info = Closure::bind( function () {
+		return $this->requestInfo;
+	}, $lbf, Wikimedia\Rdbms\LBFactory::class )();
+	$state['ip'] = $info['IPAddress'];
+	$state['ua'] = $info['UserAgent'];
+	header( 'X-Mwsup-Db: ' . json_encode( $state ) );
+	switch ( $do ) {
+		case 'trx':
+			// After MediaWiki committed its own, as the request ends.
+			register_shutdown_function( static function () use ( $h ) {
+				$h->query( 'START TRANSACTION' );
+				$h->query( 'INSERT INTO mwsup_t VALUES (1)' );
+			} );
+			break;
+		case 'lock':
+			$h->query( "SELECT GET_LOCK('mwsup_raw', 0)" );
+			$db->lock( 'mwsup_mw', __METHOD__, 0 );
+			break;
+		case 'temp':
+			$h->query( 'CREATE TEMPORARY TABLE mwsup_tmp (a INT)' );
+			break;
+		case 'vars':
+			$h->query( "SET @mwsup = 'left', group_concat_max_len = 5, sql_mode = 'ANSI',
+				autocommit = 0, wait_timeout = 7" );
+			$h->query( 'SET NAMES latin1' );
+			break;
+	}
+};
+PHP
+
+my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 });
+
+# state(ACTION, UA): one GET; its status and the state it found.
+sub state {
+	my ($do, $ua) = @_;
+	my $r = http(GET => "/api.php?action=query&meta=siteinfo&format=json&mwsup_db=$do",
+	    { 'User-Agent' => $ua // 'mwsup-test' });
+	my $s = eval { decode_json($r->{headers}{'x-mwsup-db'} // '') } // {};
+	diag("GET ($do): $r->{status}: " . substr($r->{body}, 0, 300))
+		unless $r->{status} == 200 && %$s;
+	return ($r->{status}, $s);
+}
+
+my (undef, $new) = state('none');
+ok($new->{id}, 'a request reports its connection') or BAIL_OUT('no report');
+my (undef, $s) = state('none');
+is($s->{id}, $new->{id}, 'the next read request has the same connection (kept)');
+my %fresh = %$new;
+delete @fresh{qw(id ua)};
+is($fresh{trx}, 0, 'a new connection has no transaction');
+
+for my $do (qw(trx lock temp vars)) {
+	my ($st) = state($do);
+	is($st, 200, "a request leaves state in the session: $do");
+	($st, $s) = state('none');
+	is($st, 200, "the next request is answered ($do)");
+	my %got = %$s;
+	my $id = delete $got{id};
+	delete $got{ua};
+	is($id, $new->{id}, "it has the same connection ($do)");
+	is_deeply(\%got, \%fresh, "and finds it as a new one would be ($do)")
+		or diag(explain(\%got));
+}
+is(sql($db, 'SELECT COUNT(*) FROM mwsup_t', $dbname), 0,
+    'the transaction left open was rolled back');
+
+# The request's own client information, not the previous one's.
+(undef, $s) = state('none', 'agent-one');
+is($s->{ua}, 'agent-one', 'the load balancer has the request\'s user agent');
+(undef, $s) = state('none', 'agent-two');
+is($s->{ua}, 'agent-two', 'and the next request\'s');
+is($s->{ip}, '127.0.0.1', 'and its address');
+
+# The server closes the connection between two requests.
+my $kept = $s->{id};
+sql($db, "KILL $kept");
+my $st;
+($st, $s) = state('none');
+is($st, 200, 'a connection killed between two requests: the next one is answered');
+isnt($s->{id}, $kept, 'on a new connection');
+$kept = $s->{id};
+mariadb_stop($db);
+mariadb_start($db);
+($st, $s) = state('none');
+is($st, 200, 'MariaDB restarted between two requests: the next one is answered');
+isnt($s->{id} // $kept, $kept, 'on a new connection');
+(undef, $s) = state('none');
+my %got = %$s;
+delete @got{qw(id ua)};
+is_deeply(\%got, \%fresh, 'which is a new one') or diag(explain(\%got));
+
+# A POST gets a connection of its own; its edit is seen by the next GET.
+sub api { MwTest::api($_[0], @_[1 .. $#_]) }
+(undef, $s) = state('none');
+$kept = $s->{id};
+my ($j, $r) = api(undef, POST => action => 'edit', title => 'Main Page',
+    text => 'mwsup-mariadb-marker', token => '+\\',
+    summary => 'test');
+is($j->{edit}{result}, 'Success', 'an anonymous edit by POST');
+$r = http(GET => '/index.php?title=Main_Page&action=raw');
+like($r->{body}, qr/mwsup-mariadb-marker/, 'the next GET sees the edit');
+(undef, $s) = state('none');
+isnt($s->{id}, $kept, 'the POST did not keep the connection of the reads');
+
+# Logins and anonymous requests alternate.
+my $jar = cookie_jar();
+($j) = api($jar, GET => action => 'query', meta => 'tokens', type => 'login');
+($j) = api($jar, POST => action => 'clientlogin', username => $w->{admin_user},
+    password => $w->{admin_pass}, logintoken => $j->{query}{tokens}{logintoken} // '',
+    loginreturnurl => "http://127.0.0.1:$w->{port}/");
+is($j->{clientlogin}{status}, 'PASS', 'the sysop logs in');
+for (1 .. 2) {
+	($j) = api($jar, GET => action => 'query', meta => 'userinfo');
+	is($j->{query}{userinfo}{name}, $w->{admin_user}, 'the sysop\'s request is the sysop\'s');
+	my ($anon) = api(undef, GET => action => 'query', meta => 'userinfo');
+	ok(exists $anon->{query}{userinfo}{anon}, 'and the anonymous one anonymous');
+}
+
+# The server's wait_timeout closes the idle connection between two
+# requests (a connection takes the global value; the reset after each
+# request gives it again).
+sql($db, 'SET GLOBAL wait_timeout = 1');
+(undef, $s) = state('none');
+(undef, $s) = state('none');
+$kept = $s->{id};
+is($s->{wt}, 1, 'the kept connection has wait_timeout = 1');
+wait_until(sub { sql($db, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = $kept") eq '0' }, 10);
+($st, $s) = state('none');
+is($st, 200, 'a connection closed by wait_timeout between two requests: the next one is answered');
+isnt($s->{id}, $kept, 'on a new connection');
+sql($db, 'SET GLOBAL wait_timeout = 28800');
+log_unlike($srv, qr/is not (kept across requests|reset but)|made for each request/,
+    'nothing of a request in what is kept; the reset services are kept');
+log_unlike($srv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError|DBQueryError/,
+    'no warning, no database error, no recycling');
+stopped_cleanly($srv);
+
+# The same wiki with its cache and sessions in memcached, two workers: a
+# login made before mwsup restarts (new workers) is still valid after.
+my $mc = memcached_start();
+my $m = wiki('pool.workers' => 2, 'snapshot.enabled' => 'true',
+    mkwiki => ['--db', 'mariadb', '--db-server', $db->{socket},
+	'--cache', 'memcached', '--cache-server', $mc->{socket}]);
+my $msrv = start_mwsup($m->{config});
+$jar = cookie_jar();
+($j) = api($jar, GET => action => 'query', meta => 'tokens', type => 'login');
+($j) = api($jar, POST => action => 'clientlogin', username => $m->{admin_user},
+    password => $m->{admin_pass}, logintoken => $j->{query}{tokens}{logintoken} // '',
+    loginreturnurl => "http://127.0.0.1:$m->{port}/");
+is($j->{clientlogin}{status}, 'PASS', 'memcached: the sysop logs in');
+stopped_cleanly($msrv);
+$msrv = start_mwsup($m->{config});
+for (1 .. 2) {
+	($j) = api($jar, GET => action => 'query', meta => 'userinfo');
+	is($j->{query}{userinfo}{name}, $m->{admin_user}, 'memcached: the session outlives the workers');
+	my ($anon) = api(undef, GET => action => 'query', meta => 'userinfo');
+	ok(exists $anon->{query}{userinfo}{anon}, 'memcached: and anonymous requests stay anonymous');
+}
+log_unlike($msrv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError/, 'memcached: no warning');
+stopped_cleanly($msrv);
+done_testing();
