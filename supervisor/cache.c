@@ -30,11 +30,12 @@
  * Keys.  Host (lower case) and target path with query, as an origin-form
  * request gives them or an absolute-form one names them, then the coding
  * class the request accepts (compress_choose(): identity, gzip or br, the
- * coding a worker would apply), so Vary: Accept-Encoding is honoured with
- * at most three variants of a URL.  A PURGE (origin-form with Host, or
- * absolute-form as CdnCacheUpdate sends it through a proxy) removes all
- * three, and marks a miss in flight for that URL so that its answer, made
- * before the edit, is not stored after the purge.
+ * coding a worker would apply), so Vary: Accept-Encoding is honoured, and
+ * the scheme (https as a trusted proxy says, proxy.c: MediaWiki writes
+ * its links for it): at most six variants of a URL.  A PURGE (origin-form
+ * with Host, or absolute-form as CdnCacheUpdate sends it through a proxy)
+ * removes all six, and marks a miss in flight for that URL so that its
+ * answer, made before the edit, is not stored after the purge.
  *
  * Entries.  A hash table with chains and an LRU list; an entry holds its
  * key, the stored header lines (without the hop-by-hop ones,
@@ -82,6 +83,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+_Static_assert(COMPRESS_IDENTITY == 0 && COMPRESS_GZIP == 1 &&
+    COMPRESS_BR == 2, "a key's variant digit is the coding, plus 3 for https");
 
 #define CACHE_BUCKETS	16384	/* a power of two */
 #define CACHE_WAITERS_MAX 256	/* requests waiting for one miss */
@@ -190,11 +194,12 @@ cache_configure(void)
 
 /*
  * The key of c's target: lower-case host, path and query, '\n', then the
- * coding class as a digit (or none when coding < 0: the part a PURGE
- * names).  malloc'd; NULL without a host or memory.
+ * variant as a digit: the coding class, plus 3 for https (none when
+ * variant < 0: the part a PURGE names).  malloc'd; NULL without a host or
+ * memory.
  */
 static char *
-cache_key(struct conn *c, int coding, size_t *lenp)
+cache_key(struct conn *c, int variant, size_t *lenp)
 {
 	const char *url = c->hbuf, *host, *path;
 	size_t hl, pl, n;
@@ -219,8 +224,8 @@ cache_key(struct conn *c, int coding, size_t *lenp)
 	memcpy(k + n, path, pl);
 	n += pl;
 	k[n++] = '\n';
-	if (coding >= 0)
-		k[n++] = (char)('0' + coding);
+	if (variant >= 0)
+		k[n++] = (char)('0' + variant);
 	k[n] = '\0';
 	*lenp = n;
 	return k;
@@ -460,7 +465,8 @@ cache_lookup(struct conn *c)
 		SUP_COUNT(cache_pass_cookie, 1);
 		return 0;
 	}
-	if ((key = cache_key(c, cache_coding(c), &len)) == NULL) {
+	if ((key = cache_key(c, cache_coding(c) + (c->https ? 3 : 0), &len)) ==
+	    NULL) {
 		SUP_COUNT(cache_pass_method, 1);
 		return 0;
 	}
@@ -482,12 +488,13 @@ cache_lookup(struct conn *c)
 		free(key);
 		return 1;
 	}
-	SUP_COUNT(cache_misses, 1);
-	c->cache_result = "miss";
 	if (c->parser.method == HTTP_HEAD) {
 		free(key);	/* answered without a body: nothing to keep */
+		SUP_COUNT(cache_pass_method, 1);
 		return 0;
 	}
+	SUP_COUNT(cache_misses, 1);
+	c->cache_result = "miss";
 	c->cache_flags = CTL_REQ_STORE;
 	c->cache_key = key;
 	c->cache_key_len = len;
@@ -724,8 +731,8 @@ cache_purge_request(struct conn *c)
 		return 1;
 	}
 	SUP_COUNT(cache_purges, 1);
-	for (int coding = COMPRESS_IDENTITY; coding <= COMPRESS_BR; coding++) {
-		key[len] = (char)('0' + coding);
+	for (int variant = 0; variant < 6; variant++) {	/* codings x schemes */
+		key[len] = (char)('0' + variant);
 		if ((e = cache_find(key, len + 1)) != NULL) {
 			cache_remove(e);
 			n++;
