@@ -8,6 +8,7 @@
  * mapping is walked by config_each_pair.  The first error stops the parse.
  */
 #include "config.h"
+#include "config_schema.h"
 #include "log.h"
 #include "yamltree.h"
 
@@ -35,34 +36,12 @@
 /* Longest value text quoted back in an error message. */
 #define CONFIG_QUOTE_MAX	60
 
-#define KB	1024ULL
-#define MB	(1024ULL * KB)
-#define GB	(1024ULL * MB)
-#define TB	(1024ULL * GB)
-
 struct config_walk {
 	struct config		*cfg;
 	const char		*name;		/* file name for messages */
 	const char		*section;	/* "pool", or NULL at top level */
 	char			 path[400];	/* "pool.workers", for messages */
 	int			 ndefault_ini;	/* leading ini[] entries that are defaults */
-};
-
-struct config_key;
-typedef int config_setter(struct config_walk *, const struct config_key *,
-    const struct yamltree_node *, const struct yamltree_node *);
-
-/* How a number is written and where it is stored. */
-enum config_num { CONFIG_NUM_INT, CONFIG_NUM_U64, CONFIG_NUM_SIZE,
-		  CONFIG_NUM_RSS, CONFIG_NUM_MS };
-
-struct config_key {
-	const char		*name;
-	config_setter		*set;
-	size_t			 off;		/* field in struct config */
-	enum config_num		 num;
-	uint64_t		 min, max;	/* range, in the unit written */
-	const struct config_key	*sub;		/* keys of a section */
 };
 
 static int config_fail(struct config_walk *, const struct yamltree_node *,
@@ -155,7 +134,7 @@ config_got(const struct yamltree_node *v, char *buf, size_t size)
 	}
 }
 
-static const char *
+const char *
 config_size_text(uint64_t v, char *buf, size_t size)
 {
 	if (v != 0 && v % TB == 0)
@@ -314,7 +293,7 @@ config_prefix_problem(const char *s)
 
 /* ---- value setters, one per kind of key ---- */
 
-static int
+int
 config_set_number(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -374,7 +353,7 @@ config_set_number(struct config_walk *w, const struct config_key *k,
 	return -1;
 }
 
-static int
+int
 config_set_abspath(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -391,7 +370,7 @@ config_set_abspath(struct config_walk *w, const struct config_key *k,
 }
 
 /* Same, but null ("worker:" or "worker: ~") leaves the default. */
-static int
+int
 config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -406,7 +385,7 @@ config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
 }
 
 /* log.access: "off" (or null), "stderr", or an absolute file path. */
-static int
+int
 config_set_log_target(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -429,7 +408,7 @@ config_set_log_target(struct config_walk *w, const struct config_key *k,
 }
 
 /* user, group, server_name: a plain word; null means unset. */
-static int
+int
 config_set_name_opt(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -455,7 +434,7 @@ config_set_name_opt(struct config_walk *w, const struct config_key *k,
 }
 
 /* mediawiki.short_urls: a URL prefix, normalised to end in '/'. */
-static int
+int
 config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -486,7 +465,7 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-static int
+int
 config_set_dispatch(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -510,7 +489,7 @@ config_set_dispatch(struct config_walk *w, const struct config_key *k,
 }
 
 /* mediawiki.symlinks, static.symlinks: refuse, inside, owner or follow. */
-static int
+int
 config_set_symlinks(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -536,7 +515,7 @@ config_set_symlinks(struct config_walk *w, const struct config_key *k,
 }
 
 /* unix_socket.mode: permission bits in octal, like chmod's "0660". */
-static int
+int
 config_set_mode(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -563,7 +542,7 @@ bad:
 }
 
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
-static int
+int
 config_set_bool(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -728,7 +707,7 @@ config_listen_entry(struct config_walk *w, const struct yamltree_node *e,
 	return 0;
 }
 
-static int
+int
 config_set_listen(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -922,7 +901,7 @@ config_php_pair(struct config_walk *w, const struct yamltree_node *name,
 }
 
 /* php: name -> scalar. */
-static int
+int
 config_set_php(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -936,7 +915,7 @@ config_set_php(struct config_walk *w, const struct config_key *k,
  * sent as it is written; "" or null sends none.  Printable ASCII only, so it
  * cannot end the header line or start another.
  */
-static int
+int
 config_set_cache_control(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1044,7 +1023,7 @@ config_set_types(struct config_walk *w, const struct yamltree_node *key,
 	    config_type_pair, NULL);
 }
 
-static int
+int
 config_set_static_types(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1053,7 +1032,7 @@ config_set_static_types(struct config_walk *w, const struct config_key *k,
 }
 
 /* The keys of static that are settings, not URL prefixes. */
-static const struct config_key config_static_keys[] = {
+const struct config_key config_static_keys[] = {
 	{ "symlinks", config_set_symlinks,
 	    offsetof(struct config, static_symlinks), 0, 0, 0, NULL },
 	{ "cache_control", config_set_cache_control,
@@ -1151,7 +1130,7 @@ config_static_pair(struct config_walk *w, const struct yamltree_node *pre,
 }
 
 /* static: URL prefix -> absolute directory, and the settings above. */
-static int
+int
 config_set_static(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1162,7 +1141,7 @@ config_set_static(struct config_walk *w, const struct config_key *k,
 }
 
 /*
- * What warm workers keep by default (etc/mw.yaml lists the same, and
+ * What warm workers keep by default (mwsup --dump prints it, and
  * worker/README.md says why each is safe): services made from the site's
  * configuration only, holding no user, request or database connection
  * (LanguageConverterFactory's converters, which do, are emptied after
@@ -1238,7 +1217,7 @@ config_set_names(struct config_walk *w, const struct yamltree_node *key,
 	return 0;
 }
 
-static int
+int
 config_set_exclude(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1248,7 +1227,7 @@ config_set_exclude(struct config_walk *w, const struct config_key *k,
 }
 
 /* snapshot.reset: service names ("core": all of core's); no spaces. */
-static int
+int
 config_set_reset(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1340,7 +1319,7 @@ bad:
 	return 0;
 }
 
-static int
+int
 config_set_allow(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1349,7 +1328,7 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 	    &w->cfg->nstatus_allow);
 }
 
-static int
+int
 config_set_purge_allow(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1358,7 +1337,7 @@ config_set_purge_allow(struct config_walk *w, const struct config_key *k,
 	    &w->cfg->ncache_purge_allow);
 }
 
-static int
+int
 config_set_trusted(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1369,7 +1348,7 @@ config_set_trusted(struct config_walk *w, const struct config_key *k,
 
 /* proxy.header, proxy.proto_header: a header field name (null: none,
  * where allowed). */
-static int
+int
 config_set_header_name(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1420,7 +1399,7 @@ config_job_name(struct config_walk *w, const struct yamltree_node *e,
 }
 
 /* jobs.groups[].types: the job types of a group. */
-static int
+int
 config_set_job_types(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1450,7 +1429,7 @@ config_set_job_types(struct config_walk *w, const struct config_key *k,
 }
 
 #define G(field)	offsetof(struct config_job_group, field)
-static const struct config_key config_job_group_keys[] = {
+const struct config_key config_job_group_keys[] = {
 	{ "name",	config_set_name_opt,	G(name), 0, 0, 0, NULL },
 	{ "types",	config_set_job_types,	G(types), 0, 0, 0, NULL },
 	{ "max_jobs",	config_set_number,	G(max_jobs),
@@ -1487,7 +1466,7 @@ config_job_type_node(const struct yamltree_node *seq, size_t i, const char *t)
 }
 
 /* jobs.groups: a sequence of {name, types, max_jobs, max_time, workers}. */
-static int
+int
 config_set_job_groups(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1604,7 +1583,7 @@ config_site_taken(const struct config *cfg, int n, int nalias, const char *h)
 }
 
 /* sites.NAME.aliases: host names or "*.suffix" wildcards. */
-static int
+int
 config_set_site_aliases(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1669,7 +1648,7 @@ config_site_static_pair(struct config_walk *w, const struct yamltree_node *pre,
 	    &site->nstatics, w->section);
 }
 
-static int
+int
 config_set_site_static(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1689,7 +1668,7 @@ config_set_site_static(struct config_walk *w, const struct config_key *k,
 }
 
 #define S(field)	offsetof(struct config_site, field)
-static const struct config_key config_site_keys[] = {
+const struct config_key config_site_keys[] = {
 	{ "settings",	config_set_abspath,	S(settings), 0, 0, 0, NULL },
 	{ "aliases",	config_set_site_aliases, S(aliases), 0, 0, 0, NULL },
 	{ "workers",	config_set_number,	S(workers),
@@ -1776,13 +1755,15 @@ config_site_pair(struct config_walk *w, const struct yamltree_node *name,
 	return 0;
 }
 
-static int
+int
 config_set_sites(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	(void)k;
+	if (config_is_null(val))
+		return 0;	/* no farm, as mwsup --dump writes it */
 	if (val->kind != YAMLTREE_MAP || val->nkids == 0)
 		return config_fail(w, config_at(key, val),
 		    "sites: expected a mapping of host name to "
@@ -1814,6 +1795,15 @@ config_lookup(const struct yamltree_node *root, const char *a, const char *b)
 	return key;
 }
 
+/* The keys of the one wiki of a file without sites, which a farm must not
+ * have, and why. */
+const char *const config_one_wiki[][3] = {
+	{ "mediawiki", "settings", "each site names its own" },
+	{ "mediawiki", "server_name", "each site's is its name" },
+	{ "jobs", "sqlite", "each site's job slices poll its own queue" },
+	{ NULL, NULL, NULL },
+};
+
 /*
  * What needs the whole file: each site's pool size (pool.workers may come
  * after sites:), and the settings that name the one wiki of a file
@@ -1822,12 +1812,6 @@ config_lookup(const struct yamltree_node *root, const char *a, const char *b)
 static int
 config_finish(struct config_walk *w, const struct yamltree_node *root)
 {
-	static const char *const one_wiki[][3] = {
-		{ "mediawiki", "settings", "each site names its own" },
-		{ "mediawiki", "server_name", "each site's is its name" },
-		{ "jobs", "sqlite", "each site's job slices poll its own "
-		    "queue" },
-	};
 	struct config *cfg = w->cfg;
 	const struct yamltree_node *n;
 	int total = 0;
@@ -1836,11 +1820,12 @@ config_finish(struct config_walk *w, const struct yamltree_node *root)
 		cfg->workers_total = cfg->workers;
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(one_wiki) / sizeof(one_wiki[0]); i++)
-		if ((n = config_lookup(root, one_wiki[i][0],
-		    one_wiki[i][1])) != NULL)
+	for (size_t i = 0; config_one_wiki[i][0]; i++)
+		if ((n = config_lookup(root, config_one_wiki[i][0],
+		    config_one_wiki[i][1])) != NULL)
 			return config_fail(w, n, "%s.%s: not with sites: (%s)",
-			    one_wiki[i][0], one_wiki[i][1], one_wiki[i][2]);
+			    config_one_wiki[i][0], config_one_wiki[i][1],
+			    config_one_wiki[i][2]);
 	for (int i = 0; i < cfg->nsites; i++) {
 		if (cfg->sites[i].workers == 0)
 			cfg->sites[i].workers = cfg->workers;
@@ -1854,7 +1839,7 @@ config_finish(struct config_walk *w, const struct yamltree_node *root)
 }
 
 /* compression.gzip, compression.brotli: a level, or "off" (0). */
-static int
+int
 config_set_level(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1882,7 +1867,7 @@ config_set_level(struct config_walk *w, const struct config_key *k,
 
 /* compression.types: media types ("text/html") or wildcards ("text/" "*"),
  * replace the default list. */
-static int
+int
 config_set_compress_types(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1922,11 +1907,10 @@ static const char *const config_default_compress_types[] = {
 };
 
 static const struct config_key config_compression_keys[];
-static int config_set_section(struct config_walk *, const struct config_key *,
-    const struct yamltree_node *, const struct yamltree_node *);
+
 
 /* compression: a mapping, or "off" for no compression at all. */
-static int
+int
 config_set_compression(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1941,7 +1925,7 @@ config_set_compression(struct config_walk *w, const struct config_key *k,
 static const struct config_key config_cache_keys[];
 
 /* cache: a mapping (on when given, unless enabled: false), or "off"/"on". */
-static int
+int
 config_set_cache(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -2071,7 +2055,7 @@ config_errpage_pair(struct config_walk *w, const struct yamltree_node *key,
 	return 0;
 }
 
-static int
+int
 config_set_errpages(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -2100,9 +2084,22 @@ static const struct config_key config_unix_socket_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+/* log.slow: seconds, or off (the default). */
+int
+config_set_slow(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
+	    strcmp(val->text, "off") == 0) {
+		*(int *)(void *)((char *)w->cfg + k->off) = 0;
+		return 0;
+	}
+	return config_set_number(w, k, key, val);
+}
+
 static const struct config_key config_log_keys[] = {
 	{ "access",	config_set_log_target,	F(access_log), 0, 0, 0, NULL },
-	{ "slow",	config_set_number,	F(slow_log_ms),
+	{ "slow",	config_set_slow,	F(slow_log_ms),
 	    CONFIG_NUM_MS, 1, 86400000, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
@@ -2156,7 +2153,7 @@ static const struct config_key config_cache_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
-static const struct config_key config_top_keys[] = {
+const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
 	{ "unix_socket", config_set_section,	0, 0, 0, 0, config_unix_socket_keys },
 	{ "mediawiki",	config_set_section,	0, 0, 0, 0, config_mediawiki_keys },
@@ -2211,7 +2208,7 @@ config_walk_map(struct config_walk *w, const struct config_key *keys,
 	return config_each_pair(w, map, w->section, config_key_pair, keys);
 }
 
-static int
+int
 config_set_section(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -2510,3 +2507,4 @@ config_free(struct config *cfg)
 	}
 	memset(cfg, 0, sizeof(*cfg));
 }
+

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_STATIC	16
@@ -230,5 +231,9 @@ int	config_parse(struct config *cfg, const char *name, const char *buf,
 int	config_load(struct config *cfg, const char *path, char **bufp,
 	    size_t *lenp);
 void	config_free(struct config *cfg);
+/* Write cfg to f as mw.yaml: every key of the schema in its order, the
+ * defaults filled in; parsing what it writes gives cfg again (mwsup
+ * --dump).  -1, logged, when a key has no printer, or on a write error. */
+int	config_dump(const struct config *cfg, FILE *f);
 
 #endif

@@ -55,9 +55,12 @@ main_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: mwsup [-t] [-v] [-c FILE]\n"
+	    "       mwsup --dump [-c FILE]\n"
 	    "       mwsup status [--json | --prometheus] [-c CONFIG | --pid PID]\n"
 	    "  -c, --config FILE  configuration (default %s/mw.yaml)\n"
 	    "  -t, --test         check the configuration and exit\n"
+	    "      --dump         print the effective configuration (every key,\n"
+	    "                     defaults filled in) as mw.yaml and exit\n"
 	    "  -v, --verbose      log debug messages\n"
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n"
@@ -427,12 +430,13 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config",	required_argument, NULL, 'c' },
 		{ "test",	no_argument,	   NULL, 't' },
+		{ "dump",	no_argument,	   NULL, 'D' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int test_only = 0, ch;
+	int test_only = 0, dump = 0, ch;
 	struct config *cfg;
 	char *buf = NULL;
 	size_t len = 0;
@@ -447,6 +451,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			test_only = 1;
+			break;
+		case 'D':
+			dump = 1;
 			break;
 		case 'v':
 			log_set_verbose(1);
@@ -472,6 +479,18 @@ main(int argc, char **argv)
 	if (config_load(cfg, main_config_path, &buf, &len) < 0) {
 		free(cfg);
 		return 2;
+	}
+	if (dump) {
+		/* what the file says, checked as -t does, defaults filled in */
+		int rc = config_dump(cfg, stdout) == 0 ? 0 : 1;
+
+		if (rc != 0)
+			log_err("--dump: cannot write %s to standard output",
+			    main_config_path);
+		config_free(cfg);
+		free(cfg);
+		free(buf);
+		return rc;
 	}
 	if (main_check_root(cfg) < 0) {
 		config_free(cfg);

@@ -472,6 +472,178 @@ for my $t (['supervisor/main.c', 'main', []],
 	};
 }
 
+# ---- mwsup --dump: the effective configuration ----
+
+# dump_values(text): the keys of a dump, as "a\tb\tc" paths, each with its
+# value; a sequence below a key is its value, its items joined by ", ".
+sub dump_values {
+	my ($text) = @_;
+	my (%v, @stack);
+	for my $l (split /\n/, $text) {
+		if ($l =~ /^( *)(- )?(\S+?):(?: (.*))?$/) {
+			my $ind = length($1) + ($2 ? 2 : 0);
+			pop @stack while @stack && $stack[-1][0] >= $ind;
+			my $path = join("\t", (map { $_->[1] } @stack), $3);
+			$v{$path} = $4 // '';
+			push @stack, [$ind, $3];
+		} elsif ($l =~ /^( *)- (.*)$/) {
+			my $ind = length($1);
+			pop @stack while @stack && $stack[-1][0] >= $ind;
+			my $path = join("\t", map { $_->[1] } @stack);
+			$v{$path} = $v{$path} eq '' ? $2 : "$v{$path}, $2";
+		}
+	}
+	return \%v;
+}
+
+my $empty = "$dir/empty.yaml";
+write_file($empty, '');
+my ($drc, $defaults, $derr) = run_cmd($mwsup, '--dump', '-c', $empty);
+subtest 'mwsup --dump prints the defaults as a mw.yaml that reads back the same' => sub {
+	is($drc, 0, 'exit 0') or diag($derr);
+	like($defaults, qr/^  exclude:\n    - service:BootstrapConfig$/m,
+	    'with the kept-services list');
+	my $file = "$dir/dump.yaml";
+	write_file($file, ($defaults =~ s/^user: ~$/user: nobody/mr));
+	my ($rc, undef, $err) = run_cmd($mwsup, '-t', '-c', $file);
+	is($rc, 0, 'mwsup -t accepts it (with a user:)') or diag($err);
+	write_file($file, $defaults);
+	my (undef, $again) = run_cmd($mwsup, '--dump', '-c', $file);
+	is($again, $defaults, 'and dumps it again identically');
+};
+
+# A file that sets every kind of key, farm and job groups included.
+my $page = "$dir/503.html";
+write_file($page, "<p>busy</p>\n");
+my $rich = "$dir/rich.yaml";
+write_file($rich, <<"EOF");
+listen:
+  - "[::1]:8081"
+  - {address: "unix:$dir/x.sock", proxy_protocol: true}
+unix_socket: {owner: www-data, mode: "0600"}
+mediawiki: {short_urls: /wiki, cache_control: "", favicon: /tmp/f.ico}
+pool: {dispatch: longest-busy, workers: 2}
+timeouts: {header: 0.5, body: 1.25}
+limits: {head: 1025, body: 0}
+recycle: {max_requests: 0, max_rss: 0}
+php: {memory_limit: 1G, display_errors: "true", x.y: '', error_log: "it's"}
+static:
+  /images: /var/lib/mediawiki/images
+  types: {GLB: model/gltf-binary}
+  cache_control: ~
+compression: {gzip: off, types: []}
+snapshot: {exclude: [], reset: [core, Foo]}
+log: {access: stderr, slow: 2.5}
+status: {path: /st, allow: [10.0.0.0/8, unix, "::1"], show_query: true}
+proxy: {trusted: [127.0.0.1], proto_header: ~}
+error_pages: {503: $page}
+jobs:
+  groups:
+    - {name: high, types: [refreshLinks], max_jobs: 3, max_time: 1.5, workers: 1}
+    - {name: low}
+sites:
+  en.example.org: /etc/en.php
+  de.example.org:
+    settings: /etc/de.php
+    aliases: ["*.de.example.net"]
+    default: true
+    static: {/img/: /srv/img}
+user: www-data
+EOF
+my ($rrc, $full, $rerr) = run_cmd($mwsup, '--dump', '-c', $rich);
+subtest 'a file that sets every kind of key dumps and reads back the same' => sub {
+	is($rrc, 0, 'exit 0') or diag($rerr);
+	my $file = "$dir/rich-dump.yaml";
+	write_file($file, $full);
+	my ($rc, undef, $err) = run_cmd($mwsup, '-t', '-c', $file);
+	is($rc, 0, 'mwsup -t accepts the dump') or diag($err);
+	my (undef, $again) = run_cmd($mwsup, '--dump', '-c', $file);
+	is($again, $full, 'and dumps it again identically');
+	my $v = dump_values($full);
+	is($v->{"php\terror_log"}, q{'it''s'}, 'a quote inside a value is kept');
+	is($v->{"timeouts\theader"}, '0.5', 'a duration keeps its decimals');
+	is($v->{"sites\tde.example.org\tworkers"}, '2',
+	    "a site's pool is pool.workers when it names none");
+};
+
+# Every key of shared/config.c's tables is in the dump: the defaults' for
+# the sections, the file above's for a site and a job group.
+{
+	my $src = read_file(repo_dir() . '/shared/config.c');
+	my %tables;
+	while ($src =~ /^(?:static )?const struct config_key (config_\w+_keys)\[\] = \{\n(.*?)^\};/msg) {
+		my ($name, $body) = ($1, $2);
+		$tables{$name} = [$body =~ /^\s*(?:\{|CONFIG_DURATION\()\s*"(\w+)"/mg];
+	}
+	my %under = (config_top_keys => [], config_static_keys => ['static'],
+	    config_job_group_keys => ['jobs', 'groups'],
+	    config_site_keys => ['sites', 'de.example.org']);
+	while ($src =~ /^\s*\{ "(\w+)",\s*config_set_\w+,\s*0,[\s0,]*(config_\w+_keys) \}/mg) {
+		$under{$2} = [$1];
+	}
+	my ($d, $f) = (dump_values($defaults), dump_values($full));
+	my @missing;
+	for my $t (sort keys %tables) {
+		if (!$under{$t}) {
+			push @missing, "$t (which section holds it?)";
+			next;
+		}
+		my @at = @{$under{$t}};
+		my $in = $t =~ /^config_(job_group|site)_keys$/ ? $f : $d;
+		for my $k (@{$tables{$t}}) {
+			push @missing, join('.', @at, $k)
+				unless exists $in->{join("\t", @at, $k)};
+		}
+	}
+	ok(keys(%tables) >= 16 && $tables{config_top_keys} && !@missing,
+	    'every key of the tables in shared/config.c is in mwsup --dump')
+		or diag('missing: ' . join(', ', @missing) .
+		    "\ntables: " . join(', ', sort keys %tables));
+}
+
+# etc/mw.yaml states the defaults, except on the lines that say "not the
+# default", and there it is not (a stale note would mislead too).
+{
+	my (undef, $etc) = run_cmd($mwsup, '--dump', '-c', $default);
+	my ($e, $d) = (dump_values($etc), dump_values($defaults));
+	my @lines = split /\n/, $base;
+	my (@wrong, %noted);
+	for my $path (sort keys %{{ %$e, %$d }}) {
+		my @p = split /\t/, $path;
+		my ($top, $leaf) = ($p[0], $p[-1]);
+		my ($i) = grep { $lines[$_] =~ /^\Q$top\E:/ } 0 .. $#lines;
+		next unless defined $i;		# not in etc/mw.yaml
+		if (@p > 1) {
+			my $j;
+			for my $k ($i + 1 .. $#lines) {
+				last if $lines[$k] =~ /^\S/ && $lines[$k] !~ /^#/;
+				if ($lines[$k] =~ /^\s+(?:- )?\Q$leaf\E:/) {
+					$j = $k;
+					last;
+				}
+			}
+			$i = $j;
+		}
+		my $same = ($e->{$path} // '') eq ($d->{$path} // '');
+		my $note = defined $i && $lines[$i] =~ /#\s+not the default/;
+		$noted{$i} = 1 if $note;
+		push @wrong, "$path: " . ($e->{$path} // 'none') . ' (default ' .
+		    ($d->{$path} // 'none') . ') without "not the default"'
+			if !$same && !$note;
+		push @wrong, "$path: says \"not the default\" but is"
+			if $same && $note;
+	}
+	my @stale = grep { $lines[$_] =~ /#\s+not the default/ &&
+	    !$noted{$_} } 0 .. $#lines;
+	push @wrong, map { 'line ' . ($_ + 1) . ' says "not the default" ' .
+	    'of no key that differs' } @stale;
+	ok(!@wrong, 'every value etc/mw.yaml sets is the default of mwsup '
+	    . '--dump, or its line says "not the default"')
+		or diag(join("\n", @wrong));
+	unlike($base, qr/^\s+- service:/m,
+	    'etc/mw.yaml does not copy the kept-services list');
+}
+
 ($rc, $out, $err) = run_cmd($mwsup, '--no-such-option');
 subtest 'an unknown option is refused with usage' => sub {
 	is($rc, 2, 'exit 2');

@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # Warm workers keep some MediaWiki services across requests as they are
-# (snapshot.exclude "service:Name", defaults in etc/mw.yaml), make the others
+# (snapshot.exclude "service:Name", defaults in mwsup --dump), make the others
 # once and set them back after every request (snapshot.reset, default: all
 # of core's but five), and make the rest anew per request.  With one worker
 # and MWSUP_WARM_VERIFY set, the worker searches the object graph of every

@@ -21,10 +21,10 @@ use JSON::PP;
 use Test::More;
 use MwTest;
 
-my @defaults = read_file(repo_dir() . '/etc/mw.yaml')
-    =~ /^    - (service:\S+)$/mg;
+my (undef, $dump) = run_cmd(mwsup_bin(), '--dump', '-c', '/dev/null');
+my @defaults = $dump =~ /^    - (service:\S+)$/mg;
 ok(scalar(grep { $_ eq 'service:MainConfig' } @defaults),
-    'the default kept services are read from etc/mw.yaml') or diag("@defaults");
+    'the default kept services are read from mwsup --dump') or diag("@defaults");
 my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'jobs.enabled' => 'false',
     'snapshot.exclude' => [@defaults, 'service:MwsupTestHolder', 'service:MwsupTestUserHolder']);
 append_settings($w, <<'PHP');

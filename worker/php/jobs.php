@@ -78,6 +78,9 @@ final class MwsupJobs {
 			} elseif ( $queue instanceof JobQueueDB ) {
 				$out['recycled'] += $queue->recycleAndDeleteStaleJobs();
 				// Its own counts are cached for 30 s; these are now.
+				// mirrors includes/jobqueue/JobQueueDB.php:130-156 sha256:03d6ca42b83b5b42
+				// mirrors includes/jobqueue/JobQueueDB.php:163-194 sha256:a45f07866bf147bd
+				// mirrors includes/jobqueue/JobQueue.php:44-46 sha256:e22b00f410240a18
 				$counts = Closure::bind( function () {
 					$row = $this->getReplicaDB()->selectRow( 'job', [
 						'claimed' => "SUM(job_attempts < {$this->maxTries})",
@@ -102,6 +105,8 @@ final class MwsupJobs {
 		return $out;
 	}
 
+	// mirrors includes/jobqueue/JobQueueRedis.php:784-826 sha256:45647c7b9d43e6dd
+	// mirrors includes/jobqueue/JobQueue.php:44-46 sha256:e22b00f410240a18
 	/**
 	 * One Redis queue's upkeep, in one Lua script (atomic on the server).
 	 * Keys and layout are JobQueueRedis's: l-unclaimed (ready ids, popped

@@ -96,6 +96,7 @@ final class MwsupWarm {
 	 */
 	private static $cookieSecureDetect = false;
 
+	// mirrors includes/WebStart.php:73-84 sha256:ff91e94152ac2073
 	/**
 	 * MW_SETUP_CALLBACK: WebStart's, minus its output buffer (per request).
 	 * Called after LocalSettings.php, before Setup.php computes the
@@ -120,6 +121,7 @@ final class MwsupWarm {
 		}
 	}
 
+	// mirrors includes/MainConfigSchema.php:9041-9048 sha256:038c4cec50e270d3
 	/**
 	 * What the bootstrap derived from its synthetic request and each
 	 * request derives again: the globals set (before anything of the
@@ -311,6 +313,7 @@ final class MwsupWarm {
 	}
 
 	/** The container's instances made so far: service name => instance. */
+	// mirrors vendor/wikimedia/services/src/ServiceContainer.php:50-50 sha256:52520cec883aae66
 	private static function serviceTable(): array {
 		return self::inContainer( function () {
 			return $this->services;
@@ -864,6 +867,7 @@ final class MwsupWarm {
 			self::webStart();
 			switch ( $entry ) {
 				case 'index':
+					// mirrors index.php:44-51 sha256:2a4de9a2292b034b
 					( new MediaWiki() )->run();
 					break;
 				case 'api':
@@ -873,6 +877,7 @@ final class MwsupWarm {
 					self::loadMain();
 					break;
 				case 'rest':
+					// mirrors rest.php:26-31 sha256:73751e060dfdcbd3
 					RestEntryPoint::main();
 					break;
 				case 'mwsup-jobs':
@@ -1140,6 +1145,7 @@ final class MwsupWarm {
 		$services = MediaWikiServices::getInstance();
 		$wan = $services->peekService( 'MainWANObjectCache' );
 		if ( $wan instanceof WANObjectCache ) {
+			// mirrors includes/libs/objectcache/wancache/WANObjectCache.php:133-134 sha256:8d0d81be54d4d7b6
 			$store = Closure::bind( function () {
 				return $this->cache;
 			}, $wan, WANObjectCache::class )();
@@ -1166,6 +1172,9 @@ final class MwsupWarm {
 		return true;
 	}
 
+	// mirrors includes/objectcache/SqlBagOStuff.php:55-58 sha256:16d9d1ef95167d1a
+	// mirrors includes/objectcache/SqlBagOStuff.php:81-82 sha256:f26c5849e9551804
+	// mirrors includes/libs/objectcache/MediumSpecificBagOStuff.php:42-50 sha256:752e80c63befa475
 	/**
 	 * A SQL cache set back to what a new instance holds, if it has
 	 * connections of its own; false if it goes through the load balancer.
@@ -1197,6 +1206,7 @@ final class MwsupWarm {
 	}
 
 	/** A kept cache, with this request's statistics factory. */
+	// mirrors includes/libs/objectcache/BagOStuff.php:86-87 sha256:4ad5bf76571c87d2
 	private static function resumeSqlCache( SqlBagOStuff $cache ): SqlBagOStuff {
 		$stats = MediaWikiServices::getInstance()->getStatsdDataFactory();
 		Closure::bind( function () use ( $stats ) {
@@ -1223,6 +1233,7 @@ final class MwsupWarm {
 			$store = self::$keptCaches['wan'] ?? null;
 			if ( $store !== null && $wan instanceof WANObjectCache ) {
 				self::resumeSqlCache( $store );
+				// mirrors includes/libs/objectcache/wancache/WANObjectCache.php:133-134 sha256:8d0d81be54d4d7b6
 				Closure::bind( function () use ( $store ) {
 					if ( get_class( $this->cache ) === get_class( $store ) ) {
 						$this->cache = $store;
@@ -1239,6 +1250,11 @@ final class MwsupWarm {
 	}
 
 	/** WebStart.php and Setup.php from the point the bootstrap stopped. */
+	// mirrors includes/WebStart.php:41-41 sha256:319cef58d538bf54
+	// mirrors includes/Setup.php:168-168 sha256:e1a908e6df67252a
+	// mirrors includes/WebStart.php:76-78 sha256:c9e28d6b3c988779
+	// mirrors includes/Setup.php:376-580 sha256:e166e5f278baad58
+	// mirrors includes/WebStart.php:88-116 sha256:48cc9f63036f2aa1
 	private static function webStart() {
 		global $wgRequest, $wgInitialSessionId, $wgCommandLineMode,
 			$wgPHPSessionHandling, $wgSessionName, $wgCookiePrefix,
@@ -1372,6 +1388,7 @@ final class MwsupWarm {
 	}
 
 	/** The body of api.php. */
+	// mirrors api.php:47-126 sha256:44d72a63645f59d2
 	private static function apiMain() {
 		global $wgRequest, $wgTitle, $wgAPIRequestLog;
 
@@ -1429,6 +1446,7 @@ final class MwsupWarm {
 	}
 
 	/** The body of load.php. */
+	// mirrors load.php:41-62 sha256:5c22460429957974
 	private static function loadMain() {
 		global $wgRequest;
 
@@ -1490,6 +1508,8 @@ final class MwsupWarmTemplates {
 	}
 
 	/** The kept renderer of a template, or $make's. */
+	// mirrors includes/TemplateParser.php:40-51 sha256:7b198fbe7f41e279
+	// mirrors includes/TemplateParser.php:105-177 sha256:2ceed1cecd9d1ab3
 	public static function get( string $name, string $dir, int $flags, Closure $make ) {
 		$key = "$dir/$name|$flags";
 		$mtime = @filemtime( "$dir/$name.mustache" );
@@ -1539,6 +1559,7 @@ final class MwsupWarmJson {
 	}
 
 	/** ResourceLoader manipulator: registered modules of the two classes use the subclasses. */
+	// mirrors includes/ResourceLoader/ResourceLoader.php:139-140 sha256:216d8d142ca3c39b
 	public static function swapModuleClasses( $rl ) {
 		if ( !$rl instanceof MediaWiki\ResourceLoader\ResourceLoader ) {
 			return null;
@@ -1595,6 +1616,7 @@ trait MwsupWarmJsonModule {
 		return $summary;
 	}
 
+	// mirrors includes/ResourceLoader/OOUIImageModule.php:126-158 sha256:7d7a1909bc5c647a
 	protected function readJSONFile( $dataPath ) {
 		if ( !is_string( $dataPath ) ) {
 			return parent::readJSONFile( $dataPath );
