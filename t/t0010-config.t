@@ -185,7 +185,7 @@ bad_config('cache-size', qr{^  size: 64M}, '  size: 1K',
 bad_config('cache-max-entry', qr{^  max_entry: 1M}, '  max_entry: lots',
     qr/cache\.max_entry: expected a size/,
     'cache.max_entry is a size');
-bad_config('cache-purge-allow', qr{^  purge_allow:}, '  purge_allow: [localhost]',
+bad_config('cache-purge-allow', qr{^  # purge_allow:}, '  purge_allow: [localhost]',
     qr/:\d+:\d+: cache\.purge_allow: expected an IPv4 or IPv6 address/,
     'a cache.purge_allow entry that is not an address is refused');
 bad_config('cache-enabled', qr{^  enabled: false$}, '  enabled: maybe',
