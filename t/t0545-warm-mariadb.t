@@ -66,9 +66,12 @@ sql($db, 'CREATE TABLE mwsup_t (a INT) ENGINE=InnoDB', $dbname);
 # header (JSON), read on the primary connection before anything else;
 # then ACTION leaves something in the session, behind MediaWiki's back
 # (on the mysqli handle) or through it.
-append_settings($w, <<'PHP');
+# A job slice does 'slice' (leaves variables and a lock) when the wiki's
+# directory has a file slice-dirty.
+my $probe = <<'PHP';
 $wgExtensionFunctions[] = static function () {
-	$do = $_GET['mwsup_db'] ?? null;
+	$do = $_GET['mwsup_db'] ?? ( MW_ENTRY_POINT === 'mwsup-jobs' &&
+		is_file( __DIR__ . '/slice-dirty' ) ? 'slice' : null );
 	if ( $do === null ) {
 		return;
 	}
@@ -111,9 +114,14 @@ $wgExtensionFunctions[] = static function () {
 				autocommit = 0, wait_timeout = 7" );
 			$h->query( 'SET NAMES latin1' );
 			break;
+		case 'slice':
+			$h->query( "SET @mwsup = 'left', group_concat_max_len = 5" );
+			$h->query( "SELECT GET_LOCK('mwsup_raw', 0)" );
+			break;
 	}
 };
 PHP
+append_settings($w, $probe);
 
 my $srv = start_mwsup($w->{config}, env => { MWSUP_WARM_VERIFY => 1 });
 
@@ -221,6 +229,68 @@ log_unlike($srv, qr/is not (kept across requests|reset but)|made for each reques
 log_unlike($srv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError|DBQueryError/,
     'no warning, no database error, no recycling');
 stopped_cleanly($srv);
+
+# Job slices on a MariaDB wiki.  Its job table is in MariaDB, which the
+# supervisor does not count: it polls with a slice every jobs.poll.  A
+# slice is a POST, but on MySQL it keeps and resets the connection as a
+# read does: an idle wiki opens no connection per poll, and what a slice
+# leaves in the session is gone for the next request.
+my $jw = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'jobs.poll' => 0.2,
+    mkwiki => ['--db', 'mariadb', '--db-server', $db->{socket},
+	'--cache', 'redis', '--cache-server', $redis->{socket}]);
+my ($jdb) = read_file($jw->{settings}) =~ /^\$wgDBname = '([^']+)';/m;
+sql($db, 'CREATE TABLE mwsup_t (a INT) ENGINE=InnoDB', $jdb);
+append_settings($jw, $probe);
+my $jsrv = start_mwsup($jw->{config});
+sub jobstat {
+	my (undef, $out) = run_cmd(mwsup_bin(), 'status', '--json', '--pid', $jsrv->{pid});
+	return (eval { decode_json($out) } // {})->{$_[0]} // 0;
+}
+# The server's count of connections made (this query's own included).
+sub connections { (sql($db, "SHOW GLOBAL STATUS LIKE 'Connections'") =~ /(\d+)$/)[0] }
+# Jobs queued by the install run first (their slices write, and drop the
+# connection): then three slices in a row find no job.
+ok(wait_until(sub {
+	my ($r0, $n0) = (jobstat('jobs_run'), jobstat('job_slices'));
+	wait_until(sub { jobstat('job_slices') >= $n0 + 3 }, 10);
+	return jobstat('jobs_run') == $r0;
+}, 60), 'the idle wiki is polled with job slices that find no job');
+(undef, $s) = state('none');
+my $jid = $s->{id};
+my ($n0, $c0) = (jobstat('job_slices'), connections());
+wait_until(sub { jobstat('job_slices') >= $n0 + 10 }, 20);
+my ($n1, $c1) = (jobstat('job_slices'), connections());
+cmp_ok($n1 - $n0, '>=', 10, 'ten more slices ran');
+is($c1 - $c0 - 1, 0, 'and they opened no connection to MariaDB');
+($st, $s) = state('none');
+is($s->{id}, $jid, 'the next GET has the connection the GET before the slices had');
+write_file("$jw->{dir}/slice-dirty", '');
+$n0 = jobstat('job_slices');
+ok(wait_until(sub { jobstat('job_slices') >= $n0 + 2 }, 10), 'slices leave state in the session');
+unlink("$jw->{dir}/slice-dirty");
+($st, $s) = state('none');
+%got = %$s;
+is(delete $got{id}, $jid, 'the GET after them has the same connection');
+delete $got{ua};
+is_deeply(\%got, \%fresh, 'and finds it as a new one would be') or diag(explain(\%got));
+# Slices that run jobs write: their connection is not kept.
+($j) = api(undef, POST => action => 'edit', title => 'Template:Mwsup', text => 'one',
+    token => '+\\');
+($j) = api(undef, POST => action => 'edit', title => 'Uses template', text => '{{Mwsup}}',
+    token => '+\\');
+($j) = api(undef, POST => action => 'edit', title => 'Template:Mwsup', text => 'two',
+    token => '+\\');
+is($j->{edit}{result}, 'Success', 'a template used by a page is edited');
+ok(wait_until(sub { jobstat('jobs_run') >= 1 }, 20), 'its jobs run');
+($st, $s) = state('none');
+is($st, 200, 'the next GET is answered');
+%got = %$s;
+delete @got{qw(id ua)};
+is_deeply(\%got, \%fresh, 'on a connection as new') or diag(explain(\%got));
+is(jobstat('job_slice_errors'), 0, 'no slice failed');
+log_unlike($jsrv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError|DBQueryError/,
+    'jobs: no warning, no database error');
+stopped_cleanly($jsrv);
 
 # The same wiki with its cache and sessions in memcached, two workers: a
 # login made before mwsup restarts (new workers) is still valid after.

@@ -36,7 +36,7 @@ our @EXPORT = qw(
 	judge once
 	worker_pids wait_until run_cmd
 	cold_config normalised warm_cold
-	mariadb_start mariadb_stop sql redis_start memcached_start
+	mariadb_start mariadb_stop sql redis_start memcached_start cache_stop test_servers
 );
 
 my $REPO = abs_path(dirname(__FILE__) . '/../..');
@@ -190,11 +190,13 @@ sub _socket_answers {
 # into test_dir()/mariadb once, then mariadbd on the unix socket
 # $db->{socket}, no network), root without a password.  Given a server
 # stopped by mariadb_stop(), starts it again on the same data (a restart).
-# Returns the server hash: dir, socket, pid, log.
+# Returns the server hash: dir, socket, pid, log.  Options: name (its
+# directory under test_dir(), 'mariadb' by default: one per server), args
+# (more mariadbd options, after the defaults: a later one wins).
 sub mariadb_start {
-	my ($db) = @_;
+	my ($db, %opt) = @_;
 	if (!$db) {
-		my $dir = test_dir() . '/mariadb';
+		my $dir = test_dir() . '/' . ($opt{name} // 'mariadb');
 		make_path("$dir/data", "$dir/tmp");
 		chmod 0755, $dir;
 		my @user = $> == 0 ? ('--user=root') : ();
@@ -205,7 +207,8 @@ sub mariadb_start {
 			Test::More::diag("mariadb-install-db failed ($rc):\n$out$err");
 			Test::More::BAIL_OUT('cannot make a MariaDB data directory');
 		}
-		$db = { dir => $dir, socket => "$dir/mysqld.sock", log => "$dir/mariadbd.log" };
+		$db = { dir => $dir, socket => "$dir/mysqld.sock", log => "$dir/mariadbd.log",
+		    args => $opt{args} // [] };
 	}
 	my $dir = $db->{dir};
 	unlink($db->{socket});
@@ -214,7 +217,7 @@ sub mariadb_start {
 	    "--socket=$db->{socket}", '--skip-networking', "--pid-file=$dir/mariadbd.pid",
 	    '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=64M',
 	    '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0',
-	    '--max-connections=200', ($> == 0 ? ('--user=root') : ()));
+	    '--max-connections=200', ($> == 0 ? ('--user=root') : ()), @{ $db->{args} // [] });
 	$db->{pid} = $d->{pid};
 	$db->{daemon} = $d;
 	return $db;
@@ -239,32 +242,50 @@ sub sql {
 	return $out;
 }
 
-# redis_start(): a redis-server of this test on the unix socket $r->{socket}
-# (no TCP port, nothing saved to disk).  Returns {socket, pid, log}.
+# redis_start([$r]): a redis-server of this test on the unix socket
+# $r->{socket} (no TCP port, nothing saved to disk).  Returns {socket, pid,
+# log}.  Given a server stopped by cache_stop(), starts it again on the
+# same socket (empty: nothing was saved).
 my $NREDIS = 0;
 sub redis_start {
-	my $dir = test_dir() . '/redis' . ($NREDIS++ || '');
+	my ($r) = @_;
+	my $dir = $r ? $r->{dir} : test_dir() . '/redis' . ($NREDIS++ || '');
 	make_path($dir);
 	chmod 0755, $dir;
 	my $sock = "$dir/redis.sock";
+	unlink($sock);
 	my $d = _daemon('redis-server', "$dir/redis.log", sub { _socket_answers($sock) },
 	    'redis-server', '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '777',
 	    '--save', '', '--appendonly', 'no', '--dir', $dir);
-	return { socket => $sock, pid => $d->{pid}, log => $d->{log} };
+	$r //= {};
+	@$r{qw(dir socket pid log daemon)} = ($dir, $sock, $d->{pid}, $d->{log}, $d);
+	return $r;
 }
 
-# memcached_start(): a memcached of this test on the unix socket $m->{socket}.
-# Returns {socket, pid, log}.
+# memcached_start([$m]): a memcached of this test on the unix socket
+# $m->{socket}.  Returns {socket, pid, log}; given a stopped one, starts
+# it again on the same socket (empty).
 my $NMEMC = 0;
 sub memcached_start {
-	my $dir = test_dir() . '/memcached' . ($NMEMC++ || '');
+	my ($m) = @_;
+	my $dir = $m ? $m->{dir} : test_dir() . '/memcached' . ($NMEMC++ || '');
 	make_path($dir);
 	chmod 0755, $dir;
 	my $sock = "$dir/memcached.sock";
+	unlink($sock);
 	my $d = _daemon('memcached', "$dir/memcached.log", sub { _socket_answers($sock) },
 	    'memcached', '-s', $sock, '-a', '0777', '-m', '64',
 	    ($> == 0 ? ('-u', 'root') : ()));
-	return { socket => $sock, pid => $d->{pid}, log => $d->{log} };
+	$m //= {};
+	@$m{qw(dir socket pid log daemon)} = ($dir, $sock, $d->{pid}, $d->{log}, $d);
+	return $m;
+}
+
+# cache_stop($r): stop a server of redis_start() or memcached_start(), wait.
+sub cache_stop {
+	my ($c) = @_;
+	_stop_daemon($c->{daemon});
+	$c->{pid} = 0;
 }
 
 # --- the wiki --------------------------------------------------------------
@@ -274,10 +295,22 @@ sub memcached_start {
 # set_yaml ('pool.workers' => 1).  Returns a hash: dir, port, config,
 # settings, images, sitename, admin_user, admin_pass.  The key mkwiki (an
 # array ref) gives tools/mkwiki options: (mkwiki => ['--extensions', 'all']).
+# With MWSUP_TEST_DB=mariadb in the environment, a wiki made without --db
+# is on a MariaDB server of this test with its cache and sessions in Redis
+# (both started with the first such wiki): a SQLite test run on them.
 my $NWIKI = 0;
+my ($TEST_DB, $TEST_REDIS);
+# test_servers(): the MariaDB and Redis of MWSUP_TEST_DB=mariadb, if made.
+sub test_servers { return ($TEST_DB, $TEST_REDIS) }
 sub wiki {
 	my (%yaml) = @_;
 	my @mk = @{ delete($yaml{mkwiki}) // [] };
+	if (($ENV{MWSUP_TEST_DB} // '') eq 'mariadb' && !grep { $_ eq '--db' } @mk) {
+		$TEST_DB //= mariadb_start();
+		$TEST_REDIS //= redis_start();
+		push @mk, '--db', 'mariadb', '--db-server', $TEST_DB->{socket},
+		    '--cache', 'redis', '--cache-server', $TEST_REDIS->{socket};
+	}
 	my $dir = test_dir() . '/wiki' . ($NWIKI++ ? $NWIKI : '');
 	my $port = free_port();
 	my ($rc, $out, $err) = run_cmd("$REPO/tools/mkwiki", @mk, $dir, $port);

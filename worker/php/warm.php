@@ -855,6 +855,8 @@ final class MwsupWarm {
 	 */
 	public static function request( string $entry ): bool {
 		$clean = true;
+		self::$entry = $entry;
+		self::$dbFailed = false;
 		if ( !self::$ready ) {
 			self::$keep = array_fill_keys( self::$keepServices, true );
 			self::resetServices();
@@ -898,7 +900,17 @@ final class MwsupWarm {
 		} catch ( Throwable $e ) {
 			// What PHP would hand to the handler Setup.php installed.
 			MWExceptionHandler::handleUncaughtException( $e );
-			$clean = false;
+			// A database server that is down or went away (api.php
+			// lets DBConnectionError through when it checks the user's
+			// block after the action) is no reason to bootstrap again:
+			// with each request of an outage a new worker would.  What
+			// the request made of the database layer goes instead (see
+			// end()); index.php catches the same error itself.
+			if ( $e instanceof Wikimedia\Rdbms\DBError ) {
+				self::$dbFailed = true;
+			} else {
+				$clean = false;
+			}
 		}
 		return $clean;
 	}
@@ -914,6 +926,12 @@ final class MwsupWarm {
 		}
 		$cachesKept = self::keepObjectCaches();
 		self::keepDatabase();
+		if ( self::$dbFailed ) {
+			// The load balancer may remember the server as down, and
+			// the reset services hold it: all are made anew.
+			self::$keptDb = null;
+			$cachesKept = false;
+		}
 		$lbf = MediaWikiServices::getInstance()->peekService( 'DBLoadBalancerFactory' );
 		if ( self::$neverKept !== null && self::$resetNames ) {
 			// Then the reset services would go after every request: made
@@ -964,14 +982,42 @@ final class MwsupWarm {
 	/** @var Wikimedia\Rdbms\LBFactory|null kept for the next read request */
 	private static $keptDb = null;
 
-	private static function isReadRequest(): bool {
-		return in_array( $_SERVER['REQUEST_METHOD'] ?? '', [ 'GET', 'HEAD' ], true );
+	/** @var bool a database error reached the top of the request */
+	private static $dbFailed = false;
+
+	/** @var string the entry point of the request being served */
+	private static $entry = '';
+
+	/**
+	 * Whether the request may keep the load balancer or take the kept
+	 * one: a read (GET, HEAD), or a job slice on a wiki whose servers are
+	 * all MySQL.  A slice is a POST (SQLite opens its transactions for
+	 * writing then: its connection made for a read does not fit), but on
+	 * MySQL nothing of the connection depends on the HTTP method, and no
+	 * client of a slice can have written anything it would have to see.
+	 */
+	private static function mayKeepDatabase( Wikimedia\Rdbms\ILBFactory $lbf ): bool {
+		if ( in_array( $_SERVER['REQUEST_METHOD'] ?? '', [ 'GET', 'HEAD' ], true ) ) {
+			return true;
+		}
+		if ( self::$entry !== 'mwsup-jobs' ) {
+			return false;
+		}
+		foreach ( $lbf->getAllLBs() as $lb ) {
+			for ( $i = 0; $i < $lb->getServerCount(); $i++ ) {
+				if ( $lb->getServerType( $i ) !== 'mysql' ) {
+					return false;
+				}
+			}
+		}
+		return true;
 	}
 
 	/**
 	 * The database load balancer of a single-server wiki (SQLite, or one
 	 * MariaDB/MySQL server), with its open connection, is kept from one
-	 * read request (GET, HEAD) to the next: opening the connection was
+	 * read request (GET, HEAD; on MySQL also a job slice) to the next:
+	 * opening the connection was
 	 * ~15% of a small API request on SQLite, and with it go the reset
 	 * services.  It is kept only when nothing can differ from a new one:
 	 * the connection was made for a read (SQLite's transaction mode
@@ -981,13 +1027,16 @@ final class MwsupWarm {
 	 * server (no replica positions to wait for).  A MySQL connection's
 	 * session is then set back as a new one's (resetMysql()).  Its request
 	 * information (client address, user agent, chronology cookie) is given
-	 * again by the next request, whose HTTP method must be a read too;
-	 * otherwise it is destroyed and made anew, as every other service is.
+	 * again by the next request, whose HTTP method must be a read too (or
+	 * a job slice, on MySQL); otherwise it is destroyed and made anew, as
+	 * every other service is.  A job slice that ran no job (the idle
+	 * wiki's poll, every jobs.poll) thus keeps the connection of the reads
+	 * before it; one that ran jobs wrote, and its connection goes.
 	 */
 	private static function keepDatabase() {
 		self::$keptDb = null;
 		$lbf = MediaWikiServices::getInstance()->peekService( 'DBLoadBalancerFactory' );
-		if ( !( $lbf instanceof Wikimedia\Rdbms\LBFactory ) || !self::isReadRequest() ||
+		if ( !( $lbf instanceof Wikimedia\Rdbms\LBFactory ) || !self::mayKeepDatabase( $lbf ) ||
 			$lbf->hasTransactionRound() || $lbf->hasOrMadeRecentPrimaryChanges( INF )
 		) {
 			return;
@@ -1089,7 +1138,7 @@ final class MwsupWarm {
 		$services = MediaWikiServices::getInstance();
 		// A connection the server closed meanwhile is replaced with all
 		// the rest: the request makes a new load balancer.
-		if ( !self::isReadRequest() || !self::mysqlAlive( $lbf ) ) {
+		if ( !self::mayKeepDatabase( $lbf ) || !self::mysqlAlive( $lbf ) ) {
 			// The reset services may hold it: they go with it.
 			$names = array_merge( [ 'DBLoadBalancerFactory', 'DBLoadBalancer' ],
 				array_keys( self::$made ) );
