@@ -4,6 +4,7 @@
  * Each input is what one client sends on one connection.  It goes through
  * the real code path: a socketpair adopted by conn.c, the epoll loop,
  * libhttp-parser with mwsup's callbacks and limits, routing, static files
+ * the page cache's lookups, passes and PURGE (no entry is ever stored)
  * and the CGI parameters built for a worker.  There are no workers, so
  * PHP requests end in the supervisor's own 503; what is checked is that
  * no input crashes, leaks, or leaves a connection behind.  The pieces the
@@ -14,6 +15,7 @@
  * frame.c's checks alone, once whole and once a byte at a time: the
  * verdict, the bytes consumed and the decoded body must be the same.
  */
+#include "cache.h"
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -42,7 +44,11 @@ static const char fuzz_yaml[] =
 	"  body: 16k\n"
 	"  headers: 20\n"
 	"static:\n"
-	"  /images/: /usr/share/mediawiki/resources/assets\n";
+	"  /images/: /usr/share/mediawiki/resources/assets\n"
+	"cache:\n"
+	"  size: 64k\n"
+	"  max_entry: 16k\n"
+	"  purge_allow: [unix]\n";
 
 static struct config fuzz_cfg;
 
@@ -65,6 +71,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (loop_init() < 0)
 		abort();
 	conn_init_parser_settings();
+	cache_configure();	/* lookups, PURGE (the socketpair is "unix") */
 	return 0;
 }
 

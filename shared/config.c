@@ -1356,6 +1356,15 @@ config_set_allow(struct config_walk *w, const struct config_key *k,
 }
 
 int
+config_set_purge_allow(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	(void)k;
+	return config_cidrs(w, key, val, w->cfg->cache_purge_allow,
+	    &w->cfg->ncache_purge_allow);
+}
+
+int
 config_set_trusted(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1940,6 +1949,33 @@ config_set_compression(struct config_walk *w, const struct config_key *k,
 	return config_set_section(w, k, key, val);
 }
 
+static const struct config_key config_cache_keys[];
+
+/* cache: a mapping (on when given, unless enabled: false), or "off"/"on". */
+int
+config_set_cache(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
+{
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
+	    (strcmp(val->text, "off") == 0 || strcmp(val->text, "false") == 0)) {
+		w->cfg->cache_enabled = false;
+		return 0;
+	}
+	if (val->kind == YAMLTREE_SCALAR && val->plain &&
+	    (strcmp(val->text, "on") == 0 || strcmp(val->text, "true") == 0)) {
+		w->cfg->cache_enabled = true;
+		return 0;
+	}
+	w->cfg->cache_enabled = true;
+	if (config_set_section(w, k, key, val) == -1)
+		return -1;
+	if (w->cfg->cache_max_entry > w->cfg->cache_size)
+		return config_fail(w, config_at(key, val),
+		    "cache: max_entry (%zu bytes) is larger than size (%zu "
+		    "bytes)", w->cfg->cache_max_entry, w->cfg->cache_size);
+	return 0;
+}
+
 /* ---- the schema ---- */
 
 #define F(field)	offsetof(struct config, field)
@@ -2136,6 +2172,17 @@ static const struct config_key config_compression_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
+static const struct config_key config_cache_keys[] = {
+	{ "enabled",	config_set_bool,	F(cache_enabled), 0, 0, 0, NULL },
+	{ "size",	config_set_number,	F(cache_size),
+	    CONFIG_NUM_SIZE, 64 * KB, 64 * GB, NULL },
+	{ "max_entry",	config_set_number,	F(cache_max_entry),
+	    CONFIG_NUM_SIZE, KB, GB, NULL },
+	{ "purge_allow", config_set_purge_allow, F(cache_purge_allow),
+	    0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
+};
+
 const struct config_key config_top_keys[] = {
 	{ "listen",	config_set_listen,	F(listen), 0, 0, 0, NULL },
 	{ "unix_socket", config_set_section,	0, 0, 0, 0, config_unix_socket_keys },
@@ -2148,6 +2195,7 @@ const struct config_key config_top_keys[] = {
 	{ "static",	config_set_static,	F(statics), 0, 0, 0, NULL },
 	{ "compression", config_set_compression, 0, 0, 0, 0,
 	    config_compression_keys },
+	{ "cache",	config_set_cache,	0, 0, 0, 0, config_cache_keys },
 	{ "snapshot",	config_set_section,	0, 0, 0, 0, config_snapshot_keys },
 	{ "log",	config_set_section,	0, 0, 0, 0, config_log_keys },
 	{ "status",	config_set_section,	0, 0, 0, 0, config_status_keys },
@@ -2275,6 +2323,8 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->brotli_level = 5;
 	cfg->compress_min = 256;
 	cfg->static_cache = 16 * MB;
+	cfg->cache_size = 64 * MB;
+	cfg->cache_max_entry = MB;
 	for (i = 0; config_default_compress_types[i] != NULL; i++) {
 		if ((cfg->compress_types[i] =
 		    strdup(config_default_compress_types[i])) == NULL) {

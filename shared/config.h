@@ -155,6 +155,13 @@ struct config {
 	int	 ncompress_types;
 	size_t	 static_cache;		/* compressed static files kept, bytes */
 
+	/* cache: the page cache for anonymous readers (supervisor/cache.c) */
+	bool	 cache_enabled;
+	size_t	 cache_size;		/* bound on what entries take, bytes */
+	size_t	 cache_max_entry;	/* larger answers are not stored */
+	struct config_cidr cache_purge_allow[CONFIG_MAX_ALLOW];
+	int	 ncache_purge_allow;	/* 0 = loopback only */
+
 	/* snapshot: */
 	bool	 snapshot_enabled;	/* warm workers: bootstrap once, checkpoint/restore */
 	int	 gc_interval;		/* requests between PHP cycle collections */

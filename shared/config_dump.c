@@ -324,6 +324,15 @@ config_dump_trusted(FILE *f, const struct config *cfg,
 }
 
 static int
+config_dump_purge_allow(FILE *f, const struct config *cfg,
+    const struct config_key *k, const void *base, int d)
+{
+	(void)base;
+	return config_dump_cidrs(f, cfg->cache_purge_allow,
+	    cfg->ncache_purge_allow, d, k->name);
+}
+
+static int
 config_dump_php(FILE *f, const struct config *cfg,
     const struct config_key *k, const void *base, int d)
 {
@@ -538,6 +547,8 @@ static const struct {
 	{ config_set_listen,		config_dump_listen },
 	{ config_set_allow,		config_dump_allow },
 	{ config_set_trusted,		config_dump_trusted },
+	{ config_set_purge_allow,	config_dump_purge_allow },
+	{ config_set_cache,		config_dump_section },
 	{ config_set_php,		config_dump_php },
 	{ config_set_static,		config_dump_static },
 	{ config_set_static_types,	config_dump_static_types },

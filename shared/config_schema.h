@@ -72,6 +72,8 @@ config_setter	config_set_symlinks;
 config_setter	config_set_listen;
 config_setter	config_set_allow;
 config_setter	config_set_trusted;
+config_setter	config_set_purge_allow;
+config_setter	config_set_cache;
 config_setter	config_set_php;
 config_setter	config_set_static;
 config_setter	config_set_static_types;

@@ -48,6 +48,10 @@ enum ctl_type {
 #define CTL_REQ_BODY_FD		0x4	/* body is in the second fd */
 #define CTL_REQ_CHUNKED_OK	0x8	/* HTTP/1.1: chunked response allowed */
 #define CTL_REQ_JOBS		0x10	/* a job slice, not a client: slot shows "jobs" */
+#define CTL_REQ_STORE		0x20	/* the page cache may keep the answer: send
+					 * a copy when it allows it (X-Cache: miss) */
+#define CTL_REQ_PASS		0x40	/* the cache is on but passes this request
+					 * (X-Cache: pass) */
 
 struct ctl_request {
 	uint32_t type;		/* CTL_REQUEST */
@@ -65,6 +69,11 @@ struct ctl_request {
 					 * this worker serves until it is ready */
 #define CTL_DONE_PRIVATE	0x8	/* a private wiki's uploads are served by
 					 * static mapping number pad (private.h) */
+#define CTL_DONE_COPY		0x10	/* the last descriptor is a memfd with the
+					 * whole answer as sent, for the page
+					 * cache (CTL_REQ_STORE, a storable
+					 * answer); only on the message that
+					 * hands the connection back */
 
 /* CTL_DONE and CTL_RESPONSE.  After a CTL_RESPONSE, the CTL_DONE of the
  * same request only says the worker is free (and whether it recycles). */

@@ -83,6 +83,23 @@ struct slot_counters {
 	_Atomic uint64_t latency_le[SLOT_LATENCY_BUCKETS];
 	_Atomic uint64_t latency_count;
 	_Atomic uint64_t latency_sum_us;
+
+	/* The page cache (supervisor/cache.c). */
+	_Atomic uint64_t cache_hits;
+	_Atomic uint64_t cache_misses;	/* looked up, not there: a worker answers */
+	_Atomic uint64_t cache_pass_method;	/* not GET (HEAD misses too) */
+	_Atomic uint64_t cache_pass_auth;	/* Authorization */
+	_Atomic uint64_t cache_pass_cookie;	/* a session or login cookie */
+	_Atomic uint64_t cache_stored;	/* answers stored */
+	_Atomic uint64_t cache_not_stored;	/* copies refused: too large, purged
+					 * while in flight, malformed */
+	_Atomic uint64_t cache_purges;	/* PURGE requests accepted */
+	_Atomic uint64_t cache_purged;	/* entries they removed */
+	_Atomic uint64_t cache_evictions;	/* entries dropped for room */
+	_Atomic uint64_t cache_entries;	/* now */
+	_Atomic uint64_t cache_bytes;	/* now, entries with their overhead */
+	_Atomic uint64_t cache_size;	/* the bound, cache.size; 0 when off */
+	_Atomic uint64_t cache_coalesced;	/* misses that waited for another */
 };
 
 extern const uint64_t slot_latency_bounds_us[SLOT_LATENCY_BUCKETS];

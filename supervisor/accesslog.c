@@ -3,7 +3,8 @@
  *
  * Lines use the combined format that every log analyser reads, followed by
  * two fields of our own: the request time in microseconds and the pid of
- * the worker that answered ("-" when the supervisor did).  Lines are
+ * the worker that answered ("-" when the supervisor did), and with the
+ * page cache on, for a request it looked at, a third: hit, miss or pass.  Lines are
  * buffered and written once per loop turn, so logging costs one write(2)
  * per batch, not per request; O_APPEND keeps lines whole when several
  * writers share a file.  SIGUSR1 reopens the file after rotation.
@@ -179,9 +180,10 @@ accesslog_response(struct conn *c, int status, uint64_t bytes, pid_t worker)
 	}
 	len = snprintf(accesslog_buf + accesslog_len,
 	    sizeof(accesslog_buf) - accesslog_len,
-	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu %s%s\n",
+	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu %s%s%s%s\n",
 	    conn_client_text(c), when, req, status, (unsigned long long)bytes,
-	    ref, ua, (unsigned long long)us, wpid, site);
+	    ref, ua, (unsigned long long)us, wpid, site,
+	    c->cache_result ? " " : "", c->cache_result ? c->cache_result : "");
 	if (len > 0 && (size_t)len < sizeof(accesslog_buf) - accesslog_len)
 		accesslog_len += (size_t)len;
 }

@@ -18,6 +18,7 @@
  */
 #include "conn.h"
 #include "accesslog.h"
+#include "cache.h"
 #include "ctl.h"
 #include "dispatch.h"
 #include "errpage.h"
@@ -190,6 +191,9 @@ conn_reset_request(struct conn *c)
 	free(c->msg);
 	c->msg = NULL;
 	c->msg_len = 0;
+	cache_forget(c);
+	c->cache_flags = 0;
+	c->cache_result = NULL;
 }
 
 const char *
@@ -894,6 +898,7 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 		req.flags |= CTL_REQ_KEEPALIVE;
 	if (c->parser.http_minor >= 1)
 		req.flags |= CTL_REQ_CHUNKED_OK;
+	req.flags |= c->cache_flags;
 	total = sizeof(req) + conn_params.len;
 	if (total > CTL_MSG_MAX) {
 		c->error_status = 431;
@@ -935,7 +940,7 @@ conn_request_ready(struct conn *c)
 	c->deadline = 0;
 	c->req_id = ++sup.next_request_id;
 	proxy_resolve(c);
-	if (status_http(c))
+	if (status_http(c) || cache_purge_request(c))
 		return;
 	c->site = conn_site(c);
 	route_request(sup.cfg, c->site, c->hbuf, c->url_len, &conn_route);
@@ -959,6 +964,8 @@ conn_request_ready(struct conn *c)
 		}
 		break;
 	case ROUTE_PHP:
+		if (cache_lookup(c))
+			return;
 		break;
 	}
 	if (conn_build_request(c, &conn_route, &c->msg, &c->msg_len) < 0) {
@@ -973,10 +980,17 @@ conn_request_ready(struct conn *c)
 }
 
 void
+conn_request_resume(struct conn *c)
+{
+	conn_request_ready(c);
+}
+
+void
 conn_worker_done(struct conn *c, int keepalive, int status, uint64_t bytes,
     pid_t worker, int rest_fd, uint64_t rest_off, uint64_t rest_len)
 {
 	c->worker = NULL;
+	cache_forget(c);	/* requests waiting for this answer go on */
 	c->keepalive = keepalive;
 	if (rest_fd >= 0 && rest_len > 0) {
 		/* The client has not taken all of it: the rest goes from the
@@ -1007,6 +1021,7 @@ void
 conn_worker_failed(struct conn *c, int status, int nothing_sent)
 {
 	c->worker = NULL;
+	cache_forget(c);
 	if (nothing_sent)
 		conn_error(c, status);
 	else
@@ -1299,6 +1314,7 @@ conn_close(struct conn *c)
 	if (c->state == CONN_WRITE && c->status)
 		accesslog_response(c, c->status, conn_out_sent(c),
 		    c->out_worker);
+	cache_forget(c);
 	loop_watch(&c->ev, 0);
 	close(c->ev.fd);
 	c->ev.fd = -1;
@@ -1315,6 +1331,7 @@ conn_destroy(void *p)
 {
 	struct conn *c = p;
 
+	cache_forget(c);
 	spool_close(&c->body_spool);
 	if (c->file_fd >= 0)
 		close(c->file_fd);

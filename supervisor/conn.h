@@ -104,6 +104,18 @@ struct conn {
 	int		 in_queue;	/* on the dispatch queue */
 	int		 site;		/* of the current request (site.h) */
 	unsigned	 requests;	/* answered on this connection so far */
+
+	/* page cache (cache.c) */
+	uint32_t	 cache_flags;	/* CTL_REQ_STORE or CTL_REQ_PASS, or 0 */
+	const char	*cache_result;	/* "hit", "miss", "pass": access log */
+	char		*cache_key;	/* of a miss in flight, malloc'd */
+	size_t		 cache_key_len;
+	int		 cache_purged;	/* a PURGE of its URL came meanwhile */
+	LIST_ENTRY(conn) cache_link;	/* misses in flight */
+	struct conn	*cache_leader;	/* the miss whose answer we wait for */
+	LIST_HEAD(, conn) cache_waiters;	/* requests waiting for ours */
+	LIST_ENTRY(conn) cache_wlink;	/* in the leader's cache_waiters */
+	unsigned	 cache_nwaiters;
 };
 
 void	 conn_init_parser_settings(void);
@@ -142,6 +154,9 @@ int	 conn_need_worker(void);
  * conn_need_worker leaves out): the end of a drain, when the load
  * balancer that holds them has stopped sending. */
 void	 conn_close_idle(void);
+/* Route and answer or dispatch c's complete request again (a request the
+ * page cache held while another miss for its URL was answered). */
+void	 conn_request_resume(struct conn *c);
 /* Look up a request header (case-insensitive); NULL if absent. */
 const char *conn_header(struct conn *c, const char *name, size_t *lenp);
 /* The site of c's request by its Host under sup.cfg (site_choose). */

@@ -7,6 +7,7 @@
  * in the loop, never asynchronously.
  */
 #include "accesslog.h"
+#include "cache.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "errpage.h"
@@ -338,6 +339,7 @@ main_reload(void)
 	close(sup.config_fd);
 	sup.config_fd = fd;
 	main_set_slot_flags();
+	cache_configure();
 	conn_init_parser_settings();
 	accesslog_reopen();
 	config_free(old);
@@ -570,6 +572,7 @@ main(int argc, char **argv)
 	if (sup.slots_fd < 0)
 		fatal("slot table: %s", strerror(errno));
 	main_set_slot_flags();
+	cache_configure();
 	if (pool_init() < 0 || pool_start() < 0)
 		return 1;
 	log_info("mwsup %s: starting %d workers (%s)", PACKAGE_VERSION,
@@ -615,6 +618,7 @@ main(int argc, char **argv)
 	pathcache_clear();
 	errpage_free();
 	zcache_clear();
+	cache_clear();
 	config_free(sup.cfg);
 	free(sup.cfg);
 	return 0;

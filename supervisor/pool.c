@@ -10,6 +10,7 @@
  * with exponential back-off so a broken config cannot spin the CPU.
  */
 #include "pool.h"
+#include "cache.h"
 #include "conn.h"
 #include "ctl.h"
 #include "dispatch.h"
@@ -534,11 +535,14 @@ pool_ctl_lost(struct worker *w)
  * worker that dies after this cannot cut the answer.
  */
 static void
-pool_hand_back(struct worker *w, const struct ctl_done *d, int rest_fd)
+pool_hand_back(struct worker *w, const struct ctl_done *d, int rest_fd,
+    int copy_fd)
 {
 	struct conn *c = w->conn;
 
 	w->conn = NULL;
+	if (copy_fd >= 0)
+		cache_store(c, copy_fd, (int)d->status);
 	sup.served++;
 	sup_count_response((int)d->status, 1);
 	conn_worker_done(c, (d->flags & CTL_DONE_KEEPALIVE) != 0,
@@ -616,23 +620,35 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		uint32_t type;
 	} m;
 	ssize_t n;
-	int fd = -1, nfds = 1;
+	int fds[2] = { -1, -1 }, fd = -1, copy = -1, nfds = 2;
 
-	n = ctl_recv(ev->fd, m.buf, sizeof(m.buf), &fd, &nfds);
+	n = ctl_recv(ev->fd, m.buf, sizeof(m.buf), fds, &nfds);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (nfds == 0)
-		fd = -1;
+	if (n < 0)
+		nfds = 0;
+	/* The page cache's copy of an answer comes last (CTL_DONE_COPY). */
+	if (nfds > 0 && (size_t)n >= sizeof(m.done) &&
+	    (m.type == CTL_RESPONSE || m.type == CTL_DONE) &&
+	    (m.done.flags & CTL_DONE_COPY))
+		copy = fds[--nfds];
+	if (nfds > 0)
+		fd = fds[0];
+	if (nfds > 1)
+		close(fds[1]);
 	if (n <= 0 || (size_t)n < sizeof(uint32_t)) {
 		if (fd >= 0)
 			close(fd);
+		if (copy >= 0)
+			close(copy);
 		if (w->state != WORKER_EXITING)
 			log_warn("worker %d (pid %d): control socket closed",
 			    w->index, (int)w->pid);
 		pool_ctl_lost(w);
 		return;
 	}
-	/* Only CTL_RESPONSE carries a descriptor (the rest of an answer). */
+	/* Only CTL_RESPONSE carries the rest of an answer; either message
+	 * that hands a connection back may carry a copy for the cache. */
 	if (fd >= 0 && m.type != CTL_RESPONSE) {
 		close(fd);
 		fd = -1;
@@ -655,15 +671,20 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		    w->job || w->conn == NULL || m.done.id != w->req_id) {
 			if (fd >= 0)
 				close(fd);
+			if (copy >= 0)
+				close(copy);
 			pool_unexpected(w, "response");
 			return;
 		}
-		pool_hand_back(w, &m.done, fd);
+		pool_hand_back(w, &m.done, fd, copy);
+		copy = -1;
 		break;
 	case CTL_DONE:
 		if ((size_t)n < sizeof(m.done) || w->state != WORKER_BUSY ||
 		    (w->job ? m.done.id != jobs_slice_id(w->job) :
 		    m.done.id != w->req_id)) {
+			if (copy >= 0)
+				close(copy);
 			pool_unexpected(w, "done");
 			return;
 		}
@@ -673,8 +694,14 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 			pool_private_uploads(m.done.pad);
 		if (w->job)
 			jobs_slice_done(w, &m.done);
-		else if (w->conn)
-			pool_hand_back(w, &m.done, -1);
+		else if (w->conn) {
+			pool_hand_back(w, &m.done, -1, copy);
+			copy = -1;
+		}
+		if (copy >= 0) {
+			close(copy);
+			copy = -1;
+		}
 		if (m.done.flags & CTL_DONE_RECYCLE) {
 			w->quitting = 1;
 			SUP_COUNT(worker_recycles, 1);
@@ -694,6 +721,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		pool_became_idle(w);
 		break;
 	default:
+		if (copy >= 0)
+			close(copy);
 		log_err("worker %d (pid %d): unknown message type %u",
 		    w->index, (int)w->pid, m.type);
 		kill(w->pid, SIGKILL);

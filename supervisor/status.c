@@ -95,6 +95,40 @@ static const struct status_counter {
 	  "Worker generation (one more per reload).", 1, K(generation) },
 	{ "workers", NULL, "workers_configured",
 	  "Configured pool size.", 1, K(workers) },
+	{ "cache_hits", NULL, "cache_hits_total",
+	  "Requests answered from the page cache.", 0, K(cache_hits) },
+	{ "cache_misses", NULL, "cache_misses_total",
+	  "Cacheable requests not in the page cache (a worker answered).", 0,
+	  K(cache_misses) },
+	{ "cache_pass_method", NULL, "cache_pass_method_total",
+	  "Requests the page cache passed: not GET (or a HEAD miss).", 0,
+	  K(cache_pass_method) },
+	{ "cache_pass_auth", NULL, "cache_pass_auth_total",
+	  "Requests the page cache passed: Authorization.", 0,
+	  K(cache_pass_auth) },
+	{ "cache_pass_cookie", NULL, "cache_pass_cookie_total",
+	  "Requests the page cache passed: a session or login cookie.", 0,
+	  K(cache_pass_cookie) },
+	{ "cache_stored", NULL, "cache_stored_total",
+	  "Answers stored in the page cache.", 0, K(cache_stored) },
+	{ "cache_not_stored", NULL, "cache_not_stored_total",
+	  "Copies the page cache refused (too large, purged meanwhile).", 0,
+	  K(cache_not_stored) },
+	{ "cache_purges", NULL, "cache_purges_total",
+	  "PURGE requests accepted.", 0, K(cache_purges) },
+	{ "cache_purged", NULL, "cache_purged_total",
+	  "Page cache entries removed by PURGE.", 0, K(cache_purged) },
+	{ "cache_evictions", NULL, "cache_evictions_total",
+	  "Page cache entries dropped for room.", 0, K(cache_evictions) },
+	{ "cache_coalesced", NULL, "cache_coalesced_total",
+	  "Misses that waited for the same URL's answer instead of a worker.",
+	  0, K(cache_coalesced) },
+	{ "cache_entries", NULL, "cache_entries",
+	  "Entries in the page cache.", 1, K(cache_entries) },
+	{ "cache_bytes", NULL, "cache_bytes",
+	  "Bytes the page cache entries take.", 1, K(cache_bytes) },
+	{ "cache_size", NULL, "cache_size_bytes",
+	  "The page cache's bound (cache.size; 0: off).", 1, K(cache_size) },
 };
 #undef K
 
@@ -481,6 +515,28 @@ status_text(FILE *out, pid_t pid, const struct slot_table *t)
 	    (unsigned long long)atomic_load(&k->jobs_claimed),
 	    (unsigned long long)atomic_load(&k->jobs_delayed),
 	    (unsigned long long)atomic_load(&k->jobs_abandoned));
+	if (atomic_load(&k->cache_size) > 0)
+		fprintf(out, "\ncache: %llu hits, %llu misses, %llu passes "
+		    "(method %llu, auth %llu, cookie %llu), %llu stored, %llu "
+		    "not stored, %llu purges (%llu entries), %llu evictions; "
+		    "%llu coalesced; %llu entries, %llu of %llu bytes",
+		    (unsigned long long)atomic_load(&k->cache_hits),
+		    (unsigned long long)atomic_load(&k->cache_misses),
+		    (unsigned long long)(atomic_load(&k->cache_pass_method) +
+		    atomic_load(&k->cache_pass_auth) +
+		    atomic_load(&k->cache_pass_cookie)),
+		    (unsigned long long)atomic_load(&k->cache_pass_method),
+		    (unsigned long long)atomic_load(&k->cache_pass_auth),
+		    (unsigned long long)atomic_load(&k->cache_pass_cookie),
+		    (unsigned long long)atomic_load(&k->cache_stored),
+		    (unsigned long long)atomic_load(&k->cache_not_stored),
+		    (unsigned long long)atomic_load(&k->cache_purges),
+		    (unsigned long long)atomic_load(&k->cache_purged),
+		    (unsigned long long)atomic_load(&k->cache_evictions),
+		    (unsigned long long)atomic_load(&k->cache_coalesced),
+		    (unsigned long long)atomic_load(&k->cache_entries),
+		    (unsigned long long)atomic_load(&k->cache_bytes),
+		    (unsigned long long)atomic_load(&k->cache_size));
 	fprintf(out, "\n\n%-5s %-8s %-4s %-9s %10s %9s %8s  %s%s\n",
 	    "SLOT", "PID", "GEN", "STATE", "FOR(s)", "REQUESTS",
 	    "RSS(MB)", farm ? "SITE                 " : "", "REQUEST");
@@ -622,18 +678,18 @@ status_main(int argc, char **argv)
 
 /* ---- the HTTP endpoint, served by the supervisor itself ---- */
 
-static int
-status_allowed(const struct conn *c)
+int
+status_peer_allowed(const struct conn *c, const struct config_cidr *list,
+    int n)
 {
-	const struct config *cfg = sup.cfg;
 	uint8_t a[16];
-	int fam, n = cfg->nstatus_allow;
+	int fam;
 
 	/* the client proxy.c found: behind a proxy on this host, the peer
 	 * would be loopback for every client */
 	if (c->client_unix) {
 		for (int i = 0; i < n; i++)
-			if (cfg->status_allow[i].family == AF_UNIX)
+			if (list[i].family == AF_UNIX)
 				return 1;
 		return 0;
 	}
@@ -647,7 +703,7 @@ status_allowed(const struct conn *c)
 		return fam == AF_INET ? a[0] == 127 :
 		    memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
 	for (int i = 0; i < n; i++) {
-		const struct config_cidr *r = &cfg->status_allow[i];
+		const struct config_cidr *r = &list[i];
 		int bits = r->bits, full = bits / 8, rest = bits % 8;
 
 		if (r->family != fam)
@@ -739,7 +795,8 @@ status_http(struct conn *c)
 		fmt = STATUS_PROMETHEUS;
 	else
 		return 0;
-	if (!status_allowed(c)) {
+	if (!status_peer_allowed(c, sup.cfg->status_allow,
+	    sup.cfg->nstatus_allow)) {
 		log_warn("%s: status endpoint refused to %s", sup.cfg->path,
 		    c->client_unix ? "a unix socket client" : c->client_addr);
 		conn_error_keep(c, 403);

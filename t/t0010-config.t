@@ -179,6 +179,46 @@ bad_config('compression-key', qr{^  min_size: 256}, '  zstd: 3',
 		    'the message points at the value');
 	};
 }
+bad_config('cache-size', qr{^  size: 64M}, '  size: 1K',
+    qr/:\d+:\d+: cache\.size: expected a size from 64k to 64G/,
+    'a cache.size below 64K is refused');
+bad_config('cache-max-entry', qr{^  max_entry: 1M}, '  max_entry: lots',
+    qr/cache\.max_entry: expected a size/,
+    'cache.max_entry is a size');
+bad_config('cache-purge-allow', qr{^  # purge_allow:}, '  purge_allow: [localhost]',
+    qr/:\d+:\d+: cache\.purge_allow: expected an IPv4 or IPv6 address/,
+    'a cache.purge_allow entry that is not an address is refused');
+bad_config('cache-enabled', qr{^  enabled: false$}, '  enabled: maybe',
+    qr/cache\.enabled: expected true or false/,
+    'cache.enabled is a boolean');
+bad_config('cache-key', qr{^  max_entry: 1M}, '  ttl: 60',
+    qr/unknown key "ttl" in cache/,
+    'an unknown key in cache is named');
+{
+	my $text = $base;
+	$text =~ s/^cache:\n(?:  .*\n|\n)*?(?=\S)/cache: off\n\n/m
+		or die "test bug: no cache section in etc/mw.yaml\n";
+	my $off = "$dir/cache-off.yaml";
+	write_file($off, $text);
+	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $off);
+	is($rc, 0, '"cache: off" passes the check') or diag($err);
+	my $word = "$dir/cache-word.yaml";
+	write_file($word, $text =~ s/^cache: off$/cache: fast/mr);
+	($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $word);
+	subtest 'cache is a mapping or "off"' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$word\E:\d+:\d+: cache: expected a mapping, got "fast"/,
+		    'the message points at the value');
+	};
+	my $big = "$dir/cache-big-entry.yaml";
+	write_file($big, $base =~ s/^  max_entry: 1M$/  max_entry: 128M/mr);
+	($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $big);
+	subtest 'cache.max_entry may not exceed cache.size' => sub {
+		is($rc, 2, 'mwsup -t exits with status 2');
+		like($err, qr/\Q$big\E:\d+:\d+: cache: max_entry \(134217728 bytes\) is larger than size \(67108864 bytes\)/,
+		    'the message names both');
+	};
+}
 bad_config('static-cache-control', qr{^  cache_control: max-age=0}, '  cache_control: "no-cache\r\nSet-Cookie: x=1"',
     qr/:\d+:\d+: static\.cache_control: .* contains a control or non-ASCII character/,
     'a static.cache_control that would end the header line is refused');

@@ -112,9 +112,14 @@ my %WANT = (
 	(map { ("mwsup_$_" => 'counter') } qw(php_responses_total static_responses_total
 	    worker_starts_total worker_deaths_total worker_recycles_total timeouts_total
 	    rejected_total reloads_total jobs_run_total jobs_failed_total job_slices_total
-	    job_slice_errors_total jobs_recycled_total jobs_abandoned_total)),
+	    job_slice_errors_total jobs_recycled_total jobs_abandoned_total
+	    cache_hits_total cache_misses_total cache_pass_method_total
+	    cache_pass_auth_total cache_pass_cookie_total cache_stored_total
+	    cache_not_stored_total cache_purges_total cache_purged_total
+	    cache_evictions_total cache_coalesced_total)),
 	(map { ("mwsup_$_" => 'gauge') } qw(jobs_queued jobs_claimed jobs_delayed jobs_abandoned
-	    queue_length connections generation workers_configured uptime_seconds)),
+	    queue_length connections generation workers_configured uptime_seconds
+	    cache_entries cache_bytes cache_size_bytes)),
 );
 my @CLASSES = qw(1xx 2xx 3xx 4xx 5xx other);
 my @STATES = qw(starting idle busy jobs exiting);

@@ -297,6 +297,7 @@ worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int n
 	struct slot *s = w->slot;
 	uint64_t rss;
 	bool recycle;
+	int copy;
 
 	memset(&done, 0, sizeof(done));
 	done.type = CTL_DONE;
@@ -367,10 +368,13 @@ worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int n
 		done.pad = (uint32_t)private_uploads_mapping();
 	}
 
+	/* The connection goes back with this message unless it went
+	 * already: then with the page cache's copy of the answer. */
+	copy = rq.handed_back ? -1 : response_take_copy(&rq.resp);
 	request_close(&rq);
 	atomic_store(&s->request_id, 0);
 	slot_set_state(s, recycle ? SLOT_EXITING : SLOT_IDLE);
-	worker_send(&done, sizeof(done));
+	request_report_copy(&done, -1, copy);
 	return recycle;
 }
 

@@ -197,6 +197,26 @@ request_report(const void *msg, size_t len, int fd)
 	fatal("control socket: send: %s", strerror(errno));
 }
 
+void
+request_report_copy(struct ctl_done *d, int fd, int copy)
+{
+	int fds[2], n = 0;
+
+	if (fd >= 0)
+		fds[n++] = fd;
+	if (copy >= 0) {
+		fds[n++] = copy;
+		d->flags |= CTL_DONE_COPY;
+	}
+	if (ctl_send_wait(CTL_FD_CONTROL, d, sizeof(*d), fds, n) < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			exit(0);
+		fatal("control socket: send: %s", strerror(errno));
+	}
+	if (copy >= 0)
+		close(copy);
+}
+
 /* The client socket will see no more from us: let it know now instead of
  * when the supervisor closes its dup. */
 static void
@@ -256,7 +276,8 @@ request_hand_back(struct request *rq)
 		d.rest_off = r->rest.off;
 		d.rest_len = r->rest.len - r->rest.off;
 	}
-	request_report(&d, sizeof(d), rest ? r->rest.fd : -1);
+	request_report_copy(&d, rest ? r->rest.fd : -1,
+	    response_take_copy(r));
 	spool_close(&r->rest);
 	rq->handed_back = true;
 }

@@ -65,6 +65,10 @@ void	 request_close(struct request *rq);
 /* Send a control message to the supervisor (fd attached unless -1),
  * waiting while the socket is full; exits when the supervisor is gone. */
 void	 request_report(const void *msg, size_t len, int fd);
+/* Send d (CTL_RESPONSE or CTL_DONE) with the rest of the answer (fd, or
+ * -1) and the page cache's copy (copy, or -1: closed here, and d says
+ * CTL_DONE_COPY). */
+void	 request_report_copy(struct ctl_done *d, int fd, int copy);
 
 /*
  * Mark every descriptor above 2 close-on-exec.  Nothing of the worker may

@@ -32,9 +32,12 @@
 #include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cachectl.h"
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
@@ -52,6 +55,7 @@ response_init(struct response *r, int fd, uint32_t req_flags, int http_minor,
 	r->script_length = -1;
 	r->mode = RESPONSE_BUFFERING;
 	r->rest.fd = -1;
+	r->copy_fd = -1;
 }
 
 void
@@ -79,6 +83,9 @@ void
 response_free(struct response *r)
 {
 	spool_close(&r->rest);
+	if (r->copy_fd >= 0)
+		close(r->copy_fd);
+	r->copy_fd = -1;
 	compress_stop(&r->z);
 	free(r->zout.p);
 	r->zout.p = NULL;
@@ -651,6 +658,62 @@ response_choose_coding(struct response *r, bool final)
 }
 
 /*
+ * A whole answer the page cache asked for (CTL_REQ_STORE): when its status
+ * and headers let a shared cache keep it, head and body as they go on the
+ * wire into a memfd for the supervisor (response_take_copy()).  A copy
+ * that cannot be made (no memory) is simply not made.
+ */
+static void
+response_copy(struct response *r, const struct iovec *iov)
+{
+	size_t done = 0, total = iov[0].iov_len + iov[1].iov_len;
+	int fd;
+
+	if (!cachectl_status_ok(r->status) || r->body_sent != r->length ||
+	    cachectl_ttl(r->head, r->head_len) < 0)
+		return;
+	if ((fd = memfd_create("mwsup-cache", MFD_CLOEXEC)) < 0) {
+		log_warn("page cache copy: memfd: %s", strerror(errno));
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		size_t off = 0;
+
+		while (off < iov[i].iov_len) {
+			ssize_t n = write(fd, (char *)iov[i].iov_base + off,
+			    iov[i].iov_len - off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				log_warn("page cache copy: write: %s",
+				    strerror(errno));
+				close(fd);
+				return;
+			}
+			off += (size_t)n;
+			done += (size_t)n;
+		}
+	}
+	if (done != total) {
+		close(fd);
+		return;
+	}
+	if (r->copy_fd >= 0)
+		close(r->copy_fd);
+	r->copy_fd = fd;
+}
+
+int
+response_take_copy(struct response *r)
+{
+	int fd = r->copy_fd;
+
+	r->copy_fd = -1;
+	return fd;
+}
+
+/*
  * Choose the framing and put the status line and headers on the wire,
  * followed by the held-back body when final (the whole response is known).
  */
@@ -688,6 +751,10 @@ response_start(struct response *r, bool final)
 		response_append(&h, &hlen, &hcap, line, n);
 	if (!r->has_server)
 		response_append(&h, &hlen, &hcap, "Server: mwsup\r\n", 15);
+	if (r->req_flags & CTL_REQ_STORE)
+		response_append(&h, &hlen, &hcap, "X-Cache: miss\r\n", 15);
+	else if (r->req_flags & CTL_REQ_PASS)
+		response_append(&h, &hlen, &hcap, "X-Cache: pass\r\n", 15);
 
 	switch (r->framing) {
 	case RESPONSE_LENGTH:
@@ -742,6 +809,8 @@ response_start(struct response *r, bool final)
 		r->body_sent += body;
 		r->len = 0;
 	}
+	if (final && iovcnt == 2 && (r->req_flags & CTL_REQ_STORE))
+		response_copy(r, iov);
 	r->mode = RESPONSE_STREAMING;
 	if (final)
 		response_room(r->fd, iov[0].iov_len +

@@ -86,6 +86,9 @@ struct response {
 	enum compress_coding coding;	/* applied to this answer */
 	struct compress	 z;		/* encoder of a streamed answer */
 	struct compress_buf zout;	/* its output, before framing */
+
+	int		 copy_fd;	/* memfd: the whole answer as sent, for
+					 * the page cache (CTL_REQ_STORE); -1 */
 };
 
 void	response_init(struct response *r, int fd, uint32_t req_flags,
@@ -118,6 +121,11 @@ void	response_finish(struct response *r);
  * response short (no proper end, connection closed).  A complete response
  * is left alone.  Returns true when the page replaced the response. */
 bool	response_fail(struct response *r, int status);
+/* The copy of a storable answer for the page cache (a memfd holding the
+ * head and body as sent), now the caller's to send and close; -1 when the
+ * request did not ask for one or the answer may not be stored (streamed,
+ * HEAD, or not allowed by its status and headers: shared/cachectl.h). */
+int	response_take_copy(struct response *r);
 /* True when the connection can carry another request after this one. */
 bool	response_keepalive(const struct response *r);
 

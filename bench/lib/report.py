@@ -123,7 +123,9 @@ def table(meta, rows, boot, share):
     w = meta.get("workers", "?")
     out.append("mwsup%s vs nginx + PHP-FPM 8.2 (pm=static), %s workers each, "
                "%s mode (%s s per row), %s" % (
-                   " (warm workers)" if meta.get("mwsup_warm") == "1" else "",
+                   (" (warm workers)" if meta.get("mwsup_warm") == "1" else "")
+                   + (" (page cache on)" if meta.get("mwsup_page_cache") == "1"
+                      else ""),
                    w, meta.get("mode", "?"),
                                              meta.get("duration", "?"),
                                              meta.get("date", "?")))
@@ -238,6 +240,7 @@ def main():
             "workers": num(meta.get("workers")),
             "mode": meta.get("mode"),
             "mwsup_warm": meta.get("mwsup_warm") == "1",
+            "mwsup_page_cache": meta.get("mwsup_page_cache") == "1",
             "duration_s": num(meta.get("duration")),
             "date": meta.get("date"),
             "mwsup_commit": meta.get("commit"),

@@ -1,0 +1,266 @@
+#!/usr/bin/perl
+# The page cache (mw.yaml: cache): mwsup keeps what anonymous readers get
+# and MediaWiki, with $wgUseCdn and $wgCdnServers naming mwsup (as
+# tools/mkwiki sets them), purges it on every edit.  A second anonymous
+# view is a hit; an edit shows at once; a template edit reaches the pages
+# that use it once its jobs ran; a logged-in reader never gets, nor
+# leaves, a cached page; PURGE from an address not allowed is refused;
+# the size bound holds under a flood of URLs; entries survive a reload
+# and a restart starts empty.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use HTTP::Tiny;
+use IO::Socket::IP;
+use JSON::PP;
+use Test::More;
+use MwTest;
+
+my $size = 256 * 1024;
+my $w = wiki('cache.size' => '256K', 'cache.max_entry' => '64K',
+    'cache.purge_allow' => ['127.0.0.1/32']);
+# ?mwsup_test_sleep=N: the page takes N more seconds to make.
+append_settings($w, <<'EOF');
+$mwsupTestSleep = static function () {
+	if ( isset( $_GET['mwsup_test_sleep'] ) ) {
+		sleep( (int)$_GET['mwsup_test_sleep'] );
+	}
+};
+$wgHooks['BeforeInitialize'][] = $mwsupTestSleep;
+$wgHooks['ApiBeforeMain'][] = $mwsupTestSleep;
+EOF
+my $access = "$w->{dir}/access.log";
+set_yaml($w, 'log.access' => $access);
+my $srv = start_mwsup($w->{config});
+my $host = "127.0.0.1:$w->{port}";
+
+sub status_json {
+	my (undef, $out) = run_cmd(mwsup_bin(), 'status', '-c', $w->{config},
+	    '--json');
+	return eval { decode_json($out) } // {};
+}
+
+# Anonymous views go on one kept-alive connection: mwsup reads the next
+# request on it only once the worker handed the connection back, with the
+# copy of its answer for the cache; a new connection could come first.
+my $ua = HTTP::Tiny->new(keep_alive => 1, max_redirect => 0, timeout => 60);
+sub view {
+	my ($path, $opt) = @_;
+	return http(GET => $path, undef, undef, $opt // { ua => $ua });
+}
+
+sub xcache { $_[0]{headers}{'x-cache'} // '(none)' }
+
+# Wait until the jobs an edit queued have run: they purge pages too (links
+# updates), and a purge that comes while a miss is rendered keeps that
+# answer out of the cache, as it must.
+my $jobdb = "$w->{dir}/data/my_wiki_jobqueue.sqlite";
+sub settle {
+	wait_until(sub {
+		my (undef, $n) = run_cmd('sqlite3', '-readonly', '-cmd',
+		    '.timeout 10000', $jobdb, 'SELECT COUNT(*) FROM job');
+		chomp $n;
+		$n eq '0';
+	}, 60) or diag('jobs still queued after 60 s');
+}
+
+# --- a second anonymous view is a hit ------------------------------------
+my $r1 = view('/wiki/Main_Page');
+my $r2 = view('/wiki/Main_Page');
+is($r1->{status}, 200, 'Main Page: 200');
+is(xcache($r1), 'miss', 'the first anonymous view is a miss');
+is(xcache($r2), 'hit', 'the second is a hit');
+like($r2->{headers}{age} // '', qr/^\d+$/, 'a hit carries Age');
+is($r2->{body}, $r1->{body}, 'with the same page');
+my $st = status_json();
+ok($st->{cache_hits} >= 1 && $st->{cache_entries} >= 1,
+    'status counts the hit and the entry')
+	or diag(explain($st));
+
+my $r = http(HEAD => '/wiki/Main_Page', undef, undef, { ua => $ua });
+is(xcache($r), 'hit', 'HEAD is answered from the GET entry');
+is($r->{headers}{'content-length'}, length($r1->{body}),
+    'with the length of the stored body');
+
+SKIP: {
+	my $lm = $r1->{headers}{'last-modified'};
+	skip('no Last-Modified on the page', 1) unless $lm;
+	$r = http(GET => '/wiki/Main_Page', { 'If-Modified-Since' => $lm });
+	is("$r->{status} " . xcache($r), '304 hit',
+	    'a conditional request gets 304 from the entry');
+}
+
+# --- an edit shows at once -------------------------------------------------
+my $jar = cookie_jar();
+my ($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens',
+    type => 'login');
+($j) = MwTest::api($jar, POST => action => 'clientlogin',
+    username => $w->{admin_user}, password => $w->{admin_pass},
+    logintoken => $j->{query}{tokens}{logintoken} // '',
+    loginreturnurl => "http://$host/");
+is($j->{clientlogin}{status}, 'PASS', 'the admin logs in');
+($j) = MwTest::api($jar, GET => action => 'query', meta => 'tokens',
+    type => 'csrf');
+my $csrf = $j->{query}{tokens}{csrftoken} // '';
+
+sub edit {
+	my ($title, $text) = @_;
+	my ($e) = MwTest::api($jar, POST => action => 'edit', title => $title,
+	    text => $text, token => $csrf);
+	return $e->{edit}{result} // 'failed';
+}
+
+my $tag = sprintf('%08x', int(rand(2**32)));
+is(edit('Cache test page', "first-$tag"), 'Success', 'a page is made');
+settle();
+view('/wiki/Cache_test_page');
+$r = view('/wiki/Cache_test_page');
+is(xcache($r), 'hit', 'its second anonymous view is a hit');
+like($r->{body}, qr/first-$tag/, 'with its text');
+is(edit('Cache test page', "second-$tag"), 'Success', 'the page is edited');
+$r = view('/wiki/Cache_test_page');
+like($r->{body}, qr/second-$tag/, 'the next anonymous view shows the edit');
+unlike($r->{body}, qr/first-$tag/, 'not the old text');
+is(xcache($r), 'miss', 'as the purge emptied the entry');
+
+# --- a template edit, once its jobs ran ---------------------------------
+is(edit('Template:Cache test', "tpl-one-$tag"), 'Success', 'a template is made');
+is(edit('Cache test user', "Uses {{Cache test}}."), 'Success',
+    'a page transcludes it');
+settle();
+view('/wiki/Cache_test_user');
+$r = view('/wiki/Cache_test_user');
+is(xcache($r), 'hit', 'the transcluding page is cached');
+like($r->{body}, qr/tpl-one-$tag/, 'with the template\'s text');
+# MediaWiki compares its parser cache's time with page_touched in whole
+# seconds: a template edit in the second the page was parsed leaves that
+# parse current (without any CDN too).
+select(undef, undef, undef, 1.2);
+is(edit('Template:Cache test', "tpl-two-$tag"), 'Success',
+    'the template is edited');
+my $fresh = wait_until(sub {
+	view('/wiki/Cache_test_user')->{body} =~ /tpl-two-$tag/ }, 60);
+ok($fresh, 'the transcluding page shows the new template text once its jobs ran');
+
+# --- logged-in readers -------------------------------------------------------
+settle();
+my $name = $w->{admin_user};
+my $seen_hit = 0;
+for my $p ('/wiki/Main_Page', '/wiki/Cache_test_page', '/wiki/Main_Page') {
+	my $u = view($p, { jar => $jar });
+	$seen_hit++ if xcache($u) eq 'hit';
+	like($u->{body}, qr/"wgUserName":"\Q$name\E"/,
+	    "the admin sees $p as himself");
+	is(xcache($u), 'pass', "and is passed by the cache ($p)");
+}
+is($seen_hit, 0, 'a logged-in reader never gets a cached page');
+for my $p ('/wiki/Main_Page', '/wiki/Cache_test_page') {
+	view($p);
+	my $a = view($p);
+	is(xcache($a), 'hit', "the anonymous entry of $p is there");
+	unlike($a->{body}, qr/"wgUserName":"\Q$name\E"/,
+	    'and holds nothing of the logged-in user');
+}
+$r = http(GET => '/wiki/Main_Page', { Authorization => 'Basic eDp5' });
+is(xcache($r), 'pass', 'a request with Authorization passes');
+
+# --- PURGE from an address not allowed -----------------------------------
+sub purge_from {
+	my ($local, $path) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1',
+	    PeerPort => $w->{port}, LocalHost => $local, Proto => 'tcp',
+	    Timeout => 10) or return "connect: $!";
+	print $s "PURGE http://$host$path HTTP/1.1\r\nHost: $host\r\n"
+	    . "Connection: close\r\n\r\n";
+	local $/;
+	my $ans = <$s> // '';
+	return $ans =~ m{^HTTP/1\.1 (\d+)} ? $1 : "no answer: $ans";
+}
+view('/wiki/Cache_test_page');
+is(purge_from('127.0.0.2', '/wiki/Cache_test_page'), 403,
+    'PURGE from 127.0.0.2 (not in cache.purge_allow) is refused');
+is(xcache(view('/wiki/Cache_test_page')), 'hit', 'and purges nothing');
+is(purge_from('127.0.0.1', '/wiki/Cache_test_page'), 200,
+    'PURGE from 127.0.0.1 is accepted');
+is(xcache(view('/wiki/Cache_test_page')), 'miss', 'and empties the entry');
+like(log_text($srv), qr/PURGE refused to 127\.0\.0\.2/, 'the refusal is logged');
+
+# --- a purge while a miss is being made -------------------------------------
+my $slow = '/wiki/Main_Page?mwsup_test_sleep=2';
+my $misses = status_json()->{cache_misses};
+my $s = raw_begin($w->{port}, "GET $slow HTTP/1.1\r\nHost: $host\r\n"
+    . "Connection: close\r\n\r\n");
+ok(wait_until(sub { status_json()->{cache_misses} > $misses }, 10),
+    'a slow page is being made (a miss)');
+is(purge_from('127.0.0.1', $slow), 200, 'its URL is purged meanwhile');
+my $ans = parse_response(raw_end($s));
+is("$ans->{status} " . xcache($ans), '200 miss', 'the slow page is answered');
+is(xcache(view($slow)), 'miss',
+    'and was not stored: the purge came after it was begun');
+is(xcache(view($slow)), 'hit', 'the next answer for it is stored');
+like(read_file($access), qr{"GET /wiki/Main_Page\?mwsup_test_sleep=2 HTTP/1\.1" 200 .* hit\n},
+    'the access log line of a hit ends in "hit"');
+
+# --- concurrent misses for one URL go to one worker --------------------------
+sub at_once {
+	my ($path, $n) = @_;
+	my @s = map { raw_begin($w->{port}, "GET $path HTTP/1.1\r\n"
+	    . "Host: $host\r\nConnection: close\r\n\r\n") } 1 .. $n;
+	return map { parse_response(raw_end($_)) } @s;
+}
+my $co = '/wiki/Main_Page?mwsup_test_sleep=2&co=1';
+my $b = status_json();
+my @a = at_once($co, 3);
+is(join(', ', sort map { "$_->{status} " . xcache($_) } @a),
+    '200 hit, 200 hit, 200 miss',
+    'three requests at once for a page not cached: one miss, two hits');
+is(scalar(grep { $_->{body} eq $a[0]{body} } @a), 3, 'all three get the page');
+$st = status_json();
+is($st->{cache_coalesced} - $b->{cache_coalesced}, 2,
+    'two waited for the first one\'s answer');
+is($st->{cache_misses} - $b->{cache_misses}, 1, 'one went to a worker');
+
+my $api = '/api.php?action=query&meta=siteinfo&format=json&mwsup_test_sleep=1';
+$b = status_json();
+@a = at_once($api, 2);
+is(join(', ', map { "$_->{status} " . xcache($_) } @a), '200 miss, 200 miss',
+    'two at once for an answer no cache may keep: each from a worker');
+like($_->{body}, qr/"sitename"/, 'with the API\'s answer') for @a;
+is(status_json()->{cache_coalesced} - $b->{cache_coalesced}, 1,
+    'the second waited for the first once');
+$b = status_json();
+@a = at_once($api, 2);
+is(join(', ', map { $_->{status} } @a), '200, 200', 'two more at once');
+is(status_json()->{cache_coalesced} - $b->{cache_coalesced}, 0,
+    'do not wait: the URL is marked as not stored');
+
+# --- a flood of URLs stays within the bound ----------------------------------
+my $before = status_json();
+for my $i (1 .. 40) {
+	view("/wiki/Main_Page?flood=$i");
+}
+$st = status_json();
+ok($st->{cache_bytes} <= $size, "after 40 URLs the entries take "
+    . "$st->{cache_bytes} bytes, within cache.size $size");
+ok($st->{cache_evictions} > $before->{cache_evictions},
+    'older entries were evicted for them');
+is($st->{cache_size}, $size, 'status shows the bound');
+is(xcache(view('/wiki/Main_Page?flood=40')), 'hit', 'the newest is kept');
+
+# --- a reload keeps the entries; a restart starts empty ----------------
+view('/wiki/Main_Page');
+is(xcache(view('/wiki/Main_Page')), 'hit', 'Main Page is cached');
+my $gen = status_json()->{generation};
+kill 'HUP', $srv->{pid};
+ok(wait_until(sub { (status_json()->{generation} // 0) > $gen }, 60),
+    'a reload starts a new generation');
+is(xcache(view('/wiki/Main_Page')), 'hit', 'the entry survives the reload');
+
+stop_mwsup($srv);
+$srv = start_mwsup($w->{config});
+$ua = HTTP::Tiny->new(keep_alive => 1, max_redirect => 0, timeout => 60);
+is(xcache(view('/wiki/Main_Page')), 'miss', 'after a restart the cache is empty');
+
+stopped_cleanly($srv);
+done_testing();
