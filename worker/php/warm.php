@@ -90,6 +90,8 @@ final class MwsupWarm {
 	private static $booted = false;
 	/** @var string[] services kept across requests (set by the worker) */
 	public static $keepServices = [];
+	/** @var string[] snapshot.reset (set by the worker) */
+	public static $resetServices = [];
 	/** @var bool mwsup -v: log the lists of services (set by the worker) */
 	public static $debug = false;
 	/** @var bool the first request dropped the bootstrap's services */
@@ -248,9 +250,6 @@ final class MwsupWarm {
 		self::feed( $ctx, $inner, $seen, $container );
 		hash_update( $ctx, '}' );
 	}
-
-	/** @var string[] snapshot.reset (set by the worker) */
-	public static $resetServices = [];
 
 	/** @var string the entry point of the request being served */
 	private static $entry = '';
