@@ -27,6 +27,7 @@
 #include "log.h"
 #include "pool.h"
 #include "proxy.h"
+#include "reqbuild.h"
 #include "route.h"
 #include "site.h"
 #include "static.h"
@@ -34,7 +35,6 @@
 #include "sup.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -728,201 +728,95 @@ conn_error_keep(struct conn *c, int status)
 
 /* --- the worker side ------------------------------------------------ */
 
-static int
-conn_param(const char *name, const char *value)
-{
-	return ctl_params_add(&conn_params, name, value, strlen(value));
-}
-
-static int
-conn_param_n(const char *name, const char *value, size_t n)
-{
-	return ctl_params_add(&conn_params, name, value, n);
-}
-
 /*
- * Header name to its CGI form; returns 0 if it must not be passed.  Only
- * names of letters, digits and '-' map one-to-one: PHP turns '.', ' ' and
- * '[' in a variable name into '_', so "X-Forwarded.For" or "X_Forwarded-
- * For" would arrive as HTTP_X_FORWARDED_FOR, past a proxy that strips or
- * sets only "X-Forwarded-For".  Such fields are dropped, as nginx does by
- * default (ignore_invalid_headers); so is Proxy, which would become
- * HTTP_PROXY (httpoxy).
+ * The request as reqbuild.c describes it: the parsed head, the route,
+ * the connection's addresses.  Points into c and r.
  */
-static int
-conn_cgi_name(const char *name, size_t n, char *out, size_t cap)
+static void
+conn_describe(struct conn *c, const struct route *r, struct reqbuild *rb,
+    struct reqbuild_field *fields)
 {
-	size_t i;
+	int i;
 
-	if (n + 6 > cap)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)name[i]) && name[i] != '-')
-			return 0;
-	if (n == 5 && strncasecmp(name, "proxy", 5) == 0)
-		return 0;
-	memcpy(out, "HTTP_", 5);
-	for (i = 0; i < n; i++)
-		out[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
-	out[5 + n] = '\0';
-	return 1;
-}
-
-static int
-conn_build_headers(struct conn *c)
-{
-	char name[128], *val = NULL;
-	size_t vcap = 0;
-	int i, j, rc = 0;
-
-	for (i = 0; i < c->nhdrs && rc == 0; i++) {
-		struct conn_hdr *h = &c->hdrs[i];
-		const char *hn = c->hbuf + h->name;
-		size_t vlen = 0;
-		int seen = 0;
-
-		for (j = 0; j < i; j++)
-			if (c->hdrs[j].name_len == h->name_len &&
-			    strncasecmp(c->hbuf + c->hdrs[j].name, hn,
-			    h->name_len) == 0)
-				seen = 1;
-		if (seen || !proxy_pass_header(c, hn, h->name_len))
-			continue;
-		if ((h->name_len == 14 && strncasecmp(hn, "content-length", 14) == 0) ||
-		    (h->name_len == 17 && strncasecmp(hn, "transfer-encoding", 17) == 0))
-			continue;
-		if (h->name_len == 4 && strncasecmp(hn, "host", 4) == 0) {
-			/* one field, checked; or the target's authority */
-			rc = conn_param_n("HTTP_HOST", c->hbuf + c->host_off,
-			    c->host_len);
-			continue;
-		}
-		if (h->name_len == 12 && strncasecmp(hn, "content-type", 12) == 0)
-			snprintf(name, sizeof(name), "CONTENT_TYPE");
-		else if (!conn_cgi_name(hn, h->name_len, name, sizeof(name)))
-			continue;
-		/* join repeated fields: ", " in general, "; " for cookies */
-		for (j = i; j < c->nhdrs; j++) {
-			struct conn_hdr *o = &c->hdrs[j];
-			size_t need;
-
-			if (o->name_len != h->name_len ||
-			    strncasecmp(c->hbuf + o->name, hn, h->name_len) != 0)
-				continue;
-			need = vlen + o->value_len + 2;
-			if (need > vcap) {
-				char *nv = realloc(val, need * 2);
-
-				if (nv == NULL) {
-					rc = -1;
-					break;
-				}
-				val = nv;
-				vcap = need * 2;
-			}
-			if (vlen > 0) {
-				val[vlen++] = strcmp(name, "HTTP_COOKIE") == 0 ? ';' : ',';
-				val[vlen++] = ' ';
-			}
-			memcpy(val + vlen, c->hbuf + o->value, o->value_len);
-			vlen += o->value_len;
-		}
-		if (rc == 0)
-			rc = conn_param_n(name, val ? val : "", vlen);
+	for (i = 0; i < c->nhdrs; i++) {
+		fields[i].name = c->hbuf + c->hdrs[i].name;
+		fields[i].name_len = c->hdrs[i].name_len;
+		fields[i].value = c->hbuf + c->hdrs[i].value;
+		fields[i].value_len = c->hdrs[i].value_len;
 	}
-	free(val);
-	return rc;
+	memset(rb, 0, sizeof(*rb));
+	rb->id = c->req_id;
+	rb->http_minor = c->parser.http_minor;
+	if (c->parser.method == HTTP_HEAD)
+		rb->flags |= CTL_REQ_HEAD;
+	if (c->keepalive && !sup.draining)
+		rb->flags |= CTL_REQ_KEEPALIVE;
+	if (c->parser.http_minor >= 1)
+		rb->flags |= CTL_REQ_CHUNKED_OK;
+	rb->flags |= c->cache_flags;
+	rb->method = http_method_str(c->parser.method);
+	rb->target = c->hbuf;
+	rb->target_len = c->url_len;
+	rb->script_filename = r->script_filename;
+	rb->script_name = r->script_name;
+	rb->path_info = r->has_path_info ? r->path_info : NULL;
+	rb->document_root = sup.cfg->mw_root;
+	if (sup.cfg->server_name) {
+		rb->server_name = sup.cfg->server_name;
+		rb->server_name_len = strlen(rb->server_name);
+	} else if (c->host_len > 0) {
+		rb->server_name = c->hbuf + c->host_off;
+		rb->server_name_len = c->host_name_len;
+	} else {
+		rb->server_name = c->local_addr;
+		rb->server_name_len = strlen(c->local_addr);
+	}
+	rb->server_addr = c->local_addr;
+	rb->server_port = c->local_port;
+	rb->remote_addr = c->client_addr;
+	rb->remote_port = c->client_port;
+	rb->https = c->https;
+	rb->content_length = c->body_len > 0 ||
+	    conn_header(c, "Content-Length", NULL) || c->chunked;
+	rb->fields = fields;
+	rb->nfields = c->nhdrs;
+	rb->drop = proxy_untrusted_headers(c);
+	rb->host = c->hbuf + c->host_off;
+	rb->host_len = c->host_len;
+	rb->host_from_target = c->absolute_form;
+	rb->body = c->body;
+	rb->body_len = c->body_len;
 }
 
+/* The message for a worker (reqbuild.c); a body too large for it goes
+ * to the spool first. */
 static int
 conn_build_request(struct conn *c, const struct route *r, char **msgp,
     size_t *lenp)
 {
-	struct ctl_request req;
-	const char *url = c->hbuf, *q;
-	char num[32], *msg;
-	const char *host;
-	size_t hostlen, total;
+	struct reqbuild rb;
+	struct reqbuild_field *fields;
+	int rc = -1;
 
-	ctl_params_reset(&conn_params);
-	q = memchr(url, '?', c->url_len);
-	if (conn_param("GATEWAY_INTERFACE", "CGI/1.1") ||
-	    conn_param("SERVER_SOFTWARE", "mwsup/" PACKAGE_VERSION) ||
-	    conn_param("REQUEST_METHOD", http_method_str(c->parser.method)) ||
-	    conn_param_n("REQUEST_URI", url, c->url_len) ||
-	    conn_param_n("QUERY_STRING", q ? q + 1 : "",
-	    q ? c->url_len - (size_t)(q + 1 - url) : 0) ||
-	    conn_param("SCRIPT_FILENAME", r->script_filename) ||
-	    conn_param("SCRIPT_NAME", r->script_name) ||
-	    conn_param("DOCUMENT_ROOT", sup.cfg->mw_root) ||
-	    conn_param("SERVER_PROTOCOL",
-	    c->parser.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1") ||
-	    conn_param("REMOTE_ADDR", c->client_addr) ||
-	    conn_param("REMOTE_PORT", c->client_port) ||
-	    conn_param("SERVER_ADDR", c->local_addr) ||
-	    conn_param("SERVER_PORT", c->local_port))
+	if ((fields = calloc((size_t)c->nhdrs + 1, sizeof(*fields))) == NULL)
 		return -1;
-	if (r->has_path_info && conn_param("PATH_INFO", r->path_info))
-		return -1;
-	if (c->https && conn_param("HTTPS", "on"))
-		return -1;
-	if (sup.cfg->server_name)
-		host = sup.cfg->server_name, hostlen = strlen(host);
-	else if (c->host_len > 0)
-		host = c->hbuf + c->host_off, hostlen = c->host_name_len;
-	else
-		host = c->local_addr, hostlen = strlen(host);
-	if (conn_param_n("SERVER_NAME", host, hostlen))
-		return -1;
-	if (c->absolute_form && conn_header(c, "Host", NULL) == NULL &&
-	    conn_param_n("HTTP_HOST", c->hbuf + c->host_off, c->host_len))
-		return -1;
-	if (c->body_len > 0 || conn_header(c, "Content-Length", NULL) ||
-	    c->chunked) {
-		snprintf(num, sizeof(num), "%zu", c->body_len);
-		if (conn_param("CONTENT_LENGTH", num))
-			return -1;
-	}
-	if (conn_build_headers(c) < 0)
-		return -1;
-
-	memset(&req, 0, sizeof(req));
-	req.type = CTL_REQUEST;
-	req.id = c->req_id;
-	req.params_len = (uint32_t)conn_params.len;
-	req.http_minor = c->parser.http_minor;
-	req.body_len = c->body_len;
-	if (c->parser.method == HTTP_HEAD)
-		req.flags |= CTL_REQ_HEAD;
-	if (c->keepalive && !sup.draining)
-		req.flags |= CTL_REQ_KEEPALIVE;
-	if (c->parser.http_minor >= 1)
-		req.flags |= CTL_REQ_CHUNKED_OK;
-	req.flags |= c->cache_flags;
-	total = sizeof(req) + conn_params.len;
-	if (total > CTL_MSG_MAX) {
+	conn_describe(c, r, &rb, fields);
+	if (reqbuild_params(&rb, &conn_params) < 0)
+		goto out;
+	if (!reqbuild_fits(&conn_params, 0)) {
 		c->error_status = 431;
-		return -1;
+		goto out;
 	}
-	if (c->body_spool.fd < 0 && total + c->body_len > CTL_MSG_MAX &&
+	if (c->body_spool.fd < 0 && !reqbuild_fits(&conn_params, c->body_len) &&
 	    conn_body_spill(c, 0) < 0) {
 		conn_body_failed(c, "spooling");
-		return -1;
+		goto out;
 	}
-	if (c->body_spool.fd >= 0)
-		req.flags |= CTL_REQ_BODY_FD;
-	else
-		total += c->body_len;
-	if ((msg = malloc(total)) == NULL)
-		return -1;
-	memcpy(msg, &req, sizeof(req));
-	memcpy(msg + sizeof(req), conn_params.buf, conn_params.len);
-	if (c->body_spool.fd < 0 && c->body_len > 0)
-		memcpy(msg + sizeof(req) + conn_params.len, c->body,
-		    c->body_len);
-	*msgp = msg;
-	*lenp = total;
-	return 0;
+	rb.body_fd = c->body_spool.fd >= 0;
+	rc = reqbuild_message(&rb, &conn_params, msgp, lenp);
+out:
+	free(fields);
+	return rc;
 }
 
 static struct route conn_route;

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "reqbuild.h"
 #include "site.h"
 #include "sup.h"
 
@@ -443,18 +444,12 @@ jobs_look(void)
 
 /* ---- starting a slice ---- */
 
-static int
-jobs_param(const char *name, const char *value)
-{
-	return ctl_params_add(&jobs_params, name, value, strlen(value));
-}
-
 /* A comma-separated list of the types of group i, or of every other
- * group's types (what a group without types must leave alone). */
+ * group's types (what a group without types must leave alone), into
+ * list[cap]; its length, or -1 if it does not fit. */
 static int
-jobs_param_types(const char *name, int i, int others)
+jobs_types(int i, int others, char *list, size_t cap)
 {
-	char list[CONFIG_MAX_JOB_GROUPS * CONFIG_MAX_JOB_TYPES * 8];
 	size_t len = 0;
 	int n = jobs_ngroups();
 
@@ -465,73 +460,74 @@ jobs_param_types(const char *name, int i, int others)
 		if ((k == i) == (others != 0))
 			continue;
 		for (int j = 0; j < g->ntypes; j++) {
-			int w = snprintf(list + len, sizeof(list) - len, "%s%s",
+			int w = snprintf(list + len, cap - len, "%s%s",
 			    len ? "," : "", g->types[j]);
 
-			if (w < 0 || (size_t)w >= sizeof(list) - len)
+			if (w < 0 || (size_t)w >= cap - len)
 				return -1;
 			len += (size_t)w;
 		}
 	}
-	return jobs_param(name, list);
+	return (int)len;
 }
 
+#define JOBS_TYPES_MAX	(CONFIG_MAX_JOB_GROUPS * CONFIG_MAX_JOB_TYPES * 8)
+
+/* A slice's request (reqbuild.c): a POST of jobs.php, its limits in
+ * MWSUP_* parameters.  POST: MediaWiki opens SQLite transactions for
+ * writing then. */
 static int
 jobs_build(struct jobs_slice *js, char **msgp, size_t *lenp)
 {
 	const struct config_job_group *g = js->group >= 0 ?
 	    jobs_group_cfg(js->group) : NULL;
-	struct ctl_request req;
+	char types[JOBS_TYPES_MAX], exclude[JOBS_TYPES_MAX];
 	char num[32], tm[32], mem[32];
-	size_t total;
-	char *msg;
+	const char *name = js->site >= 0 ? site_name(sup.cfg, js->site) :
+	    sup.cfg->server_name ? sup.cfg->server_name : "localhost";
+	int ntypes = jobs_types(js->group, 0, types, sizeof(types));
+	int nexclude = jobs_types(js->group, 1, exclude, sizeof(exclude));
+	struct reqbuild rb;
 
-	ctl_params_reset(&jobs_params);
+	if (ntypes < 0 || nexclude < 0)
+		return -1;
 	snprintf(num, sizeof(num), "%d", g ? jobs_group_max_jobs(js->group) : 0);
 	snprintf(tm, sizeof(tm), "%.3f", g ?
 	    jobs_group_max_time(js->group) / 1000.0 : 0.0);
 	snprintf(mem, sizeof(mem), "%zu", sup.cfg->jobs_memory_limit);
-	/* POST: MediaWiki opens SQLite transactions for writing then. */
-	if (jobs_param("GATEWAY_INTERFACE", "CGI/1.1") ||
-	    jobs_param("SERVER_SOFTWARE", "mwsup/" PACKAGE_VERSION) ||
-	    jobs_param("REQUEST_METHOD", "POST") ||
-	    jobs_param("REQUEST_URI", "/mwsup-jobs") ||
-	    jobs_param("QUERY_STRING", "") ||
-	    jobs_param("SCRIPT_FILENAME", jobs.script) ||
-	    jobs_param("SCRIPT_NAME", "/mwsup-jobs") ||
-	    jobs_param("DOCUMENT_ROOT", sup.cfg->mw_root) ||
-	    jobs_param("SERVER_PROTOCOL", "HTTP/1.0") ||
-	    jobs_param("SERVER_NAME", js->site >= 0 ?
-	    site_name(sup.cfg, js->site) : sup.cfg->server_name ?
-	    sup.cfg->server_name : "localhost") ||
-	    jobs_param("SERVER_ADDR", "127.0.0.1") ||
-	    jobs_param("SERVER_PORT", "0") ||
-	    jobs_param("REMOTE_ADDR", "127.0.0.1") ||
-	    jobs_param("REMOTE_PORT", "0") ||
-	    jobs_param("CONTENT_LENGTH", "0") ||
-	    jobs_param("MWSUP_MW_ROOT", sup.cfg->mw_root) ||
-	    jobs_param("MWSUP_JOBS_GROUP", g ? g->name : "") ||
-	    jobs_param_types("MWSUP_JOBS_TYPES", js->group, 0) ||
-	    jobs_param_types("MWSUP_JOBS_EXCLUDE", js->group, 1) ||
-	    jobs_param("MWSUP_JOBS_MAX", num) ||
-	    jobs_param("MWSUP_JOBS_TIME", tm) ||
-	    jobs_param("MWSUP_JOBS_MEMORY", mem) ||
-	    jobs_param("MWSUP_JOBS_CHRON", js->chron ? "1" : "0"))
+#define X(n, v, l)	{ n, sizeof(n) - 1, v, l }
+	const struct reqbuild_field extra[] = {
+		X("MWSUP_MW_ROOT", sup.cfg->mw_root, strlen(sup.cfg->mw_root)),
+		X("MWSUP_JOBS_GROUP", g ? g->name : "", g ? strlen(g->name) : 0),
+		X("MWSUP_JOBS_TYPES", types, (size_t)ntypes),
+		X("MWSUP_JOBS_EXCLUDE", exclude, (size_t)nexclude),
+		X("MWSUP_JOBS_MAX", num, strlen(num)),
+		X("MWSUP_JOBS_TIME", tm, strlen(tm)),
+		X("MWSUP_JOBS_MEMORY", mem, strlen(mem)),
+		X("MWSUP_JOBS_CHRON", js->chron ? "1" : "0", 1),
+	};
+#undef X
+
+	memset(&rb, 0, sizeof(rb));
+	rb.id = js->id;
+	rb.flags = CTL_REQ_JOBS;
+	rb.http_minor = 0;
+	rb.method = "POST";
+	rb.target = "/mwsup-jobs";
+	rb.target_len = strlen(rb.target);
+	rb.script_filename = jobs.script;
+	rb.script_name = "/mwsup-jobs";
+	rb.document_root = sup.cfg->mw_root;
+	rb.server_name = name;
+	rb.server_name_len = strlen(name);
+	rb.server_addr = rb.remote_addr = "127.0.0.1";
+	rb.server_port = rb.remote_port = "0";
+	rb.content_length = 1;
+	rb.extra = extra;
+	rb.nextra = (int)(sizeof(extra) / sizeof(extra[0]));
+	if (reqbuild_params(&rb, &jobs_params) < 0)
 		return -1;
-	memset(&req, 0, sizeof(req));
-	req.type = CTL_REQUEST;
-	req.flags = CTL_REQ_JOBS;
-	req.id = js->id;
-	req.params_len = (uint32_t)jobs_params.len;
-	req.http_minor = 0;
-	total = sizeof(req) + jobs_params.len;
-	if (total > CTL_MSG_MAX || (msg = malloc(total)) == NULL)
-		return -1;
-	memcpy(msg, &req, sizeof(req));
-	memcpy(msg + sizeof(req), jobs_params.buf, jobs_params.len);
-	*msgp = msg;
-	*lenp = total;
-	return 0;
+	return reqbuild_message(&rb, &jobs_params, msgp, lenp);
 }
 
 static void jobs_on_reply(struct loop_ev *ev, uint32_t events);

@@ -389,18 +389,18 @@ proxy_resolve(struct conn *c)
 	}
 }
 
-int
-proxy_pass_header(const struct conn *c, const char *name, size_t len)
+const char *const *
+proxy_untrusted_headers(const struct conn *c)
 {
+	static const char *names[3];
 	const struct config *cfg = sup.cfg;
+	int n = 0;
 
 	if (cfg->nproxy_trusted == 0 || c->peer_trusted)
-		return 1;
-	if (len == 17 && strncasecmp(name, "X-Forwarded-Proto", 17) == 0)
-		return 0;
-	if (cfg->proxy_proto_header &&
-	    strlen(cfg->proxy_proto_header) == len &&
-	    strncasecmp(name, cfg->proxy_proto_header, len) == 0)
-		return 0;
-	return 1;
+		return NULL;
+	names[n++] = "X-Forwarded-Proto";
+	if (cfg->proxy_proto_header)
+		names[n++] = cfg->proxy_proto_header;
+	names[n] = NULL;
+	return names;
 }

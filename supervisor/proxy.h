@@ -41,8 +41,10 @@ int	proxy_parse(const char *buf, size_t len, struct proxy_hdr *h,
  * is trusted, the request's forwarding headers.
  */
 void	proxy_resolve(struct conn *c);
-/* Is the request's proto header one to hand to PHP?  Only a trusted
- * peer's, once proxy.trusted is set (MediaWiki believes it from anyone). */
-int	proxy_pass_header(const struct conn *c, const char *name, size_t len);
+/* The request's header fields not to hand to PHP, NULL-ended (valid
+ * until the next call), or NULL for none: the proto headers, but for a
+ * trusted peer, once proxy.trusted is set (MediaWiki believes them from
+ * anyone). */
+const char *const *proxy_untrusted_headers(const struct conn *c);
 
 #endif

@@ -22,7 +22,7 @@ use Test::More;
 use MwTest;
 
 my $MW_ROOT = '/usr/share/mediawiki';
-my @sources = map { repo_dir() . "/worker/php/$_" } qw(warm.php jobs.php);
+my @sources = sort glob(repo_dir() . '/worker/php/*.php');
 
 # Every marker: [ where (file:line of worker/php), path, first, last, hash ].
 my @markers;

@@ -24,7 +24,8 @@ my $secs = $ENV{MWSUP_FUZZ_SECONDS} // 60;
 my ($rc, $out, $err) = run_cmd("$repo/fuzz/build");
 is($rc, 0, 'fuzz/build builds the fuzz targets') or diag($err);
 
-for my $t ([ config => 'config.dict' ], [ http => 'http.dict' ], [ proxy => 'proxy.dict' ]) {
+for my $t ([ config => 'config.dict' ], [ http => 'http.dict' ], [ proxy => 'proxy.dict' ],
+    [ reqbuild => 'reqbuild.dict' ]) {
 	my ($name, $dict) = @$t;
 	my $bin = "$repo/fuzz/out/${name}_fuzz";
 	my $work = test_dir() . "/$name";

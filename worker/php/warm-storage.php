@@ -1,0 +1,375 @@
+<?php
+/**
+ * warm-storage.php - a warm worker's database connections and SQL object
+ * caches, kept from one request to the next (MwsupWarmStorage).
+ *
+ * Opening a connection is a large part of a small request, so the load
+ * balancer of a single-server wiki and the SQL object caches with
+ * connections of their own are kept after a request that could not have
+ * changed what a new one would be (keep()), set back as new ones, and
+ * handed to the next request (resume()), or destroyed so that the next
+ * request makes its own.  The reset services (warm-services.php) may hold
+ * them: they are kept only while these are.  Loaded by warm.php.
+ */
+
+use MediaWiki\MediaWikiServices;
+
+final class MwsupWarmStorage {
+	/** @var string|null why the database or an SQL cache is never kept */
+	private static $neverKept = null;
+
+	/** @var Wikimedia\Rdbms\LBFactory|null kept for the next read request */
+	private static $keptDb = null;
+
+	/**
+	 * After a request (entry point $entry; $dbFailed: a database error
+	 * reached its top): what may be kept is kept for the next one.
+	 * Returns whether the reset services may be set back and kept too,
+	 * which they may only while what they may hold is kept.
+	 */
+	public static function keep( string $entry, bool $dbFailed ): bool {
+		$cachesKept = self::keepObjectCaches();
+		self::keepDatabase( $entry );
+		if ( $dbFailed ) {
+			// The load balancer may remember the server as down, and
+			// the reset services hold it: all are made anew.
+			self::$keptDb = null;
+			$cachesKept = false;
+		}
+		$lbf = MediaWikiServices::getInstance()->peekService( 'DBLoadBalancerFactory' );
+		return $cachesKept && ( $lbf === null || self::$keptDb !== null );
+	}
+
+	/** Before a request (entry point $entry): what was kept, or nothing. */
+	public static function resume( string $entry ): void {
+		self::resumeObjectCaches();
+		self::resumeDatabase( $entry );
+	}
+
+	/** The services to leave in the container: the kept load balancer's. */
+	public static function keptServices(): array {
+		return self::$keptDb === null ? [] :
+			[ 'DBLoadBalancerFactory' => true, 'DBLoadBalancer' => true ];
+	}
+
+	/** Why the database or an SQL cache is never kept, or null. */
+	public static function neverKept(): ?string {
+		return self::$neverKept;
+	}
+
+	/**
+	 * Whether the request may keep the load balancer or take the kept
+	 * one: a read (GET, HEAD), or a job slice on a wiki whose servers are
+	 * all MySQL.  A slice is a POST (SQLite opens its transactions for
+	 * writing then: its connection made for a read does not fit), but on
+	 * MySQL nothing of the connection depends on the HTTP method, and no
+	 * client of a slice can have written anything it would have to see.
+	 */
+	private static function mayKeepDatabase( Wikimedia\Rdbms\ILBFactory $lbf, string $entry ): bool {
+		if ( in_array( $_SERVER['REQUEST_METHOD'] ?? '', [ 'GET', 'HEAD' ], true ) ) {
+			return true;
+		}
+		if ( $entry !== 'mwsup-jobs' ) {
+			return false;
+		}
+		foreach ( $lbf->getAllLBs() as $lb ) {
+			for ( $i = 0; $i < $lb->getServerCount(); $i++ ) {
+				if ( $lb->getServerType( $i ) !== 'mysql' ) {
+					return false;
+				}
+			}
+		}
+		return true;
+	}
+
+	/**
+	 * The database load balancer of a single-server wiki (SQLite, or one
+	 * MariaDB/MySQL server), with its open connection, is kept from one
+	 * read request (GET, HEAD; on MySQL also a job slice) to the next:
+	 * opening the connection was
+	 * ~15% of a small API request on SQLite, and with it go the reset
+	 * services.  It is kept only when nothing can differ from a new one:
+	 * the connection was made for a read (SQLite's transaction mode
+	 * follows the HTTP method), no transaction or transaction round is
+	 * open, the request wrote nothing (a write would make MediaWiki answer
+	 * the next ones as if that client had just written), and there is one
+	 * server (no replica positions to wait for).  A MySQL connection's
+	 * session is then set back as a new one's (resetMysql()).  Its request
+	 * information (client address, user agent, chronology cookie) is given
+	 * again by the next request, whose HTTP method must be a read too (or
+	 * a job slice, on MySQL); otherwise it is destroyed and made anew, as
+	 * every other service is.  A job slice that ran no job (the idle
+	 * wiki's poll, every jobs.poll) thus keeps the connection of the reads
+	 * before it; one that ran jobs wrote, and its connection goes.
+	 */
+	private static function keepDatabase( string $entry ) {
+		self::$keptDb = null;
+		$lbf = MediaWikiServices::getInstance()->peekService( 'DBLoadBalancerFactory' );
+		if ( !( $lbf instanceof Wikimedia\Rdbms\LBFactory ) || !self::mayKeepDatabase( $lbf, $entry ) ||
+			$lbf->hasTransactionRound() || $lbf->hasOrMadeRecentPrimaryChanges( INF )
+		) {
+			return;
+		}
+		foreach ( $lbf->getAllLBs() as $lb ) {
+			$type = $lb->getServerCount() === 1 ? $lb->getServerType( $lb->getWriterIndex() ) : '';
+			if ( $type !== 'sqlite' && $type !== 'mysql' ) {
+				self::$neverKept ??= 'the database is not a single SQLite or MySQL server';
+				return;
+			}
+			$conns = self::openConnections( $lb );
+			foreach ( $conns as $conn ) {
+				if ( $conn->trxLevel() || $conn->explicitTrxActive() ) {
+					return;
+				}
+			}
+			foreach ( $conns as $conn ) {
+				if ( $conn instanceof Wikimedia\Rdbms\DatabaseMysqli && !self::resetMysql( $conn ) ) {
+					return;
+				}
+			}
+		}
+		// A ChronologyProtector is made on first use from the request
+		// information, which the next request gives again.
+		// mirrors includes/libs/rdbms/lbfactory/LBFactory.php:43-43 sha256:4f81a5a861087dd1
+		// mirrors includes/libs/rdbms/lbfactory/LBFactory.php:671-686 sha256:65a5b5a043d4bc56
+		Closure::bind( function () {
+			$this->chronProt = null;
+		}, $lbf, Wikimedia\Rdbms\LBFactory::class )();
+		self::$keptDb = $lbf;
+	}
+
+	/** A load balancer's open connections (forEachOpenConnection() is deprecated). */
+	// mirrors includes/libs/rdbms/loadbalancer/LoadBalancer.php:2244-2252 sha256:9d860191c7089927
+	private static function openConnections( Wikimedia\Rdbms\ILoadBalancer $lb ): array {
+		return iterator_to_array( Closure::bind( function () {
+			return $this->getOpenConnections();
+		}, $lb, get_class( $lb ) )(), false );
+	}
+
+	/**
+	 * A kept MySQL connection's session set back as a new connection's:
+	 * COM_CHANGE_USER (mysqli::change_user(), same account and database)
+	 * rolls back a transaction, releases the named locks (GET_LOCK) and
+	 * table locks, drops temporary tables and user variables, and sets
+	 * every session variable back to the server's global value, the
+	 * character set to the one the client connected with; then the
+	 * session variables MediaWiki sets at connect (DatabaseMysqlBase::
+	 * open(): group_concat_max_len, sql_mode, the server's 'variables')
+	 * are set again, and MediaWiki's bookkeeping of locks and temporary
+	 * tables emptied.  80 us for the change on a local socket, after the
+	 * response.  False (the connection is not kept) if either fails.
+	 */
+	// mirrors includes/libs/rdbms/database/DatabaseMysqlBase.php:161-170 sha256:d74720c7af504700
+	// mirrors includes/libs/rdbms/database/DatabaseMysqli.php:145-178 sha256:a2add0ddb9942b2b
+	// mirrors includes/libs/rdbms/database/Database.php:68-68 sha256:8bf29cf0e3be1f39
+	// mirrors includes/libs/rdbms/database/Database.php:88-90 sha256:e237fb45a3f2fe2b
+	// mirrors includes/libs/rdbms/database/Database.php:108-111 sha256:3919f8133c65fe3b
+	// mirrors includes/libs/rdbms/database/Database.php:198-200 sha256:35573a3d1a1e01d7
+	// mirrors includes/libs/rdbms/database/Database.php:209-209 sha256:2a83decd3fb46015
+	private static function resetMysql( Wikimedia\Rdbms\DatabaseMysqli $db ): bool {
+		return Closure::bind( function () {
+			$mysqli = $this->conn;
+			if ( !( $mysqli instanceof mysqli ) ) {
+				return false;
+			}
+			$params = $this->connectionParams;
+			if ( !@$mysqli->change_user( (string)$params[self::CONN_USER],
+				(string)$params[self::CONN_PASSWORD], (string)$this->getDBname() )
+			) {
+				return false;
+			}
+			$this->sessionNamedLocks = [];
+			$this->sessionTempTables = [];
+			$set = [ 'group_concat_max_len = 262144' ];
+			foreach ( $this->connectionVariables as $var => $val ) {
+				if ( !is_int( $val ) && !is_float( $val ) ) {
+					$val = $this->addQuotes( $val );
+				}
+				$set[] = $this->platform->addIdentifierQuotes( $var ) . ' = ' . $val;
+			}
+			return @$mysqli->query( 'SET ' . implode( ', ', $set ) ) === true;
+		}, $db, Wikimedia\Rdbms\DatabaseMysqlBase::class )();
+	}
+
+	/**
+	 * Whether the kept MySQL connections are still there: the server may
+	 * have closed one since the last request (restarted, wait_timeout).
+	 * One round trip each (mysqli::ping()), ~40 us on a local socket.
+	 */
+	// mirrors includes/libs/rdbms/database/Database.php:68-68 sha256:8bf29cf0e3be1f39
+	private static function mysqlAlive( Wikimedia\Rdbms\ILBFactory $lbf ): bool {
+		foreach ( $lbf->getAllLBs() as $lb ) {
+			foreach ( self::openConnections( $lb ) as $conn ) {
+				if ( $conn instanceof Wikimedia\Rdbms\DatabaseMysqli && !Closure::bind( function () {
+					return $this->conn instanceof mysqli && @$this->conn->ping();
+				}, $conn, Wikimedia\Rdbms\Database::class )() ) {
+					return false;
+				}
+			}
+		}
+		return true;
+	}
+
+	/** Before a request: the kept load balancer, if this is a read. */
+	// mirrors includes/db/MWLBFactory.php:423-479 sha256:3d6714d38ec2e0eb
+	private static function resumeDatabase( string $entry ) {
+		$lbf = self::$keptDb;
+		if ( $lbf === null ) {
+			return;
+		}
+		self::$keptDb = null;
+		$services = MediaWikiServices::getInstance();
+		// A connection the server closed meanwhile is replaced with all
+		// the rest: the request makes a new load balancer.
+		if ( !self::mayKeepDatabase( $lbf, $entry ) || !self::mysqlAlive( $lbf ) ) {
+			// The reset services may hold it: they go with it.
+			MwsupWarmServices::dropWithReset( [ 'DBLoadBalancerFactory', 'DBLoadBalancer' ] );
+			$lbf->destroy();
+			return;
+		}
+		// applyGlobalState() reads the request and its arguments only;
+		// the builder service would make the WAN cache, the stash and
+		// the read-only mode first (~3% of an api.php siteinfo request).
+		self::$lbConfigBuilder ??= ( new ReflectionClass( MWLBFactory::class ) )
+			->newInstanceWithoutConstructor();
+		self::$lbConfigBuilder->applyGlobalState(
+			$lbf, $services->getMainConfig(), $services->getStatsdDataFactory() );
+	}
+
+	/** @var MWLBFactory|null an unconstructed one, for applyGlobalState() */
+	private static $lbConfigBuilder = null;
+
+	/** @var SqlBagOStuff[] SQL object caches kept across requests: by
+	 * ObjectCache id, "wan" (MainWANObjectCache's store), "stash"
+	 * (MainObjectStash) */
+	private static $keptCaches = [];
+
+	/**
+	 * SQL object caches that open their own database connection (the
+	 * objectcache file of a SQLite wiki, or servers named in
+	 * $wgObjectCaches) are kept for the next request with that connection
+	 * open: opening one (PDO, then MediaWiki's PRAGMA queries) was 10-15%
+	 * of a small API request, and a request opens up to three: the
+	 * caches of ObjectCache::getInstance() (sessions, the message cache),
+	 * the store under MainWANObjectCache and MainObjectStash, each its own
+	 * instance.  What an instance holds of the request is set back as a
+	 * new one would have it (cleanSqlCache); the next request gets the
+	 * same instances, with its own statistics factory: the ObjectCache
+	 * ones put back, the other two through service manipulators
+	 * (installed once, they swap the store of each new WAN cache and
+	 * replace each new stash).  Caches that go through the load balancer,
+	 * and every other kind of cache (a process-memory one would carry data
+	 * from one request to the next), are made per request.
+	 */
+	private static function keepObjectCaches(): bool {
+		self::$keptCaches = [];
+		$all = true;
+		foreach ( ObjectCache::$instances as $id => $cache ) {
+			$all = self::keepSqlCache( $cache, $id, "the SQL object cache $id" ) && $all;
+		}
+		$services = MediaWikiServices::getInstance();
+		$wan = $services->peekService( 'MainWANObjectCache' );
+		if ( $wan instanceof WANObjectCache ) {
+			// mirrors includes/libs/objectcache/wancache/WANObjectCache.php:133-134 sha256:8d0d81be54d4d7b6
+			$store = Closure::bind( function () {
+				return $this->cache;
+			}, $wan, WANObjectCache::class )();
+			$all = self::keepSqlCache( $store, 'wan', "the WAN cache's SQL store" ) && $all;
+		}
+		$stash = $services->peekService( 'MainObjectStash' );
+		return self::keepSqlCache( $stash, 'stash', 'the main stash' ) && $all;
+	}
+
+	/**
+	 * Keeps $cache under $key if it is an SQL cache with connections of its
+	 * own; false if it is one that goes through the load balancer (which
+	 * is so for good: the reset services are then made per request).
+	 */
+	private static function keepSqlCache( $cache, $key, string $what ): bool {
+		if ( !( $cache instanceof SqlBagOStuff ) ) {
+			return true;
+		}
+		if ( !self::cleanSqlCache( $cache, $what ) ) {
+			self::$neverKept ??= "$what goes through the load balancer";
+			return false;
+		}
+		self::$keptCaches[$key] = $cache;
+		return true;
+	}
+
+	// mirrors includes/objectcache/SqlBagOStuff.php:55-58 sha256:16d9d1ef95167d1a
+	// mirrors includes/objectcache/SqlBagOStuff.php:81-82 sha256:f26c5849e9551804
+	// mirrors includes/libs/objectcache/MediumSpecificBagOStuff.php:42-50 sha256:752e80c63befa475
+	/**
+	 * A SQL cache set back to what a new instance holds, if it has
+	 * connections of its own; false if it goes through the load balancer.
+	 * Duplicate-key bookkeeping, prepared values, locks, the last error
+	 * and servers marked down are forgotten; an open transaction is rolled
+	 * back (logged).
+	 */
+	private static function cleanSqlCache( SqlBagOStuff $cache, string $what ): bool {
+		return Closure::bind( function () use ( $what ) {
+			if ( $this->useLB ) {
+				return false;
+			}
+			foreach ( (array)$this->conns as $conn ) {
+				if ( $conn->trxLevel() ) {
+					error_log( "warm mode: $what: rolling back a transaction left open " .
+						'by the request' );
+					$conn->rollback( __METHOD__, Wikimedia\Rdbms\IDatabase::FLUSHING_INTERNAL );
+				}
+			}
+			$this->duplicateKeyLookups = [];
+			$this->dupeTrackScheduled = false;
+			$this->preparedValues = [];
+			$this->locks = [];
+			$this->lastError = BagOStuff::ERR_NONE;
+			$this->connFailureTimes = [];
+			$this->connFailureErrors = [];
+			return true;
+		}, $cache, MediumSpecificBagOStuff::class )();
+	}
+
+	/** A kept cache, with this request's statistics factory. */
+	// mirrors includes/libs/objectcache/BagOStuff.php:86-87 sha256:4ad5bf76571c87d2
+	private static function resumeSqlCache( SqlBagOStuff $cache ): SqlBagOStuff {
+		$stats = MediaWikiServices::getInstance()->getStatsdDataFactory();
+		Closure::bind( function () use ( $stats ) {
+			$this->stats = $stats;
+		}, $cache, BagOStuff::class )();
+		return $cache;
+	}
+
+	/** Before a request: the kept object caches of ObjectCache. */
+	private static function resumeObjectCaches() {
+		foreach ( self::$keptCaches as $id => $cache ) {
+			if ( $id !== 'wan' && $id !== 'stash' ) {
+				ObjectCache::$instances[$id] = ObjectCache::$instances[$id] ??
+					self::resumeSqlCache( $cache );
+			}
+		}
+	}
+
+	/** Once, while neither service exists: hand them the kept stores. */
+	public static function installManipulators() {
+		$services = MediaWikiServices::getInstance();
+		$services->addServiceManipulator( 'MainWANObjectCache', static function ( $wan ) {
+			$store = self::$keptCaches['wan'] ?? null;
+			if ( $store !== null && $wan instanceof WANObjectCache ) {
+				self::resumeSqlCache( $store );
+				// mirrors includes/libs/objectcache/wancache/WANObjectCache.php:133-134 sha256:8d0d81be54d4d7b6
+				Closure::bind( function () use ( $store ) {
+					if ( get_class( $this->cache ) === get_class( $store ) ) {
+						$this->cache = $store;
+					}
+				}, $wan, WANObjectCache::class )();
+			}
+			return null;
+		} );
+		$services->addServiceManipulator( 'MainObjectStash', static function ( $stash ) {
+			$kept = self::$keptCaches['stash'] ?? null;
+			return $kept !== null && get_class( $kept ) === get_class( $stash ) ?
+				self::resumeSqlCache( $kept ) : null;
+		} );
+	}
+}
