@@ -3,9 +3,11 @@
 # then anonymous requests on the same worker; globals, statics, status,
 # headers and cookies left by a request) and t0550 (an interface message
 # edited through one worker reaches the pages of the other: the message
-# cache's hash is in Redis here) on a MariaDB wiki with its object cache
-# and sessions in Redis: the same files, run with MWSUP_TEST_DB=mariadb
-# (t/lib/MwTest.pm, wiki()).  t0545 runs the jobs of such a wiki in warm
+# cache's hash is in Redis here) and t0590 (what is derived from the
+# request: the request id, the session cookie's secure flag; a setting
+# made from the Host header served cold) on a MariaDB wiki with its object
+# cache and sessions in Redis: the same files, run with
+# MWSUP_TEST_DB=mariadb (t/lib/MwTest.pm, wiki()).  t0545 runs the jobs of such a wiki in warm
 # workers; t0546 checks isolation after server faults.
 use strict;
 use warnings;
@@ -20,7 +22,7 @@ for my $bin (qw(mariadbd mariadb-install-db redis-server)) {
 }
 $ENV{PATH} .= ':/usr/sbin';
 $ENV{MWSUP_TEST_DB} = 'mariadb';
-for my $file (qw(t0500-warm-isolation.t t0550-warm-messages.t)) {
+for my $file (qw(t0500-warm-isolation.t t0550-warm-messages.t t0590-warm-request-derived.t)) {
 	subtest "$file on MariaDB + Redis" => sub {
 		my $rc = do "$FindBin::Bin/$file";
 		die "$file: $@" if $@;
