@@ -140,6 +140,9 @@ subtest 'load.php: 304 for its weak ETag, under any coding' => sub {
 		my $r = get($lp, $ae, 'If-None-Match' => $etag);
 		is($r->{status}, 304, 'If-None-Match with it: 304 (' . ($ae // 'identity') . ')');
 		is($r->{body}, '', 'no body');
+		# RFC 9110 15.4.5: a 304 carries the Vary the 200 would
+		is(vary_ae_count($r), 1, 'the 304 says Vary: Accept-Encoding (' .
+		    ($r->{headers}{vary} // 'none') . ')');
 	}
 	my $g = get($lp, 'gzip');
 	is($g->{headers}{etag}, $etag, 'a weak ETag stays as it is when encoded');
@@ -184,6 +187,15 @@ subtest 'HEAD gives the head a GET would have, without a body' => sub {
 	($v, $r) = once($srv->{port}, 'HEAD', $s, headers => { 'Accept-Encoding' => 'gzip' });
 	is($r->{headers}{'content-encoding'}, 'gzip', 'static HEAD: Content-Encoding: gzip');
 	is($r->{headers}{'content-length'}, length $get->{body}, 'static HEAD: the length of the GET\'s encoded body');
+	is(vary_ae_count($r), 1, 'static HEAD: Vary: Accept-Encoding');
+	# without Accept-Encoding too: the answer still depends on it (nginx's
+	# gzip_vary sends Vary on these HEADs as well)
+	for my $p ($main, $s) {
+		($v, $r) = once($srv->{port}, 'HEAD', $p);
+		is($r->{status}, 200, "$p HEAD, no Accept-Encoding: 200");
+		ok(!exists $r->{headers}{'content-encoding'}, "$p HEAD, no Accept-Encoding: no Content-Encoding");
+		is(vary_ae_count($r), 1, "$p HEAD, no Accept-Encoding: Vary: Accept-Encoding");
+	}
 };
 
 # api.php allmessages: about 1 MB of JSON, more than a worker holds back,
@@ -245,6 +257,9 @@ subtest 'static: ETag per coding, 304 only for the coding sent' => sub {
 	is(get($js, undef, 'If-None-Match' => $tag{gzip})->{status}, 200, 'gzip tag, no coding asked: 200');
 	is(get($js, 'gzip', 'If-None-Match' => $tag{identity})->{status}, 200, 'identity tag, gzip asked: 200');
 	is(vary_ae_count(get($js, 'gzip', 'If-None-Match' => $tag{gzip})), 1, 'the 304 says Vary: Accept-Encoding');
+	my $r = get($js, undef, 'If-None-Match' => $tag{identity});
+	is($r->{status}, 304, 'identity tag, no coding asked: 304');
+	is(vary_ae_count($r), 1, 'and that 304 says Vary: Accept-Encoding too');
 };
 
 subtest 'static: a range is of the file itself, never encoded' => sub {
