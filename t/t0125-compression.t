@@ -14,6 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Compress::Gzip qw(gzip $GzipError);
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
+use JSON::PP qw(decode_json);
 use Test::More;
 use MwTest;
 
@@ -315,6 +316,41 @@ subtest 'static: small files and other types go as they are' => sub {
 		ok(!exists $r->{headers}{'content-encoding'}, "$p: not encoded ($why)");
 		is(vary_ae_count($r), 0, "$p: no Vary: Accept-Encoding");
 	}
+};
+
+sub status_out {
+	my ($rc, $out, $err) = run_cmd(mwsup_bin(), 'status', '-c', $w->{config}, @_);
+	return $rc == 0 ? $out : "(mwsup status @_: $rc $err)";
+}
+
+subtest 'mwsup status counts the compressed-file cache (text, JSON, Prometheus)' => sub {
+	my $p = '/images/c/cd/Counted.css';
+	write_file("$up/Counted.css", $css . "/* counted */\n");
+	my $s0 = eval { decode_json(status_out('--json')) } // {};
+	my $first = get($p, 'gzip');
+	my $second = get($p, 'gzip');
+	is($first->{headers}{'content-encoding'}, 'gzip', 'a new file, gzip-encoded');
+	ok(decoded($second) eq $css . "/* counted */\n", 'the second answer decodes to it too');
+	my $s1 = eval { decode_json(status_out('--json')) } // {};
+	is($s1->{zcache_misses} - $s0->{zcache_misses}, 1, 'JSON: one miss (the first answer encoded it)');
+	is($s1->{zcache_hits} - $s0->{zcache_hits}, 1, 'JSON: one hit (the second came from the cache)');
+	is($s1->{zcache_entries} - $s0->{zcache_entries}, 1, "JSON: one entry more ($s1->{zcache_entries})");
+	is($s1->{zcache_bytes} - $s0->{zcache_bytes}, length $first->{body},
+	    "JSON: the entry's bytes are the encoded length ($s1->{zcache_bytes} in all)");
+	like(status_out(), qr/^static compression: $s1->{zcache_hits} hits, $s1->{zcache_misses} misses; $s1->{zcache_entries} entries, $s1->{zcache_bytes} bytes$/m,
+	    'text: the same figures');
+	my $prom = status_out('--prometheus');
+	like($prom, qr/^mwsup_zcache_${_}_total $s1->{"zcache_$_"}$/m, "Prometheus: mwsup_zcache_${_}_total")
+	    for qw(hits misses);
+	like($prom, qr/^mwsup_zcache_$_ $s1->{"zcache_$_"}$/m, "Prometheus: mwsup_zcache_$_") for
+	    qw(entries bytes);
+	# a changed file: its old form is dropped, the new one made
+	my $later = time() + 7;
+	utime($later, $later, "$up/Counted.css");
+	get($p, 'gzip');
+	my $s2 = eval { decode_json(status_out('--json')) } // {};
+	is($s2->{zcache_misses} - $s1->{zcache_misses}, 1, 'changed: one miss more');
+	is($s2->{zcache_entries}, $s1->{zcache_entries}, 'and the same number of entries (the stale one dropped)');
 };
 
 # --- a second server: other settings, PHP compressing itself --------------
