@@ -383,6 +383,66 @@ subtest 'min_size, types, brotli off' => sub {
 	ok(decoded($r) eq $bid->{body}, 'and decodes to the identity answer');
 };
 
+# --- a third server: the highest levels, and the cap on static files ------
+
+# The supervisor compresses a static file in its event loop: at gzip and
+# brotli level 6 at most, whatever mw.yaml says, and a file over 512 KB
+# not at all (zcache.h).  Workers use the level as set.
+use Compress::Raw::Zlib qw(Z_OK Z_STREAM_END);
+sub raw_deflate {	# zlib's deflate of $in at $level, as the server runs it
+	my ($in, $level) = @_;
+	my ($d, $st) = Compress::Raw::Zlib::Deflate->new(-Level => $level,
+	    -WindowBits => -15, -MemLevel => 8, -AppendOutput => 1);
+	die "deflateInit: $st\n" unless $st == Z_OK;
+	my $out = '';
+	$d->deflate($in, $out) == Z_OK or die "deflate\n";
+	$d->flush($out) == Z_OK or die "deflate flush\n";
+	return $out;
+}
+write_file("$up/Huge.css", join('', map { ".huge-$_ { margin: ${_}px; }\n" } 1 .. 25000));
+my $three = "$w->{dir}/mw-three.yaml";
+write_file($three, read_file($w->{config}));
+my $port3 = free_port();
+set_yaml($three, listen => ["127.0.0.1:$port3"], 'jobs.enabled' => 'false', 'pool.workers' => 1);
+write_file($three, read_file($three) . "\ncompression:\n  gzip: 9\n  brotli: 11\n");
+my $srv3 = start_mwsup($three);
+my $o3 = { port => $port3 };
+subtest 'gzip 9 and brotli 11 set: static files compressed at level 6, PHP at 9' => sub {
+	my $g = http('GET', $js, { 'Accept-Encoding' => 'gzip' }, undef, $o3);
+	is($g->{headers}{'content-encoding'}, 'gzip', "$js: gzip");
+	ok(decoded($g) eq $jid->{body}, "$js: decodes to the file");
+	my ($l6, $l9) = (raw_deflate($jid->{body}, 6), raw_deflate($jid->{body}, 9));
+	isnt(length $l6, length $l9, 'zlib gives this file different bytes at 6 and 9 (' .
+	    length($l6) . ' and ' . length($l9) . '), so the level shows');
+	# a gzip stream: 10 bytes of header (XFL, the 9th, is 2 only at level
+	# 9), the deflate stream, 8 bytes of trailer
+	my $body = substr($g->{body}, 10, length($g->{body}) - 18);
+	ok($body eq $l6, 'the deflate stream is zlib\'s at level 6 (' . length($body) . ' bytes)');
+	is(ord(substr($g->{body}, 8, 1)), 0, 'and the gzip header\'s XFL says so (0; level 9 sets 2)');
+	my $b = http('GET', $js, { 'Accept-Encoding' => 'br' }, undef, $o3);
+	is($b->{headers}{'content-encoding'}, 'br', "$js: br");
+	ok(decoded($b) eq $jid->{body}, "$js: decodes to the file");
+	write_file("$tmp/jq.js", $jid->{body});
+	my %q;
+	for my $q (6, 11) {
+		my ($rc) = run_cmd("$brotli/brotli", '-f', '-q', $q, '-w', 18, '-o', "$tmp/jq.$q.br", "$tmp/jq.js");
+		$q{$q} = -s "$tmp/jq.$q.br";
+	}
+	cmp_ok($q{11}, '<', $q{6}, "the brotli command: $q{6} bytes at 6, $q{11} at 11");
+	ok($b->{body} eq read_file("$tmp/jq.6.br"), 'the br answer (' . length($b->{body}) .
+	    ' bytes) is byte for byte the command\'s at level 6 (window 18, as the server)');
+	my $h = http('GET', '/images/c/cd/Huge.css', { 'Accept-Encoding' => 'gzip, br' }, undef, $o3);
+	cmp_ok(length $h->{body}, '>', 512 * 1024, 'a stylesheet over 512 KB (' . length($h->{body}) . ' bytes)');
+	ok(!exists $h->{headers}{'content-encoding'}, 'is sent as it is');
+	is(vary_ae_count($h), 1, 'still with Vary: Accept-Encoding');
+	my $pid = http('GET', $lp, {}, undef, $o3);
+	my $p = http('GET', $lp, { 'Accept-Encoding' => 'gzip' }, undef, $o3);
+	is($p->{headers}{'content-encoding'}, 'gzip', 'load.php: gzip');
+	ok(decoded($p) eq $pid->{body}, 'load.php: decodes to the identity answer');
+	is(ord(substr($p->{body}, 8, 1)), 2, 'a worker\'s answer is at level 9 (XFL 2): the cap is the supervisor\'s');
+};
+stopped_cleanly($srv3);
+
 stopped_cleanly($srv2);
 stopped_cleanly($srv);
 log_unlike($srv, qr/out of memory|encoding .*:|ERROR/i, 'no encoding failure in the log');
