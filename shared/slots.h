@@ -100,6 +100,13 @@ struct slot_counters {
 	_Atomic uint64_t cache_bytes;	/* now, entries with their overhead */
 	_Atomic uint64_t cache_size;	/* the bound, cache.size; 0 when off */
 	_Atomic uint64_t cache_coalesced;	/* misses that waited for another */
+
+	/* Static files compressed once (supervisor/zcache.c). */
+	_Atomic uint64_t zcache_hits;	/* encoded forms sent from the cache */
+	_Atomic uint64_t zcache_misses;	/* not there: encoded now, or sent as
+					 * they are (too large) */
+	_Atomic uint64_t zcache_entries;	/* now */
+	_Atomic uint64_t zcache_bytes;	/* now, their encoded bytes */
 };
 
 extern const uint64_t slot_latency_bounds_us[SLOT_LATENCY_BUCKETS];

@@ -554,12 +554,14 @@ conn_out_printf(struct conn *c, const char *fmt, ...)
 static int
 conn_flush(struct conn *c)
 {
+again:
 	while (c->out_off < c->out_len) {
 		/* MSG_MORE: headers and the file's first bytes share a
 		 * segment instead of waiting for the client's ACK. */
 		ssize_t w = send(c->ev.fd, c->out + c->out_off,
 		    c->out_len - c->out_off, MSG_NOSIGNAL |
-		    (c->file_fd >= 0 && c->file_off < c->file_end ? MSG_MORE : 0));
+		    ((c->file_fd >= 0 && c->file_off < c->file_end) ||
+		    c->parts ? MSG_MORE : 0));
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -582,6 +584,8 @@ conn_flush(struct conn *c)
 			return -1;	/* file shrank under us */
 		c->deadline = loop_now_ms() + CONN_WRITE_MS;
 	}
+	if (c->parts && static_parts_next(c))
+		goto again;	/* the next part of a multipart answer */
 	return 1;
 }
 
@@ -622,6 +626,7 @@ conn_write_done(struct conn *c)
 		close(c->file_fd);
 		c->file_fd = -1;
 	}
+	static_parts_free(c);
 	if (c->close_after || !c->keepalive || sup.draining)
 		conn_linger(c);
 	else
@@ -1229,6 +1234,7 @@ conn_destroy(void *p)
 	spool_close(&c->body_spool);
 	if (c->file_fd >= 0)
 		close(c->file_fd);
+	static_parts_free(c);
 	free(c->in);
 	free(c->hbuf);
 	free(c->hdrs);

@@ -93,6 +93,8 @@ struct conn {
 	size_t		 out_len, out_off, out_cap;
 	int		 file_fd;	/* a static file, or a worker's spool */
 	off_t		 file_start, file_off, file_end;
+	struct static_parts *parts;	/* the parts of a multipart/byteranges
+					 * answer still to send (static.c) */
 	uint64_t	 out_prior;	/* bytes of this response a worker sent */
 	pid_t		 out_worker;	/* that worker, for the access log */
 	int		 close_after;

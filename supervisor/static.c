@@ -10,7 +10,8 @@
  * .htaccess denies everyone (as MediaWiki writes into its private upload
  * folders) refuses all below it, as Apache would.  Conditional GETs by
  * If-None-Match (nginx's ETag form) or If-Modified-Since answer 304, and
- * one byte range answers 206, so media can be sought into; bodies go out
+ * byte ranges answer 206 (several as multipart/byteranges, as nginx
+ * frames them), so media can be sought into; bodies go out
  * with sendfile from the page cache without passing through user space.
  * A file of compression.types goes gzip- or br-encoded to a client that
  * asks: from a file.gz or file.br beside it (same owner, not older), else
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +46,22 @@
 #define STATIC_MAX_LINKS	40	/* links followed for one request (ELOOP) */
 #define STATIC_HTACCESS_MAX	(64 * 1024)	/* bytes of .htaccess read */
 #define STATIC_SECTIONS_MAX	32	/* <Section> nesting in .htaccess */
+/* Ranges in one request (nginx's max_ranges has no bound by default,
+ * Apache's MaxRanges is 200): more get the whole file, as does a Range
+ * header longer than STATIC_RANGE_HEADER_MAX. */
+#define STATIC_RANGES_MAX	64
+#define STATIC_RANGE_HEADER_MAX	2048
+#define STATIC_PART_TYPE_MAX	192	/* a part's Content-Type value */
+
+/* A multipart/byteranges answer being sent: conn.c asks for each part
+ * after the one before is written (static_parts_next). */
+struct static_parts {
+	int	 n, next;	/* ranges, and the next to queue */
+	int64_t	 size;		/* of the file */
+	char	 boundary[24];
+	char	 type[STATIC_PART_TYPE_MAX];
+	int64_t	 first[STATIC_RANGES_MAX], last[STATIC_RANGES_MAX];
+};
 
 /*
  * What a file is sent as, by its extension: static.types from mw.yaml,
@@ -900,14 +918,46 @@ static_parse_pos(const char **p)
 }
 
 /*
- * Range: one byte range of a size-byte file.  0 with [*first, *last]
- * for 206, 416 when it lies past the end, -1 to send the whole file (no,
- * malformed or several ranges: a 200 answers them all, RFC 9110 14.2).
+ * One range-spec of a Range list from *p: [*a, *b] with -1 for a part
+ * left out ("500-", "-500").  0, or -1 when it is malformed.
  */
 static int
-static_range(const char *s, int64_t size, int64_t *first, int64_t *last)
+static_range_spec(const char **p, int64_t *a, int64_t *b)
 {
-	int64_t a, b;
+	const char *s = *p;
+
+	if (*s == '-') {		/* the last b bytes */
+		s++;
+		if ((*b = static_parse_pos(&s)) < 0)
+			return -1;
+		*a = -1;
+	} else {
+		if ((*a = static_parse_pos(&s)) < 0 || *s++ != '-')
+			return -1;
+		s += strspn(s, " \t");
+		*b = isdigit((unsigned char)*s) ? static_parse_pos(&s) : -1;
+		if (*b >= 0 && *b < *a)
+			return -1;
+	}
+	*p = s;
+	return 0;
+}
+
+/*
+ * Range: byte ranges of a size-byte file (RFC 9110 14.1.2), at most
+ * STATIC_RANGES_MAX, in the order asked, into first[] and last[].
+ * Returns how many are satisfiable; 0 when none is (416); -1 to send the
+ * whole file (200, which answers them all: RFC 9110 14.2): no Range of
+ * bytes, a malformed one, more ranges than the cap, or ranges adding up
+ * to more than the file (overlaps that would make the answer larger than
+ * the file, as nginx judges them).  Empty list members are skipped,
+ * ranges past the end dropped, as nginx does.
+ */
+static int
+static_ranges(const char *s, int64_t size, int64_t *first, int64_t *last)
+{
+	int n = 0, members = 0;
+	int64_t a, b, sum = 0;
 
 	if (strncasecmp(s, "bytes", 5) != 0)
 		return -1;
@@ -915,35 +965,35 @@ static_range(const char *s, int64_t size, int64_t *first, int64_t *last)
 	s += strspn(s, " \t");
 	if (*s++ != '=')
 		return -1;
-	s += strspn(s, " \t");
-	if (*s == '-') {		/* the last b bytes */
-		s++;
-		if ((b = static_parse_pos(&s)) < 0)
-			return -1;
-		a = -1;
-	} else {
-		if ((a = static_parse_pos(&s)) < 0 || *s++ != '-')
+	for (;;) {
+		s += strspn(s, " \t");
+		if (*s == ',') {
+			s++;
+			continue;
+		}
+		if (*s == '\0')
+			break;
+		if (++members > STATIC_RANGES_MAX ||
+		    static_range_spec(&s, &a, &b) == -1)
 			return -1;
 		s += strspn(s, " \t");
-		b = isdigit((unsigned char)*s) ? static_parse_pos(&s) : -1;
-		if (b >= 0 && b < a)
+		if (*s != ',' && *s != '\0')
+			return -1;	/* junk after the range */
+		if (a < 0) {
+			if (b == 0 || size == 0)
+				continue;	/* not satisfiable */
+			a = b >= size ? 0 : size - b;
+			b = size - 1;
+		} else if (a >= size)
+			continue;
+		else if (b < 0 || b >= size)
+			b = size - 1;
+		if ((sum += b - a + 1) > size)
 			return -1;
+		first[n] = a;
+		last[n++] = b;
 	}
-	s += strspn(s, " \t");
-	if (*s != '\0')
-		return -1;	/* a list, or junk after the range */
-	if (a < 0) {
-		if (b == 0 || size == 0)
-			return 416;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return 0;
-	}
-	if (a >= size)
-		return 416;
-	*first = a;
-	*last = b < 0 || b >= size ? size - 1 : b;
-	return 0;
+	return members == 0 ? -1 : n;
 }
 
 /* Would a browser show a file of this type as a page that can run
@@ -1062,6 +1112,143 @@ static_answer_short(struct conn *c, int status, const char *reason,
 	conn_start_write(c);
 }
 
+/* The head of part i of p (i == p->n: the closing boundary) into buf, as
+ * nginx writes it; its length. */
+static size_t
+static_part_head(char *buf, size_t cap, const struct static_parts *p, int i)
+{
+	int n;
+
+	if (i == p->n)
+		n = snprintf(buf, cap, "\r\n--%s--\r\n", p->boundary);
+	else
+		n = snprintf(buf, cap, "\r\n--%s\r\nContent-Type: %s\r\n"
+		    "Content-Range: bytes %lld-%lld/%lld\r\n\r\n", p->boundary,
+		    p->type, (long long)p->first[i], (long long)p->last[i],
+		    (long long)p->size);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/*
+ * The parts of a multipart answer, and its Content-Length in *total.
+ * The boundary is nginx's form, twenty digits, from a counter that starts
+ * at a random number.  NULL when out of memory or the type is too long
+ * (the whole file goes instead).
+ */
+static struct static_parts *
+static_parts_make(const char *type, const char *charset, int64_t size,
+    const int64_t *first, const int64_t *last, int n, int64_t *total)
+{
+	static uint64_t seq;
+	struct static_parts *p;
+	char buf[512];
+	int tl;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	tl = snprintf(p->type, sizeof(p->type), "%s%s", type, charset);
+	if (tl < 0 || (size_t)tl >= sizeof(p->type)) {
+		free(p);
+		return NULL;
+	}
+	if (seq == 0 && getrandom(&seq, sizeof(seq), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(seq))
+		seq = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+	snprintf(p->boundary, sizeof(p->boundary), "%020llu",
+	    (unsigned long long)++seq);
+	p->n = n;
+	p->size = size;
+	memcpy(p->first, first, (size_t)n * sizeof(*first));
+	memcpy(p->last, last, (size_t)n * sizeof(*last));
+	*total = 0;
+	for (int i = 0; i <= n; i++) {
+		size_t hl = static_part_head(buf, sizeof(buf), p, i);
+
+		if (hl == 0) {
+			free(p);
+			return NULL;
+		}
+		*total += (int64_t)hl + (i < n ? last[i] - first[i] + 1 : 0);
+	}
+	return p;
+}
+
+void
+static_parts_free(struct conn *c)
+{
+	free(c->parts);
+	c->parts = NULL;
+}
+
+int
+static_parts_next(struct conn *c)
+{
+	struct static_parts *p = c->parts;
+	char buf[512];
+	size_t hl;
+
+	if (p == NULL)
+		return 0;
+	/* what is written so far, for the access log's byte count */
+	c->out_prior += (uint64_t)c->out_off +
+	    (uint64_t)(c->file_off - c->file_start);
+	c->out_len = c->out_off = 0;
+	c->file_start = c->file_off;
+	hl = static_part_head(buf, sizeof(buf), p, p->next);
+	if (conn_out_append(c, buf, hl) == -1) {
+		/* the answer cannot be finished: the client sees it short */
+		log_warn("multipart answer: out of memory, cut short");
+		c->close_after = 1;
+		static_parts_free(c);
+		return 0;
+	}
+	if (p->next == p->n) {
+		static_parts_free(c);	/* the closing boundary is queued */
+		return 1;
+	}
+	c->file_start = c->file_off = (off_t)p->first[p->next];
+	c->file_end = (off_t)(p->last[p->next] + 1);
+	p->next++;
+	return 1;
+}
+
+/*
+ * Several ranges of the file open as fd: a 206 multipart/byteranges
+ * answer, its parts sent one after another by conn.c.  -1 when it cannot
+ * be made (out of memory): the caller sends the whole file.
+ */
+static int
+static_multipart(struct conn *c, int fd, int head, const char *type,
+    const char *charset, int64_t size, const int64_t *first,
+    const int64_t *last, int n, const char *now, const char *extra)
+{
+	struct static_parts *p;
+	int64_t total;
+
+	if ((p = static_parts_make(type, charset, size, first, last, n,
+	    &total)) == NULL)
+		return -1;
+	c->status = 206;
+	sup_count_response(206, 0);
+	conn_out_printf(c, "HTTP/1.1 206 Partial Content\r\n"
+	    "Server: mwsup\r\nDate: %s\r\n"
+	    "Content-Type: multipart/byteranges; boundary=%s\r\n"
+	    "Content-Length: %lld\r\n%sAccept-Ranges: bytes\r\n"
+	    "X-Content-Type-Options: nosniff\r\n%s", now, p->boundary,
+	    (long long)total, extra, static_head_end(c));
+	if (head) {
+		free(p);
+		close(fd);
+	} else {
+		c->parts = p;
+		c->file_fd = fd;
+		c->file_start = c->file_off = c->file_end = 0;
+		p->next = 0;	/* the first part's head comes after this one */
+	}
+	conn_start_write(c);
+	return 0;
+}
+
 static void
 static_close(int fd, int zfd)
 {
@@ -1077,11 +1264,12 @@ static_serve(struct conn *c, const struct route *r)
 	    *csp = "";
 	const struct static_type *known;
 	char lm[64], now[64], dir[PATH_MAX], etag[64], hv[512], cc[320],
-	    extra[1024], enc[64];
+	    extra[1024], enc[64], rb[STATIC_RANGE_HEADER_MAX];
 	struct stat st;
 	int fd, rc, head = c->parser.method == HTTP_HEAD, ranged, vary;
 	int zfd = -1;
-	int64_t first = 0, last = 0;
+	int64_t first = 0, last = 0, rfirst[STATIC_RANGES_MAX],
+	    rlast[STATIC_RANGES_MAX];
 	enum compress_coding coding;
 	off_t zlen = 0;
 
@@ -1199,7 +1387,7 @@ static_serve(struct conn *c, const struct route *r)
 		enc[0] = '\0';
 	ranged = -1;
 	if (coding == COMPRESS_IDENTITY &&
-	    (v = static_header(c, "Range", hv, sizeof(hv))) != NULL) {
+	    (v = static_header(c, "Range", rb, sizeof(rb))) != NULL) {
 		const char *ir;
 		char irb[128];
 
@@ -1208,10 +1396,10 @@ static_serve(struct conn *c, const struct route *r)
 		if ((ir = static_header(c, "If-Range", irb, sizeof(irb))) ==
 		    NULL || (ir[0] == '"' ? strcmp(ir, etag) == 0 :
 		    strcmp(ir, lm) == 0))
-			ranged = static_range(v, (int64_t)st.st_size, &first,
-			    &last);
+			ranged = static_ranges(v, (int64_t)st.st_size, rfirst,
+			    rlast);
 	}
-	if (ranged == 416) {
+	if (ranged == 0) {
 		char cr[96];
 
 		close(fd);
@@ -1220,7 +1408,14 @@ static_serve(struct conn *c, const struct route *r)
 		static_answer_short(c, 416, "Range Not Satisfiable", now, cr);
 		return 0;
 	}
-	if (ranged == 0) {
+	if (ranged > 1 && static_multipart(c, fd, head, type, charset,
+	    (int64_t)st.st_size, rfirst, rlast, ranged, now, extra) == 0)
+		return 0;
+	if (ranged == 1) {
+		first = rfirst[0];
+		last = rlast[0];
+	}
+	if (ranged == 1) {
 		c->status = 206;
 		sup_count_response(206, 0);
 		conn_out_printf(c, "HTTP/1.1 206 Partial Content\r\n"

@@ -17,5 +17,10 @@ int		static_serve(struct conn *c, const struct route *r);
 int		static_types_load(const struct config *cfg);
 void		static_types_free(void);
 const char	*static_content_type(const char *path);
+/* A multipart/byteranges answer (c->parts) once what is queued is sent:
+ * queue the next part's head and bytes, or the closing boundary and
+ * free c->parts; 1 when something was queued, 0 when nothing is left. */
+int		static_parts_next(struct conn *c);
+void		static_parts_free(struct conn *c);
 
 #endif

@@ -129,6 +129,16 @@ static const struct status_counter {
 	  "Bytes the page cache entries take.", 1, K(cache_bytes) },
 	{ "cache_size", NULL, "cache_size_bytes",
 	  "The page cache's bound (cache.size; 0: off).", 1, K(cache_size) },
+	{ "zcache_hits", NULL, "zcache_hits_total",
+	  "Static files sent compressed from the compressed-file cache.", 0,
+	  K(zcache_hits) },
+	{ "zcache_misses", NULL, "zcache_misses_total",
+	  "Static files to compress not in that cache (compressed then, or "
+	  "sent as they are).", 0, K(zcache_misses) },
+	{ "zcache_entries", NULL, "zcache_entries",
+	  "Compressed forms of static files in memory.", 1, K(zcache_entries) },
+	{ "zcache_bytes", NULL, "zcache_bytes",
+	  "Bytes those compressed forms take.", 1, K(zcache_bytes) },
 };
 #undef K
 
@@ -537,6 +547,12 @@ status_text(FILE *out, pid_t pid, const struct slot_table *t)
 		    (unsigned long long)atomic_load(&k->cache_entries),
 		    (unsigned long long)atomic_load(&k->cache_bytes),
 		    (unsigned long long)atomic_load(&k->cache_size));
+	fprintf(out, "\nstatic compression: %llu hits, %llu misses; %llu "
+	    "entries, %llu bytes",
+	    (unsigned long long)atomic_load(&k->zcache_hits),
+	    (unsigned long long)atomic_load(&k->zcache_misses),
+	    (unsigned long long)atomic_load(&k->zcache_entries),
+	    (unsigned long long)atomic_load(&k->zcache_bytes));
 	fprintf(out, "\n\n%-5s %-8s %-4s %-9s %10s %9s %8s  %s%s\n",
 	    "SLOT", "PID", "GEN", "STATE", "FOR(s)", "REQUESTS",
 	    "RSS(MB)", farm ? "SITE                 " : "", "REQUEST");

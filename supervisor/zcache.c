@@ -35,6 +35,15 @@ struct zcache_entry {
 static struct zcache_entry	zcache[ZCACHE_FILES];
 static uint64_t			zcache_clock;
 static uint64_t			zcache_bytes;	/* sum of len */
+static uint64_t			zcache_nentries;
+
+/* The cache's size, for mwsup status. */
+static void
+zcache_publish(void)
+{
+	SUP_SET(zcache_entries, zcache_nentries);
+	SUP_SET(zcache_bytes, zcache_bytes);
+}
 
 static void
 zcache_drop(struct zcache_entry *e)
@@ -44,8 +53,10 @@ zcache_drop(struct zcache_entry *e)
 	free(e->path);
 	close(e->fd);
 	zcache_bytes -= (uint64_t)e->len;
+	zcache_nentries--;
 	memset(e, 0, sizeof(*e));
 	e->fd = -1;
+	zcache_publish();
 }
 
 void
@@ -161,12 +172,14 @@ zcache_get(const struct config *cfg, const char *path, const struct stat *st,
 				return -1;
 			e->used = ++zcache_clock;
 			*len = e->len;
+			SUP_COUNT(zcache_hits, 1);
 			return dfd;
 		}
 		old = e;	/* the file changed: this form is stale */
 	}
 	if (old)
 		zcache_drop(old);
+	SUP_COUNT(zcache_misses, 1);
 	if (st->st_size > ZCACHE_INPUT_MAX ||
 	    (uint64_t)st->st_size > cfg->static_cache)
 		return -1;
@@ -185,6 +198,8 @@ zcache_get(const struct config *cfg, const char *path, const struct stat *st,
 	e->len = elen;
 	e->used = ++zcache_clock;
 	zcache_bytes += (uint64_t)elen;
+	zcache_nentries++;
+	zcache_publish();
 	if ((dfd = fcntl(mfd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return -1;
 	*len = elen;

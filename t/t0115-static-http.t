@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 # What a browser, a media player and a cache in front get from the static
 # files the supervisor serves, as nginx gives it for a wiki: an ETag
-# ("mtime-hex"-"size-hex") and If-None-Match/If-Match/If-Range; one byte
-# range (206, 416 past the end, the whole file for a malformed or multiple
-# one); media types from /etc/mime.types with static.types over them and
+# ("mtime-hex"-"size-hex") and If-None-Match/If-Match/If-Range; byte
+# ranges (206, 416 past the end, the whole file for a malformed one);
+# several ranges as multipart/byteranges, byte for byte as nginx frames
+# them, the whole file for too many or for ranges adding up to more than
+# the file; media types from /etc/mime.types with static.types over them and
 # application/octet-stream for the rest; Cache-Control per mapping
 # (mediawiki.cache_control, static.cache_control); /favicon.ico from
 # mediawiki.favicon; /wiki to /wiki/; and a missing thumbnail made by
@@ -129,11 +131,17 @@ for my $t (["bytes=$size-", 'at the end'], ['bytes=9999999-', 'far past the end'
 	};
 }
 for my $t (['bytes=abc', 'malformed'], ['bytes=5-2', 'backwards'], ['items=0-9', 'another unit'],
-    ['bytes=0-1,5-6', 'two ranges'], ['bytes=0-9', 'an If-Range with an old tag', 'If-Range' => '"1-1"'],
+    ['bytes=0-9,5-2', 'a list with a backwards member'], ['bytes=0-9,x', 'a list with a malformed member'],
+    ['bytes=0-,0-', 'two ranges adding up to more than the file'],
+    ['bytes=0-150000,150000-', 'overlapping by a byte: more than the file'],
+    ['bytes=' . join(',', map { $_ * 10 . '-' . ($_ * 10 + 4) } 0 .. 64), '65 ranges, over the cap of 64'],
+    ['bytes=0-0' . (',' x 2100), 'a Range header over 2 KB'],
+    ['bytes=0-9', 'an If-Range with an old tag', 'If-Range' => '"1-1"'],
     ['bytes=0-9', 'an If-Range with an old date', 'If-Range' => 'Thu, 01 Jan 1998 00:00:00 GMT']) {
 	my ($range, $what, @h) = @$t;
 	$r = http(GET => $url, { Range => $range, @h });
-	subtest "Range: $range ($what) gives the whole file" => sub {
+	my $shown = length $range > 40 ? substr($range, 0, 30) . '...' : $range;
+	subtest "Range: $shown ($what) gives the whole file" => sub {
 		is($r->{status}, 200, 'status 200');
 		ok($r->{body} eq $clip, 'all of it');
 		ok(!defined $r->{headers}{'content-range'}, 'no Content-Range');
@@ -146,6 +154,98 @@ subtest 'HEAD with a Range gives the 206 head without a body' => sub {
 	is($r->{headers}{'content-length'}, 10, 'Content-Length');
 	is($r->{body}, '', 'no body');
 };
+
+# --- several ranges: multipart/byteranges --------------------------------
+
+# The body nginx sends for these parts of $data, with this boundary.
+sub multipart_body {
+	my ($data, $type, $boundary, @ranges) = @_;
+	my $body = '';
+	for my $rg (@ranges) {
+		my ($a, $b) = @$rg;
+		$body .= "\r\n--$boundary\r\nContent-Type: $type\r\n"
+		    . 'Content-Range: bytes ' . "$a-$b/" . length($data) . "\r\n\r\n"
+		    . substr($data, $a, $b - $a + 1);
+	}
+	return $body . "\r\n--$boundary--\r\n";
+}
+
+sub multipart_ok {
+	my ($range, $what, $ranges, %o) = @_;
+	my $path = $o{path} // $url;
+	my $data = $o{data} // $clip;
+	my $type = $o{type} // 'video/webm';
+	my $r = http(GET => $path, { Range => $range, %{ $o{headers} // {} } });
+	my $shown = length $range > 40 ? substr($range, 0, 30) . '...' : $range;
+	subtest "Range: $shown ($what): 206 multipart/byteranges" => sub {
+		is($r->{status}, 206, 'status 206');
+		my ($bd) = ($r->{headers}{'content-type'} // '') =~ m{^multipart/byteranges; boundary=(\d{20})$};
+		ok(defined $bd, "Content-Type multipart/byteranges with a 20-digit boundary ($r->{headers}{'content-type'})");
+		$bd //= 'none';
+		my $want = multipart_body($data, $type, $bd, @$ranges);
+		ok($r->{body} eq $want, 'the body: each part framed as nginx does, in the order asked')
+			or diag('got: ' . substr($r->{body}, 0, 300) . "\nwant: " . substr($want, 0, 300));
+		is($r->{headers}{'content-length'}, length $want, 'Content-Length of the whole multipart body');
+		ok(!defined $r->{headers}{'content-range'}, 'no Content-Range outside the parts');
+		ok(defined $r->{headers}{etag}, 'an ETag');
+		$o{check}->($r) if $o{check};
+	};
+	return $r;
+}
+
+my $mp = multipart_ok('bytes=0-9,20-29', 'two', [[0, 9], [20, 29]]);
+multipart_ok('bytes=-5,0-4', 'a suffix first: the order is kept', [[$size - 5, $size - 1], [0, 4]]);
+multipart_ok('bytes=0-9, 20-29 ,,', 'spaces and empty members', [[0, 9], [20, 29]]);
+multipart_ok('bytes=0-9,10-19', 'adjacent: not merged', [[0, 9], [10, 19]]);
+multipart_ok('bytes=0-9,5-14', 'overlapping, less than the file', [[0, 9], [5, 14]]);
+multipart_ok('bytes=299990-,9999999-,-3', 'cut at the end, one past it dropped', [[299990, $size - 1], [$size - 3, $size - 1]]);
+multipart_ok('bytes=0-139999,150000-289999', 'large parts: the socket fills meanwhile',
+    [[0, 139999], [150000, 289999]]);
+multipart_ok('bytes=' . join(',', map { $_ * 1000 . '-' . ($_ * 1000 + 99) } 0 .. 63), '64 ranges, the cap',
+    [map { [$_ * 1000, $_ * 1000 + 99] } 0 .. 63]);
+my $jq = '/resources/lib/jquery/jquery.js';
+my $jqdata = read_file("$MW$jq");
+multipart_ok('bytes=0-99,1000-1099', 'a text file a client would have compressed', [[0, 99], [1000, 1099]],
+    path => $jq, data => $jqdata, type => 'text/javascript; charset=utf-8',
+    headers => { 'Accept-Encoding' => 'gzip, br' },
+    check => sub {
+	ok(!defined $_[0]{headers}{'content-encoding'}, 'not encoded: the ranges are of the file');
+	like($_[0]{headers}{vary} // '', qr/Accept-Encoding/, 'Vary: Accept-Encoding');
+    });
+for my $one ('bytes=0-9,9999999-', 'bytes=0-9,-0') {
+subtest "Range: $one (one satisfiable): a plain 206 of it" => sub {
+	my $r = http(GET => $url, { Range => $one });
+	is($r->{status}, 206, 'status 206');
+	is($r->{headers}{'content-range'}, "bytes 0-9/$size", 'Content-Range');
+	ok($r->{body} eq substr($clip, 0, 10), 'its 10 bytes');
+};
+}
+subtest "Range: bytes=9999999-,$size- (none satisfiable): 416" => sub {
+	my $r = http(GET => $url, { Range => "bytes=9999999-,$size-" });
+	is($r->{status}, 416, 'status 416');
+	is($r->{headers}{'content-range'}, "bytes */$size", 'Content-Range: bytes */size');
+};
+subtest 'HEAD with two ranges: the multipart head without a body' => sub {
+	my $r = http(HEAD => $url, { Range => 'bytes=0-9,20-29' });
+	is($r->{status}, 206, 'status 206');
+	like($r->{headers}{'content-type'} // '', qr{^multipart/byteranges; boundary=\d{20}$}, 'multipart/byteranges');
+	is($r->{headers}{'content-length'}, length $mp->{body}, 'the Content-Length of the GET');
+	is($r->{body}, '', 'no body');
+};
+{
+	# on a kept-alive connection the next answer follows the closing boundary
+	my $host = "Host: 127.0.0.1:$w->{port}";
+	my $bytes = raw($w->{port}, "GET $url HTTP/1.1\r\n$host\r\nRange: bytes=100-199,5000-5099\r\n\r\n" .
+	    "GET $png_path HTTP/1.1\r\n$host\r\nConnection: close\r\n\r\n") // '';
+	my ($h1, $rest) = split /\r\n\r\n/, $bytes, 2;
+	my ($bd) = ($h1 // '') =~ /boundary=(\d{20})/;
+	my ($len) = ($h1 // '') =~ /Content-Length: (\d+)/i;
+	$rest //= '';
+	ok(defined $bd && defined $len && substr($rest, 0, $len) eq
+	    multipart_body($clip, 'video/webm', $bd, [100, 199], [5000, 5099]),
+	    'a multipart answer on a kept-alive connection, whole');
+	like(substr($rest, $len // 0, 17), qr{^HTTP/1\.1 200 OK}, 'and the next answer right after it');
+}
 
 # Two requests on one connection: the range is sent from its offset and
 # ends where it says, so the next answer starts right after it.

@@ -14,6 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Compress::Gzip qw(gzip $GzipError);
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
+use JSON::PP qw(decode_json);
 use Test::More;
 use MwTest;
 
@@ -140,6 +141,9 @@ subtest 'load.php: 304 for its weak ETag, under any coding' => sub {
 		my $r = get($lp, $ae, 'If-None-Match' => $etag);
 		is($r->{status}, 304, 'If-None-Match with it: 304 (' . ($ae // 'identity') . ')');
 		is($r->{body}, '', 'no body');
+		# RFC 9110 15.4.5: a 304 carries the Vary the 200 would
+		is(vary_ae_count($r), 1, 'the 304 says Vary: Accept-Encoding (' .
+		    ($r->{headers}{vary} // 'none') . ')');
 	}
 	my $g = get($lp, 'gzip');
 	is($g->{headers}{etag}, $etag, 'a weak ETag stays as it is when encoded');
@@ -184,6 +188,15 @@ subtest 'HEAD gives the head a GET would have, without a body' => sub {
 	($v, $r) = once($srv->{port}, 'HEAD', $s, headers => { 'Accept-Encoding' => 'gzip' });
 	is($r->{headers}{'content-encoding'}, 'gzip', 'static HEAD: Content-Encoding: gzip');
 	is($r->{headers}{'content-length'}, length $get->{body}, 'static HEAD: the length of the GET\'s encoded body');
+	is(vary_ae_count($r), 1, 'static HEAD: Vary: Accept-Encoding');
+	# without Accept-Encoding too: the answer still depends on it (nginx's
+	# gzip_vary sends Vary on these HEADs as well)
+	for my $p ($main, $s) {
+		($v, $r) = once($srv->{port}, 'HEAD', $p);
+		is($r->{status}, 200, "$p HEAD, no Accept-Encoding: 200");
+		ok(!exists $r->{headers}{'content-encoding'}, "$p HEAD, no Accept-Encoding: no Content-Encoding");
+		is(vary_ae_count($r), 1, "$p HEAD, no Accept-Encoding: Vary: Accept-Encoding");
+	}
 };
 
 # api.php allmessages: about 1 MB of JSON, more than a worker holds back,
@@ -245,6 +258,9 @@ subtest 'static: ETag per coding, 304 only for the coding sent' => sub {
 	is(get($js, undef, 'If-None-Match' => $tag{gzip})->{status}, 200, 'gzip tag, no coding asked: 200');
 	is(get($js, 'gzip', 'If-None-Match' => $tag{identity})->{status}, 200, 'identity tag, gzip asked: 200');
 	is(vary_ae_count(get($js, 'gzip', 'If-None-Match' => $tag{gzip})), 1, 'the 304 says Vary: Accept-Encoding');
+	my $r = get($js, undef, 'If-None-Match' => $tag{identity});
+	is($r->{status}, 304, 'identity tag, no coding asked: 304');
+	is(vary_ae_count($r), 1, 'and that 304 says Vary: Accept-Encoding too');
 };
 
 subtest 'static: a range is of the file itself, never encoded' => sub {
@@ -302,6 +318,41 @@ subtest 'static: small files and other types go as they are' => sub {
 	}
 };
 
+sub status_out {
+	my ($rc, $out, $err) = run_cmd(mwsup_bin(), 'status', '-c', $w->{config}, @_);
+	return $rc == 0 ? $out : "(mwsup status @_: $rc $err)";
+}
+
+subtest 'mwsup status counts the compressed-file cache (text, JSON, Prometheus)' => sub {
+	my $p = '/images/c/cd/Counted.css';
+	write_file("$up/Counted.css", $css . "/* counted */\n");
+	my $s0 = eval { decode_json(status_out('--json')) } // {};
+	my $first = get($p, 'gzip');
+	my $second = get($p, 'gzip');
+	is($first->{headers}{'content-encoding'}, 'gzip', 'a new file, gzip-encoded');
+	ok(decoded($second) eq $css . "/* counted */\n", 'the second answer decodes to it too');
+	my $s1 = eval { decode_json(status_out('--json')) } // {};
+	is($s1->{zcache_misses} - $s0->{zcache_misses}, 1, 'JSON: one miss (the first answer encoded it)');
+	is($s1->{zcache_hits} - $s0->{zcache_hits}, 1, 'JSON: one hit (the second came from the cache)');
+	is($s1->{zcache_entries} - $s0->{zcache_entries}, 1, "JSON: one entry more ($s1->{zcache_entries})");
+	is($s1->{zcache_bytes} - $s0->{zcache_bytes}, length $first->{body},
+	    "JSON: the entry's bytes are the encoded length ($s1->{zcache_bytes} in all)");
+	like(status_out(), qr/^static compression: $s1->{zcache_hits} hits, $s1->{zcache_misses} misses; $s1->{zcache_entries} entries, $s1->{zcache_bytes} bytes$/m,
+	    'text: the same figures');
+	my $prom = status_out('--prometheus');
+	like($prom, qr/^mwsup_zcache_${_}_total $s1->{"zcache_$_"}$/m, "Prometheus: mwsup_zcache_${_}_total")
+	    for qw(hits misses);
+	like($prom, qr/^mwsup_zcache_$_ $s1->{"zcache_$_"}$/m, "Prometheus: mwsup_zcache_$_") for
+	    qw(entries bytes);
+	# a changed file: its old form is dropped, the new one made
+	my $later = time() + 7;
+	utime($later, $later, "$up/Counted.css");
+	get($p, 'gzip');
+	my $s2 = eval { decode_json(status_out('--json')) } // {};
+	is($s2->{zcache_misses} - $s1->{zcache_misses}, 1, 'changed: one miss more');
+	is($s2->{zcache_entries}, $s1->{zcache_entries}, 'and the same number of entries (the stale one dropped)');
+};
+
 # --- a second server: other settings, PHP compressing itself --------------
 
 # output_buffering 0: MediaWiki installs its own output handler, which
@@ -331,6 +382,66 @@ subtest 'min_size, types, brotli off' => sub {
 	is($r->{headers}{'content-encoding'}, 'gzip', 'application/json by application/*: gzip, br being off');
 	ok(decoded($r) eq $bid->{body}, 'and decodes to the identity answer');
 };
+
+# --- a third server: the highest levels, and the cap on static files ------
+
+# The supervisor compresses a static file in its event loop: at gzip and
+# brotli level 6 at most, whatever mw.yaml says, and a file over 512 KB
+# not at all (zcache.h).  Workers use the level as set.
+use Compress::Raw::Zlib qw(Z_OK Z_STREAM_END);
+sub raw_deflate {	# zlib's deflate of $in at $level, as the server runs it
+	my ($in, $level) = @_;
+	my ($d, $st) = Compress::Raw::Zlib::Deflate->new(-Level => $level,
+	    -WindowBits => -15, -MemLevel => 8, -AppendOutput => 1);
+	die "deflateInit: $st\n" unless $st == Z_OK;
+	my $out = '';
+	$d->deflate($in, $out) == Z_OK or die "deflate\n";
+	$d->flush($out) == Z_OK or die "deflate flush\n";
+	return $out;
+}
+write_file("$up/Huge.css", join('', map { ".huge-$_ { margin: ${_}px; }\n" } 1 .. 25000));
+my $three = "$w->{dir}/mw-three.yaml";
+write_file($three, read_file($w->{config}));
+my $port3 = free_port();
+set_yaml($three, listen => ["127.0.0.1:$port3"], 'jobs.enabled' => 'false', 'pool.workers' => 1);
+write_file($three, read_file($three) . "\ncompression:\n  gzip: 9\n  brotli: 11\n");
+my $srv3 = start_mwsup($three);
+my $o3 = { port => $port3 };
+subtest 'gzip 9 and brotli 11 set: static files compressed at level 6, PHP at 9' => sub {
+	my $g = http('GET', $js, { 'Accept-Encoding' => 'gzip' }, undef, $o3);
+	is($g->{headers}{'content-encoding'}, 'gzip', "$js: gzip");
+	ok(decoded($g) eq $jid->{body}, "$js: decodes to the file");
+	my ($l6, $l9) = (raw_deflate($jid->{body}, 6), raw_deflate($jid->{body}, 9));
+	isnt(length $l6, length $l9, 'zlib gives this file different bytes at 6 and 9 (' .
+	    length($l6) . ' and ' . length($l9) . '), so the level shows');
+	# a gzip stream: 10 bytes of header (XFL, the 9th, is 2 only at level
+	# 9), the deflate stream, 8 bytes of trailer
+	my $body = substr($g->{body}, 10, length($g->{body}) - 18);
+	ok($body eq $l6, 'the deflate stream is zlib\'s at level 6 (' . length($body) . ' bytes)');
+	is(ord(substr($g->{body}, 8, 1)), 0, 'and the gzip header\'s XFL says so (0; level 9 sets 2)');
+	my $b = http('GET', $js, { 'Accept-Encoding' => 'br' }, undef, $o3);
+	is($b->{headers}{'content-encoding'}, 'br', "$js: br");
+	ok(decoded($b) eq $jid->{body}, "$js: decodes to the file");
+	write_file("$tmp/jq.js", $jid->{body});
+	my %q;
+	for my $q (6, 11) {
+		my ($rc) = run_cmd("$brotli/brotli", '-f', '-q', $q, '-w', 18, '-o', "$tmp/jq.$q.br", "$tmp/jq.js");
+		$q{$q} = -s "$tmp/jq.$q.br";
+	}
+	cmp_ok($q{11}, '<', $q{6}, "the brotli command: $q{6} bytes at 6, $q{11} at 11");
+	ok($b->{body} eq read_file("$tmp/jq.6.br"), 'the br answer (' . length($b->{body}) .
+	    ' bytes) is byte for byte the command\'s at level 6 (window 18, as the server)');
+	my $h = http('GET', '/images/c/cd/Huge.css', { 'Accept-Encoding' => 'gzip, br' }, undef, $o3);
+	cmp_ok(length $h->{body}, '>', 512 * 1024, 'a stylesheet over 512 KB (' . length($h->{body}) . ' bytes)');
+	ok(!exists $h->{headers}{'content-encoding'}, 'is sent as it is');
+	is(vary_ae_count($h), 1, 'still with Vary: Accept-Encoding');
+	my $pid = http('GET', $lp, {}, undef, $o3);
+	my $p = http('GET', $lp, { 'Accept-Encoding' => 'gzip' }, undef, $o3);
+	is($p->{headers}{'content-encoding'}, 'gzip', 'load.php: gzip');
+	ok(decoded($p) eq $pid->{body}, 'load.php: decodes to the identity answer');
+	is(ord(substr($p->{body}, 8, 1)), 2, 'a worker\'s answer is at level 9 (XFL 2): the cap is the supervisor\'s');
+};
+stopped_cleanly($srv3);
 
 stopped_cleanly($srv2);
 stopped_cleanly($srv);

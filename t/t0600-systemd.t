@@ -289,6 +289,7 @@ sub container_test {
 	$r = curl('/resources/assets/poweredby_mediawiki_88x31.png');
 	is($r->{code}, 200, 'a static file from /usr/share/mediawiki is served');
 	is($r->{type}, 'image/png', 'as image/png');
+	static_changes_test();
 
 	my $mainpid = inside_out('systemctl', 'show', '-P', 'MainPID', 'mediawiki.service');
 	like($mainpid, qr/^[1-9]\d*$/, 'the service has a main pid') or $mainpid = 'none';
@@ -364,6 +365,70 @@ sub container_test {
 	    'no sandbox denial in the journal') or diag($j);
 	$r = curl('/', 5);
 	isnt($r->{code}, 200, 'nothing answers on port 8080 once the socket is stopped');
+}
+
+# Static answers follow the files under the real unit's sandbox
+# (ProtectSystem=strict, its own mount namespace): the supervisor keeps
+# directory verdicts while inotify and /proc/self/mountinfo say nothing
+# changed (supervisor/pathcache.c), and compressed forms by mtime and size
+# (zcache.c).  A file replaced by rename or rewritten in place, a directory
+# replaced, a file system mounted over one and taken away: each is served
+# new by the next requests, within a second.
+sub static_changes_test {
+	my $d = '/var/lib/mediawiki/images/t0600';
+	my $put = sub {		# as www-data, the owner of uploads
+		my ($script) = @_;
+		my ($rc, $out) = inside(30, 'runuser', '-u', 'www-data', '--', 'sh', '-ec', $script);
+		diag("$script: $out") if $rc;
+		return $rc == 0;
+	};
+	# the body of $path (decoded, when $gzip, from what gzip sent)
+	my $get = sub {
+		my ($path, $gzip) = @_;
+		my ($rc, $out) = inside(30, 'sh', '-c', 'curl -sS --max-time 10 '
+		    . ($gzip ? "-H 'Accept-Encoding: gzip' -D /tmp/h -o /tmp/b.gz "
+		    . "'http://127.0.0.1:8080$path' && grep -qi '^content-encoding: gzip' /tmp/h "
+		    . '&& gzip -dc /tmp/b.gz' : "'http://127.0.0.1:8080$path'"));
+		return $rc == 0 ? $out : "(failed: $out)";
+	};
+	# the body is $want within a second of the change
+	my $within = sub {
+		my ($path, $want, $what, $gzip) = @_;
+		my $t0 = time();
+		my ($got, $tries);
+		while (1) {
+			$tries++;
+			$got = $get->($path, $gzip);
+			last if $got eq $want || time() - $t0 > 1;
+			sleep(0.1);
+		}
+		# each try is a curl through nsenter, a few tenths of a second
+		ok($got eq $want, sprintf('%s: served new (%s)', $what, $tries == 1 ?
+		    'by the first request after it' : sprintf('after %d tries, %.2f s', $tries, time() - $t0)))
+			or diag('got: ' . substr($got, 0, 200));
+	};
+	my $css = join('', map { ".t0600-$_ { margin: ${_}px; }\n" } 100 .. 199);
+	(my $css2 = $css) =~ tr/m/M/;	# the same size, other bytes
+	$put->("mkdir -p $d && printf one >$d/a.txt && printf '%s' '$css' >$d/s.css")
+		or return fail('files written under /var/lib/mediawiki/images');
+	is($get->('/images/t0600/a.txt'), 'one', 'an upload is served');
+	is($get->('/images/t0600/s.css', 1), $css, 'and a stylesheet, gzip-encoded');
+	$put->("printf two >$d/a.new && mv -f $d/a.new $d/a.txt");
+	$within->('/images/t0600/a.txt', 'two', 'a file replaced by rename');
+	$put->("printf '%s' '$css2' >$d/s.css");
+	$within->('/images/t0600/s.css', $css2, 'a stylesheet rewritten in place, same size (gzip)', 1);
+	$put->("mv $d $d.old && mkdir $d && printf three >$d/a.txt");
+	$within->('/images/t0600/a.txt', 'three', 'its directory replaced by another');
+	my ($rc, $out) = inside(30, 'sh', '-ec', "mkdir -p /srv/t0600 && printf four >/srv/t0600/a.txt"
+	    . " && chown -R www-data: /srv/t0600 && mount --bind /srv/t0600 $d");
+	is($rc, 0, 'a directory bind-mounted over it') or return diag($out);
+	$within->('/images/t0600/a.txt', 'four', 'the mounted directory\'s file (mountinfo)');
+	# -l: the directory is held open while its verdict is cached, so a
+	# plain umount says "target is busy" (mwsup(8), as documented)
+	($rc, $out) = inside(30, 'umount', '-l', $d);
+	is($rc, 0, 'the mount taken away (umount -l)') or diag($out);
+	$within->('/images/t0600/a.txt', 'three', 'the file under it again');
+	inside(30, 'rm', '-rf', $d, "$d.old", '/srv/t0600');
 }
 
 # build_deb($tmp): dpkg-buildpackage -b on a copy of the work tree (every

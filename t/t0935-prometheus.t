@@ -116,10 +116,11 @@ my %WANT = (
 	    cache_hits_total cache_misses_total cache_pass_method_total
 	    cache_pass_auth_total cache_pass_cookie_total cache_stored_total
 	    cache_not_stored_total cache_purges_total cache_purged_total
-	    cache_evictions_total cache_coalesced_total)),
+	    cache_evictions_total cache_coalesced_total zcache_hits_total
+	    zcache_misses_total)),
 	(map { ("mwsup_$_" => 'gauge') } qw(jobs_queued jobs_claimed jobs_delayed jobs_abandoned
 	    queue_length connections generation workers_configured uptime_seconds
-	    cache_entries cache_bytes cache_size_bytes)),
+	    cache_entries cache_bytes cache_size_bytes zcache_entries zcache_bytes)),
 );
 my @CLASSES = qw(1xx 2xx 3xx 4xx 5xx other);
 my @STATES = qw(starting idle busy jobs exiting);

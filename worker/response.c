@@ -17,7 +17,9 @@
  * Content-Encoding, Vary gets Accept-Encoding (merged into the script's
  * own Vary, never twice) and a strong ETag becomes weak, as nginx does:
  * the bytes differ, the meaning does not, and a script that compares
- * If-None-Match with its own tag still recognises it.
+ * If-None-Match with its own tag still recognises it.  Vary is sent
+ * whatever the client asked, also for a HEAD (as nginx's gzip_vary) and
+ * for a 304 (RFC 9110 15.4.5: what the 200 would have; nginx omits it).
  */
 #include "response.h"
 
@@ -436,9 +438,11 @@ response_add_header(struct response *r, const char *line, size_t len)
 		r->has_server = true;
 	else if (IS("Content-Encoding"))
 		r->encoded = true;
-	else if (IS("Content-Type"))
+	else if (IS("Content-Type")) {
+		r->has_type = true;
 		r->type_ok = r->zcfg != NULL &&
 		    compress_type_ok(r->zcfg, v, (size_t)(end - v));
+	}
 #undef IS
 	response_append(&r->head, &r->head_len, &r->head_cap, line, len);
 	response_append(&r->head, &r->head_len, &r->head_cap, "\r\n", 2);
@@ -621,6 +625,12 @@ response_choose_coding(struct response *r, bool final)
 	struct compress_buf out = { NULL, 0, 0 };
 
 	r->coding = COMPRESS_IDENTITY;
+	/* RFC 9110 15.4.5: a 304 names what the 200 would vary on; its
+	 * size is unknown, and so is its type when none is given */
+	if (r->status == 304)
+		return r->zcfg != NULL && !r->encoded &&
+		    (r->type_ok || !r->has_type) &&
+		    (r->zcfg->gzip_level != 0 || r->zcfg->brotli_level != 0);
 	if (r->zcfg == NULL || !r->type_ok || r->encoded ||
 	    !response_status_has_body(r->status) || r->status == 206 ||
 	    (r->zcfg->gzip_level == 0 && r->zcfg->brotli_level == 0) ||

@@ -82,6 +82,7 @@ struct response {
 	const struct config *zcfg;	/* compression settings; NULL: never */
 	enum compress_coding want;	/* what the client accepts best */
 	bool		 type_ok;	/* Content-Type is in compression.types */
+	bool		 has_type;	/* the script set a Content-Type */
 	bool		 encoded;	/* the script set a Content-Encoding */
 	enum compress_coding coding;	/* applied to this answer */
 	struct compress	 z;		/* encoder of a streamed answer */
