@@ -899,12 +899,7 @@ static_parse_pos(const char **p)
 	return v;
 }
 
-/*
- * Range: one byte range of a size-byte file.  0 with [*first, *last]
- * for 206, 416 when it lies past the end, -1 to send the whole file (no,
- * malformed or several ranges: a 200 answers them all, RFC 9110 14.2).
- */
-static int
+int
 static_range(const char *s, int64_t size, int64_t *first, int64_t *last)
 {
 	int64_t a, b;

@@ -4,6 +4,8 @@
 #ifndef MW_STATIC_H
 #define MW_STATIC_H
 
+#include <stdint.h>
+
 struct config;
 struct conn;
 struct route;
@@ -17,5 +19,11 @@ int		static_serve(struct conn *c, const struct route *r);
 int		static_types_load(const struct config *cfg);
 void		static_types_free(void);
 const char	*static_content_type(const char *path);
+/* A Range value s (NUL-terminated) over a size-byte body: 0 with
+ * [*first, *last] for a 206, 416 when it lies past the end, -1 to send
+ * the whole body (not a byte range, malformed, or several ranges: a 200
+ * answers them all, RFC 9110 14.2).  The page cache uses it too. */
+int		static_range(const char *s, int64_t size, int64_t *first,
+		    int64_t *last);
 
 #endif
