@@ -32,7 +32,10 @@
  * class the request accepts (compress_choose(): identity, gzip or br, the
  * coding a worker would apply), so Vary: Accept-Encoding is honoured, and
  * the scheme (https as a trusted proxy says, proxy.c: MediaWiki writes
- * its links for it): at most six variants of a URL.  A PURGE (origin-form
+ * its links for it): at most six variants of a URL.  MediaWiki also
+ * believes an X-Forwarded-Proto: https from anyone; when mwsup hands one
+ * to PHP that it does not believe itself (no proxy.trusted), the request
+ * passes, so that no http entry holds an answer made for https.  A PURGE (origin-form
  * with Host, or absolute-form as CdnCacheUpdate sends it through a proxy)
  * removes all six, and marks a miss in flight for that URL so that its
  * answer, made before the edit, is not stored after the purge.
@@ -71,6 +74,7 @@
 #include "conn.h"
 #include "ctl.h"
 #include "log.h"
+#include "proxy.h"
 #include "static.h"
 #include "status.h"
 #include "sup.h"
@@ -259,6 +263,16 @@ cache_cookie_is_session(const char *n, size_t len)
 	    (len >= 5 && memcmp(n + len - 5, "Token", 5) == 0);
 }
 
+/* Does a value name https anywhere (in any case)? */
+static int
+cache_has_https(const char *v, size_t len)
+{
+	for (; len >= 5; v++, len--)
+		if (strncasecmp(v, "https", 5) == 0)
+			return 1;
+	return 0;
+}
+
 /* Does any Cookie field of c carry a session or login cookie? */
 static int
 cache_has_session(struct conn *c)
@@ -284,6 +298,30 @@ cache_has_session(struct conn *c)
 			if (cache_cookie_is_session(n, (size_t)(eq - n)))
 				return 1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * Would MediaWiki take a request mwsup holds for http for https?  It
+ * believes an X-Forwarded-Proto of "https" from anyone, and mwsup hands
+ * that header to PHP unless proxy.trusted is set and the peer is not in
+ * it (proxy_pass_header): such an answer (links, redirects) must go in
+ * no http entry.  A request mwsup holds for https is https to PHP too.
+ */
+static int
+cache_scheme_differs(struct conn *c)
+{
+	if (c->https)
+		return 0;
+	for (int i = 0; i < c->nhdrs; i++) {
+		const struct conn_hdr *h = &c->hdrs[i];
+
+		if (h->name_len == 17 && strncasecmp(c->hbuf + h->name,
+		    "X-Forwarded-Proto", 17) == 0 &&
+		    proxy_pass_header(c, c->hbuf + h->name, h->name_len) &&
+		    cache_has_https(c->hbuf + h->value, h->value_len))
+			return 1;
 	}
 	return 0;
 }
@@ -505,6 +543,10 @@ cache_lookup(struct conn *c)
 	}
 	if (cache_has_session(c)) {
 		SUP_COUNT(cache_pass_cookie, 1);
+		return 0;
+	}
+	if (cache_scheme_differs(c)) {
+		SUP_COUNT(cache_pass_scheme, 1);
 		return 0;
 	}
 	if ((key = cache_key(c, cache_coding(c) + (c->https ? 3 : 0), &len)) ==

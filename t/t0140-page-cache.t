@@ -6,7 +6,8 @@
 # that use it once its jobs ran; a logged-in reader never gets, nor
 # leaves, a cached page; PURGE from an address not allowed is refused;
 # the size bound holds under a flood of URLs; entries survive a reload
-# and a restart starts empty.
+# and a restart starts empty.  Range is answered from an entry; the
+# scheme a trusted proxy names is part of the key.
 use strict;
 use warnings;
 use FindBin;
@@ -18,8 +19,11 @@ use Test::More;
 use MwTest;
 
 my $size = 256 * 1024;
+# 127.0.0.1 is a trusted proxy (its X-Forwarded-Proto is believed);
+# 127.0.0.2 is not.
 my $w = wiki('cache.size' => '256K', 'cache.max_entry' => '64K',
-    'cache.purge_allow' => ['127.0.0.1/32']);
+    'cache.purge_allow' => ['127.0.0.1/32'],
+    'proxy.trusted' => ['127.0.0.1/32']);
 # ?mwsup_test_sleep=N: the page takes N more seconds to make.
 append_settings($w, <<'EOF');
 $mwsupTestSleep = static function () {
@@ -274,18 +278,92 @@ is(join(', ', map { $_->{status} } @a), '200, 200', 'two more at once');
 is(status_json()->{cache_coalesced} - $b->{cache_coalesced}, 0,
     'do not wait: the URL is marked as not stored');
 
-# --- a flood of URLs stays within the bound ----------------------------------
-my $before = status_json();
-for my $i (1 .. 40) {
-	view("/wiki/Main_Page?flood=$i");
+# --- the scheme is part of the key ----------------------------------------
+# A trusted proxy's X-Forwarded-Proto: https makes the request https, to
+# mwsup and MediaWiki alike: its answer is never given for http, nor an
+# http one for https.  From a peer not trusted, the header is dropped
+# before PHP and the request is http.
+sub get_from {
+	my ($local, $path, $extra) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1',
+	    PeerPort => $w->{port}, LocalHost => $local, Proto => 'tcp',
+	    Timeout => 10) or return { status => "connect: $!" };
+	print $s "GET $path HTTP/1.1\r\nHost: $host\r\n$extra"
+	    . "Connection: close\r\n\r\n";
+	local $/;
+	return parse_response(<$s> // '');
 }
+my %https = ('X-Forwarded-Proto' => 'https');
+my $sp = '/wiki/Main_Page?scheme=1';
+is(xcache(http(GET => $sp, \%https, undef, { ua => $ua })), 'miss',
+    'https (from a trusted proxy): a miss');
+is(xcache(http(GET => $sp, \%https, undef, { ua => $ua })), 'hit',
+    'https again: a hit');
+is(xcache(view($sp)), 'miss', 'http: not the https entry');
+is(xcache(view($sp)), 'hit', 'http again: its own entry');
+is(xcache(get_from('127.0.0.2', $sp, "X-Forwarded-Proto: https\r\n")), 'hit',
+    'X-Forwarded-Proto from a peer not trusted: the http entry');
+my $sp2 = '/wiki/Main_Page?scheme=2';
+view($sp2);
+is(xcache(view($sp2)), 'hit', 'another URL, stored for http');
+is(xcache(http(GET => $sp2, \%https, undef, { ua => $ua })), 'miss',
+    'asked for by https: not served the http entry');
+$b = status_json();
+$r = get_from('127.0.0.2', '/wiki/Main_Page?scheme=3', '');
+is(xcache($r), 'miss', 'http from 127.0.0.2 (stored)');
+set_yaml($w, 'proxy.trusted' => []);
+kill 'HUP', $srv->{pid};
+ok(wait_until(sub { (status_json()->{generation} // 0) > $b->{generation} }, 60),
+    'reloaded with no trusted proxy (X-Forwarded-Proto goes to PHP as sent)');
+is(xcache(http(GET => '/wiki/Main_Page?scheme=3', \%https)), 'pass',
+    'then a request with X-Forwarded-Proto: https, which MediaWiki believes '
+    . 'and mwsup does not, is passed');
+ok(status_json()->{cache_pass_scheme} > $b->{cache_pass_scheme},
+    'and counted as such');
+set_yaml($w, 'proxy.trusted' => ['127.0.0.1/32']);
+my $g = status_json()->{generation};
+kill 'HUP', $srv->{pid};
+ok(wait_until(sub { (status_json()->{generation} // 0) > $g }, 60),
+    'reloaded with the trusted proxy again');
+
+# --- a flood of URLs stays within the bound ----------------------------------
+# A page of some 50 KB, asked under many URLs: each answer is stored and
+# pushes older ones out.  Once the cache is full, more URLs must not grow
+# the supervisor's memory by much more than cache.size.
+is(edit('Cache flood page', join("\n\n", map { "Paragraph $_ " . ('lorem ipsum ' x 30) }
+    1 .. 70)), 'Success', 'a large page is made');
+settle();
+sub rss_kb {
+	my ($kb) = read_file("/proc/$srv->{pid}/status") =~ /^VmRSS:\s+(\d+) kB/m;
+	return $kb // 0;
+}
+my $flen = length(view('/wiki/Cache_flood_page?flood=0')->{body});
+cmp_ok($flen, '>', 40000, "its page is large ($flen bytes)");
+my $before = status_json();
+view("/wiki/Cache_flood_page?flood=$_") for 1 .. 20;	# the cache is full
+my $rss0 = rss_kb();
+my $nflood = 100;
+view("/wiki/Cache_flood_page?flood=$_") for 21 .. 20 + $nflood;
+my $rss1 = rss_kb();
 $st = status_json();
-ok($st->{cache_bytes} <= $size, "after 40 URLs the entries take "
+diag("supervisor VmRSS $rss0 kB before $nflood more URLs of $flen bytes, $rss1 kB after");
+ok($st->{cache_bytes} <= $size, 'after ' . (20 + $nflood) . ' URLs the entries take '
     . "$st->{cache_bytes} bytes, within cache.size $size");
+cmp_ok($st->{cache_stored} - $before->{cache_stored}, '>=', 20 + $nflood,
+    'each answer was stored');
 ok($st->{cache_evictions} > $before->{cache_evictions},
     'older entries were evicted for them');
+SKIP: {
+	skip('RSS is not meaningful under AddressSanitizer (its quarantine '
+	    . 'keeps freed memory)', 1) if build_dir() =~ /asan/;
+	my $bound = 1024 + 2 * $size / 1024;
+	cmp_ok($rss1 - $rss0, '<', $bound, 'the supervisor\'s memory grew by '
+	    . ($rss1 - $rss0) . " kB for " . int($nflood * $flen / 1024)
+	    . " kB of answers (bound $bound kB)");
+}
 is($st->{cache_size}, $size, 'status shows the bound');
-is(xcache(view('/wiki/Main_Page?flood=40')), 'hit', 'the newest is kept');
+is(xcache(view('/wiki/Cache_flood_page?flood=' . (20 + $nflood))), 'hit',
+    'the newest is kept');
 
 # --- a reload keeps the entries; a restart starts empty ----------------
 view('/wiki/Main_Page');
