@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLOTS_MAGIC	0x6d77736c6f747335ULL	/* "mwslots5" */
+#define SLOTS_MAGIC	0x6d77736c6f747336ULL	/* "mwslots6" */
 #define SLOT_REQUEST_MAX	128
 #define SLOT_SITE_MAX		48	/* a longer site name is cut */
 #define SLOT_LATENCY_BUCKETS	12
@@ -90,6 +90,8 @@ struct slot_counters {
 	_Atomic uint64_t cache_pass_method;	/* not GET (HEAD misses too) */
 	_Atomic uint64_t cache_pass_auth;	/* Authorization */
 	_Atomic uint64_t cache_pass_cookie;	/* a session or login cookie */
+	_Atomic uint64_t cache_pass_scheme;	/* an X-Forwarded-Proto PHP
+					 * believes and mwsup does not */
 	_Atomic uint64_t cache_stored;	/* answers stored */
 	_Atomic uint64_t cache_not_stored;	/* copies refused: too large, purged
 					 * while in flight, malformed */

@@ -32,7 +32,10 @@
  * class the request accepts (compress_choose(): identity, gzip or br, the
  * coding a worker would apply), so Vary: Accept-Encoding is honoured, and
  * the scheme (https as a trusted proxy says, proxy.c: MediaWiki writes
- * its links for it): at most six variants of a URL.  A PURGE (origin-form
+ * its links for it): at most six variants of a URL.  MediaWiki also
+ * believes an X-Forwarded-Proto: https from anyone; when mwsup hands one
+ * to PHP that it does not believe itself (no proxy.trusted), the request
+ * passes, so that no http entry holds an answer made for https.  A PURGE (origin-form
  * with Host, or absolute-form as CdnCacheUpdate sends it through a proxy)
  * removes all six, and marks a miss in flight for that URL so that its
  * answer, made before the edit, is not stored after the purge.
@@ -47,8 +50,9 @@
  * Age and X-Cache: hit; a HEAD is answered from a GET's entry; an
  * If-None-Match naming the entry's ETag (weak comparison), or without
  * one an If-Modified-Since equal to its Last-Modified (nginx's "exact"),
- * gets a 304.  A Range is answered with the whole entry (200), which
- * RFC 9110 14.2 allows.
+ * gets a 304.  A Range of one byte range gets a 206 (416 past the end)
+ * cut from the stored body, with static.c's parser; several ranges get
+ * the whole entry (200), which RFC 9110 14.2 allows.
  *
  * Coalescing.  A GET that misses while another miss for the same key is
  * being answered (the leader) does not go to a worker: it waits, its
@@ -70,6 +74,8 @@
 #include "conn.h"
 #include "ctl.h"
 #include "log.h"
+#include "proxy.h"
+#include "static.h"
 #include "status.h"
 #include "sup.h"
 
@@ -257,6 +263,16 @@ cache_cookie_is_session(const char *n, size_t len)
 	    (len >= 5 && memcmp(n + len - 5, "Token", 5) == 0);
 }
 
+/* Does a value name https anywhere (in any case)? */
+static int
+cache_has_https(const char *v, size_t len)
+{
+	for (; len >= 5; v++, len--)
+		if (strncasecmp(v, "https", 5) == 0)
+			return 1;
+	return 0;
+}
+
 /* Does any Cookie field of c carry a session or login cookie? */
 static int
 cache_has_session(struct conn *c)
@@ -282,6 +298,30 @@ cache_has_session(struct conn *c)
 			if (cache_cookie_is_session(n, (size_t)(eq - n)))
 				return 1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * Would MediaWiki take a request mwsup holds for http for https?  It
+ * believes an X-Forwarded-Proto of "https" from anyone, and mwsup hands
+ * that header to PHP unless proxy.trusted is set and the peer is not in
+ * it (proxy_pass_header): such an answer (links, redirects) must go in
+ * no http entry.  A request mwsup holds for https is https to PHP too.
+ */
+static int
+cache_scheme_differs(struct conn *c)
+{
+	if (c->https)
+		return 0;
+	for (int i = 0; i < c->nhdrs; i++) {
+		const struct conn_hdr *h = &c->hdrs[i];
+
+		if (h->name_len == 17 && strncasecmp(c->hbuf + h->name,
+		    "X-Forwarded-Proto", 17) == 0 &&
+		    proxy_pass_header(c, c->hbuf + h->name, h->name_len) &&
+		    cache_has_https(c->hbuf + h->value, h->value_len))
+			return 1;
 	}
 	return 0;
 }
@@ -347,30 +387,70 @@ cache_not_modified(struct conn *c, const struct cache_entry *e)
 	return 0;
 }
 
+/*
+ * The part of e's body c's Range asks for: 0 with [*first, *last] (206),
+ * 416, or -1 for the whole body.  As for a file (static.c): one byte
+ * range, of a 200 only, and with If-Range only when it names the entry
+ * (a strong ETag, or the exact Last-Modified).  The range is of the body
+ * as stored, in the coding the key chose, as Varnish does.
+ */
+static int
+cache_range(struct conn *c, const struct cache_entry *e, int64_t *first,
+    int64_t *last)
+{
+	const char *v;
+	char buf[128];
+	size_t vl;
+
+	if (e->status != 200 || (v = conn_header(c, "Range", &vl)) == NULL ||
+	    vl >= sizeof(buf))
+		return -1;
+	if ((v = conn_header(c, "If-Range", &vl)) != NULL &&
+	    !(v[0] == '"' ? e->etag && vl == e->etag_len &&
+	    memcmp(v, e->etag, vl) == 0 : e->lastmod &&
+	    vl == e->lastmod_len && memcmp(v, e->lastmod, vl) == 0))
+		return -1;
+	v = conn_header(c, "Range", &vl);
+	memcpy(buf, v, vl);
+	buf[vl] = '\0';
+	return static_range(buf, (int64_t)e->body_len, first, last);
+}
+
 static void
 cache_serve(struct conn *c, struct cache_entry *e, time_t now)
 {
-	int head = c->parser.method == HTTP_HEAD;
+	int head = c->parser.method == HTTP_HEAD, ranged = -1;
 	int status = cache_not_modified(c, e) ? 304 : e->status;
+	int64_t first = 0, last = (int64_t)e->body_len - 1;
 
+	if (status != 304 && (ranged = cache_range(c, e, &first, &last)) >= 0)
+		status = ranged == 0 ? 206 : 416;
 	c->out_len = c->out_off = 0;
 	c->status = status;
 	c->cache_result = "hit";
 	sup_count_response(status, 0);
 	SUP_COUNT(cache_hits, 1);
 	conn_out_printf(c, "HTTP/1.1 %d %s\r\n", status, conn_reason(status));
-	conn_out_append(c, e->head, e->head_len);
+	if (status == 416)
+		conn_out_printf(c, "Content-Range: bytes */%zu\r\n"
+		    "Content-Length: 0\r\n", e->body_len);
+	else
+		conn_out_append(c, e->head, e->head_len);
 	conn_out_printf(c, "Age: %ld\r\nX-Cache: hit\r\n",
 	    (long)(now - e->stored) + e->age0);
-	if (status != 304)
-		conn_out_printf(c, "Content-Length: %zu\r\n", e->body_len);
+	if (status == 206)
+		conn_out_printf(c, "Content-Range: bytes %lld-%lld/%zu\r\n",
+		    (long long)first, (long long)last, e->body_len);
+	if (status != 304 && status != 416)
+		conn_out_printf(c, "Content-Length: %lld\r\n",
+		    (long long)(last - first + 1));
 	if (!c->keepalive || sup.stopping)
 		conn_out_append(c, "Connection: close\r\n", 19);
 	else if (c->parser.http_minor == 0)
 		conn_out_append(c, "Connection: keep-alive\r\n", 24);
 	conn_out_append(c, "\r\n", 2);
-	if (status != 304 && !head)
-		conn_out_append(c, e->body, e->body_len);
+	if (status != 304 && status != 416 && !head)
+		conn_out_append(c, e->body + first, (size_t)(last - first + 1));
 	conn_start_write(c);
 }
 
@@ -463,6 +543,10 @@ cache_lookup(struct conn *c)
 	}
 	if (cache_has_session(c)) {
 		SUP_COUNT(cache_pass_cookie, 1);
+		return 0;
+	}
+	if (cache_scheme_differs(c)) {
+		SUP_COUNT(cache_pass_scheme, 1);
 		return 0;
 	}
 	if ((key = cache_key(c, cache_coding(c) + (c->https ? 3 : 0), &len)) ==

@@ -56,6 +56,9 @@
 #define CONN_BODY_INLINE	(32 * 1024)	/* larger bodies go in a spool */
 #define CONN_LINGER_MS		2000
 #define CONN_WRITE_MS		60000		/* no write progress: give up */
+#define CONN_OUT_KEEP		(32 * 1024)	/* output buffer kept between
+						 * answers; a larger one (a
+						 * page cache hit) is freed */
 
 static LIST_HEAD(, conn) conn_all = LIST_HEAD_INITIALIZER(conn_all);
 static int conn_n;
@@ -622,6 +625,11 @@ conn_write_done(struct conn *c)
 		sup_observe_latency(conn_request_usec(c));
 	}
 	c->out_len = c->out_off = 0;
+	if (c->out_cap > CONN_OUT_KEEP) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
 	if (c->file_fd >= 0) {
 		close(c->file_fd);
 		c->file_fd = -1;

@@ -996,6 +996,21 @@ static_ranges(const char *s, int64_t size, int64_t *first, int64_t *last)
 	return members == 0 ? -1 : n;
 }
 
+int
+static_range(const char *s, int64_t size, int64_t *first, int64_t *last)
+{
+	int64_t f[STATIC_RANGES_MAX], l[STATIC_RANGES_MAX];
+	int n = static_ranges(s, size, f, l);
+
+	if (n == 0)
+		return 416;
+	if (n != 1)
+		return -1;
+	*first = f[0];
+	*last = l[0];
+	return 0;
+}
+
 /* Would a browser show a file of this type as a page that can run
  * script? */
 static int

@@ -4,6 +4,8 @@
 #ifndef MW_STATIC_H
 #define MW_STATIC_H
 
+#include <stdint.h>
+
 struct config;
 struct conn;
 struct route;
@@ -22,5 +24,13 @@ const char	*static_content_type(const char *path);
  * free c->parts; 1 when something was queued, 0 when nothing is left. */
 int		static_parts_next(struct conn *c);
 void		static_parts_free(struct conn *c);
+/* A Range value s (NUL-terminated) over a size-byte body: 0 with
+ * [*first, *last] for a 206, 416 when it lies past the end, -1 to send
+ * the whole body (not a byte range, malformed, or several ranges
+ * satisfiable: a 200 answers them all, RFC 9110 14.2).  The page cache
+ * answers one range from a stored entry with it; static files answer a
+ * list with multipart/byteranges. */
+int		static_range(const char *s, int64_t size, int64_t *first,
+		    int64_t *last);
 
 #endif

@@ -109,6 +109,10 @@ static const struct status_counter {
 	{ "cache_pass_cookie", NULL, "cache_pass_cookie_total",
 	  "Requests the page cache passed: a session or login cookie.", 0,
 	  K(cache_pass_cookie) },
+	{ "cache_pass_scheme", NULL, "cache_pass_scheme_total",
+	  "Requests the page cache passed: an X-Forwarded-Proto: https "
+	  "MediaWiki would believe and mwsup does not.", 0,
+	  K(cache_pass_scheme) },
 	{ "cache_stored", NULL, "cache_stored_total",
 	  "Answers stored in the page cache.", 0, K(cache_stored) },
 	{ "cache_not_stored", NULL, "cache_not_stored_total",
@@ -527,17 +531,20 @@ status_text(FILE *out, pid_t pid, const struct slot_table *t)
 	    (unsigned long long)atomic_load(&k->jobs_abandoned));
 	if (atomic_load(&k->cache_size) > 0)
 		fprintf(out, "\ncache: %llu hits, %llu misses, %llu passes "
-		    "(method %llu, auth %llu, cookie %llu), %llu stored, %llu "
+		    "(method %llu, auth %llu, cookie %llu, scheme %llu), %llu "
+		    "stored, %llu "
 		    "not stored, %llu purges (%llu entries), %llu evictions; "
 		    "%llu coalesced; %llu entries, %llu of %llu bytes",
 		    (unsigned long long)atomic_load(&k->cache_hits),
 		    (unsigned long long)atomic_load(&k->cache_misses),
 		    (unsigned long long)(atomic_load(&k->cache_pass_method) +
 		    atomic_load(&k->cache_pass_auth) +
-		    atomic_load(&k->cache_pass_cookie)),
+		    atomic_load(&k->cache_pass_cookie) +
+		    atomic_load(&k->cache_pass_scheme)),
 		    (unsigned long long)atomic_load(&k->cache_pass_method),
 		    (unsigned long long)atomic_load(&k->cache_pass_auth),
 		    (unsigned long long)atomic_load(&k->cache_pass_cookie),
+		    (unsigned long long)atomic_load(&k->cache_pass_scheme),
 		    (unsigned long long)atomic_load(&k->cache_stored),
 		    (unsigned long long)atomic_load(&k->cache_not_stored),
 		    (unsigned long long)atomic_load(&k->cache_purges),

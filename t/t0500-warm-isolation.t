@@ -5,6 +5,9 @@
 # the next anonymous request is English, anonymous and cookie-free.  A
 # request that changes a global, a class static, the status, headers and
 # cookies (through a hook in LocalSettings.php) leaves none of it behind.
+# With MWSUP_TEST_CACHE=on (t0549) the page cache is on too: A is never
+# answered from it, and what it keeps for anonymous readers has nothing
+# of A.
 use strict;
 use warnings;
 use FindBin;
@@ -14,6 +17,7 @@ use Test::More;
 use MwTest;
 
 my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true');
+my $cache = test_cache_on();
 append_settings($w, <<'PHP');
 class MwsupLeakProbe {
 	public static $state = 'clean';
@@ -98,8 +102,12 @@ like($r->{body}, qr/<html[^>]* lang="de"/, 'A sees the wiki in German');
 like($r->{body}, qr/"wgUserName":"\Q$w->{admin_user}\E"/, 'A sees the page as A');
 like($r->{body}, qr/name="mwsup-calls" content="1"/,
     'a function\'s static variable counts one call in this request');
+is($r->{headers}{'x-cache'}, 'pass', 'the page cache passes A\'s request')
+	if $cache;
 
 $r = anon_page('the next request without cookies');
+is($r->{headers}{'x-cache'}, 'miss',
+    'it is made by the worker that served A (a miss), and stored') if $cache;
 like($r->{body}, qr/<html[^>]* lang="en"/, 'is in the wiki default language, not A\'s');
 unlike($r->{body}, qr/"wgUserName":"\Q$w->{admin_user}\E"/, 'is not shown as A');
 like($r->{body}, qr/"wgUserName":null/, 'is anonymous');
@@ -140,6 +148,31 @@ $r = http(GET => '/rest.php/v1/page/Main_Page');
 is($r->{status}, 200, 'rest.php answers');
 $r = anon_page('index.php after api, load and rest entry points');
 like($r->{body}, qr/"wgPageName":"Main_Page"/, 'renders the page');
+
+if ($cache) {
+	# Everything asked anonymously above, again: what comes from the
+	# cache has nothing of A; A still gets his own page, never an entry.
+	my $hits = 0;
+	for my $u ('/wiki/Main_Page', '/wiki/No_such_page_here',
+	    '/api.php?action=query&meta=siteinfo&format=json',
+	    '/load.php?modules=startup&only=scripts&skin=vector',
+	    '/rest.php/v1/page/Main_Page') {
+		$r = http(GET => $u);
+		next unless ($r->{headers}{'x-cache'} // '') eq 'hit';
+		$hits++;
+		unlike($r->{body}, qr/\Q$w->{admin_user}\E|lang="de"/,
+		    "the entry of $u holds nothing of A");
+	}
+	cmp_ok($hits, '>=', 2, "anonymous answers were served from the cache ($hits)");
+	$r = http(GET => '/wiki/Main_Page', undef, undef, { jar => $jar });
+	is($r->{headers}{'x-cache'}, 'pass', 'A asks again: passed');
+	like($r->{body}, qr/"wgUserName":"\Q$w->{admin_user}\E"/,
+	    'and sees the page as A, not the stored one');
+	$r = http(GET => '/wiki/Main_Page?dirty=1');
+	isnt($r->{headers}{'x-cache'}, 'hit',
+	    'an answer that set a cookie was not stored');
+	is(scalar(@{ $r->{headers}{'set-cookie'} }), 1, 'it sets its cookie again');
+}
 
 my @pids = worker_pids($srv);
 is(scalar(@pids), 1, 'all of it served by one worker');

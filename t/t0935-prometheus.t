@@ -114,7 +114,8 @@ my %WANT = (
 	    rejected_total reloads_total jobs_run_total jobs_failed_total job_slices_total
 	    job_slice_errors_total jobs_recycled_total jobs_abandoned_total
 	    cache_hits_total cache_misses_total cache_pass_method_total
-	    cache_pass_auth_total cache_pass_cookie_total cache_stored_total
+	    cache_pass_auth_total cache_pass_cookie_total cache_pass_scheme_total
+	    cache_stored_total
 	    cache_not_stored_total cache_purges_total cache_purged_total
 	    cache_evictions_total cache_coalesced_total zcache_hits_total
 	    zcache_misses_total)),

@@ -8,7 +8,8 @@ times, supervisor and nginx memory); RUNDIR/results holds one line per
 timed row: STACK<TAB>NAME<TAB>CONCURRENCY<TAB>RSS_KB<TAB>RESULT, RESULT
 being wrk's JSON line from lib/report.lua or "n/a: why".  Ratios are
 mwsup / FPM: above 1 is better for req/s, below 1 is better for latency
-and memory.
+and memory.  With --page-cache a third stack, "varnish", has rows too:
+they go in their own table (page_cache in the JSON).
 """
 import json
 import sys
@@ -112,6 +113,29 @@ def bootstrap_share(rows):
     return boot, out
 
 
+def page_cache(rows):
+    """With --page-cache: each row Varnish was timed on, mwsup's hits
+    against Varnish's, against uncached FPM, and against mwsup's own
+    static-file rate at the same concurrency (the goals: >= 0.8, >= 50,
+    >= 0.8)."""
+    at = {(r["name"], r["concurrency"], r["stack"]): r for r in rows}
+    out = []
+    for r in rows:
+        if r["stack"] != "varnish":
+            continue
+        name, conc = r["name"], r["concurrency"]
+        m = at.get((name, conc, "mwsup"), {}).get("rps")
+        f = at.get((name, conc, "fpm"), {}).get("rps")
+        s = at.get(("static_file", conc, "mwsup"), {}).get("rps")
+        out.append({"name": name, "concurrency": conc, "mwsup_rps": m,
+                    "varnish_rps": r.get("rps"), "fpm_rps": f,
+                    "mwsup_static_file_rps": s,
+                    "mwsup_vs_varnish": ratio(m, r.get("rps")),
+                    "mwsup_vs_fpm": ratio(m, f),
+                    "mwsup_vs_static_file": ratio(m, s)})
+    return out
+
+
 def fmt(v, spec, width):
     if v is None:
         return "-".rjust(width)
@@ -211,6 +235,24 @@ def table(meta, rows, boot, share):
                 fmt(m.get("bytes_per"), "d", 7), fmt(f.get("cpu_ms"), ".2f", 6),
                 fmt(f.get("bytes_per"), "d", 7),
                 fmt(ratio(m.get("cpu_ms"), f.get("cpu_ms")), ".2f", 0).strip()))
+    pc = page_cache(rows)
+    if pc:
+        out.append("")
+        out.append("page cache: mwsup's hits vs Varnish (in front of the same "
+                   "nginx + FPM) vs uncached FPM, r/s,")
+        out.append("and vs mwsup's static_file at the same concurrency "
+                   "(goals: x varnish >= 0.8, x fpm >= 50, x static >= 0.8):")
+        for p in pc:
+            out.append("  %-17s c=%-3d mwsup %s  varnish %s  fpm %s  static %s"
+                       "  x varnish %s  x fpm %s  x static %s" % (
+                           p["name"], p["concurrency"],
+                           fmt(p["mwsup_rps"], ".0f", 7),
+                           fmt(p["varnish_rps"], ".0f", 7),
+                           fmt(p["fpm_rps"], ".0f", 6),
+                           fmt(p["mwsup_static_file_rps"], ".0f", 7),
+                           fmt(p["mwsup_vs_varnish"], ".2f", 5),
+                           fmt(p["mwsup_vs_fpm"], ".1f", 6),
+                           fmt(p["mwsup_vs_static_file"], ".2f", 5)))
     sizes = [l for l in meta.get("sizes", "").split(";") if l]
     if sizes:
         out.append("")
@@ -260,6 +302,8 @@ def main():
                                    for s in ("mwsup", "fpm")
                                    if meta.get(s + "_check_after")},
             "fpm_bootstrap_p50_ms": boot,
+            "page_cache": [{k: round(v, 3) if isinstance(v, float) else v
+                            for k, v in p.items()} for p in page_cache(rows)],
             "bootstrap_share": [{k: round(v, 3) if isinstance(v, float) else v
                                  for k, v in b.items()}
                                 for b in share],

@@ -37,6 +37,7 @@ our @EXPORT = qw(
 	worker_pids wait_until run_cmd
 	cold_config normalised warm_cold
 	mariadb_start mariadb_stop sql redis_start memcached_start cache_stop test_servers
+	test_cache_on
 );
 
 my $REPO = abs_path(dirname(__FILE__) . '/../..');
@@ -329,6 +330,8 @@ my $NWIKI = 0;
 my ($TEST_DB, $TEST_REDIS);
 # test_servers(): the MariaDB and Redis of MWSUP_TEST_DB=mariadb, if made.
 sub test_servers { return ($TEST_DB, $TEST_REDIS) }
+# test_cache_on(): MWSUP_TEST_CACHE=on: wiki() leaves the page cache on.
+sub test_cache_on { return ($ENV{MWSUP_TEST_CACHE} // '') eq 'on' }
 sub wiki {
 	my (%yaml) = @_;
 	my @mk = @{ delete($yaml{mkwiki}) // [] };
@@ -356,8 +359,10 @@ sub wiki {
 		admin_pass => $ENV{MW_ADMIN_PASS} || 'mwsup-demo-admin',
 	};
 	# tools/mkwiki turns the page cache on; a test that does not set any
-	# cache.* key gets its requests answered by workers, as it expects.
-	$yaml{'cache.enabled'} //= 'false' unless grep { /^cache\./ } keys %yaml;
+	# cache.* key gets its requests answered by workers, as it expects,
+	# unless MWSUP_TEST_CACHE=on (t0549: the isolation tests with it on).
+	$yaml{'cache.enabled'} //= 'false'
+	    unless grep({ /^cache\./ } keys %yaml) || test_cache_on();
 	set_yaml($w, %yaml) if %yaml;
 	return $w;
 }
