@@ -7,8 +7,10 @@
 # TCP as on a network; uploads on a directory every host sees.  The test
 # reaches HAProxy and each host on unix sockets, so nothing is added to
 # the machine's own network.  It shows: a login through HAProxy holds on
-# every host; an edit through host A is read at once through B and C; a
-# file uploaded through B is served by A and C; jobs queued once run once
+# every host; an edit through host A is read at once through B and C; an
+# anonymous edit from a client namespace (10.200.0.50) through HAProxy
+# is recorded under the client's address; a file uploaded through B is
+# served by A and C; jobs queued once run once
 # each; jobs queued through A while A and B are busy run on C, the idle
 # one; a SIGTERM of one host under load (4 clients, 200 requests) fails
 # none (timeouts.drain and /healthz take it out first); a rolling SIGHUP
@@ -57,8 +59,9 @@ ip('-n', "$N-lb", 'link', 'add', 'br0', 'type', 'bridge');
 ip('-n', "$N-lb", 'addr', 'add', '10.200.0.1/24', 'dev', 'br0');
 ip('-n', "$N-lb", 'link', 'set', 'br0', 'up');
 my @hosts = qw(a b c);
-my %addr = (db => '10.200.0.2', a => '10.200.0.11', b => '10.200.0.12', c => '10.200.0.13');
-for my $h ('db', @hosts) {
+my %addr = (db => '10.200.0.2', cl => '10.200.0.50',
+    a => '10.200.0.11', b => '10.200.0.12', c => '10.200.0.13');
+for my $h ('db', 'cl', @hosts) {	# cl: a client on the network
 	ip('netns', 'add', "$N-$h");
 	push @ns, "$N-$h";
 	ip('-n', "$N-$h", 'link', 'set', 'lo', 'up');
@@ -170,7 +173,7 @@ for my $h (@hosts) {
 phase('hosts started');
 my $cfg = read_file(repo_dir() . '/deploy/haproxy.cfg');
 $cfg =~ s{^\tlog /dev/log local0\n}{\tstats socket $dir/hap.stat level admin\n}m or die "test bug: haproxy.cfg log line\n";
-$cfg =~ s{^\tbind :80\n}{\tbind $sock{lb} mode 666\n}m or die "test bug: haproxy.cfg bind\n";
+$cfg =~ s{^\tbind :80\n}{\tbind $sock{lb} mode 666\n\tbind 10.200.0.1:80\n}m or die "test bug: haproxy.cfg bind\n";
 $cfg =~ s{^\tbind :443.*\n}{}m;
 $cfg =~ s{^\t# (server app3 )}{\t$1}m or die "test bug: haproxy.cfg app3\n";
 $cfg =~ s{10\.0\.0\.11:}{$addr{a}:}; $cfg =~ s{10\.0\.0\.12:}{$addr{b}:}; $cfg =~ s{10\.0\.0\.13:}{$addr{c}:};
@@ -233,6 +236,22 @@ for my $h (qw(b c)) {
 my $r = http(GET => '/index.php?title=Farm_page', undef, undef, via('c'));
 like($r->{body}, qr/\Q$text\E/, 'and renders it');
 
+# --- the client's address reaches MediaWiki through HAProxy ---------------
+# An anonymous edit from the client namespace, through HAProxy on
+# 10.200.0.1: MediaWiki names its author by the client's address (from the
+# PROXY v2 header), not by HAProxy's.
+{
+	my ($rc, $out, $err) = run_cmd('ip', 'netns', 'exec', "$N-cl", 'curl', '-sS', '--max-time', '30',
+	    (map { ('--data-urlencode', $_) } 'action=edit', 'title=Farm_anon', "text=anon $$",
+		'token=+\\', 'format=json'), 'http://10.200.0.1/api.php');
+	$j = eval { decode_json($out) } // {};
+	is($j->{edit}{result}, 'Success', "an anonymous edit from a client at $addr{cl} through HAProxy")
+	    or diag("curl $rc: $out$err");
+	($j) = MwTest::api(undef, GET => action => 'query', prop => 'revisions', titles => 'Farm_anon',
+	    rvprop => 'user', _opt => via('c'));
+	my ($pg) = values %{ $j->{query}{pages} // {} };
+	is($pg->{revisions}[0]{user} // '', $addr{cl}, 'MediaWiki records the client\'s address as its author');
+}
 phase('edit');
 # --- a file uploaded through B is served by A and C ------------------------
 my $png = read_file('/usr/share/mediawiki/resources/assets/mediawiki.png');
@@ -282,7 +301,7 @@ sub ran_once {		# ran_once(FROM, N, WHAT): all N ran, each exactly once
 	my ($from, $n, $what) = @_;
 	my %want = map { ("job$_" => 1) } $from .. $from + $n - 1;
 	wait_until(sub { $n == grep { $want{(split / /)[0]} } @{ $lines->() } }, 20);
-	sleep(1);	# a job run twice would show by now
+	sleep(0.5);	# a job run twice would show by now
 	my %seen;
 	$seen{(split / /)[0]}++ for @{ $lines->() };
 	is(scalar(grep { $seen{$_} } keys %want), $n, "${what}all $n ran");
