@@ -222,7 +222,9 @@ sub _mariadb_template {
 # stopped by mariadb_stop(), starts it again on the same data (a restart).
 # Returns the server hash: dir, socket, pid, log.  Options: name (its
 # directory under test_dir(), 'mariadb' by default: one per server), args
-# (more mariadbd options, after the defaults: a later one wins).
+# (more mariadbd options, after the defaults: a later one wins), wrap (an
+# array ref: a command that execs mariadbd, e.g. ip netns exec NS); both
+# are kept for a restart.
 sub mariadb_start {
 	my ($db, %opt) = @_;
 	if (!$db) {
@@ -236,12 +238,12 @@ sub mariadb_start {
 			Test::More::BAIL_OUT('cannot make a MariaDB data directory');
 		}
 		$db = { dir => $dir, socket => "$dir/mysqld.sock", log => "$dir/mariadbd.log",
-		    args => $opt{args} // [] };
+		    args => $opt{args} // [], wrap => $opt{wrap} // [] };
 	}
 	my $dir = $db->{dir};
 	unlink($db->{socket});
 	my $d = _daemon('mariadbd', $db->{log}, sub { _socket_answers($db->{socket}) },
-	    'mariadbd', '--no-defaults', "--datadir=$dir/data", "--tmpdir=$dir/tmp",
+	    @{ $db->{wrap} // [] }, 'mariadbd', '--no-defaults', "--datadir=$dir/data", "--tmpdir=$dir/tmp",
 	    "--socket=$db->{socket}", '--skip-networking', "--pid-file=$dir/mariadbd.pid",
 	    '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=64M',
 	    '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0',
@@ -270,23 +272,28 @@ sub sql {
 	return $out;
 }
 
-# redis_start([$r]): a redis-server of this test on the unix socket
+# redis_start([$r], %opt): a redis-server of this test on the unix socket
 # $r->{socket} (no TCP port, nothing saved to disk).  Returns {socket, pid,
 # log}.  Given a server stopped by cache_stop(), starts it again on the
-# same socket (empty: nothing was saved).
+# same socket (empty: nothing was saved).  Options, kept for a restart:
+# args (more redis-server options, after the defaults: a later one wins),
+# wrap (a command that execs redis-server, e.g. ip netns exec NS).
 my $NREDIS = 0;
 sub redis_start {
-	my ($r) = @_;
+	my ($r, %opt) = @_;
+	my @args = @{ $r ? $r->{args} // [] : $opt{args} // [] };
+	my @wrap = @{ $r ? $r->{wrap} // [] : $opt{wrap} // [] };
 	my $dir = $r ? $r->{dir} : test_dir() . '/redis' . ($NREDIS++ || '');
 	make_path($dir);
 	chmod 0755, $dir;
 	my $sock = "$dir/redis.sock";
 	unlink($sock);
 	my $d = _daemon('redis-server', "$dir/redis.log", sub { _socket_answers($sock) },
-	    'redis-server', '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '777',
-	    '--save', '', '--appendonly', 'no', '--dir', $dir);
+	    @wrap, 'redis-server', '--port', '0', '--unixsocket', $sock, '--unixsocketperm', '777',
+	    '--save', '', '--appendonly', 'no', '--dir', $dir, @args);
 	$r //= {};
-	@$r{qw(dir socket pid log daemon)} = ($dir, $sock, $d->{pid}, $d->{log}, $d);
+	@$r{qw(dir socket pid log daemon args wrap)} = ($dir, $sock, $d->{pid}, $d->{log}, $d,
+	    \@args, \@wrap);
 	return $r;
 }
 
