@@ -306,20 +306,24 @@ cache_has_session(struct conn *c)
  * Would MediaWiki take a request mwsup holds for http for https?  It
  * believes an X-Forwarded-Proto of "https" from anyone, and mwsup hands
  * that header to PHP unless proxy.trusted is set and the peer is not in
- * it (proxy_pass_header): such an answer (links, redirects) must go in
+ * it (proxy_untrusted_headers): such an answer (links, redirects) must go in
  * no http entry.  A request mwsup holds for https is https to PHP too.
  */
 static int
 cache_scheme_differs(struct conn *c)
 {
+	const char *const *dropped = proxy_untrusted_headers(c);
+
 	if (c->https)
 		return 0;
+	for (int i = 0; dropped && dropped[i]; i++)
+		if (strcasecmp(dropped[i], "X-Forwarded-Proto") == 0)
+			return 0;	/* PHP never sees it */
 	for (int i = 0; i < c->nhdrs; i++) {
 		const struct conn_hdr *h = &c->hdrs[i];
 
 		if (h->name_len == 17 && strncasecmp(c->hbuf + h->name,
 		    "X-Forwarded-Proto", 17) == 0 &&
-		    proxy_pass_header(c, c->hbuf + h->name, h->name_len) &&
 		    cache_has_https(c->hbuf + h->value, h->value_len))
 			return 1;
 	}
