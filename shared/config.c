@@ -46,8 +46,12 @@ struct config_walk {
 
 static int config_fail(struct config_walk *, const struct yamltree_node *,
     const char *, ...) __attribute__((format(printf, 3, 4)));
-static int config_check_key(struct config_walk *, const struct yamltree_node *,
-    size_t, const char *);
+/* What a mapping's walker does with one key and its value. */
+typedef int config_pair_fn(struct config_walk *, const struct yamltree_node *,
+    const struct yamltree_node *, const void *);
+static int config_each_pair(struct config_walk *, const struct yamltree_node *,
+    const char *, config_pair_fn *, const void *);
+static config_pair_fn config_key_pair;
 
 /*
  * A schema error at node n, so that each check is one statement, as in
@@ -683,54 +687,64 @@ config_address_problem(const char *a)
 	return NULL;
 }
 
+/* An entry of listen written as a mapping: what its keys said. */
+struct config_listen_map {
+	const struct yamltree_node *addr;	/* NULL until "address" */
+	size_t			 i;		/* the entry's index */
+};
+
+/* One key of such an entry: address or proxy_protocol. */
+static int
+config_listen_pair(struct config_walk *w, const struct yamltree_node *k,
+    const struct yamltree_node *v, const void *arg)
+{
+	struct config_listen_map *m = (struct config_listen_map *)(uintptr_t)arg;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
+
+	if (strcmp(k->text, "address") == 0) {
+		m->addr = v;
+		return 0;
+	}
+	if (strcmp(k->text, "proxy_protocol") != 0)
+		return config_fail(w, k,
+		    "listen: unknown key %s (address, proxy_protocol)",
+		    config_quote(k->text, k->len, q, sizeof(q)));
+	if (v->kind != YAMLTREE_SCALAR || !v->plain ||
+	    (strcmp(v->text, "true") != 0 && strcmp(v->text, "false") != 0))
+		return config_fail(w, config_at(k, v),
+		    "listen: proxy_protocol: expected true or false%s",
+		    config_got(v, got, sizeof(got)));
+	w->cfg->listen_proxy[m->i] = strcmp(v->text, "true") == 0;
+	return 0;
+}
+
 /* One entry of listen: "address", or {address: ..., proxy_protocol: bool}. */
 static int
 config_listen_entry(struct config_walk *w, const struct yamltree_node *e,
     size_t i, const struct yamltree_node **addrp)
 {
-	struct config *cfg = w->cfg;
-	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
-	const struct yamltree_node *a = e;
+	struct config_listen_map m = { e, i };
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *problem;
 
-	cfg->listen_proxy[i] = false;
+	w->cfg->listen_proxy[i] = false;
 	if (e->kind == YAMLTREE_MAP) {
-		a = NULL;
-		for (size_t j = 0; j < e->nkids / 2; j++) {
-			const struct yamltree_node *k = &e->kids[2 * j],
-			    *v = &e->kids[2 * j + 1];
-
-			if (config_check_key(w, e, j, "listen") == -1)
-				return -1;
-			if (strcmp(k->text, "address") == 0) {
-				a = v;
-			} else if (strcmp(k->text, "proxy_protocol") == 0) {
-				if (v->kind != YAMLTREE_SCALAR || !v->plain ||
-				    (strcmp(v->text, "true") != 0 &&
-				    strcmp(v->text, "false") != 0))
-					return config_fail(w, config_at(k, v),
-					    "listen: proxy_protocol: expected "
-					    "true or false%s",
-					    config_got(v, got, sizeof(got)));
-				cfg->listen_proxy[i] = strcmp(v->text,
-				    "true") == 0;
-			} else
-				return config_fail(w, k,
-				    "listen: unknown key %s (address, "
-				    "proxy_protocol)", config_quote(k->text,
-				    k->len, q, sizeof(q)));
-		}
-		if (a == NULL)
+		m.addr = NULL;
+		if (config_each_pair(w, e, "listen", config_listen_pair,
+		    &m) == -1)
+			return -1;
+		if (m.addr == NULL)
 			return config_fail(w, e,
 			    "listen: an entry written as a mapping needs "
 			    "\"address\"");
 	}
-	if (config_string(w, a, a, "an address") == -1)
+	if (config_string(w, m.addr, m.addr, "an address") == -1)
 		return -1;
-	if ((problem = config_address_problem(a->text)) != NULL)
-		return config_fail(w, a, "listen %s: %s",
-		    config_quote(a->text, a->len, q, sizeof(q)), problem);
-	*addrp = a;
+	if ((problem = config_address_problem(m.addr->text)) != NULL)
+		return config_fail(w, m.addr, "listen %s: %s",
+		    config_quote(m.addr->text, m.addr->len, q, sizeof(q)),
+		    problem);
+	*addrp = m.addr;
 	return 0;
 }
 
@@ -814,10 +828,6 @@ config_find_key(const struct config_key *keys, const struct yamltree_node *key)
 			return keys;
 	return NULL;
 }
-
-/* What a mapping's walker does with one key and its value. */
-typedef int config_pair_fn(struct config_walk *, const struct yamltree_node *,
-    const struct yamltree_node *, const void *);
 
 /*
  * Every mapping is walked here: each key must be a scalar and appear once
@@ -1041,21 +1051,14 @@ config_type_pair(struct config_walk *w, const struct yamltree_node *ext,
 }
 
 /* static.types: extension -> media type, over /etc/mime.types. */
-static int
-config_set_types(struct config_walk *w, const struct yamltree_node *key,
-    const struct yamltree_node *val)
-{
-	return config_section(w, key, val,
-	    "a mapping of file name extension to media type", "static.types",
-	    config_type_pair, NULL);
-}
-
 int
 config_set_static_types(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	(void)k;
-	return config_set_types(w, key, val);
+	return config_section(w, key, val,
+	    "a mapping of file name extension to media type", "static.types",
+	    config_type_pair, NULL);
 }
 
 /* The keys of static that are settings, not URL prefixes. */
@@ -1172,7 +1175,7 @@ config_set_static(struct config_walk *w, const struct config_key *k,
  * worker/README.md says why each is safe): services made from the site's
  * configuration only, holding no user, request or database connection
  * (LanguageConverterFactory's converters, which do, are emptied after
- * each request by php/warm.php).
+ * each request: CLEAR_PROPERTIES in php/warm-services.php).
  * The worker checks each one's object graph and drops any that holds
  * something of a request anyway.
  */
@@ -1195,7 +1198,8 @@ static const char *const config_default_exclude[] = {
 /*
  * What warm workers set back after each request instead of making anew
  * by default: "core", every service of MediaWiki core's ServiceWiring.php
- * but the few made from the request (php/warm.php knows them).
+ * but the few made from the request (MADE_FROM_REQUEST in
+ * php/warm-services.php).
  */
 static const char *const config_default_reset[] = { "core", NULL };
 
@@ -1347,6 +1351,27 @@ bad:
 }
 
 int
+config_cidr_match(const struct config_cidr *list, int n, int fam,
+    const uint8_t *a)
+{
+	for (int i = 0; i < n; i++) {
+		const struct config_cidr *r = &list[i];
+		int full = r->bits / 8, rest = r->bits % 8;
+
+		if (r->family != fam)
+			continue;
+		if (fam == AF_UNIX)
+			return 1;
+		if (memcmp(a, r->addr, (size_t)full) != 0)
+			continue;
+		if (rest && ((a[full] ^ r->addr[full]) & (0xff << (8 - rest))))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+int
 config_set_allow(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
@@ -1468,11 +1493,36 @@ const struct config_key config_job_group_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 #undef G
-#define CONFIG_NJOB_GROUP_KEYS \
-	(sizeof(config_job_group_keys) / sizeof(config_job_group_keys[0]))
 
-static int config_walk_map(struct config_walk *, const struct config_key *,
-    const struct yamltree_node *);
+/* A job group's or a site's keys, and the end of the table. */
+#define CONFIG_ENTRY_KEYS	8
+_Static_assert(sizeof(config_job_group_keys) / sizeof(config_job_group_keys[0])
+    <= CONFIG_ENTRY_KEYS, "CONFIG_ENTRY_KEYS");
+
+/*
+ * One entry of jobs.groups or sites written as a mapping, walked with the
+ * entry's table (offsets relative to its struct), moved to the entry at
+ * off in struct config; messages name the entry as where.
+ */
+static int
+config_walk_entry(struct config_walk *w, const struct config_key *table,
+    size_t off, const char *where, const struct yamltree_node *map)
+{
+	struct config_key keys[CONFIG_ENTRY_KEYS];
+	const char *outer = w->section;
+	size_t n;
+	int rc;
+
+	for (n = 0; table[n].name; n++) {
+		keys[n] = table[n];
+		keys[n].off += off;
+	}
+	keys[n] = table[n];
+	w->section = where;
+	rc = config_each_pair(w, map, where, config_key_pair, keys);
+	w->section = outer;
+	return rc;
+}
 
 /* Where group i says it runs type t (a line:col for messages), or NULL. */
 static const struct yamltree_node *
@@ -1500,8 +1550,6 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 	struct config *cfg = w->cfg;
 	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], where[64];
-	struct config_key keys[CONFIG_NJOB_GROUP_KEYS];
-	const char *outer = w->section;
 	int catchall = -1;
 	size_t i;
 
@@ -1514,7 +1562,6 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 		    config_got(val, got, sizeof(got)));
 	for (i = 0; i < val->nkids; i++) {
 		struct config_job_group *g = &cfg->job_groups[i];
-		int rc;
 
 		e = &val->kids[i];
 		if (i == CONFIG_MAX_JOB_GROUPS)
@@ -1527,15 +1574,10 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 			    "%s: expected a mapping (name, types, max_jobs, "
 			    "max_time, workers)%s", where,
 			    config_got(e, got, sizeof(got)));
-		memcpy(keys, config_job_group_keys, sizeof(keys));
-		for (size_t j = 0; keys[j].name; j++)
-			keys[j].off += offsetof(struct config, job_groups) +
-			    i * sizeof(*g);
 		cfg->njob_groups = (int)i + 1;
-		w->section = where;
-		rc = config_walk_map(w, keys, e);
-		w->section = outer;
-		if (rc == -1)
+		if (config_walk_entry(w, config_job_group_keys,
+		    offsetof(struct config, job_groups) + i * sizeof(*g),
+		    where, e) == -1)
 			return -1;
 		if (g->name == NULL)
 			return config_fail(w, e,
@@ -1705,8 +1747,8 @@ const struct config_key config_site_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 #undef S
-#define CONFIG_NSITE_KEYS \
-	(sizeof(config_site_keys) / sizeof(config_site_keys[0]))
+_Static_assert(sizeof(config_site_keys) / sizeof(config_site_keys[0])
+    <= CONFIG_ENTRY_KEYS, "CONFIG_ENTRY_KEYS");
 
 /* One site: host name -> LocalSettings.php, or -> a mapping. */
 static int
@@ -1715,12 +1757,10 @@ config_site_pair(struct config_walk *w, const struct yamltree_node *name,
 {
 	struct config *cfg = w->cfg;
 	struct config_site *site;
-	struct config_key keys[CONFIG_NSITE_KEYS];
 	const struct config_site *o;
-	const char *outer = w->section;
 	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
 	char where[400];
-	int n = cfg->nsites, rc;
+	int n = cfg->nsites;
 
 	(void)unused;
 	config_quote(name->text, name->len, q, sizeof(q));
@@ -1760,14 +1800,8 @@ config_site_pair(struct config_walk *w, const struct yamltree_node *name,
 		    "%s: expected the path of its LocalSettings.php or a "
 		    "mapping (settings, aliases, workers, default, static)%s",
 		    where, config_got(val, got, sizeof(got)));
-	memcpy(keys, config_site_keys, sizeof(keys));
-	for (size_t j = 0; keys[j].name; j++)
-		keys[j].off += offsetof(struct config, sites) +
-		    (size_t)n * sizeof(*site);
-	w->section = where;
-	rc = config_walk_map(w, keys, val);
-	w->section = outer;
-	if (rc == -1)
+	if (config_walk_entry(w, config_site_keys, offsetof(struct config,
+	    sites) + (size_t)n * sizeof(*site), where, val) == -1)
 		return -1;
 	if (site->settings == NULL)
 		return config_fail(w, name,
@@ -1933,9 +1967,6 @@ static const char *const config_default_compress_types[] = {
 	NULL,
 };
 
-static const struct config_key config_compression_keys[];
-
-
 /* compression: a mapping, or "off" for no compression at all. */
 int
 config_set_compression(struct config_walk *w, const struct config_key *k,
@@ -1948,8 +1979,6 @@ config_set_compression(struct config_walk *w, const struct config_key *k,
 	}
 	return config_set_section(w, k, key, val);
 }
-
-static const struct config_key config_cache_keys[];
 
 /* cache: a mapping (on when given, unless enabled: false), or "off"/"on". */
 int
@@ -2231,13 +2260,6 @@ config_key_pair(struct config_walk *w, const struct yamltree_node *key,
 	return k->set(w, k, key, val);
 }
 
-static int
-config_walk_map(struct config_walk *w, const struct config_key *keys,
-    const struct yamltree_node *map)
-{
-	return config_each_pair(w, map, w->section, config_key_pair, keys);
-}
-
 int
 config_set_section(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
@@ -2268,6 +2290,18 @@ static const char *const config_default_ini[][2] = {
 	{ "opcache.max_accelerated_files",	"20000" },
 	{ NULL, NULL },
 };
+
+/* A default list of names (NULL-ended) copied into names, *n of them. */
+static int
+config_default_names(char **names, int *n, const char *const *list)
+{
+	for (; *list != NULL; list++) {
+		if ((names[*n] = strdup(*list)) == NULL)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
 
 static int
 config_defaults(struct config *cfg, const char *name)
@@ -2325,44 +2359,28 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->static_cache = 16 * MB;
 	cfg->cache_size = 64 * MB;
 	cfg->cache_max_entry = MB;
-	for (i = 0; config_default_compress_types[i] != NULL; i++) {
-		if ((cfg->compress_types[i] =
-		    strdup(config_default_compress_types[i])) == NULL) {
-			log_err("%s: out of memory", name);
-			return -1;
-		}
-		cfg->ncompress_types++;
-	}
 	for (i = 0; config_default_ini[i][0] != NULL; i++) {
 		cfg->ini[i].name = strdup(config_default_ini[i][0]);
 		cfg->ini[i].value = strdup(config_default_ini[i][1]);
 		cfg->nini++;
-		if (cfg->ini[i].name == NULL || cfg->ini[i].value == NULL) {
-			log_err("%s: out of memory", name);
-			return -1;
-		}
+		if (cfg->ini[i].name == NULL || cfg->ini[i].value == NULL)
+			goto nomem;
 	}
-	for (i = 0; config_default_exclude[i] != NULL; i++) {
-		if ((cfg->exclude[i] = strdup(config_default_exclude[i])) == NULL) {
-			log_err("%s: out of memory", name);
-			return -1;
-		}
-		cfg->nexclude++;
-	}
-	for (i = 0; config_default_reset[i] != NULL; i++) {
-		if ((cfg->reset[i] = strdup(config_default_reset[i])) == NULL) {
-			log_err("%s: out of memory", name);
-			return -1;
-		}
-		cfg->nreset++;
-	}
+	if (config_default_names(cfg->compress_types, &cfg->ncompress_types,
+	    config_default_compress_types) == -1 ||
+	    config_default_names(cfg->exclude, &cfg->nexclude,
+	    config_default_exclude) == -1 ||
+	    config_default_names(cfg->reset, &cfg->nreset,
+	    config_default_reset) == -1)
+		goto nomem;
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
 	    !cfg->mw_settings || !cfg->temp_dir || !cfg->proxy_header ||
-	    !cfg->proxy_proto_header) {
-		log_err("%s: out of memory", name);
-		return -1;
-	}
+	    !cfg->proxy_proto_header)
+		goto nomem;
 	return 0;
+nomem:
+	log_err("%s: out of memory", name);
+	return -1;
 }
 
 int
@@ -2396,7 +2414,8 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 		rc = -1;
 		goto out;
 	}
-	rc = config_walk_map(&w, config_top_keys, &root);
+	rc = config_each_pair(&w, &root, NULL, config_key_pair,
+	    config_top_keys);
 	if (rc == 0)
 		rc = config_finish(&w, &root);
 out:

@@ -237,5 +237,11 @@ void	config_free(struct config *cfg);
  * defaults filled in; parsing what it writes gives cfg again (mwsup
  * --dump).  -1, logged, when a key has no printer, or on a write error. */
 int	config_dump(const struct config *cfg, FILE *f);
+/* Is an address one of list's n entries (status.allow, proxy.trusted,
+ * cache.purge_allow)?  fam: AF_INET or AF_INET6 with a's 4 or 16 bytes,
+ * or AF_UNIX for a unix socket client (a unused), which only "unix"
+ * matches. */
+int	config_cidr_match(const struct config_cidr *list, int n, int fam,
+	    const uint8_t *a);
 
 #endif
