@@ -519,7 +519,7 @@ cache_release(struct conn *leader, const char *key, size_t len)
 		LIST_REMOVE(w, cache_wlink);
 		w->cache_leader = NULL;
 		leader->cache_nwaiters--;
-		conn_request_resume(w);
+		conn_request_ready(w);
 	}
 }
 
