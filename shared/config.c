@@ -1282,12 +1282,16 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-/* status.allow, proxy.trusted: addresses or networks (a.b.c.d[/n],
- * v6[/n]) or "unix", into v with *np of them. */
-static int
-config_cidrs(struct config_walk *w, const struct yamltree_node *key,
-    const struct yamltree_node *val, struct config_cidr *v, int *np)
+/* status.allow, proxy.trusted, cache.purge_allow: addresses or networks
+ * (a.b.c.d[/n], v6[/n]) or "unix". */
+int
+config_set_cidrs(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
+	struct config_cidrs *list =
+	    (struct config_cidrs *)(void *)((char *)w->cfg + k->off);
+	struct config_cidr *v = list->v;
+	int *np = &list->n;
 	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], host[64];
 	size_t i;
@@ -1351,11 +1355,10 @@ bad:
 }
 
 int
-config_cidr_match(const struct config_cidr *list, int n, int fam,
-    const uint8_t *a)
+config_cidr_match(const struct config_cidrs *list, int fam, const uint8_t *a)
 {
-	for (int i = 0; i < n; i++) {
-		const struct config_cidr *r = &list[i];
+	for (int i = 0; i < list->n; i++) {
+		const struct config_cidr *r = &list->v[i];
 		int full = r->bits / 8, rest = r->bits % 8;
 
 		if (r->family != fam)
@@ -1369,33 +1372,6 @@ config_cidr_match(const struct config_cidr *list, int n, int fam,
 		return 1;
 	}
 	return 0;
-}
-
-int
-config_set_allow(struct config_walk *w, const struct config_key *k,
-    const struct yamltree_node *key, const struct yamltree_node *val)
-{
-	(void)k;
-	return config_cidrs(w, key, val, w->cfg->status_allow,
-	    &w->cfg->nstatus_allow);
-}
-
-int
-config_set_purge_allow(struct config_walk *w, const struct config_key *k,
-    const struct yamltree_node *key, const struct yamltree_node *val)
-{
-	(void)k;
-	return config_cidrs(w, key, val, w->cfg->cache_purge_allow,
-	    &w->cfg->ncache_purge_allow);
-}
-
-int
-config_set_trusted(struct config_walk *w, const struct config_key *k,
-    const struct yamltree_node *key, const struct yamltree_node *val)
-{
-	(void)k;
-	return config_cidrs(w, key, val, w->cfg->proxy_trusted,
-	    &w->cfg->nproxy_trusted);
 }
 
 /* proxy.header, proxy.proto_header: a header field name (null: none,
@@ -2073,7 +2049,7 @@ static const struct config_key config_recycle_keys[] = {
 static const struct config_key config_status_keys[] = {
 	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
 	{ "health",	config_set_urlpath_opt,	F(status_health), 0, 0, 0, NULL },
-	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
+	{ "allow",	config_set_cidrs,	F(status_allow), 0, 0, 0, NULL },
 	{ "show_query",	config_set_bool,	F(status_show_query), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
@@ -2129,7 +2105,7 @@ config_set_errpages(struct config_walk *w, const struct config_key *k,
 }
 
 static const struct config_key config_proxy_keys[] = {
-	{ "trusted",	config_set_trusted,	F(proxy_trusted), 0, 0, 0, NULL },
+	{ "trusted",	config_set_cidrs,	F(proxy_trusted), 0, 0, 0, NULL },
 	{ "header",	config_set_header_name,	F(proxy_header), 0, 1, 0, NULL },
 	{ "proto_header", config_set_header_name, F(proxy_proto_header),
 	    0, 0, 0, NULL },
@@ -2207,7 +2183,7 @@ static const struct config_key config_cache_keys[] = {
 	    CONFIG_NUM_SIZE, 64 * KB, 64 * GB, NULL },
 	{ "max_entry",	config_set_number,	F(cache_max_entry),
 	    CONFIG_NUM_SIZE, KB, GB, NULL },
-	{ "purge_allow", config_set_purge_allow, F(cache_purge_allow),
+	{ "purge_allow", config_set_cidrs, F(cache_purge_allow),
 	    0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };

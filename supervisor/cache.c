@@ -807,8 +807,7 @@ cache_purge_request(struct conn *c)
 		conn_error_keep(c, 405);
 		return 1;
 	}
-	if (!status_peer_allowed(c, cfg->cache_purge_allow,
-	    cfg->ncache_purge_allow)) {
+	if (!status_peer_allowed(c, &cfg->cache_purge_allow)) {
 		log_warn("%s: PURGE refused to %s", cfg->path,
 		    c->client_unix ? "a unix socket client" : c->client_addr);
 		conn_error_keep(c, 403);

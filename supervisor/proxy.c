@@ -239,8 +239,7 @@ none:
 static int
 proxy_trusted(const struct config *cfg, int fam, const uint8_t *a)
 {
-	return config_cidr_match(cfg->proxy_trusted, cfg->nproxy_trusted, fam,
-	    a);
+	return config_cidr_match(&cfg->proxy_trusted, fam, a);
 }
 
 /* An address as text to its family and bytes (v4-mapped v6 as v4). */
@@ -316,7 +315,7 @@ proxy_resolve(struct conn *c)
 	c->client_unix = c->peer_unix;
 	c->https = c->peer_ssl;
 	c->peer_trusted = 0;
-	if (cfg->nproxy_trusted == 0)
+	if (cfg->proxy_trusted.n == 0)
 		return;
 	if (c->peer_unix) {
 		if (!proxy_trusted(cfg, AF_UNIX, NULL))
@@ -383,7 +382,7 @@ proxy_untrusted_headers(const struct conn *c)
 	const struct config *cfg = sup.cfg;
 	int n = 0;
 
-	if (cfg->nproxy_trusted == 0 || c->peer_trusted)
+	if (cfg->proxy_trusted.n == 0 || c->peer_trusted)
 		return NULL;
 	names[n++] = "X-Forwarded-Proto";
 	if (cfg->proxy_proto_header)

@@ -706,8 +706,7 @@ status_main(int argc, char **argv)
 /* ---- the HTTP endpoint, served by the supervisor itself ---- */
 
 int
-status_peer_allowed(const struct conn *c, const struct config_cidr *list,
-    int n)
+status_peer_allowed(const struct conn *c, const struct config_cidrs *list)
 {
 	uint8_t a[16];
 	int fam;
@@ -715,17 +714,17 @@ status_peer_allowed(const struct conn *c, const struct config_cidr *list,
 	/* the client proxy.c found: behind a proxy on this host, the peer
 	 * would be loopback for every client */
 	if (c->client_unix)
-		return config_cidr_match(list, n, AF_UNIX, NULL);
+		return config_cidr_match(list, AF_UNIX, NULL);
 	if (inet_pton(AF_INET, c->client_addr, a) == 1)
 		fam = AF_INET;
 	else if (inet_pton(AF_INET6, c->client_addr, a) == 1)
 		fam = AF_INET6;
 	else
 		return 0;
-	if (n == 0)	/* default: loopback only */
+	if (list->n == 0)	/* default: loopback only */
 		return fam == AF_INET ? a[0] == 127 :
 		    memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
-	return config_cidr_match(list, n, fam, a);
+	return config_cidr_match(list, fam, a);
 }
 
 /* What the health answer says, and its status. */
@@ -806,8 +805,7 @@ status_http(struct conn *c)
 		fmt = STATUS_PROMETHEUS;
 	else
 		return 0;
-	if (!status_peer_allowed(c, sup.cfg->status_allow,
-	    sup.cfg->nstatus_allow)) {
+	if (!status_peer_allowed(c, &sup.cfg->status_allow)) {
 		log_warn("%s: status endpoint refused to %s", sup.cfg->path,
 		    c->client_unix ? "a unix socket client" : c->client_addr);
 		conn_error_keep(c, 403);
