@@ -261,6 +261,15 @@ config_copy(struct config_walk *w, char **out, const char *s, int dir,
 	return 0;
 }
 
+/* A string setting back to none (null in mw.yaml). */
+static int
+config_unset(char **slot)
+{
+	free(*slot);
+	*slot = NULL;
+	return 0;
+}
+
 /* Replace the string in *slot with a copy of s. */
 static int
 config_store(struct config_walk *w, char **slot, const char *s)
@@ -381,11 +390,8 @@ config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 
-	if (config_is_null(val)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val))
+		return config_unset(slot);
 	return config_set_abspath(w, k, key, val);
 }
 
@@ -398,11 +404,8 @@ config_set_log_target(struct config_walk *w, const struct config_key *k,
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val) ||
-	    (val->kind == YAMLTREE_SCALAR && strcmp(val->text, "off") == 0)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	    (val->kind == YAMLTREE_SCALAR && strcmp(val->text, "off") == 0))
+		return config_unset(slot);
 	if (config_string(w, key, val, "\"off\", \"stderr\" or an absolute path") == -1)
 		return -1;
 	if (strcmp(val->text, "stderr") != 0 && val->text[0] != '/')
@@ -421,11 +424,8 @@ config_set_name_opt(struct config_walk *w, const struct config_key *k,
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 	const unsigned char *p;
 
-	if (config_is_null(val)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val))
+		return config_unset(slot);
 	if (config_string(w, key, val, "a name") == -1)
 		return -1;
 	for (p = (const unsigned char *)val->text; *p; p++) {
@@ -448,11 +448,8 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 	const char *problem;
 	char *p;
 
-	if (config_is_null(val)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val))
+		return config_unset(slot);
 	if (config_string(w, key, val, "a URL path like /wiki/") == -1)
 		return -1;
 	problem = config_prefix_problem(val->text);
@@ -479,11 +476,8 @@ config_set_urlpath_opt(struct config_walk *w, const struct config_key *k,
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *problem;
 
-	if (config_is_null(val)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val))
+		return config_unset(slot);
 	if (config_string(w, key, val, "a URL path like /healthz") == -1)
 		return -1;
 	problem = config_prefix_problem(val->text);
@@ -961,11 +955,8 @@ config_set_cache_control(struct config_walk *w, const struct config_key *k,
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val) ||
-	    (val->kind == YAMLTREE_SCALAR && val->len == 0)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	    (val->kind == YAMLTREE_SCALAR && val->len == 0))
+		return config_unset(slot);
 	if (val->kind != YAMLTREE_SCALAR)
 		return config_fail(w, at,
 		    "%s: expected a Cache-Control value (\"\" for none)%s",
@@ -1384,11 +1375,8 @@ config_set_header_name(struct config_walk *w, const struct config_key *k,
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *p;
 
-	if (config_is_null(val) && k->min == 0) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val) && k->min == 0)
+		return config_unset(slot);
 	if (config_is_null(val))
 		return config_fail(w, config_at(key, val),
 		    "%s: expected a header name, not null", w->path);
