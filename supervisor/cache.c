@@ -414,21 +414,21 @@ static int
 cache_range(struct conn *c, const struct cache_entry *e, int64_t *first,
     int64_t *last)
 {
-	const char *v;
-	char buf[128];
-	size_t vl;
+	const char *range, *v;
+	char buf[STATIC_RANGE_HEADER_MAX];
+	size_t rl, vl;
 
-	if (e->status != 200 || (v = conn_header(c, "Range", &vl)) == NULL ||
-	    vl >= sizeof(buf))
+	if (e->status != 200 ||
+	    (range = conn_header(c, "Range", &rl)) == NULL ||
+	    rl >= sizeof(buf))
 		return -1;
 	if ((v = conn_header(c, "If-Range", &vl)) != NULL &&
 	    !(v[0] == '"' ? e->etag && vl == e->etag_len &&
 	    memcmp(v, e->etag, vl) == 0 : e->lastmod &&
 	    vl == e->lastmod_len && memcmp(v, e->lastmod, vl) == 0))
 		return -1;
-	v = conn_header(c, "Range", &vl);
-	memcpy(buf, v, vl);
-	buf[vl] = '\0';
+	memcpy(buf, range, rl);
+	buf[rl] = '\0';
 	return static_range(buf, (int64_t)e->body_len, first, last);
 }
 
