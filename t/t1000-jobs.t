@@ -45,7 +45,7 @@ sub maint {
 	diag("$script @args: exit $rc\n$out$err") if $rc != 0;
 	return $rc == 0;
 }
-sub sql {
+sub jobsql {
 	my ($file, $q) = @_;
 	my ($rc, $out, $err) = run_cmd('sqlite3', '-readonly', '-cmd', '.timeout 10000', $file, $q);
 	diag("sqlite3 $q: $err") if $rc != 0;
@@ -69,7 +69,7 @@ maint('importTextFiles.php', @files) or BAIL_OUT('cannot create the 50 pages');
 
 my $links_to = sub {
 	my ($target) = @_;
-	return sql($db, "SELECT COUNT(DISTINCT pl_from) FROM pagelinks " .
+	return jobsql($db, "SELECT COUNT(DISTINCT pl_from) FROM pagelinks " .
 	    "JOIN page ON page_id = pl_from WHERE page_title LIKE 'Jobs_test_page_%' " .
 	    "AND pl_title = '$target'");
 };
@@ -81,7 +81,7 @@ sub status_json {
 	return eval { decode_json($out) } // {};
 }
 # Whatever the page creation queued runs first.
-ok(wait_until(sub { sql($jobdb, "SELECT COUNT(*) FROM job") eq '0' }, 60),
+ok(wait_until(sub { jobsql($jobdb, "SELECT COUNT(*) FROM job") eq '0' }, 60),
     'mwsup empties the queue the page creation left');
 
 # The edit of the template queues refreshLinks (and htmlCacheUpdate) for
@@ -90,13 +90,13 @@ my $t0 = time();
 write_file("$pages/Nav.wiki", "Navigation: [[Target B]]\n");
 maint('importTextFiles.php', '--overwrite', '--prefix', 'Template:', "$pages/Nav.wiki")
 	or BAIL_OUT('cannot edit Template:Nav');
-my $queued = sql($jobdb, "SELECT COUNT(*) FROM job");
+my $queued = jobsql($jobdb, "SELECT COUNT(*) FROM job");
 my $done = wait_until(sub { $links_to->('Target_B') == 50 }, 60);
 my $took = time() - $t0;
 ok($done, sprintf('within 60 s of the template edit, all 50 pages link to Target B (took %.1f s)', $took))
 	or diag('pages linking to Target B: ' . $links_to->('Target_B'));
 is($links_to->('Target_A'), 0, 'and none to Target A any more');
-ok(wait_until(sub { sql($jobdb, "SELECT COUNT(*) FROM job") eq '0' }, 30),
+ok(wait_until(sub { jobsql($jobdb, "SELECT COUNT(*) FROM job") eq '0' }, 30),
     'the queue is empty again');
 
 my $st = status_json();
@@ -134,7 +134,7 @@ ok(wait_until(sub { $n_attempts->() >= 3 }, 30),
 	or diag('attempts: ' . $n_attempts->());
 sleep(5);
 is($n_attempts->(), 3, 'not a fourth time: the job is abandoned');
-is(sql($jobdb, "SELECT job_attempts FROM job WHERE job_cmd = 'mwsupTestFail'"), 3,
+is(jobsql($jobdb, "SELECT job_attempts FROM job WHERE job_cmd = 'mwsupTestFail'"), 3,
     'it stays in the table with its 3 attempts (pruned after a week)');
 $st = status_json();
 is($st->{jobs_failed}, 3, 'status counts 3 failed jobs');

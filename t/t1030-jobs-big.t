@@ -18,7 +18,7 @@ use MwTest;
 my $w = wiki('pool.workers' => 2, 'jobs.poll' => 0.2, 'jobs.chron' => 1);
 my $jobdb = "$w->{dir}/data/my_wiki_jobqueue.sqlite";
 
-sub sql {
+sub jobsql {
 	my ($q) = @_;
 	my ($rc, $out, $err) = run_cmd('sqlite3', '-cmd', '.timeout 10000', $jobdb, $q);
 	diag("sqlite3 $q: $err") if $rc != 0;
@@ -26,22 +26,22 @@ sub sql {
 	return $out;
 }
 
-like(sql("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'job_cmd_token'"),
+like(jobsql("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'job_cmd_token'"),
     qr/^job_cmd_token$/, 'tools/mkwiki indexes the job queue file (job_cmd_token)');
 
 # A million claimed, abandoned rows: nothing for a runner, but a count of
 # the whole table reads every one of them.
 my $t0 = time();
-sql("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000) "
+jobsql("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000) "
     . "INSERT INTO job (job_cmd, job_namespace, job_title, job_timestamp, job_params, "
     . "job_random, job_attempts, job_token, job_token_timestamp, job_sha1) "
     . "SELECT 'mwsupBig', 0, 'Page_' || x, '20260101000000', 'a:0:{}', x, 9, "
     . "'tok' || (x % 97), '20260101000000', '' FROM c");
-is(sql("SELECT COUNT(*) FROM job"), '1000000',
+is(jobsql("SELECT COUNT(*) FROM job"), '1000000',
     sprintf('a million abandoned jobs in the table (%.1f s)', time() - $t0));
 # What the old count cost, as a yardstick for the bound below.
 $t0 = time();
-sql("SELECT job_cmd, job_token = '', job_attempts >= 3, COUNT(*) FROM job GROUP BY 1, 2, 3");
+jobsql("SELECT job_cmd, job_token = '', job_attempts >= 3, COUNT(*) FROM job GROUP BY 1, 2, 3");
 my $full = time() - $t0;
 diag(sprintf('a GROUP BY over the table takes %.0f ms here', $full * 1000));
 system('chown', '-R', '--reference', "$w->{dir}/data", "$w->{dir}/data") if $> == 0;
@@ -82,19 +82,19 @@ cmp_ok($worst, '<', 0.25, sprintf('the slowest static file took %.0f ms (a full 
 log_unlike($srv, qr/jobs\.sqlite.*(too long|no index)/, 'no complaint about the count');
 
 # A ready job among the million is found and run.
-sql("INSERT INTO job (job_cmd, job_namespace, job_title, job_timestamp, job_params, "
+jobsql("INSERT INTO job (job_cmd, job_namespace, job_title, job_timestamp, job_params, "
     . "job_random, job_attempts, job_token, job_token_timestamp, job_sha1) VALUES "
     . "('null', 0, 'Main_Page', '20260101000000', 'a:1:{s:5:\"lives\";i:1;}', 1, 0, '', NULL, '')");
-ok(wait_until(sub { sql("SELECT COUNT(*) FROM job WHERE job_cmd = 'null'") eq '0' }, 30),
+ok(wait_until(sub { jobsql("SELECT COUNT(*) FROM job WHERE job_cmd = 'null'") eq '0' }, 30),
     'a ready job among a million rows is run');
 cmp_ok(job_counts($srv)->{jobs_run} // 0, '>=', 1, 'status counts it as run');
 stopped_cleanly($srv);
 
 # The same table without the index: the count is cut short, logged once,
 # and the queue is polled with slices (which may block: they are workers).
-sql("DROP INDEX job_cmd_token");
-sql("DROP INDEX job_cmd_token_id");
-sql("DROP INDEX job_cmd");
+jobsql("DROP INDEX job_cmd_token");
+jobsql("DROP INDEX job_cmd_token_id");
+jobsql("DROP INDEX job_cmd");
 $srv = start_mwsup($w->{config});
 ($worst, $n, $bad) = slowest_static(3);
 is($bad, 0, "without the index every static file answered 200 ($n of them)");
@@ -103,10 +103,10 @@ log_like($srv, qr/jobs\.sqlite \Q$jobdb\E: the job table has no index job_cmd_to
     'the log says the index is missing and how to make it');
 my @said = log_text($srv) =~ /has no index job_cmd_token/g;
 is(scalar @said, 1, 'said once');
-sql("INSERT INTO job (job_cmd, job_namespace, job_title, job_timestamp, job_params, "
+jobsql("INSERT INTO job (job_cmd, job_namespace, job_title, job_timestamp, job_params, "
     . "job_random, job_attempts, job_token, job_token_timestamp, job_sha1) VALUES "
     . "('null', 0, 'Main_Page', '20260101000000', 'a:1:{s:5:\"lives\";i:1;}', 1, 0, '', NULL, '')");
-ok(wait_until(sub { sql("SELECT COUNT(*) FROM job WHERE job_cmd = 'null'") eq '0' }, 60),
+ok(wait_until(sub { jobsql("SELECT COUNT(*) FROM job WHERE job_cmd = 'null'") eq '0' }, 60),
     'without the index a ready job is still run (polled with slices)');
 stopped_cleanly($srv);
 
