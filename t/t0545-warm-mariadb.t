@@ -405,8 +405,9 @@ for my $do (qw(noreply error none)) {
 	is_deeply($s, { %$mfresh, lock => JSON::PP::false },
 	    "memcached: and finds the cache as a new one would be ($do)") or diag(explain($s));
 }
-# memcached restarted (empty) between two requests: the kept client
-# connects again, the next request's writes are answered.
+# memcached restarted (empty) between two requests: the kept client's
+# socket is dead, and its next command would fail before it reconnects;
+# the next request has new clients, whose writes are answered.
 cache_stop($mc);
 memcached_start($mc);
 my ($mst, $ms) = mc_state('none');

@@ -350,8 +350,9 @@ final class MwsupWarmStorage {
 	 * with the write, but an exception or an extension may leave it on,
 	 * and the next request would take every write for a success), and
 	 * what it holds of a request forgotten (cleanBag()).  The client keeps
-	 * its socket: memcached's text protocol has no session state, and
-	 * libmemcached reconnects a socket the server closed.  The constructor
+	 * its socket: memcached's text protocol has no session state; one the
+	 * server closed is found before the next request (checkMemcached()).
+	 * The constructor
 	 * also sets memcached.compression_threshold, which the restore of the
 	 * ini settings takes back after the request: it is set again for each
 	 * request that is handed the kept cache.
@@ -401,12 +402,51 @@ final class MwsupWarmStorage {
 	/** Before a request: the kept object caches of ObjectCache. */
 	private static function resumeObjectCaches() {
 		if ( self::$memcachedThreshold !== false ) {
+			self::checkMemcached();
+		}
+		if ( self::$memcachedThreshold !== false ) {
 			ini_set( 'memcached.compression_threshold', self::$memcachedThreshold );
 		}
 		foreach ( self::$keptCaches as $id => $cache ) {
 			if ( $id !== 'wan' && $id !== 'stash' ) {
 				ObjectCache::$instances[$id] = ObjectCache::$instances[$id] ??
 					self::resumeCache( $cache );
+			}
+		}
+	}
+
+	/**
+	 * Whether the kept memcached clients still reach their servers: one
+	 * that memcached closed meanwhile (a restart) fails its next command,
+	 * and only the one after reconnects, where a new client would have
+	 * connected first; so each is asked for a key (one round trip, ~20 us,
+	 * against ~65 us for a new client) and if any fails, no memcached cache
+	 * is handed on: the request makes new ones, as under PHP-FPM.
+	 */
+	// mirrors includes/libs/objectcache/MemcachedPeclBagOStuff.php:32-33 sha256:f0efd2d4e391ef49
+	private static function checkMemcached(): void {
+		$asked = [];
+		foreach ( self::$keptCaches as $cache ) {
+			if ( !( $cache instanceof MemcachedPeclBagOStuff ) ) {
+				continue;
+			}
+			$client = Closure::bind( function () {
+				return $this->client;
+			}, $cache, MemcachedPeclBagOStuff::class )();
+			if ( isset( $asked[spl_object_id( $client )] ) ) {
+				continue;
+			}
+			$asked[spl_object_id( $client )] = true;
+			$client->get( 'mwsup:warm:alive' );
+			$code = $client->getResultCode();
+			if ( $code !== Memcached::RES_SUCCESS && $code !== Memcached::RES_NOTFOUND ) {
+				foreach ( self::$keptCaches as $key => $c ) {
+					if ( $c instanceof MemcachedPeclBagOStuff ) {
+						unset( self::$keptCaches[$key] );
+					}
+				}
+				self::$memcachedThreshold = false;
+				return;
 			}
 		}
 	}
