@@ -7,7 +7,8 @@
 # A connection the server closed meanwhile (killed, server restarted) is
 # replaced without an error; a POST gets a new connection and its edit is
 # seen; logins alternate with anonymous requests.  The object cache and
-# sessions are in Redis, then in memcached (a session outlives the workers).
+# sessions are in Redis, then in memcached (a session outlives the workers;
+# the memcached clients are kept across requests and set back as new).
 # One mariadbd for the file, started here on a unix socket.
 use strict;
 use warnings;
@@ -324,7 +325,9 @@ stopped_cleanly($msrv);
 # one: no-reply mode (every write would look like a success), a lock it
 # took and never released (the next request would take it as its own:
 # a new cache does not), the last error; and memcached's compression
-# threshold, which MediaWiki's constructor sets, holds for it too.
+# threshold, which MediaWiki's constructor sets, holds for it too (the
+# WAN cache and the stash, made per request, construct a cache that sets
+# it as well, so this check alone would not see it missing).
 # ?mwsup_mc=ACTION: the cache as the request finds it, in a header; then
 # ACTION leaves something in it.
 my $mk1 = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'jobs.enabled' => 'false',
