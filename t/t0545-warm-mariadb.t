@@ -417,6 +417,8 @@ my ($mst, $ms) = mc_state('none');
 is($mst, 200, 'memcached restarted between two requests: the next one is answered');
 is_deeply($ms->{add}, [JSON::PP::true, JSON::PP::false], 'and its writes are answered')
     or diag(explain($ms));
+log_unlike($mksrv, qr/is not (kept across requests|reset but)|made for each request/,
+    'memcached: the reset services, which hold the kept caches, are reset, not made per request');
 log_unlike($mksrv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError/,
     'memcached, kept clients: no warning');
 stopped_cleanly($mksrv);

@@ -421,7 +421,8 @@ final class MwsupWarmStorage {
 	 * and only the one after reconnects, where a new client would have
 	 * connected first; so each is asked for a key (one round trip, ~20 us,
 	 * against ~65 us for a new client) and if any fails, no memcached cache
-	 * is handed on: the request makes new ones, as under PHP-FPM.
+	 * is handed on: the request makes new ones, as under PHP-FPM, and new
+	 * reset services (which may hold the old ones) and load balancer.
 	 */
 	// mirrors includes/libs/objectcache/MemcachedPeclBagOStuff.php:32-33 sha256:f0efd2d4e391ef49
 	private static function checkMemcached(): void {
@@ -446,9 +447,42 @@ final class MwsupWarmStorage {
 					}
 				}
 				self::$memcachedThreshold = false;
+				// The reset services may hold them: they go too, and
+				// with them the kept load balancer, which they hold.
+				$lbf = self::$keptDb;
+				self::$keptDb = null;
+				MwsupWarmServices::dropWithReset( $lbf === null ? [] :
+					[ 'DBLoadBalancerFactory', 'DBLoadBalancer' ] );
+				if ( $lbf !== null ) {
+					$lbf->destroy();
+				}
 				return;
 			}
 		}
+	}
+
+	/**
+	 * Whether the memcached cache $cache is one kept across requests (and
+	 * so set back after each): one of ObjectCache::$instances, the store
+	 * of the WAN cache or the stash ($service, the service being made, or
+	 * the container's).  A reset service may hold such a cache without
+	 * owning it (warm-services.php); holding another, it is made per
+	 * request, as before.
+	 */
+	// mirrors includes/libs/objectcache/wancache/WANObjectCache.php:133-134 sha256:8d0d81be54d4d7b6
+	public static function keepsCache( MemcachedPeclBagOStuff $cache, $service ): bool {
+		if ( in_array( $cache, ObjectCache::$instances, true ) ) {
+			return true;
+		}
+		$services = MediaWikiServices::getInstance();
+		foreach ( [ $service, $services->peekService( 'MainWANObjectCache' ) ] as $wan ) {
+			if ( $wan instanceof WANObjectCache && Closure::bind( function () {
+				return $this->cache;
+			}, $wan, WANObjectCache::class )() === $cache ) {
+				return true;
+			}
+		}
+		return $cache === $service || $cache === $services->peekService( 'MainObjectStash' );
 	}
 
 	/** Once, while neither service exists: hand them the kept stores. */
