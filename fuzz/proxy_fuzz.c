@@ -18,7 +18,8 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* proxy.c's other half reads the running supervisor's config */
+/* proxy.c's other half reads the running supervisor's config (and
+ * matches proxy.trusted with config.c) */
 struct sup sup;
 
 int

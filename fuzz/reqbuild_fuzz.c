@@ -206,7 +206,7 @@ check_params(const struct reqbuild *rb, const struct ctl_params *ps)
 static void
 check_message(const struct reqbuild *rb, const struct ctl_params *ps)
 {
-	uint64_t inline_len = rb->body_fd ? 0 : rb->body_len;
+	uint64_t inline_len = rb->body_in_fd ? 0 : rb->body_len;
 	struct ctl_request req;
 	char *msg;
 	size_t len;
@@ -223,7 +223,7 @@ check_message(const struct reqbuild *rb, const struct ctl_params *ps)
 	if (req.type != CTL_REQUEST || req.id != rb->id ||
 	    req.params_len != ps->len || req.body_len != rb->body_len ||
 	    req.http_minor != rb->http_minor ||
-	    ((req.flags & CTL_REQ_BODY_FD) != 0) != (rb->body_fd != 0) ||
+	    ((req.flags & CTL_REQ_BODY_FD) != 0) != (rb->body_in_fd != 0) ||
 	    (req.flags & ~(uint32_t)CTL_REQ_BODY_FD) !=
 	    (rb->flags & ~(uint32_t)CTL_REQ_BODY_FD) ||
 	    memcmp(msg + sizeof(req), ps->buf, ps->len) != 0 ||
@@ -260,7 +260,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rb.content_length = (sw >> 2) & 1;
 	rb.host_from_target = (sw >> 3) & 1;
 	rb.drop = (sw >> 4) & 1 ? drop : NULL;
-	rb.body_fd = (sw >> 5) & 1;
+	rb.body_in_fd = (sw >> 5) & 1;
 	rb.method = "GET";
 	rb.target = target.p;
 	rb.target_len = target.n;

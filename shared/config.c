@@ -46,8 +46,12 @@ struct config_walk {
 
 static int config_fail(struct config_walk *, const struct yamltree_node *,
     const char *, ...) __attribute__((format(printf, 3, 4)));
-static int config_check_key(struct config_walk *, const struct yamltree_node *,
-    size_t, const char *);
+/* What a mapping's walker does with one key and its value. */
+typedef int config_pair_fn(struct config_walk *, const struct yamltree_node *,
+    const struct yamltree_node *, const void *);
+static int config_each_pair(struct config_walk *, const struct yamltree_node *,
+    const char *, config_pair_fn *, const void *);
+static config_pair_fn config_key_pair;
 
 /*
  * A schema error at node n, so that each check is one statement, as in
@@ -257,6 +261,15 @@ config_copy(struct config_walk *w, char **out, const char *s, int dir,
 	return 0;
 }
 
+/* A string setting back to none (null in mw.yaml). */
+static int
+config_unset(char **slot)
+{
+	free(*slot);
+	*slot = NULL;
+	return 0;
+}
+
 /* Replace the string in *slot with a copy of s. */
 static int
 config_store(struct config_walk *w, char **slot, const char *s)
@@ -377,11 +390,8 @@ config_set_abspath_opt(struct config_walk *w, const struct config_key *k,
 {
 	char **slot = (char **)((char *)w->cfg + k->off);
 
-	if (config_is_null(val)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val))
+		return config_unset(slot);
 	return config_set_abspath(w, k, key, val);
 }
 
@@ -394,11 +404,8 @@ config_set_log_target(struct config_walk *w, const struct config_key *k,
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val) ||
-	    (val->kind == YAMLTREE_SCALAR && strcmp(val->text, "off") == 0)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	    (val->kind == YAMLTREE_SCALAR && strcmp(val->text, "off") == 0))
+		return config_unset(slot);
 	if (config_string(w, key, val, "\"off\", \"stderr\" or an absolute path") == -1)
 		return -1;
 	if (strcmp(val->text, "stderr") != 0 && val->text[0] != '/')
@@ -417,11 +424,8 @@ config_set_name_opt(struct config_walk *w, const struct config_key *k,
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 	const unsigned char *p;
 
-	if (config_is_null(val)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val))
+		return config_unset(slot);
 	if (config_string(w, key, val, "a name") == -1)
 		return -1;
 	for (p = (const unsigned char *)val->text; *p; p++) {
@@ -444,11 +448,8 @@ config_set_prefix_opt(struct config_walk *w, const struct config_key *k,
 	const char *problem;
 	char *p;
 
-	if (config_is_null(val)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val))
+		return config_unset(slot);
 	if (config_string(w, key, val, "a URL path like /wiki/") == -1)
 		return -1;
 	problem = config_prefix_problem(val->text);
@@ -475,11 +476,8 @@ config_set_urlpath_opt(struct config_walk *w, const struct config_key *k,
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *problem;
 
-	if (config_is_null(val)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val))
+		return config_unset(slot);
 	if (config_string(w, key, val, "a URL path like /healthz") == -1)
 		return -1;
 	problem = config_prefix_problem(val->text);
@@ -683,54 +681,64 @@ config_address_problem(const char *a)
 	return NULL;
 }
 
+/* An entry of listen written as a mapping: what its keys said. */
+struct config_listen_map {
+	const struct yamltree_node *addr;	/* NULL until "address" */
+	size_t			 i;		/* the entry's index */
+};
+
+/* One key of such an entry: address or proxy_protocol. */
+static int
+config_listen_pair(struct config_walk *w, const struct yamltree_node *k,
+    const struct yamltree_node *v, const void *arg)
+{
+	struct config_listen_map *m = (struct config_listen_map *)(uintptr_t)arg;
+	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
+
+	if (strcmp(k->text, "address") == 0) {
+		m->addr = v;
+		return 0;
+	}
+	if (strcmp(k->text, "proxy_protocol") != 0)
+		return config_fail(w, k,
+		    "listen: unknown key %s (address, proxy_protocol)",
+		    config_quote(k->text, k->len, q, sizeof(q)));
+	if (v->kind != YAMLTREE_SCALAR || !v->plain ||
+	    (strcmp(v->text, "true") != 0 && strcmp(v->text, "false") != 0))
+		return config_fail(w, config_at(k, v),
+		    "listen: proxy_protocol: expected true or false%s",
+		    config_got(v, got, sizeof(got)));
+	w->cfg->listen_proxy[m->i] = strcmp(v->text, "true") == 0;
+	return 0;
+}
+
 /* One entry of listen: "address", or {address: ..., proxy_protocol: bool}. */
 static int
 config_listen_entry(struct config_walk *w, const struct yamltree_node *e,
     size_t i, const struct yamltree_node **addrp)
 {
-	struct config *cfg = w->cfg;
-	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
-	const struct yamltree_node *a = e;
+	struct config_listen_map m = { e, i };
+	char q[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *problem;
 
-	cfg->listen_proxy[i] = false;
+	w->cfg->listen_proxy[i] = false;
 	if (e->kind == YAMLTREE_MAP) {
-		a = NULL;
-		for (size_t j = 0; j < e->nkids / 2; j++) {
-			const struct yamltree_node *k = &e->kids[2 * j],
-			    *v = &e->kids[2 * j + 1];
-
-			if (config_check_key(w, e, j, "listen") == -1)
-				return -1;
-			if (strcmp(k->text, "address") == 0) {
-				a = v;
-			} else if (strcmp(k->text, "proxy_protocol") == 0) {
-				if (v->kind != YAMLTREE_SCALAR || !v->plain ||
-				    (strcmp(v->text, "true") != 0 &&
-				    strcmp(v->text, "false") != 0))
-					return config_fail(w, config_at(k, v),
-					    "listen: proxy_protocol: expected "
-					    "true or false%s",
-					    config_got(v, got, sizeof(got)));
-				cfg->listen_proxy[i] = strcmp(v->text,
-				    "true") == 0;
-			} else
-				return config_fail(w, k,
-				    "listen: unknown key %s (address, "
-				    "proxy_protocol)", config_quote(k->text,
-				    k->len, q, sizeof(q)));
-		}
-		if (a == NULL)
+		m.addr = NULL;
+		if (config_each_pair(w, e, "listen", config_listen_pair,
+		    &m) == -1)
+			return -1;
+		if (m.addr == NULL)
 			return config_fail(w, e,
 			    "listen: an entry written as a mapping needs "
 			    "\"address\"");
 	}
-	if (config_string(w, a, a, "an address") == -1)
+	if (config_string(w, m.addr, m.addr, "an address") == -1)
 		return -1;
-	if ((problem = config_address_problem(a->text)) != NULL)
-		return config_fail(w, a, "listen %s: %s",
-		    config_quote(a->text, a->len, q, sizeof(q)), problem);
-	*addrp = a;
+	if ((problem = config_address_problem(m.addr->text)) != NULL)
+		return config_fail(w, m.addr, "listen %s: %s",
+		    config_quote(m.addr->text, m.addr->len, q, sizeof(q)),
+		    problem);
+	*addrp = m.addr;
 	return 0;
 }
 
@@ -814,10 +822,6 @@ config_find_key(const struct config_key *keys, const struct yamltree_node *key)
 			return keys;
 	return NULL;
 }
-
-/* What a mapping's walker does with one key and its value. */
-typedef int config_pair_fn(struct config_walk *, const struct yamltree_node *,
-    const struct yamltree_node *, const void *);
 
 /*
  * Every mapping is walked here: each key must be a scalar and appear once
@@ -951,11 +955,8 @@ config_set_cache_control(struct config_walk *w, const struct config_key *k,
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 
 	if (config_is_null(val) ||
-	    (val->kind == YAMLTREE_SCALAR && val->len == 0)) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	    (val->kind == YAMLTREE_SCALAR && val->len == 0))
+		return config_unset(slot);
 	if (val->kind != YAMLTREE_SCALAR)
 		return config_fail(w, at,
 		    "%s: expected a Cache-Control value (\"\" for none)%s",
@@ -1041,21 +1042,14 @@ config_type_pair(struct config_walk *w, const struct yamltree_node *ext,
 }
 
 /* static.types: extension -> media type, over /etc/mime.types. */
-static int
-config_set_types(struct config_walk *w, const struct yamltree_node *key,
-    const struct yamltree_node *val)
-{
-	return config_section(w, key, val,
-	    "a mapping of file name extension to media type", "static.types",
-	    config_type_pair, NULL);
-}
-
 int
 config_set_static_types(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
 	(void)k;
-	return config_set_types(w, key, val);
+	return config_section(w, key, val,
+	    "a mapping of file name extension to media type", "static.types",
+	    config_type_pair, NULL);
 }
 
 /* The keys of static that are settings, not URL prefixes. */
@@ -1172,7 +1166,7 @@ config_set_static(struct config_walk *w, const struct config_key *k,
  * worker/README.md says why each is safe): services made from the site's
  * configuration only, holding no user, request or database connection
  * (LanguageConverterFactory's converters, which do, are emptied after
- * each request by php/warm.php).
+ * each request: CLEAR_PROPERTIES in php/warm-services.php).
  * The worker checks each one's object graph and drops any that holds
  * something of a request anyway.
  */
@@ -1195,7 +1189,8 @@ static const char *const config_default_exclude[] = {
 /*
  * What warm workers set back after each request instead of making anew
  * by default: "core", every service of MediaWiki core's ServiceWiring.php
- * but the few made from the request (php/warm.php knows them).
+ * but the few made from the request (MADE_FROM_REQUEST in
+ * php/warm-services.php).
  */
 static const char *const config_default_reset[] = { "core", NULL };
 
@@ -1278,12 +1273,16 @@ config_set_reset(struct config_walk *w, const struct config_key *k,
 	return 0;
 }
 
-/* status.allow, proxy.trusted: addresses or networks (a.b.c.d[/n],
- * v6[/n]) or "unix", into v with *np of them. */
-static int
-config_cidrs(struct config_walk *w, const struct yamltree_node *key,
-    const struct yamltree_node *val, struct config_cidr *v, int *np)
+/* status.allow, proxy.trusted, cache.purge_allow: addresses or networks
+ * (a.b.c.d[/n], v6[/n]) or "unix". */
+int
+config_set_cidrs(struct config_walk *w, const struct config_key *k,
+    const struct yamltree_node *key, const struct yamltree_node *val)
 {
+	struct config_cidrs *list =
+	    (struct config_cidrs *)(void *)((char *)w->cfg + k->off);
+	struct config_cidr *v = list->v;
+	int *np = &list->n;
 	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], host[64];
 	size_t i;
@@ -1347,30 +1346,23 @@ bad:
 }
 
 int
-config_set_allow(struct config_walk *w, const struct config_key *k,
-    const struct yamltree_node *key, const struct yamltree_node *val)
+config_cidr_match(const struct config_cidrs *list, int fam, const uint8_t *a)
 {
-	(void)k;
-	return config_cidrs(w, key, val, w->cfg->status_allow,
-	    &w->cfg->nstatus_allow);
-}
+	for (int i = 0; i < list->n; i++) {
+		const struct config_cidr *r = &list->v[i];
+		int full = r->bits / 8, rest = r->bits % 8;
 
-int
-config_set_purge_allow(struct config_walk *w, const struct config_key *k,
-    const struct yamltree_node *key, const struct yamltree_node *val)
-{
-	(void)k;
-	return config_cidrs(w, key, val, w->cfg->cache_purge_allow,
-	    &w->cfg->ncache_purge_allow);
-}
-
-int
-config_set_trusted(struct config_walk *w, const struct config_key *k,
-    const struct yamltree_node *key, const struct yamltree_node *val)
-{
-	(void)k;
-	return config_cidrs(w, key, val, w->cfg->proxy_trusted,
-	    &w->cfg->nproxy_trusted);
+		if (r->family != fam)
+			continue;
+		if (fam == AF_UNIX)
+			return 1;
+		if (memcmp(a, r->addr, (size_t)full) != 0)
+			continue;
+		if (rest && ((a[full] ^ r->addr[full]) & (0xff << (8 - rest))))
+			continue;
+		return 1;
+	}
+	return 0;
 }
 
 /* proxy.header, proxy.proto_header: a header field name (null: none,
@@ -1383,11 +1375,8 @@ config_set_header_name(struct config_walk *w, const struct config_key *k,
 	char q[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *p;
 
-	if (config_is_null(val) && k->min == 0) {
-		free(*slot);
-		*slot = NULL;
-		return 0;
-	}
+	if (config_is_null(val) && k->min == 0)
+		return config_unset(slot);
 	if (config_is_null(val))
 		return config_fail(w, config_at(key, val),
 		    "%s: expected a header name, not null", w->path);
@@ -1468,11 +1457,36 @@ const struct config_key config_job_group_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 #undef G
-#define CONFIG_NJOB_GROUP_KEYS \
-	(sizeof(config_job_group_keys) / sizeof(config_job_group_keys[0]))
 
-static int config_walk_map(struct config_walk *, const struct config_key *,
-    const struct yamltree_node *);
+/* A job group's or a site's keys, and the end of the table. */
+#define CONFIG_ENTRY_KEYS	8
+_Static_assert(sizeof(config_job_group_keys) / sizeof(config_job_group_keys[0])
+    <= CONFIG_ENTRY_KEYS, "CONFIG_ENTRY_KEYS");
+
+/*
+ * One entry of jobs.groups or sites written as a mapping, walked with the
+ * entry's table (offsets relative to its struct), moved to the entry at
+ * off in struct config; messages name the entry as where.
+ */
+static int
+config_walk_entry(struct config_walk *w, const struct config_key *table,
+    size_t off, const char *where, const struct yamltree_node *map)
+{
+	struct config_key keys[CONFIG_ENTRY_KEYS];
+	const char *outer = w->section;
+	size_t n;
+	int rc;
+
+	for (n = 0; table[n].name; n++) {
+		keys[n] = table[n];
+		keys[n].off += off;
+	}
+	keys[n] = table[n];
+	w->section = where;
+	rc = config_each_pair(w, map, where, config_key_pair, keys);
+	w->section = outer;
+	return rc;
+}
 
 /* Where group i says it runs type t (a line:col for messages), or NULL. */
 static const struct yamltree_node *
@@ -1500,8 +1514,6 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 	struct config *cfg = w->cfg;
 	const struct yamltree_node *at = config_at(key, val), *e;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], where[64];
-	struct config_key keys[CONFIG_NJOB_GROUP_KEYS];
-	const char *outer = w->section;
 	int catchall = -1;
 	size_t i;
 
@@ -1514,7 +1526,6 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 		    config_got(val, got, sizeof(got)));
 	for (i = 0; i < val->nkids; i++) {
 		struct config_job_group *g = &cfg->job_groups[i];
-		int rc;
 
 		e = &val->kids[i];
 		if (i == CONFIG_MAX_JOB_GROUPS)
@@ -1527,15 +1538,10 @@ config_set_job_groups(struct config_walk *w, const struct config_key *k,
 			    "%s: expected a mapping (name, types, max_jobs, "
 			    "max_time, workers)%s", where,
 			    config_got(e, got, sizeof(got)));
-		memcpy(keys, config_job_group_keys, sizeof(keys));
-		for (size_t j = 0; keys[j].name; j++)
-			keys[j].off += offsetof(struct config, job_groups) +
-			    i * sizeof(*g);
 		cfg->njob_groups = (int)i + 1;
-		w->section = where;
-		rc = config_walk_map(w, keys, e);
-		w->section = outer;
-		if (rc == -1)
+		if (config_walk_entry(w, config_job_group_keys,
+		    offsetof(struct config, job_groups) + i * sizeof(*g),
+		    where, e) == -1)
 			return -1;
 		if (g->name == NULL)
 			return config_fail(w, e,
@@ -1705,8 +1711,8 @@ const struct config_key config_site_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 #undef S
-#define CONFIG_NSITE_KEYS \
-	(sizeof(config_site_keys) / sizeof(config_site_keys[0]))
+_Static_assert(sizeof(config_site_keys) / sizeof(config_site_keys[0])
+    <= CONFIG_ENTRY_KEYS, "CONFIG_ENTRY_KEYS");
 
 /* One site: host name -> LocalSettings.php, or -> a mapping. */
 static int
@@ -1715,12 +1721,10 @@ config_site_pair(struct config_walk *w, const struct yamltree_node *name,
 {
 	struct config *cfg = w->cfg;
 	struct config_site *site;
-	struct config_key keys[CONFIG_NSITE_KEYS];
 	const struct config_site *o;
-	const char *outer = w->section;
 	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
 	char where[400];
-	int n = cfg->nsites, rc;
+	int n = cfg->nsites;
 
 	(void)unused;
 	config_quote(name->text, name->len, q, sizeof(q));
@@ -1760,14 +1764,8 @@ config_site_pair(struct config_walk *w, const struct yamltree_node *name,
 		    "%s: expected the path of its LocalSettings.php or a "
 		    "mapping (settings, aliases, workers, default, static)%s",
 		    where, config_got(val, got, sizeof(got)));
-	memcpy(keys, config_site_keys, sizeof(keys));
-	for (size_t j = 0; keys[j].name; j++)
-		keys[j].off += offsetof(struct config, sites) +
-		    (size_t)n * sizeof(*site);
-	w->section = where;
-	rc = config_walk_map(w, keys, val);
-	w->section = outer;
-	if (rc == -1)
+	if (config_walk_entry(w, config_site_keys, offsetof(struct config,
+	    sites) + (size_t)n * sizeof(*site), where, val) == -1)
 		return -1;
 	if (site->settings == NULL)
 		return config_fail(w, name,
@@ -1933,9 +1931,6 @@ static const char *const config_default_compress_types[] = {
 	NULL,
 };
 
-static const struct config_key config_compression_keys[];
-
-
 /* compression: a mapping, or "off" for no compression at all. */
 int
 config_set_compression(struct config_walk *w, const struct config_key *k,
@@ -1948,8 +1943,6 @@ config_set_compression(struct config_walk *w, const struct config_key *k,
 	}
 	return config_set_section(w, k, key, val);
 }
-
-static const struct config_key config_cache_keys[];
 
 /* cache: a mapping (on when given, unless enabled: false), or "off"/"on". */
 int
@@ -2044,7 +2037,7 @@ static const struct config_key config_recycle_keys[] = {
 static const struct config_key config_status_keys[] = {
 	{ "path",	config_set_prefix_opt,	F(status_path), 0, 0, 0, NULL },
 	{ "health",	config_set_urlpath_opt,	F(status_health), 0, 0, 0, NULL },
-	{ "allow",	config_set_allow,	F(status_allow), 0, 0, 0, NULL },
+	{ "allow",	config_set_cidrs,	F(status_allow), 0, 0, 0, NULL },
 	{ "show_query",	config_set_bool,	F(status_show_query), 0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
@@ -2100,7 +2093,7 @@ config_set_errpages(struct config_walk *w, const struct config_key *k,
 }
 
 static const struct config_key config_proxy_keys[] = {
-	{ "trusted",	config_set_trusted,	F(proxy_trusted), 0, 0, 0, NULL },
+	{ "trusted",	config_set_cidrs,	F(proxy_trusted), 0, 0, 0, NULL },
 	{ "header",	config_set_header_name,	F(proxy_header), 0, 1, 0, NULL },
 	{ "proto_header", config_set_header_name, F(proxy_proto_header),
 	    0, 0, 0, NULL },
@@ -2178,7 +2171,7 @@ static const struct config_key config_cache_keys[] = {
 	    CONFIG_NUM_SIZE, 64 * KB, 64 * GB, NULL },
 	{ "max_entry",	config_set_number,	F(cache_max_entry),
 	    CONFIG_NUM_SIZE, KB, GB, NULL },
-	{ "purge_allow", config_set_purge_allow, F(cache_purge_allow),
+	{ "purge_allow", config_set_cidrs, F(cache_purge_allow),
 	    0, 0, 0, NULL },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
@@ -2231,13 +2224,6 @@ config_key_pair(struct config_walk *w, const struct yamltree_node *key,
 	return k->set(w, k, key, val);
 }
 
-static int
-config_walk_map(struct config_walk *w, const struct config_key *keys,
-    const struct yamltree_node *map)
-{
-	return config_each_pair(w, map, w->section, config_key_pair, keys);
-}
-
 int
 config_set_section(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
@@ -2268,6 +2254,18 @@ static const char *const config_default_ini[][2] = {
 	{ "opcache.max_accelerated_files",	"20000" },
 	{ NULL, NULL },
 };
+
+/* A default list of names (NULL-ended) copied into names, *n of them. */
+static int
+config_default_names(char **names, int *n, const char *const *list)
+{
+	for (; *list != NULL; list++) {
+		if ((names[*n] = strdup(*list)) == NULL)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
 
 static int
 config_defaults(struct config *cfg, const char *name)
@@ -2325,44 +2323,28 @@ config_defaults(struct config *cfg, const char *name)
 	cfg->static_cache = 16 * MB;
 	cfg->cache_size = 64 * MB;
 	cfg->cache_max_entry = MB;
-	for (i = 0; config_default_compress_types[i] != NULL; i++) {
-		if ((cfg->compress_types[i] =
-		    strdup(config_default_compress_types[i])) == NULL) {
-			log_err("%s: out of memory", name);
-			return -1;
-		}
-		cfg->ncompress_types++;
-	}
 	for (i = 0; config_default_ini[i][0] != NULL; i++) {
 		cfg->ini[i].name = strdup(config_default_ini[i][0]);
 		cfg->ini[i].value = strdup(config_default_ini[i][1]);
 		cfg->nini++;
-		if (cfg->ini[i].name == NULL || cfg->ini[i].value == NULL) {
-			log_err("%s: out of memory", name);
-			return -1;
-		}
+		if (cfg->ini[i].name == NULL || cfg->ini[i].value == NULL)
+			goto nomem;
 	}
-	for (i = 0; config_default_exclude[i] != NULL; i++) {
-		if ((cfg->exclude[i] = strdup(config_default_exclude[i])) == NULL) {
-			log_err("%s: out of memory", name);
-			return -1;
-		}
-		cfg->nexclude++;
-	}
-	for (i = 0; config_default_reset[i] != NULL; i++) {
-		if ((cfg->reset[i] = strdup(config_default_reset[i])) == NULL) {
-			log_err("%s: out of memory", name);
-			return -1;
-		}
-		cfg->nreset++;
-	}
+	if (config_default_names(cfg->compress_types, &cfg->ncompress_types,
+	    config_default_compress_types) == -1 ||
+	    config_default_names(cfg->exclude, &cfg->nexclude,
+	    config_default_exclude) == -1 ||
+	    config_default_names(cfg->reset, &cfg->nreset,
+	    config_default_reset) == -1)
+		goto nomem;
 	if (!cfg->path || !cfg->listen[0] || !cfg->mw_root ||
 	    !cfg->mw_settings || !cfg->temp_dir || !cfg->proxy_header ||
-	    !cfg->proxy_proto_header) {
-		log_err("%s: out of memory", name);
-		return -1;
-	}
+	    !cfg->proxy_proto_header)
+		goto nomem;
 	return 0;
+nomem:
+	log_err("%s: out of memory", name);
+	return -1;
 }
 
 int
@@ -2396,7 +2378,8 @@ config_parse(struct config *cfg, const char *name, const char *buf,
 		rc = -1;
 		goto out;
 	}
-	rc = config_walk_map(&w, config_top_keys, &root);
+	rc = config_each_pair(&w, &root, NULL, config_key_pair,
+	    config_top_keys);
 	if (rc == 0)
 		rc = config_finish(&w, &root);
 out:

@@ -55,6 +55,12 @@ struct config_cidr {
 	int	 bits;
 };
 
+/* status.allow, proxy.trusted, cache.purge_allow: addresses and networks. */
+struct config_cidrs {
+	struct config_cidr v[CONFIG_MAX_ALLOW];
+	int	 n;
+};
+
 /* error_pages: the file sent for one of the supervisor's own errors. */
 struct config_errpage {
 	int	 status;	/* 400..599 */
@@ -159,8 +165,7 @@ struct config {
 	bool	 cache_enabled;
 	size_t	 cache_size;		/* bound on what entries take, bytes */
 	size_t	 cache_max_entry;	/* larger answers are not stored */
-	struct config_cidr cache_purge_allow[CONFIG_MAX_ALLOW];
-	int	 ncache_purge_allow;	/* 0 = loopback only */
+	struct config_cidrs cache_purge_allow;	/* none: loopback only */
 
 	/* snapshot: */
 	bool	 snapshot_enabled;	/* warm workers: bootstrap once, checkpoint/restore */
@@ -173,16 +178,14 @@ struct config {
 	/* status: the HTTP status endpoint */
 	char	*status_path;		/* NULL = off */
 	char	*status_health;		/* exact URL path; NULL = off */
-	struct config_cidr status_allow[CONFIG_MAX_ALLOW];
-	int	 nstatus_allow;		/* 0 = loopback only */
+	struct config_cidrs status_allow;	/* none: loopback only */
 	bool	 status_show_query;	/* in-flight requests with their query */
 
 	/* error_pages: */
 	struct config_errpage errpages[CONFIG_MAX_ERRPAGES];
 	int	 nerrpages;
 	/* proxy: who may say who the client is */
-	struct config_cidr proxy_trusted[CONFIG_MAX_ALLOW];
-	int	 nproxy_trusted;	/* 0: nobody; headers ignored */
+	struct config_cidrs proxy_trusted;	/* none: nobody; headers ignored */
 	char	*proxy_header;		/* "X-Forwarded-For" */
 	char	*proxy_proto_header;	/* "X-Forwarded-Proto", NULL: none */
 	/* log: */
@@ -237,5 +240,10 @@ void	config_free(struct config *cfg);
  * defaults filled in; parsing what it writes gives cfg again (mwsup
  * --dump).  -1, logged, when a key has no printer, or on a write error. */
 int	config_dump(const struct config *cfg, FILE *f);
+/* Is an address in list (status.allow, proxy.trusted, cache.purge_allow)?
+ * fam: AF_INET or AF_INET6 with a's 4 or 16 bytes, or AF_UNIX for a unix
+ * socket client (a unused), which only "unix" matches. */
+int	config_cidr_match(const struct config_cidrs *list, int fam,
+	    const uint8_t *a);
 
 #endif

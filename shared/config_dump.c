@@ -275,20 +275,23 @@ config_dump_listen(FILE *f, const struct config *cfg,
 	return 0;
 }
 
-/* status.allow, proxy.trusted */
+/* status.allow, proxy.trusted, cache.purge_allow */
 static int
-config_dump_cidrs(FILE *f, const struct config_cidr *v, int n, int d,
-    const char *name)
+config_dump_cidrs(FILE *f, const struct config *cfg,
+    const struct config_key *k, const void *base, int d)
 {
+	const struct config_cidrs *list = config_field(base, k);
+	const struct config_cidr *v = list->v;
 	char addr[INET6_ADDRSTRLEN];
 
-	config_dump_key(f, d, name);
-	if (n == 0) {
+	(void)cfg;
+	config_dump_key(f, d, k->name);
+	if (list->n == 0) {
 		fputs(" []\n", f);
 		return 0;
 	}
 	fputc('\n', f);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < list->n; i++) {
 		fprintf(f, "%*s- ", 2 * d + 2, "");
 		if (v[i].family == AF_UNIX) {
 			fputs("unix\n", f);
@@ -303,33 +306,6 @@ config_dump_cidrs(FILE *f, const struct config_cidr *v, int n, int d,
 		fputs("'\n", f);
 	}
 	return 0;
-}
-
-static int
-config_dump_allow(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	return config_dump_cidrs(f, cfg->status_allow, cfg->nstatus_allow, d,
-	    k->name);
-}
-
-static int
-config_dump_trusted(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	return config_dump_cidrs(f, cfg->proxy_trusted, cfg->nproxy_trusted, d,
-	    k->name);
-}
-
-static int
-config_dump_purge_allow(FILE *f, const struct config *cfg,
-    const struct config_key *k, const void *base, int d)
-{
-	(void)base;
-	return config_dump_cidrs(f, cfg->cache_purge_allow,
-	    cfg->ncache_purge_allow, d, k->name);
 }
 
 static int
@@ -545,9 +521,7 @@ static const struct {
 	{ config_set_dispatch,		config_dump_dispatch },
 	{ config_set_symlinks,		config_dump_symlinks },
 	{ config_set_listen,		config_dump_listen },
-	{ config_set_allow,		config_dump_allow },
-	{ config_set_trusted,		config_dump_trusted },
-	{ config_set_purge_allow,	config_dump_purge_allow },
+	{ config_set_cidrs,		config_dump_cidrs },
 	{ config_set_cache,		config_dump_section },
 	{ config_set_php,		config_dump_php },
 	{ config_set_static,		config_dump_static },

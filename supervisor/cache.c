@@ -169,6 +169,18 @@ cache_make_room(size_t want)
 	}
 }
 
+/* Add e (not in the table), most recently used, after making room. */
+static void
+cache_insert(struct cache_entry *e)
+{
+	cache_make_room(e->bytes);
+	e->next = cache_table[e->hash & (CACHE_BUCKETS - 1)];
+	cache_table[e->hash & (CACHE_BUCKETS - 1)] = e;
+	TAILQ_INSERT_HEAD(&cache_lru, e, lru);
+	cache_bytes += e->bytes;
+	cache_entries++;
+}
+
 void
 cache_clear(void)
 {
@@ -402,21 +414,21 @@ static int
 cache_range(struct conn *c, const struct cache_entry *e, int64_t *first,
     int64_t *last)
 {
-	const char *v;
-	char buf[128];
-	size_t vl;
+	const char *range, *v;
+	char buf[STATIC_RANGE_HEADER_MAX];
+	size_t rl, vl;
 
-	if (e->status != 200 || (v = conn_header(c, "Range", &vl)) == NULL ||
-	    vl >= sizeof(buf))
+	if (e->status != 200 ||
+	    (range = conn_header(c, "Range", &rl)) == NULL ||
+	    rl >= sizeof(buf))
 		return -1;
 	if ((v = conn_header(c, "If-Range", &vl)) != NULL &&
 	    !(v[0] == '"' ? e->etag && vl == e->etag_len &&
 	    memcmp(v, e->etag, vl) == 0 : e->lastmod &&
 	    vl == e->lastmod_len && memcmp(v, e->lastmod, vl) == 0))
 		return -1;
-	v = conn_header(c, "Range", &vl);
-	memcpy(buf, v, vl);
-	buf[vl] = '\0';
+	memcpy(buf, range, rl);
+	buf[rl] = '\0';
 	return static_range(buf, (int64_t)e->body_len, first, last);
 }
 
@@ -496,12 +508,7 @@ cache_mark_pass(const char *key, size_t len)
 	e->stored = time(NULL);
 	e->expires = e->stored + CACHE_PASS_TTL;
 	e->bytes = sizeof(*e) + len;
-	cache_make_room(e->bytes);
-	e->next = cache_table[e->hash & (CACHE_BUCKETS - 1)];
-	cache_table[e->hash & (CACHE_BUCKETS - 1)] = e;
-	TAILQ_INSERT_HEAD(&cache_lru, e, lru);
-	cache_bytes += e->bytes;
-	cache_entries++;
+	cache_insert(e);
 	cache_publish();
 }
 
@@ -519,7 +526,7 @@ cache_release(struct conn *leader, const char *key, size_t len)
 		LIST_REMOVE(w, cache_wlink);
 		w->cache_leader = NULL;
 		leader->cache_nwaiters--;
-		conn_request_resume(w);
+		conn_request_ready(w);
 	}
 }
 
@@ -762,12 +769,7 @@ cache_store(struct conn *c, int fd, int status)
 	}
 	if ((old = cache_find(e->key, e->key_len)) != NULL)
 		cache_remove(old);
-	cache_make_room(e->bytes);
-	e->next = cache_table[e->hash & (CACHE_BUCKETS - 1)];
-	cache_table[e->hash & (CACHE_BUCKETS - 1)] = e;
-	TAILQ_INSERT_HEAD(&cache_lru, e, lru);
-	cache_bytes += e->bytes;
-	cache_entries++;
+	cache_insert(e);
 	SUP_COUNT(cache_stored, 1);
 	cache_publish();
 out:
@@ -807,8 +809,7 @@ cache_purge_request(struct conn *c)
 		conn_error_keep(c, 405);
 		return 1;
 	}
-	if (!status_peer_allowed(c, cfg->cache_purge_allow,
-	    cfg->ncache_purge_allow)) {
+	if (!status_peer_allowed(c, &cfg->cache_purge_allow)) {
 		log_warn("%s: PURGE refused to %s", cfg->path,
 		    c->client_unix ? "a unix socket client" : c->client_addr);
 		conn_error_keep(c, 403);

@@ -7,10 +7,10 @@
  * (line structure, folding, chunked framing, trailers) and decodes chunked
  * bodies; libhttp-parser reads the request line and header semantics of
  * what frame.c let through (frame.c says why both).  This file enforces
- * limits, turns the request into CGI parameters for the worker (passing
- * only headers whose names map to CGI without ambiguity), writes the
- * supervisor's own responses (errors, static files) and takes a
- * connection back from a worker for the next keep-alive request.
+ * limits, routes a complete request (route.c) to an answer of its own
+ * (errors, redirects, static files through static.c) or to a worker,
+ * describing it to reqbuild.c, which makes the worker's message, and
+ * takes a connection back from a worker for the next keep-alive request.
  *
  * Closed connections are freed through loop_free_later(), after the
  * current epoll batch, since a later event in the same batch may still
@@ -825,7 +825,7 @@ conn_build_request(struct conn *c, const struct route *r, char **msgp,
 		conn_body_failed(c, "spooling");
 		goto out;
 	}
-	rb.body_fd = c->body_spool.fd >= 0;
+	rb.body_in_fd = c->body_spool.fd >= 0;
 	rc = reqbuild_message(&rb, &conn_params, msgp, lenp);
 out:
 	free(fields);
@@ -841,7 +841,7 @@ conn_site(const struct conn *c)
 	    c->host_len > 0 ? c->host_name_len : 0);
 }
 
-static void
+void
 conn_request_ready(struct conn *c)
 {
 	c->deadline = 0;
@@ -884,12 +884,6 @@ conn_request_ready(struct conn *c)
 	loop_watch(&c->ev, 0);
 	c->state = CONN_QUEUED;
 	dispatch_submit(c);
-}
-
-void
-conn_request_resume(struct conn *c)
-{
-	conn_request_ready(c);
 }
 
 void

@@ -156,15 +156,18 @@ int	 conn_need_worker(void);
  * conn_need_worker leaves out): the end of a drain, when the load
  * balancer that holds them has stopped sending. */
 void	 conn_close_idle(void);
-/* Route and answer or dispatch c's complete request again (a request the
- * page cache held while another miss for its URL was answered). */
-void	 conn_request_resume(struct conn *c);
+/* c's request is complete: route it, then answer it here or queue it for
+ * a worker.  Called as the parser finishes a request, and again by the
+ * page cache for a request it held while another miss for its URL was
+ * answered. */
+void	 conn_request_ready(struct conn *c);
 /* Look up a request header (case-insensitive); NULL if absent. */
 const char *conn_header(struct conn *c, const char *name, size_t *lenp);
 /* The site of c's request by its Host under sup.cfg (site_choose). */
 int	 conn_site(const struct conn *c);
 
-/* Queue output; used by static.c for headers. */
+/* Queue output on c: the answers the supervisor writes itself (static.c,
+ * status.c, the page cache's hits), sent by conn_start_write(). */
 int	 conn_out_append(struct conn *c, const void *p, size_t n);
 int	 conn_out_printf(struct conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -128,7 +128,6 @@ dispatch_worker_idle(struct worker *w)
 	}
 }
 
-/* A worker died holding a pending request: put it back in front. */
 void
 dispatch_requeue(struct conn *c)
 {

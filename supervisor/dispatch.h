@@ -29,7 +29,8 @@ void	dispatch_reload_sites(void);
 void	dispatch_tick(void);
 /* Fail every waiting request with status (shutdown). */
 void	dispatch_fail_all(int status);
-/* A worker died holding a request it had not started: queue it again. */
+/* A request held for a busy worker (longest-busy: w->pending) that will
+ * not take it (the worker died or recycles): back to the queue's front. */
 void	dispatch_requeue(struct conn *c);
 
 #endif

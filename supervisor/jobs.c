@@ -698,6 +698,17 @@ jobs_answer_parse(const char *body, struct jobs_answer *a)
 	}
 }
 
+/* The body of a slice's answer: what follows the head the worker writes
+ * first, as to any client (status line, PHP's header lines, an empty
+ * line); "" without a complete head.  jobs_answer_parse() reads it. */
+static const char *
+jobs_answer_body(const char *reply)
+{
+	const char *end = strstr(reply, "\r\n\r\n");
+
+	return end ? end + 4 : "";
+}
+
 /* The slice's group for messages, and its site in a farm. */
 static const char *
 jobs_slice_name(const struct jobs_slice *js)
@@ -751,8 +762,7 @@ jobs_slice_done(struct worker *w, const struct ctl_done *done)
 
 	w->job = NULL;
 	jobs_read(js);
-	body = strstr(js->buf, "\r\n\r\n");
-	body = body ? body + 4 : "";
+	body = jobs_answer_body(js->buf);
 	jobs_answer_parse(body, &a);
 	if (done->status != 200 || !(a.seen & 1u << JA_RUN)) {
 		char *nl;

@@ -1,11 +1,11 @@
 /*
  * loop.c - a minimal epoll loop: register, wait, call back.
  *
- * The supervisor is single-threaded, so the loop owns no locks and no
- * queues; callbacks run to completion.  A callback may close and free
- * other objects, so events for an object freed in the same batch are
- * guarded by the owner (it removes its fd from the set before freeing,
- * and the loop re-checks each ev->events before calling).
+ * The supervisor is single-threaded, so the loop owns no locks; callbacks
+ * run to completion.  A callback may retire other objects while events
+ * for them wait later in the same batch: the owner stops watching the
+ * object (its ev->events becomes 0, and the loop skips its stale events)
+ * and hands it to loop_free_later(), which frees it after the batch.
  */
 #include "loop.h"
 #include "log.h"

@@ -442,7 +442,22 @@ pool_reload(void)
 	return pool_start_members();
 }
 
-/* An old-generation worker that is idle has nothing left to do. */
+/* w was asked to exit, or said it would: wait for its SIGCHLD, and kill
+ * it if that does not come within POOL_QUIT_GRACE_MS. */
+static void
+pool_quitting(struct worker *w)
+{
+	w->quitting = 1;
+	w->state = WORKER_EXITING;
+	w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
+}
+
+/*
+ * w serves no more (an old generation's worker, a replaced one, one that
+ * recycles in its own place): asked to quit if idle, killed if still
+ * starting.  A busy one is left to finish; pool_became_idle() retires it
+ * then.
+ */
 static void
 pool_retire(struct worker *w)
 {
@@ -456,9 +471,7 @@ pool_retire(struct worker *w)
 	} else {
 		return;
 	}
-	w->quitting = 1;
-	w->state = WORKER_EXITING;
-	w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
+	pool_quitting(w);
 }
 
 int
@@ -557,7 +570,8 @@ pool_hand_back(struct worker *w, const struct ctl_done *d, int rest_fd,
  * new generation is ready an old-generation worker takes no new request,
  * stopping or not (pool_pick_idle agrees): it is retired, and what waits
  * goes to the new generation, whose code and configuration the operator
- * asked for.  Any other worker takes what waits for it.
+ * asked for.  A worker being replaced (pool_replace) still serves until
+ * its successor is ready.  Any other worker takes what waits for it.
  */
 static void
 pool_became_idle(struct worker *w)
@@ -703,10 +717,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 			copy = -1;
 		}
 		if (m.done.flags & CTL_DONE_RECYCLE) {
-			w->quitting = 1;
 			SUP_COUNT(worker_recycles, 1);
-			w->state = WORKER_EXITING;
-			w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
+			pool_quitting(w);
 			if (w->pending) {
 				dispatch_requeue(w->pending);
 				w->pending = NULL;
@@ -1073,9 +1085,7 @@ pool_quit_all(void)
 			continue;
 		if (w->ev.fd >= 0 && ctl_send(w->ev.fd, &q, sizeof(q), NULL, 0) < 0)
 			kill(w->pid, SIGTERM);
-		w->quitting = 1;
-		w->state = WORKER_EXITING;
-		w->deadline = loop_now_ms() + POOL_QUIT_GRACE_MS;
+		pool_quitting(w);
 	}
 }
 

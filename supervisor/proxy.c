@@ -235,25 +235,11 @@ none:
 
 /* ---- the client behind trusted proxies ---- */
 
-/* Is the address in text (family fam, bytes a) one of cfg's trusted? */
+/* Is the address (family fam, bytes a) one of cfg's trusted? */
 static int
 proxy_trusted(const struct config *cfg, int fam, const uint8_t *a)
 {
-	for (int i = 0; i < cfg->nproxy_trusted; i++) {
-		const struct config_cidr *r = &cfg->proxy_trusted[i];
-		int bits = r->bits, full = bits / 8, rest = bits % 8;
-
-		if (r->family != fam)
-			continue;
-		if (fam == AF_UNIX)
-			return 1;
-		if (memcmp(a, r->addr, (size_t)full) != 0)
-			continue;
-		if (rest && ((a[full] ^ r->addr[full]) & (0xff << (8 - rest))))
-			continue;
-		return 1;
-	}
-	return 0;
+	return config_cidr_match(&cfg->proxy_trusted, fam, a);
 }
 
 /* An address as text to its family and bytes (v4-mapped v6 as v4). */
@@ -329,7 +315,7 @@ proxy_resolve(struct conn *c)
 	c->client_unix = c->peer_unix;
 	c->https = c->peer_ssl;
 	c->peer_trusted = 0;
-	if (cfg->nproxy_trusted == 0)
+	if (cfg->proxy_trusted.n == 0)
 		return;
 	if (c->peer_unix) {
 		if (!proxy_trusted(cfg, AF_UNIX, NULL))
@@ -396,7 +382,7 @@ proxy_untrusted_headers(const struct conn *c)
 	const struct config *cfg = sup.cfg;
 	int n = 0;
 
-	if (cfg->nproxy_trusted == 0 || c->peer_trusted)
+	if (cfg->proxy_trusted.n == 0 || c->peer_trusted)
 		return NULL;
 	names[n++] = "X-Forwarded-Proto";
 	if (cfg->proxy_proto_header)

@@ -75,8 +75,8 @@ reqbuild_dropped(const struct reqbuild *rb, const struct reqbuild_field *f)
 	return 0;
 }
 
-/* The values of the fields named as fields[i], from i on, joined into
- * *val (grown as needed); their length, or -1. */
+/* The values of the fields named as fields[i], from i on, joined with
+ * sep into *val (grown as needed), their length in *vlen; 0, or -1. */
 static int
 reqbuild_join(const struct reqbuild *rb, int i, const char *sep,
     char **val, size_t *vcap, size_t *vlen)
@@ -231,7 +231,7 @@ reqbuild_message(const struct reqbuild *rb, const struct ctl_params *p,
     char **msgp, size_t *lenp)
 {
 	struct ctl_request req;
-	uint64_t inline_len = rb->body_fd ? 0 : rb->body_len;
+	uint64_t inline_len = rb->body_in_fd ? 0 : rb->body_len;
 	size_t total;
 	char *msg;
 
@@ -242,7 +242,7 @@ reqbuild_message(const struct reqbuild *rb, const struct ctl_params *p,
 	memset(&req, 0, sizeof(req));
 	req.type = CTL_REQUEST;
 	req.flags = rb->flags & ~(uint32_t)CTL_REQ_BODY_FD;
-	if (rb->body_fd)
+	if (rb->body_in_fd)
 		req.flags |= CTL_REQ_BODY_FD;
 	req.id = rb->id;
 	req.params_len = (uint32_t)p->len;

@@ -29,7 +29,7 @@ struct reqbuild {
 	/* The message header. */
 	uint64_t	 id;		/* request id */
 	uint32_t	 flags;		/* CTL_REQ_*; CTL_REQ_BODY_FD is set
-					 * from body_fd */
+					 * from body_in_fd */
 	uint32_t	 http_minor;	/* 0: HTTP/1.0, else HTTP/1.1 */
 
 	/* The CGI variables, NUL-terminated unless a length is given. */
@@ -66,10 +66,11 @@ struct reqbuild {
 	const struct reqbuild_field *extra;
 	int		 nextra;
 
-	/* The body: body_len bytes, at body unless body_fd. */
+	/* The body: body_len bytes, at body unless body_in_fd. */
 	const char	*body;
 	uint64_t	 body_len;
-	int		 body_fd;	/* in a descriptor sent with the message */
+	int		 body_in_fd;	/* 1: in a descriptor the caller sends
+					 * with the message (not a descriptor) */
 };
 
 /*
@@ -85,7 +86,7 @@ int	reqbuild_fits(const struct ctl_params *p, uint64_t body_len);
 /*
  * The CTL_REQUEST message for rb with the parameters p, in a buffer of
  * its own (*msgp, to free, *lenp bytes): the header, p, and the body
- * unless rb->body_fd.  0, or -1 with errno: EMSGSIZE when it does not
+ * unless rb->body_in_fd.  0, or -1 with errno: EMSGSIZE when it does not
  * fit (reqbuild_fits()), ENOMEM.
  */
 int	reqbuild_message(const struct reqbuild *rb, const struct ctl_params *p,

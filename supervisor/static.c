@@ -48,9 +48,8 @@
 #define STATIC_SECTIONS_MAX	32	/* <Section> nesting in .htaccess */
 /* Ranges in one request (nginx's max_ranges has no bound by default,
  * Apache's MaxRanges is 200): more get the whole file, as does a Range
- * header longer than STATIC_RANGE_HEADER_MAX. */
+ * header longer than STATIC_RANGE_HEADER_MAX (static.h). */
 #define STATIC_RANGES_MAX	64
-#define STATIC_RANGE_HEADER_MAX	2048
 #define STATIC_PART_TYPE_MAX	192	/* a part's Content-Type value */
 
 /* A multipart/byteranges answer being sent: conn.c asks for each part

@@ -24,6 +24,10 @@ const char	*static_content_type(const char *path);
  * free c->parts; 1 when something was queued, 0 when nothing is left. */
 int		static_parts_next(struct conn *c);
 void		static_parts_free(struct conn *c);
+/* The longest Range header answered with a part; a longer one gets the
+ * whole body (a file's or a cache entry's). */
+#define STATIC_RANGE_HEADER_MAX	2048
+
 /* A Range value s (NUL-terminated) over a size-byte body: 0 with
  * [*first, *last] for a 206, 416 when it lies past the end, -1 to send
  * the whole body (not a byte range, malformed, or several ranges

@@ -6,18 +6,21 @@
  * /proc/PID/fd/N by the same user or root, exactly the people who may
  * look.  Nothing is asked of the supervisor, so a stuck supervisor can
  * still be inspected.
+ *
+ * The same figures are served over HTTP by the supervisor itself
+ * (status_http(): status.path as JSON, status.path/metrics for
+ * Prometheus, status.health), rendered by the same functions: one a
+ * format (status_text, status_json, status_prometheus).
  */
 #include "status.h"
 #include "conn.h"
+#include "log.h"
 #include "pool.h"
 #include "site.h"
 #include "slots.h"
 #include "sup.h"
 
 #include <arpa/inet.h>
-#include <sys/socket.h>
-#include "log.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -702,42 +706,25 @@ status_main(int argc, char **argv)
 /* ---- the HTTP endpoint, served by the supervisor itself ---- */
 
 int
-status_peer_allowed(const struct conn *c, const struct config_cidr *list,
-    int n)
+status_peer_allowed(const struct conn *c, const struct config_cidrs *list)
 {
 	uint8_t a[16];
 	int fam;
 
 	/* the client proxy.c found: behind a proxy on this host, the peer
 	 * would be loopback for every client */
-	if (c->client_unix) {
-		for (int i = 0; i < n; i++)
-			if (list[i].family == AF_UNIX)
-				return 1;
-		return 0;
-	}
+	if (c->client_unix)
+		return config_cidr_match(list, AF_UNIX, NULL);
 	if (inet_pton(AF_INET, c->client_addr, a) == 1)
 		fam = AF_INET;
 	else if (inet_pton(AF_INET6, c->client_addr, a) == 1)
 		fam = AF_INET6;
 	else
 		return 0;
-	if (n == 0)	/* default: loopback only */
+	if (list->n == 0)	/* default: loopback only */
 		return fam == AF_INET ? a[0] == 127 :
 		    memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
-	for (int i = 0; i < n; i++) {
-		const struct config_cidr *r = &list[i];
-		int bits = r->bits, full = bits / 8, rest = bits % 8;
-
-		if (r->family != fam)
-			continue;
-		if (memcmp(a, r->addr, (size_t)full) != 0)
-			continue;
-		if (rest && ((a[full] ^ r->addr[full]) & (0xff << (8 - rest))))
-			continue;
-		return 1;
-	}
-	return 0;
+	return config_cidr_match(list, fam, a);
 }
 
 /* What the health answer says, and its status. */
@@ -818,8 +805,7 @@ status_http(struct conn *c)
 		fmt = STATUS_PROMETHEUS;
 	else
 		return 0;
-	if (!status_peer_allowed(c, sup.cfg->status_allow,
-	    sup.cfg->nstatus_allow)) {
+	if (!status_peer_allowed(c, &sup.cfg->status_allow)) {
 		log_warn("%s: status endpoint refused to %s", sup.cfg->path,
 		    c->client_unix ? "a unix socket client" : c->client_addr);
 		conn_error_keep(c, 403);

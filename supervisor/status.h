@@ -23,10 +23,10 @@ void	status_render(FILE *out, pid_t pid, const struct slot_table *t,
  * status.allow) and return 1. */
 int	status_http(struct conn *c);
 
-/* Is c's peer in list (n entries of status.allow or cache.purge_allow;
- * none: loopback only)? */
-struct config_cidr;
-int	status_peer_allowed(const struct conn *c, const struct config_cidr *list,
-	    int n);
+/* Is c's client in list (status.allow or cache.purge_allow; an empty
+ * one: loopback only)? */
+struct config_cidrs;
+int	status_peer_allowed(const struct conn *c,
+	    const struct config_cidrs *list);
 
 #endif

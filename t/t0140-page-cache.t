@@ -128,6 +128,14 @@ SKIP: {
 	is("$r->{status} $r->{body}", '206 ' . substr($r1->{body}, 0, 10),
 	    'If-Range with the entry\'s Last-Modified: the range');
 }
+# The same bound on the header as for a file (static.h): one range in a
+# 1 KB header (empty list members) is a part, a header over 2 KB the whole.
+$r = http(GET => '/wiki/Main_Page', { Range => 'bytes=0-9' . (',' x 1000) });
+is("$r->{status} $r->{body}", '206 ' . substr($r1->{body}, 0, 10),
+    'one range in a 1 KB Range header: the range');
+$r = http(GET => '/wiki/Main_Page', { Range => 'bytes=0-9' . (',' x 2100) });
+is("$r->{status} " . length($r->{body}), "200 $len",
+    'a Range header over 2 KB: the whole page');
 $r = http(HEAD => '/wiki/Main_Page', { Range => 'bytes=0-99' });
 is("$r->{status} $r->{headers}{'content-length'}", '206 100',
     'HEAD with a range: 206, the length of the part');

@@ -54,7 +54,7 @@ my $MAX_RSS = $ASAN ? 0 : "${BOUND_MB}M";
 #    worker that frees each request's memory stays under (~2-4 MB with
 #    the remaining 0.2-0.45 kB per request).  Skin templates compiled with
 #    eval() on every page view kept ~17 kB each until warm workers kept the
-#    compiled templates (worker/php/warm.php, MwsupWarmTemplates).
+#    compiled templates (worker/php/warm-caches.php, MwsupWarmTemplates).
 #  - $HARD_KB, 40 MB over 9,000 requests (~4.5 kB per request): twice the
 #    growth measured, so a leak worse than the known one (one request's
 #    objects kept alive, even a small part of them) fails for real.

@@ -11,7 +11,7 @@
  * declared defaults.
  * Values are copied the PHP way (a reference count): an array is shared
  * until someone writes to it, an object is the same object, so what an
- * object holds is the PHP glue's business (worker/php/warm.php), not this.
+ * object holds is the PHP glue's business (worker/php/warm*.php), not this.
  */
 #ifndef MW_CHECKPOINT_H
 #define MW_CHECKPOINT_H

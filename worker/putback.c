@@ -1,10 +1,10 @@
 /*
  * putback.c - mwsup_put_back(): objects' properties set back to a record.
  *
- * When a service named in snapshot.reset is made, php/warm.php records the
- * properties of the service and of every object it owns, as
- * get_mangled_object_vars() has them; after every request it hands those
- * records to mwsup_put_back().  Each declared property whose value is no
+ * When a service named in snapshot.reset is made, php/warm-services.php
+ * (MwsupWarmServices::made()) records the properties of the service and
+ * of every object it owns, as get_mangled_object_vars() has them; after
+ * every request it hands those records to mwsup_put_back().  Each declared property whose value is no
  * longer identical to the recorded one gets it back (the old value is
  * released as PHP's assignment would); unchanged properties cost a
  * comparison, which for an array or an object is a pointer comparison.
@@ -15,12 +15,13 @@
  *
  * $records: key => [ object, recorded vars ].  $keep: object handle
  * (spl_object_id) => true; a property recorded null that now holds one of
- * these objects is left as it is (warm.php: a factory's link to the
- * instance it made for the service container).  Returns the keys of the
- * records this function leaves to warm.php's PHP code: an object with
- * dynamic properties, a property that is a PHP reference, readonly, or
- * was uninitialized when recorded and is not now (or the reverse of
- * several of these), an object of a class with its own property handler.
+ * these objects is left as it is (putBack() in warm-services.php: a
+ * factory's link to the instance it made for the service container).
+ * Returns the keys of the records this function leaves to that PHP code
+ * (putBack()): an object with dynamic properties, a property that is a
+ * PHP reference, readonly, or was uninitialized when recorded and is not
+ * now (or the reverse of several of these), an object of a class with its
+ * own property handler.
  * Records are checked before any of their properties is written, so a
  * record left to PHP is untouched here.
  */
@@ -125,7 +126,7 @@ ZEND_NAMED_FUNCTION(mwsup_put_back)
 		if (putback_simple(rec, &obj, &vars)) {
 			/* The object stays alive: the record holds it, and a
 			 * destructor run by a released value cannot drop the
-			 * record (warm.php keeps it in a static). */
+			 * record (warm-services.php keeps it in a static). */
 			putback_one(obj, vars, keep);
 			continue;
 		}

@@ -1,6 +1,6 @@
 /*
- * putback.h - mwsup_put_back(), the PHP function php/warm.php sets the
- * reset services back with after each request (putback.c).
+ * putback.h - mwsup_put_back(), the PHP function php/warm-services.php
+ * sets the reset services back with after each request (putback.c).
  */
 #ifndef MW_PUTBACK_H
 #define MW_PUTBACK_H

@@ -342,9 +342,9 @@ request_run(struct request *rq)
 		warm_cleanup(rq);
 		return;
 	}
-	/* Another script (an entry script warm.php could not take apart):
-	 * a PHP request of its own, outside the warm one; the next warm
-	 * request bootstraps again. */
+	/* Another script (an entry script warm-entry.php could not take
+	 * apart): a PHP request of its own, outside the warm one; the next
+	 * warm request bootstraps again. */
 	warm_stop();
 	mwsapi_request_begin(rq);
 	if (php_request_startup() == FAILURE) {

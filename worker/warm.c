@@ -58,7 +58,7 @@ static const struct {
 /*
  * The entry points served warm: each script at the top of the MediaWiki
  * root and the constants it defines.  The scripts whose body is a
- * function of their own are served warm only if php/warm.php's
+ * function of their own are served warm only if php/warm-entry.php's
  * MwsupWarmScripts found them as MediaWiki ships them and declared their
  * functions at the bootstrap (its $ready); otherwise they run cold.
  */
@@ -823,8 +823,8 @@ warm_cleanup(struct request *rq)
  * request, judging by what this one added: PHP would then collect in the
  * middle of that request, on its client's time (a load.php startup
  * request once added ~3,500 roots of a threshold of 10,001, and every
- * third one paid a collection; php/warm.php now frees the ResourceLoader
- * without the collector).
+ * third one paid a collection; php/warm-services.php now frees the
+ * ResourceLoader without the collector: EMPTY_WHEN_DROPPED).
  */
 static void
 warm_collect(void)

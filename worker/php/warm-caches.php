@@ -143,19 +143,10 @@ final class MwsupWarmJson {
 			return $kept[1];
 		}
 		$result = $make();
-		if ( is_array( $result ) && !self::hasObject( $result ) ) {
+		if ( is_array( $result ) && !MwsupWarm::hasObject( $result ) ) {
 			self::$kept[$key] = [ $id, $result ];
 		}
 		return $result;
-	}
-
-	private static function hasObject( array $a ): bool {
-		foreach ( $a as $v ) {
-			if ( is_object( $v ) || ( is_array( $v ) && self::hasObject( $v ) ) ) {
-				return true;
-			}
-		}
-		return false;
 	}
 }
 

@@ -8,7 +8,8 @@
  * WebRequest is made), so the worker can take its checkpoint there.
  * Then, for every HTTP request, the worker calls MwsupWarm::request()
  * with the entry point (index, api, load, rest, opensearch_desc,
- * img_auth, thumb, thumb_handler): it redoes what
+ * img_auth, thumb, thumb_handler, or mwsup-jobs for a job slice): it
+ * redoes what
  * WebStart.php and the tail of Setup.php do per request, then runs the
  * body of the entry script.  The entry scripts themselves cannot run:
  * they require WebStart.php, which redefines functions.
@@ -139,9 +140,10 @@ final class MwsupWarm {
 	// mirrors includes/MainConfigSchema.php:9041-9048 sha256:038c4cec50e270d3
 	/**
 	 * What the bootstrap derived from its synthetic request and each
-	 * request derives again: the globals set (before anything of the
-	 * request reads them), the statics emptied (MediaWiki fills them on
-	 * first use).
+	 * request derives again, before anything of the request reads it:
+	 * $wgCookieSecure when the site's settings leave it 'detect'.  (The
+	 * request id, a static, is emptied by afterBoot() and so by every
+	 * restore.)
 	 */
 	private static function deriveFromRequest(): void {
 		global $wgCookieSecure, $wgForceHTTPS;
@@ -203,7 +205,8 @@ final class MwsupWarm {
 		return $out;
 	}
 
-	private static function hasObject( $v ): bool {
+	/** Whether $v is an object or an array holding one, at any depth. */
+	public static function hasObject( $v ): bool {
 		if ( is_object( $v ) ) {
 			return true;
 		}
