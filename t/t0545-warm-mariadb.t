@@ -7,13 +7,16 @@
 # A connection the server closed meanwhile (killed, server restarted) is
 # replaced without an error; a POST gets a new connection and its edit is
 # seen; logins alternate with anonymous requests.  The object cache and
-# sessions are in Redis, then in memcached (a session outlives the workers).
+# sessions are in Redis, then in memcached (a session outlives the workers;
+# the memcached clients are kept across requests and set back as new).
 # One mariadbd for the file, started here on a unix socket.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP;
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
 use Test::More;
 use MwTest;
 
@@ -315,4 +318,108 @@ for (1 .. 2) {
 }
 log_unlike($msrv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError/, 'memcached: no warning');
 stopped_cleanly($msrv);
+
+# The memcached clients are kept from one request to the next (one
+# worker, no job runner): ten page views open no connection to memcached.
+# What a request leaves in a kept client or cache is gone for the next
+# one: no-reply mode (every write would look like a success), a lock it
+# took and never released (the next request would take it as its own:
+# a new cache does not), the last error; and memcached's compression
+# threshold, which MediaWiki's constructor sets, holds for it too (the
+# WAN cache and the stash, made per request, construct a cache that sets
+# it as well, so this check alone would not see it missing).
+# ?mwsup_mc=ACTION: the cache as the request finds it, in a header; then
+# ACTION leaves something in it.
+my $mk1 = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'jobs.enabled' => 'false',
+    mkwiki => ['--db', 'mariadb', '--db-server', $db->{socket},
+	'--cache', 'memcached', '--cache-server', $mc->{socket}]);
+append_settings($mk1, <<'PHP');
+$wgExtensionFunctions[] = static function () {
+	$do = $_GET['mwsup_mc'] ?? null;
+	if ( $do === null ) {
+		return;
+	}
+	$cache = ObjectCache::getLocalClusterInstance();
+	$client = Closure::bind( function () {
+		return $this->client;
+	}, $cache, MemcachedPeclBagOStuff::class )();
+	$key = $cache->makeKey( 'mwsup-add', $_GET['n'] ?? '0' );
+	$state = [
+		'noreply' => (bool)$client->getOption( Memcached::OPT_NOREPLY ),
+		'error' => $cache->getLastError(),
+		'add' => [ $cache->add( $key, 1, 60 ), $cache->add( $key, 2, 60 ) ],
+		'lock' => $cache->lock( $cache->makeKey( 'mwsup-lock' ), 0, 60, 'mwsup' ),
+		'threshold' => ini_get( 'memcached.compression_threshold' ),
+	];
+	header( 'X-Mwsup-Mc: ' . json_encode( $state ) );
+	switch ( $do ) {
+		case 'noreply':
+			$client->setOption( Memcached::OPT_NOREPLY, true );
+			break;
+		case 'error':
+			Closure::bind( function () {
+				$this->lastError = BagOStuff::ERR_UNEXPECTED;
+				$this->lastErrorId = PHP_INT_MAX;
+			}, $cache, BagOStuff::class )();
+			break;
+	}
+};
+PHP
+my $mksrv = start_mwsup($mk1->{config}, env => { MWSUP_WARM_VERIFY => 1 });
+# The server's count of connections accepted.
+sub mc_connections {
+	my $sock = IO::Socket::UNIX->new(Peer => $mc->{socket}, Type => SOCK_STREAM)
+	    or return -1;
+	print $sock "stats\r\n";
+	my $n = -1;
+	while (my $l = <$sock>) {
+		$n = $1 if $l =~ /^STAT total_connections (\d+)/;
+		last if $l =~ /^END/;
+	}
+	return $n;
+}
+my $nmc = 0;
+sub mc_state {
+	my ($do) = @_;
+	$nmc++;
+	my $r = http(GET => "/api.php?action=query&meta=siteinfo&format=json&mwsup_mc=$do&n=$$-$nmc");
+	my $s = eval { decode_json($r->{headers}{'x-mwsup-mc'} // '') } // {};
+	diag("GET ($do): $r->{status}: " . substr($r->{body}, 0, 300))
+		unless $r->{status} == 200 && %$s;
+	return ($r->{status}, $s);
+}
+http(GET => '/wiki/Main_Page') for 1 .. 2;
+my $mc0 = mc_connections();
+is(http(GET => '/wiki/Main_Page')->{status}, 200, 'memcached: a page view') for 1 .. 10;
+is(mc_connections() - $mc0 - 1, 0, 'memcached: ten page views opened no connection to it');
+my (undef, $mfresh) = mc_state('none');
+is_deeply($mfresh, { noreply => JSON::PP::false, error => 0, add => [JSON::PP::true, JSON::PP::false],
+    lock => JSON::PP::true, threshold => '1500' },
+    'memcached: the cache as a request finds it (replies, no error, its own lock, the threshold)')
+    or diag(explain($mfresh));
+for my $do (qw(noreply error none)) {
+	my ($st) = mc_state($do);
+	is($st, 200, "memcached: a request leaves state in the cache: $do");
+	my $s;
+	($st, $s) = mc_state('none');
+	is($st, 200, "memcached: the next request is answered ($do)");
+	# The lock the first mc_state() took is held in memcached (60 s):
+	# a new cache does not have it.
+	is_deeply($s, { %$mfresh, lock => JSON::PP::false },
+	    "memcached: and finds the cache as a new one would be ($do)") or diag(explain($s));
+}
+# memcached restarted (empty) between two requests: the kept client's
+# socket is dead, and its next command would fail before it reconnects;
+# the next request has new clients, whose writes are answered.
+cache_stop($mc);
+memcached_start($mc);
+my ($mst, $ms) = mc_state('none');
+is($mst, 200, 'memcached restarted between two requests: the next one is answered');
+is_deeply($ms->{add}, [JSON::PP::true, JSON::PP::false], 'and its writes are answered')
+    or diag(explain($ms));
+log_unlike($mksrv, qr/is not (kept across requests|reset but)|made for each request/,
+    'memcached: the reset services, which hold the kept caches, are reset, not made per request');
+log_unlike($mksrv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError/,
+    'memcached, kept clients: no warning');
+stopped_cleanly($mksrv);
 done_testing();

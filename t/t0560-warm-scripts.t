@@ -64,6 +64,21 @@ chmod 0755, $root;
 chmod 0644, "$root/opensearch_desc.php";
 
 my $w = wiki('pool.workers' => 1, 'snapshot.enabled' => 'true', 'mediawiki.root' => $root);
+# A module of the site's, one script in the wiki's directory, whose
+# version (a hash of the file's contents) the startup module lists.
+my $rlfile = "$w->{dir}/rlfiles/a.js";
+mkdir "$w->{dir}/rlfiles";
+chmod 0755, "$w->{dir}/rlfiles";
+write_file($rlfile, "mw.log( 'one' );\n");
+chmod 0644, $rlfile;
+append_settings($w, <<'PHP');
+$wgResourceModules['mwsup.filehash'] = [
+	'localBasePath' => __DIR__ . '/rlfiles',
+	'remoteBasePath' => '/rlfiles',
+	'scripts' => [ 'a.js' ],
+	'targets' => [ 'desktop', 'mobile' ],
+];
+PHP
 # MediaWiki finds its files from $IP, which it takes from the real path of
 # includes/ (the MediaWiki root itself) unless MW_INSTALL_PATH says.
 my $srv = start_mwsup($w->{config}, env => { MW_INSTALL_PATH => $root });
@@ -108,6 +123,48 @@ my $after = http(GET => $css)->{body};
 unlike($after, qr/\.oo-ui-icon-bell\b/, 'the bell icon is gone as soon as the file says so');
 like($after, qr/\.oo-ui-icon-bellOutline\b/, 'the other icons stay');
 isnt(icons_version(), $v1, 'the module\'s version in the startup module changes too');
+
+# The hashes of files' contents in module versions are kept by the worker
+# under the file's path and mtime: a file changed between two requests
+# changes the next startup module, which is the cold worker's.
+my $csrv = start_mwsup(cold_config($w), env => { MW_INSTALL_PATH => $root });
+sub startup_of {
+	my ($port) = @_;
+	return http(GET => $startup, undef, undef, { port => $port })->{body};
+}
+sub filehash_version {
+	my ($v) = startup_of($w->{port}) =~ /\["mwsup\.filehash","([^"]+)"/;
+	return $v // '';
+}
+sub same_as_cold {
+	my ($when) = @_;
+	my $want = startup_of($csrv->{port});
+	for my $n (1 .. 2) {
+		my $got = startup_of($w->{port});
+		ok($got eq $want, "the warm startup module is the cold one $when ($n)")
+		    or diag(MwTest::_first_difference($want, $got, 'warm'));
+	}
+}
+my $f1 = filehash_version();
+ok($f1, "the site's module is in the startup module");
+same_as_cold('before any change');
+write_file($rlfile, "mw.log( 'two' );\n");
+utime(time + 10, time + 10, $rlfile);
+my $f2 = filehash_version();
+isnt($f2, $f1, "the module's version changes with its file");
+same_as_cold('after the file changed');
+write_file($rlfile, "mw.log( 'two' );\n");
+utime(time + 20, time + 20, $rlfile);
+is(filehash_version(), $f2, 'a file touched with the same contents keeps its version');
+same_as_cold('after the file was touched');
+unlink $rlfile;
+same_as_cold('after the file went');
+write_file($rlfile, "mw.log( 'one' );\n");
+chmod 0644, $rlfile;
+utime(time + 30, time + 30, $rlfile);
+is(filehash_version(), $f1, 'the first contents back: the first version');
+same_as_cold('with the first contents back');
+stopped_cleanly($csrv);
 my @pids = worker_pids($srv);
 is(scalar(@pids), 1, 'the same worker served everything');
 log_unlike($srv, qr/PHP (?:Warning|Fatal|Deprecated)|recycling/, 'no PHP warning, no recycling');

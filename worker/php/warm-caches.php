@@ -171,3 +171,80 @@ trait MwsupWarmJsonModule {
 		} );
 	}
 }
+
+/**
+ * The hashes of files' contents that ResourceLoader puts in module
+ * versions (FileContentsHasher), kept by the worker in a PHP array instead
+ * of APCu.  FileContentsHasher keeps each hash in the local-server cache
+ * (APCu) under the file's path and mtime, for a day; a worker's APCu is its
+ * own (workers are exec'd), so the array holds what that APCu held, with
+ * the same key and lifetime (a file whose mtime changes gets its contents
+ * hashed again, as with APCu), without making a cache key from four
+ * components and fetching from APCu for each of the ~1,000 files a
+ * load.php startup request asks about: that was ~20% of its time.  The
+ * filemtime() of each file stays, so a file changed between two requests
+ * is seen by the next (t0560).  Each request's FileContentsHasher (a
+ * singleton in a class static, which the restore empties) is the kept one,
+ * whose store is this class.
+ */
+final class MwsupWarmFileHashes {
+	/** What FileContentsHasher asks of its store's class. */
+	public const TTL_DAY = 86400;
+
+	/** @var array[] path => [ mtime, algorithm, hash, expiry ] */
+	private static $hashes = [];
+
+	/** @var FileContentsHasher|null the one handed to each request */
+	private static $hasher = null;
+
+	/** Before a request: FileContentsHasher::singleton() is the kept one. */
+	// mirrors includes/utils/FileContentsHasher.php:25-33 sha256:b6acd43cd2e1b7bb
+	public static function install(): void {
+		if ( self::$hasher === null ) {
+			self::$hasher = ( new ReflectionClass( FileContentsHasher::class ) )
+				->newInstanceWithoutConstructor();
+			MwsupWarmServices::setProperties( self::$hasher, FileContentsHasher::class,
+				[ 'cache' => new self() ] );
+		}
+		$hasher = self::$hasher;
+		Closure::bind( static function () use ( $hasher ) {
+			self::$instance = $hasher;
+		}, null, FileContentsHasher::class )();
+	}
+
+	/**
+	 * The key FileContentsHasher makes of (class, path, mtime, algorithm):
+	 * the same components, unencoded (a path holds no NUL).
+	 */
+	// mirrors includes/utils/FileContentsHasher.php:55-75 sha256:cb809e555c488950
+	public function makeGlobalKey( ...$components ): string {
+		return implode( "\0", $components );
+	}
+
+	/**
+	 * BagOStuff::getWithSetCallback() over the array: a kept hash while
+	 * its day lasts, else $callback's (false, an unreadable file, is not
+	 * kept).
+	 */
+	// mirrors includes/libs/objectcache/BagOStuff.php:212-223 sha256:5696c72ed29b5e60
+	public function getWithSetCallback( $key, $exptime, $callback, $flags = 0 ) {
+		$parts = explode( "\0", $key );
+		if ( count( $parts ) !== 4 ) {
+			return $callback( $exptime );
+		}
+		[ , $path, $mtime, $algo ] = $parts;
+		$now = time();
+		$kept = self::$hashes[$path] ?? null;
+		if ( $kept !== null && $kept[0] === $mtime && $kept[1] === $algo && $kept[3] > $now ) {
+			return $kept[2];
+		}
+		$value = $callback( $exptime );
+		if ( $value !== false && $exptime >= 0 ) {
+			self::$hashes[$path] = [ $mtime, $algo, $value,
+				$exptime > 0 ? $now + $exptime : PHP_INT_MAX ];
+		} else {
+			unset( self::$hashes[$path] );
+		}
+		return $value;
+	}
+}

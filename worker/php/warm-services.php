@@ -54,7 +54,8 @@ final class MwsupWarmServices {
 	 * Objects a reset service may hold that are not its own, so not set
 	 * back with it: the database layer and the object caches with
 	 * connections (kept from one request to the next by their own rules,
-	 * see warm-storage.php), loggers, closures (what
+	 * see warm-storage.php; a memcached cache only when it is one of those
+	 * kept, MwsupWarmStorage::keepsCache()), loggers, closures (what
 	 * they capture is not followed) and the container.
 	 */
 	private const NOT_OWNED = [
@@ -323,7 +324,9 @@ final class MwsupWarmServices {
 				$held[$id] = self::$ownerOf[$id];
 				continue;
 			}
-			if ( $value instanceof Closure ) {
+			if ( $value instanceof Closure ||
+				( $value instanceof MemcachedPeclBagOStuff && MwsupWarmStorage::keepsCache( $value, $service ) )
+			) {
 				continue;
 			}
 			foreach ( self::NOT_OWNED as $class ) {

@@ -239,33 +239,43 @@ final class MwsupWarmStorage {
 	/** @var MWLBFactory|null an unconstructed one, for applyGlobalState() */
 	private static $lbConfigBuilder = null;
 
-	/** @var SqlBagOStuff[] SQL object caches kept across requests: by
-	 * ObjectCache id, "wan" (MainWANObjectCache's store), "stash"
-	 * (MainObjectStash) */
+	/** @var BagOStuff[] object caches kept across requests (SQL ones with
+	 * connections of their own, memcached's): by ObjectCache id, "wan"
+	 * (MainWANObjectCache's store), "stash" (MainObjectStash) */
 	private static $keptCaches = [];
 
+	/** @var string|false memcached.compression_threshold as the kept
+	 * memcached caches' constructor set it, false when none is kept */
+	private static $memcachedThreshold = false;
+
 	/**
-	 * SQL object caches that open their own database connection (the
-	 * objectcache file of a SQLite wiki, or servers named in
-	 * $wgObjectCaches) are kept for the next request with that connection
-	 * open: opening one (PDO, then MediaWiki's PRAGMA queries) was 10-15%
-	 * of a small API request, and a request opens up to three: the
-	 * caches of ObjectCache::getInstance() (sessions, the message cache),
-	 * the store under MainWANObjectCache and MainObjectStash, each its own
-	 * instance.  What an instance holds of the request is set back as a
-	 * new one would have it (cleanSqlCache); the next request gets the
+	 * Object caches whose making is a cost of its own are kept for the next
+	 * request, set back as a new instance would be:
+	 *  - SQL caches that open their own database connection (the
+	 *    objectcache file of a SQLite wiki, or servers named in
+	 *    $wgObjectCaches), with that connection open: opening one (PDO,
+	 *    then MediaWiki's PRAGMA queries) was 10-15% of a small API
+	 *    request (cleanSqlCache());
+	 *  - memcached's (MemcachedPeclBagOStuff), with its client and the
+	 *    client's socket: a new client (its options, its connect) was
+	 *    ~65 us per instance (cleanMemcachedCache()).
+	 * A request opens up to three: the caches of ObjectCache::getInstance()
+	 * (sessions, the message cache), the store under MainWANObjectCache and
+	 * MainObjectStash, each its own instance.  The next request gets the
 	 * same instances, with its own statistics factory: the ObjectCache
 	 * ones put back, the other two through service manipulators
 	 * (installed once, they swap the store of each new WAN cache and
-	 * replace each new stash).  Caches that go through the load balancer,
-	 * and every other kind of cache (a process-memory one would carry data
-	 * from one request to the next), are made per request.
+	 * replace each new stash).  SQL caches that go through the load
+	 * balancer, and every other kind of cache (a process-memory one would
+	 * carry data from one request to the next; Redis: see worker/README.md),
+	 * are made per request.
 	 */
 	private static function keepObjectCaches(): bool {
 		self::$keptCaches = [];
+		self::$memcachedThreshold = false;
 		$all = true;
 		foreach ( ObjectCache::$instances as $id => $cache ) {
-			$all = self::keepSqlCache( $cache, $id, "the SQL object cache $id" ) && $all;
+			$all = self::keepCache( $cache, $id, "the SQL object cache $id" ) && $all;
 		}
 		$services = MediaWikiServices::getInstance();
 		$wan = $services->peekService( 'MainWANObjectCache' );
@@ -274,18 +284,24 @@ final class MwsupWarmStorage {
 			$store = Closure::bind( function () {
 				return $this->cache;
 			}, $wan, WANObjectCache::class )();
-			$all = self::keepSqlCache( $store, 'wan', "the WAN cache's SQL store" ) && $all;
+			$all = self::keepCache( $store, 'wan', "the WAN cache's SQL store" ) && $all;
 		}
 		$stash = $services->peekService( 'MainObjectStash' );
-		return self::keepSqlCache( $stash, 'stash', 'the main stash' ) && $all;
+		return self::keepCache( $stash, 'stash', 'the main stash' ) && $all;
 	}
 
 	/**
-	 * Keeps $cache under $key if it is an SQL cache with connections of its
-	 * own; false if it is one that goes through the load balancer (which
-	 * is so for good: the reset services are then made per request).
+	 * Keeps $cache under $key if it is memcached's or an SQL cache with
+	 * connections of its own; false if it is an SQL cache that goes through
+	 * the load balancer (which is so for good: the reset services are then
+	 * made per request).  Any other kind is not kept, and not in the way.
 	 */
-	private static function keepSqlCache( $cache, $key, string $what ): bool {
+	private static function keepCache( $cache, $key, string $what ): bool {
+		if ( $cache instanceof MemcachedPeclBagOStuff ) {
+			self::cleanMemcachedCache( $cache );
+			self::$keptCaches[$key] = $cache;
+			return true;
+		}
 		if ( !( $cache instanceof SqlBagOStuff ) ) {
 			return true;
 		}
@@ -299,16 +315,15 @@ final class MwsupWarmStorage {
 
 	// mirrors includes/objectcache/SqlBagOStuff.php:55-58 sha256:16d9d1ef95167d1a
 	// mirrors includes/objectcache/SqlBagOStuff.php:81-82 sha256:f26c5849e9551804
-	// mirrors includes/libs/objectcache/MediumSpecificBagOStuff.php:42-50 sha256:752e80c63befa475
 	/**
 	 * A SQL cache set back to what a new instance holds, if it has
 	 * connections of its own; false if it goes through the load balancer.
-	 * Duplicate-key bookkeeping, prepared values, locks, the last error
-	 * and servers marked down are forgotten; an open transaction is rolled
-	 * back (logged).
+	 * What any cache holds of a request is forgotten (cleanBag()), and
+	 * so are duplicate-key bookkeeping and servers marked down; an open
+	 * transaction is rolled back (logged).
 	 */
 	private static function cleanSqlCache( SqlBagOStuff $cache, string $what ): bool {
-		return Closure::bind( function () use ( $what ) {
+		$ok = Closure::bind( function () use ( $what ) {
 			if ( $this->useLB ) {
 				return false;
 			}
@@ -319,20 +334,64 @@ final class MwsupWarmStorage {
 					$conn->rollback( __METHOD__, Wikimedia\Rdbms\IDatabase::FLUSHING_INTERNAL );
 				}
 			}
+			$this->connFailureTimes = [];
+			$this->connFailureErrors = [];
+			return true;
+		}, $cache, SqlBagOStuff::class )();
+		if ( $ok ) {
+			self::cleanBag( $cache );
+		}
+		return $ok;
+	}
+
+	/**
+	 * A memcached cache set back to what a new instance holds: its client
+	 * out of no-reply mode (MediaWiki sets it back in a scope that ends
+	 * with the write, but an exception or an extension may leave it on,
+	 * and the next request would take every write for a success), and
+	 * what it holds of a request forgotten (cleanBag()).  The client keeps
+	 * its socket: memcached's text protocol has no session state; one the
+	 * server closed is found before the next request (checkMemcached()).
+	 * The constructor
+	 * also sets memcached.compression_threshold, which the restore of the
+	 * ini settings takes back after the request: it is set again for each
+	 * request that is handed the kept cache.
+	 */
+	// mirrors includes/libs/objectcache/MemcachedPeclBagOStuff.php:32-33 sha256:f0efd2d4e391ef49
+	// mirrors includes/libs/objectcache/MemcachedPeclBagOStuff.php:76-81 sha256:4f24c436c3bfeaac
+	// mirrors includes/libs/objectcache/MemcachedPeclBagOStuff.php:165-174 sha256:400fbe05d90dae5f
+	private static function cleanMemcachedCache( MemcachedPeclBagOStuff $cache ): void {
+		Closure::bind( function () {
+			if ( $this->client instanceof Memcached ) {
+				$this->client->setOption( Memcached::OPT_NOREPLY, false );
+			}
+		}, $cache, MemcachedPeclBagOStuff::class )();
+		self::cleanBag( $cache );
+		self::$memcachedThreshold = ini_get( 'memcached.compression_threshold' );
+	}
+
+	/**
+	 * What a medium-specific cache holds of a request set back as a new
+	 * instance has it: duplicate-key bookkeeping, prepared values, locks
+	 * (a lock() never released would let the next request take it again
+	 * as its own), the last error and its number.
+	 */
+	// mirrors includes/libs/objectcache/MediumSpecificBagOStuff.php:42-50 sha256:752e80c63befa475
+	// mirrors includes/libs/objectcache/BagOStuff.php:103-106 sha256:ade4e862c953885f
+	private static function cleanBag( MediumSpecificBagOStuff $cache ): void {
+		Closure::bind( function () {
 			$this->duplicateKeyLookups = [];
 			$this->dupeTrackScheduled = false;
 			$this->preparedValues = [];
 			$this->locks = [];
 			$this->lastError = BagOStuff::ERR_NONE;
-			$this->connFailureTimes = [];
-			$this->connFailureErrors = [];
-			return true;
+			$this->lastErrorId = 0;
 		}, $cache, MediumSpecificBagOStuff::class )();
 	}
 
 	/** A kept cache, with this request's statistics factory. */
 	// mirrors includes/libs/objectcache/BagOStuff.php:86-87 sha256:4ad5bf76571c87d2
-	private static function resumeSqlCache( SqlBagOStuff $cache ): SqlBagOStuff {
+	private static function resumeCache( BagOStuff $cache ): BagOStuff {
 		$stats = MediaWikiServices::getInstance()->getStatsdDataFactory();
 		Closure::bind( function () use ( $stats ) {
 			$this->stats = $stats;
@@ -342,12 +401,88 @@ final class MwsupWarmStorage {
 
 	/** Before a request: the kept object caches of ObjectCache. */
 	private static function resumeObjectCaches() {
+		if ( self::$memcachedThreshold !== false ) {
+			self::checkMemcached();
+		}
+		if ( self::$memcachedThreshold !== false ) {
+			ini_set( 'memcached.compression_threshold', self::$memcachedThreshold );
+		}
 		foreach ( self::$keptCaches as $id => $cache ) {
 			if ( $id !== 'wan' && $id !== 'stash' ) {
 				ObjectCache::$instances[$id] = ObjectCache::$instances[$id] ??
-					self::resumeSqlCache( $cache );
+					self::resumeCache( $cache );
 			}
 		}
+	}
+
+	/**
+	 * Whether the kept memcached clients still reach their servers: one
+	 * that memcached closed meanwhile (a restart) fails its next command,
+	 * and only the one after reconnects, where a new client would have
+	 * connected first; so each is asked for a key (one round trip, ~20 us,
+	 * against ~65 us for a new client) and if any fails, no memcached cache
+	 * is handed on: the request makes new ones, as under PHP-FPM, and new
+	 * reset services (which may hold the old ones) and load balancer.
+	 */
+	// mirrors includes/libs/objectcache/MemcachedPeclBagOStuff.php:32-33 sha256:f0efd2d4e391ef49
+	private static function checkMemcached(): void {
+		$asked = [];
+		foreach ( self::$keptCaches as $cache ) {
+			if ( !( $cache instanceof MemcachedPeclBagOStuff ) ) {
+				continue;
+			}
+			$client = Closure::bind( function () {
+				return $this->client;
+			}, $cache, MemcachedPeclBagOStuff::class )();
+			if ( isset( $asked[spl_object_id( $client )] ) ) {
+				continue;
+			}
+			$asked[spl_object_id( $client )] = true;
+			$client->get( 'mwsup:warm:alive' );
+			$code = $client->getResultCode();
+			if ( $code !== Memcached::RES_SUCCESS && $code !== Memcached::RES_NOTFOUND ) {
+				foreach ( self::$keptCaches as $key => $c ) {
+					if ( $c instanceof MemcachedPeclBagOStuff ) {
+						unset( self::$keptCaches[$key] );
+					}
+				}
+				self::$memcachedThreshold = false;
+				// The reset services may hold them: they go too, and
+				// with them the kept load balancer, which they hold.
+				$lbf = self::$keptDb;
+				self::$keptDb = null;
+				MwsupWarmServices::dropWithReset( $lbf === null ? [] :
+					[ 'DBLoadBalancerFactory', 'DBLoadBalancer' ] );
+				if ( $lbf !== null ) {
+					$lbf->destroy();
+				}
+				return;
+			}
+		}
+	}
+
+	/**
+	 * Whether the memcached cache $cache is one kept across requests (and
+	 * so set back after each): one of ObjectCache::$instances, the store
+	 * of the WAN cache or the stash ($service, the service being made, or
+	 * the container's).  A reset service may hold such a cache without
+	 * owning it (warm-services.php); holding another, it is made per
+	 * request, as before.
+	 */
+	// mirrors includes/libs/objectcache/wancache/WANObjectCache.php:133-134 sha256:8d0d81be54d4d7b6
+	public static function keepsCache( MemcachedPeclBagOStuff $cache, $service ): bool {
+		if ( in_array( $cache, ObjectCache::$instances, true ) ) {
+			return true;
+		}
+		$services = MediaWikiServices::getInstance();
+		foreach ( [ $service, $services->peekService( 'MainWANObjectCache' ) ] as $wan ) {
+			if ( $wan instanceof WANObjectCache && Closure::bind( function () {
+				return $this->cache;
+			}, $wan, WANObjectCache::class )() === $cache ) {
+				return true;
+			}
+		}
+		return $cache === $service || $cache === $services->peekService( 'MainObjectStash' );
 	}
 
 	/** Once, while neither service exists: hand them the kept stores. */
@@ -356,7 +491,7 @@ final class MwsupWarmStorage {
 		$services->addServiceManipulator( 'MainWANObjectCache', static function ( $wan ) {
 			$store = self::$keptCaches['wan'] ?? null;
 			if ( $store !== null && $wan instanceof WANObjectCache ) {
-				self::resumeSqlCache( $store );
+				self::resumeCache( $store );
 				// mirrors includes/libs/objectcache/wancache/WANObjectCache.php:133-134 sha256:8d0d81be54d4d7b6
 				Closure::bind( function () use ( $store ) {
 					if ( get_class( $this->cache ) === get_class( $store ) ) {
@@ -369,7 +504,7 @@ final class MwsupWarmStorage {
 		$services->addServiceManipulator( 'MainObjectStash', static function ( $stash ) {
 			$kept = self::$keptCaches['stash'] ?? null;
 			return $kept !== null && get_class( $kept ) === get_class( $stash ) ?
-				self::resumeSqlCache( $kept ) : null;
+				self::resumeCache( $kept ) : null;
 		} );
 	}
 }

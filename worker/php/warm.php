@@ -24,9 +24,10 @@
  *                      kept from one request to the next (MwsupWarmStorage)
  *   warm-entry.php     the bodies of the entry scripts (MwsupWarmEntry,
  *                      MwsupWarmScripts)
- *   warm-caches.php    compiled skin templates and OOUI's JSON files, kept
- *                      while their files stay (MwsupWarmTemplates,
- *                      MwsupWarmJson)
+ *   warm-caches.php    compiled skin templates, OOUI's JSON files and the
+ *                      hashes of files' contents, kept while their files
+ *                      stay (MwsupWarmTemplates, MwsupWarmJson,
+ *                      MwsupWarmFileHashes)
  *   jobs.php           the supervisor's job slices (MwsupJobs)
  * The worker's checkpoint leaves the statics of every class whose name
  * starts with MwsupWarm alone: they hold what is kept on purpose.
@@ -328,6 +329,7 @@ final class MwsupWarm {
 
 		self::deriveFromRequest();
 		MwsupWarmStorage::resume( $entry );
+		MwsupWarmFileHashes::install();
 		header( 'X-Content-Type-Options: nosniff' );
 		HeaderCallback::register();
 		if ( ob_get_level() == 0 ) {
