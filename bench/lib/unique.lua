@@ -16,13 +16,5 @@ request = function()
 	    tostring(tid) .. "-" .. n)
 end
 
-done = function(summary, latency, requests)
-	local e = summary.errors
-	io.write(string.format(
-		'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
-		'"status_errors":%d,"socket_errors":%d,"bytes":%d}\n',
-		summary.requests, summary.duration,
-		latency:percentile(50), latency:percentile(99),
-		e.status, e.connect + e.read + e.write + e.timeout,
-		summary.bytes))
-end
+-- done(): report.lua's, beside this file
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
