@@ -660,55 +660,80 @@ cache_value(const char *head, size_t hlen, const char *name, size_t *vl)
 	return NULL;
 }
 
+/* Read all of the worker's copy (size bytes) into buf. */
+static int
+cache_pread_all(int fd, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	while (off < size) {
+		ssize_t n = pread(fd, buf + off, size - off, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /*
- * Make an entry of the answer in buf (status line, header lines, blank
- * line, body as sent with a Content-Length).  NULL when it is malformed
- * or breaks the rules.
+ * Make an entry of the worker's copy of the answer in fd (status line,
+ * header lines, blank line, body as sent with a Content-Length), read
+ * straight into the entry: the header lines it keeps move down over the
+ * status line and the ones it drops, and the body stays where it was
+ * read.  NULL when it is larger than max, malformed or breaks the rules.
  */
 static struct cache_entry *
-cache_entry_make(const char *key, size_t key_len, int status,
-    const char *buf, size_t len)
+cache_entry_read(const char *key, size_t key_len, int status, int fd,
+    size_t max)
 {
-	const char *hend = memmem(buf, len, "\r\n\r\n", 4), *p, *v;
-	const char *first;
+	const char *hend, *first, *p, *v;
 	struct cache_entry *e;
-	size_t hlen, blen, vl;
+	struct stat st;
+	size_t size, hlen, blen, vl;
 	long ttl, age = 0;
-	char *h;
+	char *buf, *h;
 
-	if (hend == NULL || (first = memchr(buf, '\n', len)) == NULL ||
-	    first > hend)
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > max ||
+	    sizeof(*e) + key_len + (size_t)st.st_size > max)
 		return NULL;
-	first++;
-	hlen = (size_t)(hend + 2 - first);
-	blen = len - (size_t)(hend + 4 - buf);
-	if ((v = cache_value(first, hlen, "Content-Length", &vl)) == NULL ||
-	    strtoull(v, NULL, 10) != blen ||
-	    cache_value(first, hlen, "Transfer-Encoding", &vl) != NULL ||
-	    (ttl = cachectl_ttl(first, hlen)) < 0)
-		return NULL;
-	if ((v = cache_value(first, hlen, "Age", &vl)) != NULL)
-		age = strtol(v, NULL, 10);
-	if ((e = malloc(sizeof(*e) + key_len + hlen + blen + 1)) == NULL)
+	size = (size_t)st.st_size;
+	if ((e = malloc(sizeof(*e) + key_len + size)) == NULL)
 		return NULL;
 	memset(e, 0, sizeof(*e));
 	e->key = e->mem;
 	memcpy(e->key, key, key_len);
 	e->key_len = key_len;
-	h = e->mem + key_len;
+	buf = h = e->mem + key_len;
+	if (cache_pread_all(fd, buf, size) < 0 ||
+	    (hend = memmem(buf, size, "\r\n\r\n", 4)) == NULL ||
+	    (first = memchr(buf, '\n', size)) == NULL || first > hend)
+		goto bad;
+	first++;
+	hlen = (size_t)(hend + 2 - first);
+	blen = size - (size_t)(hend + 4 - buf);
+	if ((v = cache_value(first, hlen, "Content-Length", &vl)) == NULL ||
+	    strtoull(v, NULL, 10) != blen ||
+	    cache_value(first, hlen, "Transfer-Encoding", &vl) != NULL ||
+	    (ttl = cachectl_ttl(first, hlen)) < 0)
+		goto bad;
+	if ((v = cache_value(first, hlen, "Age", &vl)) != NULL)
+		age = strtol(v, NULL, 10);
 	for (p = first; p < first + hlen; ) {
 		const char *nl = memchr(p, '\n', (size_t)(first + hlen - p));
 		size_t ll = (size_t)(nl + 1 - p);
 
 		if (!cache_drop_line(p, ll - 2)) {
-			memcpy(h + e->head_len, p, ll);
+			memmove(h + e->head_len, p, ll);
 			e->head_len += ll;
 		}
 		p = nl + 1;
 	}
 	e->head = h;
-	memcpy(h + e->head_len, hend + 4, blen);
-	e->body = h + e->head_len;
+	e->body = hend + 4;
 	e->body_len = blen;
 	e->etag = cache_value(e->head, e->head_len, "ETag", &e->etag_len);
 	e->lastmod = cache_value(e->head, e->head_len, "Last-Modified",
@@ -718,53 +743,24 @@ cache_entry_make(const char *key, size_t key_len, int status,
 	e->stored = time(NULL);
 	e->expires = e->stored + ttl;
 	e->age0 = age > 0 ? age : 0;
-	e->bytes = sizeof(*e) + key_len + e->head_len + blen;
+	e->bytes = sizeof(*e) + key_len + size;
 	return e;
-}
-
-static char *
-cache_read_copy(int fd, size_t max, size_t *lenp)
-{
-	struct stat st;
-	size_t off = 0;
-	char *buf;
-
-	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size > max)
-		return NULL;
-	if ((buf = malloc((size_t)st.st_size)) == NULL)
-		return NULL;
-	while (off < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + off, (size_t)st.st_size - off,
-		    (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return NULL;
-		}
-		off += (size_t)n;
-	}
-	*lenp = off;
-	return buf;
+bad:
+	free(e);
+	return NULL;
 }
 
 void
 cache_store(struct conn *c, int fd, int status)
 {
-	struct cache_entry *e = NULL, *old;
-	char *buf = NULL;
-	size_t len = 0;
+	struct cache_entry *e, *old;
 
 	if (c->cache_key == NULL || c->cache_purged ||
 	    !sup.cfg->cache_enabled || cache_table == NULL ||
 	    !cachectl_status_ok(status) ||
-	    (buf = cache_read_copy(fd, sup.cfg->cache_max_entry, &len)) ==
-	    NULL ||
-	    (e = cache_entry_make(c->cache_key, c->cache_key_len, status, buf,
-	    len)) == NULL || e->bytes > sup.cfg->cache_max_entry) {
+	    (e = cache_entry_read(c->cache_key, c->cache_key_len, status, fd,
+	    sup.cfg->cache_max_entry)) == NULL) {
 		SUP_COUNT(cache_not_stored, 1);
-		free(e);
 		goto out;
 	}
 	if ((old = cache_find(e->key, e->key_len)) != NULL)
@@ -773,7 +769,6 @@ cache_store(struct conn *c, int fd, int status)
 	SUP_COUNT(cache_stored, 1);
 	cache_publish();
 out:
-	free(buf);
 	close(fd);
 	cache_forget(c);
 }

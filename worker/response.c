@@ -732,8 +732,8 @@ response_start(struct response *r, bool final)
 {
 	char line[256], *h = NULL;
 	size_t hlen = 0, hcap = 0, n;
-	bool keep, vary;
-	struct iovec iov[2];
+	bool keep, vary, copy;
+	struct iovec iov[2], whole[2];
 	int iovcnt = 1;
 
 	vary = response_choose_coding(r, final);
@@ -819,13 +819,18 @@ response_start(struct response *r, bool final)
 		r->body_sent += body;
 		r->len = 0;
 	}
-	if (final && iovcnt == 2 && (r->req_flags & CTL_REQ_STORE))
-		response_copy(r, iov);
+	/* the page cache's copy after the client has its answer (sending
+	 * moves through iov, so the copy works from its own) */
+	copy = final && iovcnt == 2 && (r->req_flags & CTL_REQ_STORE);
+	if (copy)
+		memcpy(whole, iov, sizeof(whole));
 	r->mode = RESPONSE_STREAMING;
 	if (final)
 		response_room(r->fd, iov[0].iov_len +
 		    (iovcnt > 1 ? iov[1].iov_len : 0));
 	(void)response_sendv(r, iov, iovcnt);
+	if (copy)
+		response_copy(r, whole);
 	free(h);
 }
 
