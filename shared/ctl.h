@@ -69,11 +69,17 @@ struct ctl_request {
 					 * this worker serves until it is ready */
 #define CTL_DONE_PRIVATE	0x8	/* a private wiki's uploads are served by
 					 * static mapping number pad (private.h) */
-#define CTL_DONE_COPY		0x10	/* the last descriptor is a memfd with the
-					 * whole answer as sent, for the page
-					 * cache (CTL_REQ_STORE, a storable
+#define CTL_DONE_COPY		0x10	/* the last descriptor is the worker's
+					 * copy file: its first copy_len bytes
+					 * are the whole answer as sent, for the
+					 * page cache (CTL_REQ_STORE, a storable
 					 * answer); only on the message that
-					 * hands the connection back */
+					 * hands the connection back.  The
+					 * worker writes the file again only for
+					 * a later request, so the supervisor
+					 * reads it before it hands that one */
+#define CTL_DONE_TOO_LARGE	0x20	/* a storable answer (as for COPY) was
+					 * larger than cache.max_entry: no copy */
 
 /* CTL_DONE and CTL_RESPONSE.  After a CTL_RESPONSE, the CTL_DONE of the
  * same request only says the worker is free (and whether it recycles). */
@@ -86,6 +92,7 @@ struct ctl_done {
 	uint64_t bytes_out;	/* bytes the worker wrote to the client */
 	uint64_t rest_off;	/* CTL_RESPONSE with a descriptor: its bytes */
 	uint64_t rest_len;	/* [rest_off, rest_off + rest_len) go next */
+	uint64_t copy_len;	/* CTL_DONE_COPY: the answer's length */
 };
 
 struct ctl_ready {

@@ -23,9 +23,12 @@
  * whole (not streamed), has a status the cache keeps and headers that
  * allow it (shared/cachectl.h: s-maxage, or public with max-age; never
  * private, no-store, no-cache, Set-Cookie, or a Vary beyond
- * Accept-Encoding and Cookie), writes head and body as sent into a memfd
- * and attaches it (CTL_DONE_COPY) to the message that hands the
- * connection back.  The supervisor checks it again and stores it.
+ * Accept-Encoding and Cookie), after sending writes head and body as
+ * sent into its copy file (a memfd it keeps for its life) and attaches
+ * it, with the answer's length, to the message that hands the connection
+ * back (CTL_DONE_COPY).  The supervisor reads the copy straight into a
+ * new entry before the worker can take another request, checks it again
+ * and stores it.
  *
  * Keys.  Host (lower case) and target path with query, as an origin-form
  * request gives them or an absolute-form one names them, then the coding
@@ -86,7 +89,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -660,7 +662,8 @@ cache_value(const char *head, size_t hlen, const char *name, size_t *vl)
 	return NULL;
 }
 
-/* Read all of the worker's copy (size bytes) into buf. */
+/* Read size bytes of the worker's copy into buf: -1 when they are not
+ * all there. */
 static int
 cache_pread_all(int fd, char *buf, size_t size)
 {
@@ -679,28 +682,25 @@ cache_pread_all(int fd, char *buf, size_t size)
 }
 
 /*
- * Make an entry of the worker's copy of the answer in fd (status line,
- * header lines, blank line, body as sent with a Content-Length), read
- * straight into the entry: the header lines it keeps move down over the
- * status line and the ones it drops, and the body stays where it was
- * read.  NULL when it is larger than max, malformed or breaks the rules.
+ * Make an entry of the worker's copy of the answer, the first size bytes
+ * of fd (status line, header lines, blank line, body as sent with a
+ * Content-Length), read straight into the entry: the header lines it
+ * keeps move down over the status line and the ones it drops, and the
+ * body stays where it was read.  NULL when it is larger than max,
+ * malformed or breaks the rules.
  */
 static struct cache_entry *
 cache_entry_read(const char *key, size_t key_len, int status, int fd,
-    size_t max)
+    uint64_t size, size_t max)
 {
 	const char *hend, *first, *p, *v;
 	struct cache_entry *e;
-	struct stat st;
-	size_t size, hlen, blen, vl;
+	size_t hlen, blen, vl;
 	long ttl, age = 0;
 	char *buf, *h;
 
-	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > max ||
-	    sizeof(*e) + key_len + (size_t)st.st_size > max)
+	if (size == 0 || size > max || sizeof(*e) + key_len + size > max)
 		return NULL;
-	size = (size_t)st.st_size;
 	if ((e = malloc(sizeof(*e) + key_len + size)) == NULL)
 		return NULL;
 	memset(e, 0, sizeof(*e));
@@ -751,7 +751,7 @@ bad:
 }
 
 void
-cache_store(struct conn *c, int fd, int status)
+cache_store(struct conn *c, int fd, uint64_t len, int status)
 {
 	struct cache_entry *e, *old;
 
@@ -759,7 +759,7 @@ cache_store(struct conn *c, int fd, int status)
 	    !sup.cfg->cache_enabled || cache_table == NULL ||
 	    !cachectl_status_ok(status) ||
 	    (e = cache_entry_read(c->cache_key, c->cache_key_len, status, fd,
-	    sup.cfg->cache_max_entry)) == NULL) {
+	    len, sup.cfg->cache_max_entry)) == NULL) {
 		SUP_COUNT(cache_not_stored, 1);
 		goto out;
 	}

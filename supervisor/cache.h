@@ -7,6 +7,8 @@
 #ifndef MW_CACHE_H
 #define MW_CACHE_H
 
+#include <stdint.h>
+
 struct conn;
 
 /* After the configuration is loaded or reloaded: entries stay, trimmed
@@ -20,9 +22,10 @@ int	cache_purge_request(struct conn *c);
  * c->cache_flags set to the CTL_REQ_* flags for the worker (store a copy,
  * or say X-Cache: pass). */
 int	cache_lookup(struct conn *c);
-/* The worker's copy of c's answer (a memfd; closed here): stored unless
- * a purge of its URL came while it was made, or it breaks the rules. */
-void	cache_store(struct conn *c, int fd, int status);
+/* The worker's copy of c's answer (the first len bytes of its copy file;
+ * fd closed here): stored unless a purge of its URL came while it was
+ * made, or it breaks the rules. */
+void	cache_store(struct conn *c, int fd, uint64_t len, int status);
 /* c's request is over (answered, failed, or the connection closed). */
 void	cache_forget(struct conn *c);
 /* Drop every entry (at exit, for leak checks). */

@@ -555,7 +555,9 @@ pool_hand_back(struct worker *w, const struct ctl_done *d, int rest_fd,
 
 	w->conn = NULL;
 	if (copy_fd >= 0)
-		cache_store(c, copy_fd, (int)d->status);
+		cache_store(c, copy_fd, d->copy_len, (int)d->status);
+	else if (d->flags & CTL_DONE_TOO_LARGE)
+		SUP_COUNT(cache_not_stored, 1);	/* the worker kept no copy */
 	sup.served++;
 	sup_count_response((int)d->status, 1);
 	conn_worker_done(c, (d->flags & CTL_DONE_KEEPALIVE) != 0,

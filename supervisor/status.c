@@ -120,7 +120,8 @@ static const struct status_counter {
 	{ "cache_stored", NULL, "cache_stored_total",
 	  "Answers stored in the page cache.", 0, K(cache_stored) },
 	{ "cache_not_stored", NULL, "cache_not_stored_total",
-	  "Copies the page cache refused (too large, purged meanwhile).", 0,
+	  "Storable answers the page cache did not keep (larger than "
+	  "max_entry, purged meanwhile).", 0,
 	  K(cache_not_stored) },
 	{ "cache_purges", NULL, "cache_purges_total",
 	  "PURGE requests accepted.", 0, K(cache_purges) },

@@ -373,6 +373,41 @@ is($st->{cache_size}, $size, 'status shows the bound');
 my $newest = '/wiki/Cache_flood_page?flood=' . (20 + $nflood);
 is(xcache(view($newest)), 'hit', 'the newest is kept');
 
+# --- an answer over max_entry is never kept ---------------------------------
+# Nor copied by the worker, which tells the supervisor so: it is counted
+# as not stored.  A worker writes each copy over its last one in the same
+# file: a smaller answer after larger ones (the flood's) is kept whole, no
+# longer.
+is(edit('Cache big page', join("\n\n", map { "Paragraph $_ " . ('dolor sit amet ' x 40) }
+    1 .. 150)), 'Success', 'a page larger than cache.max_entry is made');
+settle();
+for my $round (1 .. 3) {
+	my $pre = status_json();
+	my $b1 = view("/wiki/Cache_big_page?big=$round");
+	my $b2 = view("/wiki/Cache_big_page?big=$round");
+	cmp_ok(length($b1->{body}), '>', 64 * 1024,
+	    "round $round: the big page is larger than 64K ("
+	    . length($b1->{body}) . ' bytes)');
+	is(xcache($b1) . ' ' . xcache($b2), 'miss miss',
+	    'it is a miss each time');
+	# the same page but for what MediaWiki makes anew for each request
+	my $norm = sub {
+		$_[0] =~ s/"(wgRequestId|wgBackendResponseTime)":("\w+"|\d+)/$1/gr
+	};
+	ok($norm->($b2->{body}) eq $norm->($b1->{body}),
+	    'and answered whole each time');
+	is(status_json()->{cache_not_stored} - $pre->{cache_not_stored}, 2,
+	    'both counted as not stored');
+	my $url = "/wiki/Main_Page?after_big=$round";
+	my $m = view($url);
+	my $h = view($url);
+	is(xcache($m) . ' ' . xcache($h), 'miss hit',
+	    'a smaller page after it is stored');
+	is($h->{headers}{'content-length'}, length($m->{body}),
+	    'its hit has the length of the page');
+	is($h->{body}, $m->{body}, 'and the same bytes');
+}
+
 # Connections kept alive after a large hit do not each keep a buffer of
 # its size: many readers idle between pages cost no cache.size apiece.
 sub hit_kept_open {

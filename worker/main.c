@@ -325,6 +325,7 @@ worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int n
 	if (!(rq.flags & CTL_REQ_JOBS)) {
 		response_spool_to(&rq.resp, w->cfg.temp_dir,
 		    w->cfg.response_buffer);
+		rq.resp.copy_max = w->cfg.cache_max_entry;
 		response_compress(&rq.resp, &w->cfg, compress_choose(&w->cfg,
 		    request_param(&rq, "HTTP_ACCEPT_ENCODING")));
 	}
@@ -370,7 +371,7 @@ worker_serve(struct worker_self *w, const char *msg, size_t len, int *fds, int n
 
 	/* The connection goes back with this message unless it went
 	 * already: then with the page cache's copy of the answer. */
-	copy = rq.handed_back ? -1 : response_take_copy(&rq.resp);
+	copy = rq.handed_back ? -1 : response_take_copy(&rq.resp, &done);
 	request_close(&rq);
 	atomic_store(&s->request_id, 0);
 	slot_set_state(s, recycle ? SLOT_EXITING : SLOT_IDLE);

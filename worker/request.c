@@ -204,17 +204,13 @@ request_report_copy(struct ctl_done *d, int fd, int copy)
 
 	if (fd >= 0)
 		fds[n++] = fd;
-	if (copy >= 0) {
+	if (copy >= 0)
 		fds[n++] = copy;
-		d->flags |= CTL_DONE_COPY;
-	}
 	if (ctl_send_wait(CTL_FD_CONTROL, d, sizeof(*d), fds, n) < 0) {
 		if (errno == EPIPE || errno == ECONNRESET)
 			exit(0);
 		fatal("control socket: send: %s", strerror(errno));
 	}
-	if (copy >= 0)
-		close(copy);
 }
 
 /* The client socket will see no more from us: let it know now instead of
@@ -262,6 +258,7 @@ request_hand_back(struct request *rq)
 	struct response *r = &rq->resp;
 	struct ctl_done d;
 	bool rest = response_has_rest(r);
+	int copy;
 
 	if (!rest)
 		request_end_output(rq);
@@ -276,8 +273,8 @@ request_hand_back(struct request *rq)
 		d.rest_off = r->rest.off;
 		d.rest_len = r->rest.len - r->rest.off;
 	}
-	request_report_copy(&d, rest ? r->rest.fd : -1,
-	    response_take_copy(r));
+	copy = response_take_copy(r, &d);
+	request_report_copy(&d, rest ? r->rest.fd : -1, copy);
 	spool_close(&r->rest);
 	rq->handed_back = true;
 }

@@ -66,8 +66,8 @@ void	 request_close(struct request *rq);
  * waiting while the socket is full; exits when the supervisor is gone. */
 void	 request_report(const void *msg, size_t len, int fd);
 /* Send d (CTL_RESPONSE or CTL_DONE) with the rest of the answer (fd, or
- * -1) and the page cache's copy (copy, or -1: closed here, and d says
- * CTL_DONE_COPY). */
+ * -1) and the page cache's copy (copy and d as response_take_copy() left
+ * them; the copy file stays open; or -1). */
 void	 request_report_copy(struct ctl_done *d, int fd, int copy);
 
 /*

@@ -57,7 +57,6 @@ response_init(struct response *r, int fd, uint32_t req_flags, int http_minor,
 	r->script_length = -1;
 	r->mode = RESPONSE_BUFFERING;
 	r->rest.fd = -1;
-	r->copy_fd = -1;
 }
 
 void
@@ -85,9 +84,8 @@ void
 response_free(struct response *r)
 {
 	spool_close(&r->rest);
-	if (r->copy_fd >= 0)
-		close(r->copy_fd);
-	r->copy_fd = -1;
+	r->copy_len = 0;
+	r->copy_too_large = false;
 	compress_stop(&r->z);
 	free(r->zout.p);
 	r->zout.p = NULL;
@@ -667,22 +665,32 @@ response_choose_coding(struct response *r, bool final)
 	return true;
 }
 
+/* The worker's copy file: one memfd for its life, written from offset 0
+ * for each copy, so that no answer pays for making and freeing one. */
+static int response_copy_file = -1;
+
 /*
  * A whole answer the page cache asked for (CTL_REQ_STORE): when its status
- * and headers let a shared cache keep it, head and body as they go on the
- * wire into a memfd for the supervisor (response_take_copy()).  A copy
- * that cannot be made (no memory) is simply not made.
+ * and headers let a shared cache keep it, head and body as they went on
+ * the wire into the copy file for the supervisor (response_take_copy()).
+ * A copy that cannot be made (no memory) is simply not made.
  */
 static void
 response_copy(struct response *r, const struct iovec *iov)
 {
-	size_t done = 0, total = iov[0].iov_len + iov[1].iov_len;
-	int fd;
+	size_t total = iov[0].iov_len + iov[1].iov_len;
+	off_t at = 0;
 
 	if (!cachectl_status_ok(r->status) || r->body_sent != r->length ||
 	    cachectl_ttl(r->head, r->head_len) < 0)
 		return;
-	if ((fd = memfd_create("mwsup-cache", MFD_CLOEXEC)) < 0) {
+	if (total > r->copy_max) {
+		r->copy_too_large = true;
+		return;
+	}
+	if (response_copy_file < 0 &&
+	    (response_copy_file = memfd_create("mwsup-cache",
+	    MFD_CLOEXEC)) < 0) {
 		log_warn("page cache copy: memfd: %s", strerror(errno));
 		return;
 	}
@@ -690,37 +698,35 @@ response_copy(struct response *r, const struct iovec *iov)
 		size_t off = 0;
 
 		while (off < iov[i].iov_len) {
-			ssize_t n = write(fd, (char *)iov[i].iov_base + off,
-			    iov[i].iov_len - off);
+			ssize_t n = pwrite(response_copy_file,
+			    (char *)iov[i].iov_base + off,
+			    iov[i].iov_len - off, at);
 
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0) {
 				log_warn("page cache copy: write: %s",
 				    strerror(errno));
-				close(fd);
 				return;
 			}
 			off += (size_t)n;
-			done += (size_t)n;
+			at += n;
 		}
 	}
-	if (done != total) {
-		close(fd);
-		return;
-	}
-	if (r->copy_fd >= 0)
-		close(r->copy_fd);
-	r->copy_fd = fd;
+	r->copy_len = total;
 }
 
 int
-response_take_copy(struct response *r)
+response_take_copy(struct response *r, struct ctl_done *d)
 {
-	int fd = r->copy_fd;
-
-	r->copy_fd = -1;
-	return fd;
+	if (r->copy_too_large)
+		d->flags |= CTL_DONE_TOO_LARGE;
+	r->copy_too_large = false;
+	if ((d->copy_len = r->copy_len) == 0)
+		return -1;
+	r->copy_len = 0;
+	d->flags |= CTL_DONE_COPY;
+	return response_copy_file;
 }
 
 /*

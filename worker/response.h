@@ -31,6 +31,7 @@
 #include "spool.h"
 
 struct config;
+struct ctl_done;
 
 #define RESPONSE_BUF_MAX	(256 * 1024)	/* held back before streaming */
 #define RESPONSE_CHUNK_MIN	(16 * 1024)	/* streamed writes coalesce to this */
@@ -88,8 +89,11 @@ struct response {
 	struct compress	 z;		/* encoder of a streamed answer */
 	struct compress_buf zout;	/* its output, before framing */
 
-	int		 copy_fd;	/* memfd: the whole answer as sent, for
-					 * the page cache (CTL_REQ_STORE); -1 */
+	uint64_t	 copy_max;	/* larger answers are not copied */
+	uint64_t	 copy_len;	/* the copy file holds the whole answer
+					 * as sent in this many bytes, for the
+					 * page cache (CTL_REQ_STORE); 0: none */
+	bool		 copy_too_large;	/* storable, over copy_max */
 };
 
 void	response_init(struct response *r, int fd, uint32_t req_flags,
@@ -122,11 +126,14 @@ void	response_finish(struct response *r);
  * response short (no proper end, connection closed).  A complete response
  * is left alone.  Returns true when the page replaced the response. */
 bool	response_fail(struct response *r, int status);
-/* The copy of a storable answer for the page cache (a memfd holding the
- * head and body as sent), now the caller's to send and close; -1 when the
+/* The copy of a storable answer for the page cache: the worker's copy
+ * file (a memfd kept for its life, written again for a later answer; the
+ * caller sends it with d but does not close it), whose first d->copy_len
+ * bytes are the head and body as sent; d says CTL_DONE_COPY.  -1 when the
  * request did not ask for one or the answer may not be stored (streamed,
- * HEAD, or not allowed by its status and headers: shared/cachectl.h). */
-int	response_take_copy(struct response *r);
+ * HEAD, or not allowed by its status and headers: shared/cachectl.h), and
+ * also when it is larger than copy_max: then d says CTL_DONE_TOO_LARGE. */
+int	response_take_copy(struct response *r, struct ctl_done *d);
 /* True when the connection can carry another request after this one. */
 bool	response_keepalive(const struct response *r);
 
