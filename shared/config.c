@@ -567,28 +567,38 @@ bad:
 }
 
 /* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
+/* A YAML boolean (true, True, TRUE, false, False, FALSE; unquoted): 1 or
+ * 0, or -1 when v is none. */
+static int
+config_bool_of(const struct yamltree_node *v)
+{
+	static const char *const yes[] = { "true", "True", "TRUE" };
+	static const char *const no[] = { "false", "False", "FALSE" };
+
+	if (v->kind != YAMLTREE_SCALAR || !v->plain)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(v->text, yes[i]) == 0)
+			return 1;
+		if (strcmp(v->text, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 int
 config_set_bool(struct config_walk *w, const struct config_key *k,
     const struct yamltree_node *key, const struct yamltree_node *val)
 {
-	const struct yamltree_node *at = config_at(key, val);
 	char got[CONFIG_QUOTE_MAX * 4 + 32];
 	bool *slot = (bool *)((char *)w->cfg + k->off);
+	int b = config_bool_of(val);
 
-	if (val->kind == YAMLTREE_SCALAR && val->plain &&
-	    (strcmp(val->text, "true") == 0 || strcmp(val->text, "True") == 0 ||
-	    strcmp(val->text, "TRUE") == 0)) {
-		*slot = true;
+	if (b >= 0) {
+		*slot = b == 1;
 		return 0;
 	}
-	if (val->kind == YAMLTREE_SCALAR && val->plain &&
-	    (strcmp(val->text, "false") == 0 ||
-	    strcmp(val->text, "False") == 0 ||
-	    strcmp(val->text, "FALSE") == 0)) {
-		*slot = false;
-		return 0;
-	}
-	return config_fail(w, at,
+	return config_fail(w, config_at(key, val),
 	    "%s: expected true or false%s", w->path,
 	    config_got(val, got, sizeof(got)));
 }
@@ -694,6 +704,7 @@ config_listen_pair(struct config_walk *w, const struct yamltree_node *k,
 {
 	struct config_listen_map *m = (struct config_listen_map *)(uintptr_t)arg;
 	char got[CONFIG_QUOTE_MAX * 4 + 32], q[CONFIG_QUOTE_MAX * 4 + 16];
+	int b;
 
 	if (strcmp(k->text, "address") == 0) {
 		m->addr = v;
@@ -703,12 +714,11 @@ config_listen_pair(struct config_walk *w, const struct yamltree_node *k,
 		return config_fail(w, k,
 		    "listen: unknown key %s (address, proxy_protocol)",
 		    config_quote(k->text, k->len, q, sizeof(q)));
-	if (v->kind != YAMLTREE_SCALAR || !v->plain ||
-	    (strcmp(v->text, "true") != 0 && strcmp(v->text, "false") != 0))
+	if ((b = config_bool_of(v)) < 0)
 		return config_fail(w, config_at(k, v),
 		    "listen: proxy_protocol: expected true or false%s",
 		    config_got(v, got, sizeof(got)));
-	w->cfg->listen_proxy[m->i] = strcmp(v->text, "true") == 0;
+	w->cfg->listen_proxy[m->i] = b == 1;
 	return 0;
 }
 
@@ -898,12 +908,8 @@ config_php_pair(struct config_walk *w, const struct yamltree_node *name,
 	text = v->text;
 	if (config_is_null(v))
 		text = "";
-	else if (v->plain && (strcmp(text, "true") == 0 ||
-	    strcmp(text, "True") == 0 || strcmp(text, "TRUE") == 0))
-		text = "1";
-	else if (v->plain && (strcmp(text, "false") == 0 ||
-	    strcmp(text, "False") == 0 || strcmp(text, "FALSE") == 0))
-		text = "0";
+	else if (config_bool_of(v) >= 0)
+		text = config_bool_of(v) ? "1" : "0";
 	if (config_copy(w, &copy, text, 0, "php.", name->text) == -1)
 		return -1;
 	/* a default of the same name is overridden, not repeated */

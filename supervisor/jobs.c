@@ -475,7 +475,8 @@ jobs_types(int i, int others, char *list, size_t cap)
 
 /* A slice's request (reqbuild.c): a POST of jobs.php, its limits in
  * MWSUP_* parameters.  POST: MediaWiki opens SQLite transactions for
- * writing then. */
+ * writing then.  -1 with errno: EMSGSIZE when the type lists or the
+ * message are too large, ENOMEM. */
 static int
 jobs_build(struct jobs_slice *js, char **msgp, size_t *lenp)
 {
@@ -489,8 +490,10 @@ jobs_build(struct jobs_slice *js, char **msgp, size_t *lenp)
 	int nexclude = jobs_types(js->group, 1, exclude, sizeof(exclude));
 	struct reqbuild rb;
 
-	if (ntypes < 0 || nexclude < 0)
+	if (ntypes < 0 || nexclude < 0) {
+		errno = EMSGSIZE;	/* the groups' type lists */
 		return -1;
+	}
 	snprintf(num, sizeof(num), "%d", g ? jobs_group_max_jobs(js->group) : 0);
 	snprintf(tm, sizeof(tm), "%.3f", g ?
 	    jobs_group_max_time(js->group) / 1000.0 : 0.0);
@@ -571,7 +574,7 @@ jobs_start(struct worker *w, int site, int group, int chron)
 	loop_ev_init(&js->ev, -1, jobs_on_reply, js);
 	if (jobs_build(js, &msg, &len) < 0) {
 		log_err("jobs: building a slice request: %s",
-		    errno ? strerror(errno) : "too large");
+		    strerror(errno));
 		free(js);
 		return -1;
 	}

@@ -92,6 +92,17 @@ bad_config('listen-map-port', qr/^  - 127\.0\.0\.1:8080/,
 	my ($rc, $out, $err) = run_cmd($mwsup, '-t', '-c', $good);
 	is($rc, 0, 'a proxy_protocol listen entry, proxy.trusted networks and a null proto_header pass')
 		or diag($err);
+	# proxy_protocol takes YAML's booleans as every other boolean does
+	for my $b (['TRUE', 1], ['True', 1], ['False', 0]) {
+		my $t = $text =~ s/^(  - \{address: "127\.0\.0\.1:8080", proxy_protocol:) true\}$/$1 $b->[0]}/mr;
+		isnt($t, $text, "a listen entry with proxy_protocol: $b->[0]");
+		write_file($good, $t);
+		($rc, $out, $err) = run_cmd($mwsup, '--dump', '-c', $good);
+		my ($first) = $out =~ /^listen:\n(  - .*\n(?:    .*\n)*)/m;
+		is($rc . ' ' . (($first // '') =~ /^    proxy_protocol: true$/m ? 1 : 0),
+		    "0 $b->[1]", "proxy_protocol: $b->[0] is taken as "
+		    . ($b->[1] ? 'true' : 'false')) or diag($err, $out);
+	}
 }
 bad_config('errpage-status', qr/^  # 503: \/etc\/mwsup\/503\.html/, '  302: /etc/mwsup/302.html',
     qr/error_pages: "?302"? is not an HTTP error status \(400 to 599\)/, 'error_pages refuses a status that is no error');
