@@ -566,9 +566,8 @@ bad:
 	    config_got(val, got, sizeof(got)));
 }
 
-/* A YAML 1.2 core boolean: true/false (any case yaml allows), plain. */
-/* A YAML boolean (true, True, TRUE, false, False, FALSE; unquoted): 1 or
- * 0, or -1 when v is none. */
+/* A YAML 1.2 core boolean, plain (true, True, TRUE, false, False,
+ * FALSE): 1 or 0, or -1 when v is none. */
 static int
 config_bool_of(const struct yamltree_node *v)
 {
@@ -888,7 +887,7 @@ config_php_pair(struct config_walk *w, const struct yamltree_node *name,
 	char q[CONFIG_QUOTE_MAX * 4 + 16], got[CONFIG_QUOTE_MAX * 4 + 32];
 	const char *text;
 	char *copy;
-	int j;
+	int j, b;
 
 	(void)unused;
 	if (memchr(name->text, '\0', name->len) ||
@@ -908,8 +907,8 @@ config_php_pair(struct config_walk *w, const struct yamltree_node *name,
 	text = v->text;
 	if (config_is_null(v))
 		text = "";
-	else if (config_bool_of(v) >= 0)
-		text = config_bool_of(v) ? "1" : "0";
+	else if ((b = config_bool_of(v)) >= 0)
+		text = b ? "1" : "0";
 	if (config_copy(w, &copy, text, 0, "php.", name->text) == -1)
 		return -1;
 	/* a default of the same name is overridden, not repeated */

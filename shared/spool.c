@@ -24,7 +24,7 @@
 
 #define SPOOL_COPY_CHUNK	(64 * 1024)
 
-static int
+int
 spool_pwrite_all(int fd, const void *p, size_t n, uint64_t at)
 {
 	const char *s = p;
@@ -44,6 +44,30 @@ spool_pwrite_all(int fd, const void *p, size_t n, uint64_t at)
 		s += w;
 		at += (uint64_t)w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+spool_pread_all(int fd, void *p, size_t n, uint64_t at)
+{
+	char *d = p;
+
+	while (n > 0) {
+		ssize_t r = pread(fd, d, n, (off_t)at);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;	/* shorter than it should be */
+			return -1;
+		}
+		d += r;
+		at += (uint64_t)r;
+		n -= (size_t)r;
 	}
 	return 0;
 }

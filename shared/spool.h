@@ -43,6 +43,12 @@ int	spool_empty(struct spool *sp);
 /* Close the descriptor; sp is empty again. */
 void	spool_close(struct spool *sp);
 
+/* Write all n bytes at offset at, or read exactly n bytes from it,
+ * retrying after signals.  Returns 0, or -1 with errno (ENOSPC for a
+ * write that takes nothing, EIO for a read that ends short). */
+int	spool_pwrite_all(int fd, const void *p, size_t n, uint64_t at);
+int	spool_pread_all(int fd, void *p, size_t n, uint64_t at);
+
 /* Make the temp directory ready: created (0700) if missing, refused when
  * it is not a directory of ours that only we may write; with clean, files
  * a previous run left there (named SPOOL_PREFIX...) are removed.  Errors

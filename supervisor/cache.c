@@ -80,6 +80,7 @@
 #include "proxy.h"
 #include "static.h"
 #include "status.h"
+#include "spool.h"
 #include "sup.h"
 
 #include <ctype.h>
@@ -662,25 +663,6 @@ cache_value(const char *head, size_t hlen, const char *name, size_t *vl)
 	return NULL;
 }
 
-/* Read size bytes of the worker's copy into buf: -1 when they are not
- * all there. */
-static int
-cache_pread_all(int fd, char *buf, size_t size)
-{
-	size_t off = 0;
-
-	while (off < size) {
-		ssize_t n = pread(fd, buf + off, size - off, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Make an entry of the worker's copy of the answer, the first size bytes
  * of fd (status line, header lines, blank line, body as sent with a
@@ -708,7 +690,7 @@ cache_entry_read(const char *key, size_t key_len, int status, int fd,
 	memcpy(e->key, key, key_len);
 	e->key_len = key_len;
 	buf = h = e->mem + key_len;
-	if (cache_pread_all(fd, buf, size) < 0 ||
+	if (spool_pread_all(fd, buf, size, 0) < 0 ||
 	    (hend = memmem(buf, size, "\r\n\r\n", 4)) == NULL ||
 	    (first = memchr(buf, '\n', size)) == NULL || first > hend)
 		goto bad;

@@ -679,7 +679,6 @@ static void
 response_copy(struct response *r, const struct iovec *iov)
 {
 	size_t total = iov[0].iov_len + iov[1].iov_len;
-	off_t at = 0;
 
 	if (!cachectl_status_ok(r->status) || r->body_sent != r->length ||
 	    cachectl_ttl(r->head, r->head_len) < 0)
@@ -694,24 +693,12 @@ response_copy(struct response *r, const struct iovec *iov)
 		log_warn("page cache copy: memfd: %s", strerror(errno));
 		return;
 	}
-	for (int i = 0; i < 2; i++) {
-		size_t off = 0;
-
-		while (off < iov[i].iov_len) {
-			ssize_t n = pwrite(response_copy_file,
-			    (char *)iov[i].iov_base + off,
-			    iov[i].iov_len - off, at);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				log_warn("page cache copy: write: %s",
-				    strerror(errno));
-				return;
-			}
-			off += (size_t)n;
-			at += n;
-		}
+	if (spool_pwrite_all(response_copy_file, iov[0].iov_base,
+	    iov[0].iov_len, 0) < 0 ||
+	    spool_pwrite_all(response_copy_file, iov[1].iov_base,
+	    iov[1].iov_len, iov[0].iov_len) < 0) {
+		log_warn("page cache copy: write: %s", strerror(errno));
+		return;
 	}
 	r->copy_len = total;
 }
@@ -739,7 +726,7 @@ response_start(struct response *r, bool final)
 	char line[256], *h = NULL;
 	size_t hlen = 0, hcap = 0, n;
 	bool keep, vary, copy;
-	struct iovec iov[2], whole[2];
+	struct iovec iov[2], whole[2] = { { 0 } };
 	int iovcnt = 1;
 
 	vary = response_choose_coding(r, final);
