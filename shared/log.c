@@ -16,12 +16,19 @@
 static const char *log_prog = "mwsup";
 static int log_journal;
 static int log_verbose;
+static const char *log_site;
 
 void
 log_init(const char *progname)
 {
 	log_prog = progname;
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+void
+log_set_site(const char *site)
+{
+	log_site = site;
 }
 
 void
@@ -63,6 +70,9 @@ log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 		    (int)getpid(), log_level_word(lvl));
 	if (n < 0)
 		n = 0;
+	if (log_site != NULL)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "site %.200s: ",
+		    log_site);
 	len = (size_t)n;
 	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
 	if (n > 0)

@@ -14,6 +14,9 @@ enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_NOTICE = 5,
 		 LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
 
 void log_init(const char *progname);
+/* A farm worker's site: every later line says "site NAME: " after its
+ * level, so the journal tells the sites' workers apart (NULL: none). */
+void log_set_site(const char *site);
 void log_set_verbose(int verbose);
 int log_get_verbose(void);
 void log_msg(enum log_level lvl, const char *fmt, ...)

@@ -775,9 +775,9 @@ jobs_slice_done(struct worker *w, const struct ctl_done *done)
 			while ((nl = strpbrk(a.error, "\r\n")) != NULL)
 				*nl = ' ';
 		}
-		log_warn("jobs: slice %llu (%s) on worker %d (pid %d): status "
+		log_warn("jobs: slice %llu (%s) on %s: status "
 		    "%u: %s", (unsigned long long)js->id, jobs_slice_name(js),
-		    w->index, (int)w->pid, done->status,
+		    pool_who(w), done->status,
 		    a.error[0] ? a.error : "no answer");
 		jobs_slice_failed(js);
 		jobs_slice_free(js);
@@ -856,9 +856,9 @@ jobs_slice_lost(struct worker *w)
 	struct jobs_slice *js = w->job;
 
 	w->job = NULL;
-	log_warn("jobs: worker %d (pid %d) ended during slice %llu (%s) "
+	log_warn("jobs: %s ended during slice %llu (%s) "
 	    "after %llu ms; a job it had claimed runs again after its "
-	    "claimTTL", w->index, (int)w->pid, (unsigned long long)js->id,
+	    "claimTTL", pool_who(w), (unsigned long long)js->id,
 	    jobs_slice_name(js),
 	    (unsigned long long)(loop_now_ms() - js->started));
 	jobs_slice_failed(js);

@@ -73,6 +73,21 @@ static int pool_spawn(struct worker *w);
 static uint64_t pool_retry_at(const struct worker *w);
 
 const char *
+pool_who(const struct worker *w)
+{
+	static char who[320];
+	const char *site = w->site >= 0 ? site_name(sup.cfg, w->site) : "";
+
+	if (site[0] != '\0')
+		snprintf(who, sizeof(who), "worker %d (pid %d, site %.250s)",
+		    w->index, (int)w->pid, site);
+	else
+		snprintf(who, sizeof(who), "worker %d (pid %d)", w->index,
+		    (int)w->pid);
+	return who;
+}
+
+const char *
 pool_worker_path(void)
 {
 	return pool_path;
@@ -353,8 +368,8 @@ pool_replace(struct worker *w)
 				continue;
 			w->member = 0;
 			w->replaced_by = i + 1;
-			log_info("worker %d (pid %d): at its limit; starting "
-			    "worker %d to replace it", w->index, (int)w->pid,
+			log_info("%s: at its limit; starting "
+			    "worker %d to replace it", pool_who(w),
 			    i);
 			SUP_COUNT(worker_recycles, 1);
 			s->site = w->site;	/* a farm's: the same site */
@@ -375,8 +390,8 @@ pool_successor_ready(struct worker *s)
 
 		if (w->used && w->replaced_by == s->index + 1) {
 			w->replaced_by = 0;
-			log_info("worker %d (pid %d): replaced by worker %d "
-			    "(pid %d)", w->index, (int)w->pid, s->index,
+			log_info("%s: replaced by worker %d "
+			    "(pid %d)", pool_who(w), s->index,
 			    (int)s->pid);
 			pool_retire(w);		/* now if idle, else when idle */
 		}
@@ -516,8 +531,8 @@ pool_lose_request(struct worker *w, int status)
 	if (c->msg != NULL &&
 	    atomic_load(&pool_slot(w)->request_id) != c->req_id &&
 	    atomic_load(&pool_slot(w)->bytes_out) == 0) {
-		log_notice("worker %d (pid %d) went away before taking request "
-		    "%llu; handing it to another", w->index, (int)w->pid,
+		log_notice("%s went away before taking request "
+		    "%llu; handing it to another", pool_who(w),
 		    (unsigned long long)c->req_id);
 		c->worker = NULL;
 		c->state = CONN_QUEUED;
@@ -592,8 +607,7 @@ pool_became_idle(struct worker *w)
 static void
 pool_unexpected(struct worker *w, const char *what)
 {
-	log_err("worker %d (pid %d): unexpected %s message", w->index,
-	    (int)w->pid, what);
+	log_err("%s: unexpected %s message", pool_who(w), what);
 	kill(w->pid, SIGKILL);
 	pool_ctl_lost(w);
 }
@@ -658,8 +672,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		if (copy >= 0)
 			close(copy);
 		if (w->state != WORKER_EXITING)
-			log_warn("worker %d (pid %d): control socket closed",
-			    w->index, (int)w->pid);
+			log_warn("%s: control socket closed",
+			    pool_who(w));
 		pool_ctl_lost(w);
 		return;
 	}
@@ -676,8 +690,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 		if ((size_t)n >= sizeof(m.ready) &&
 		    (m.ready.flags & CTL_DONE_PRIVATE))
 			pool_private_uploads(m.ready.mapping);
-		log_debug("worker %d (pid %d): ready in %llu ms", w->index,
-		    (int)w->pid, (unsigned long long)(loop_now_ms() - w->started));
+		log_debug("%s: ready in %llu ms", pool_who(w),
+		    (unsigned long long)(loop_now_ms() - w->started));
 		if (w->member)
 			pool_successor_ready(w);
 		pool_became_idle(w);
@@ -737,8 +751,8 @@ pool_on_ctl(struct loop_ev *ev, uint32_t events)
 	default:
 		if (copy >= 0)
 			close(copy);
-		log_err("worker %d (pid %d): unknown message type %u",
-		    w->index, (int)w->pid, m.type);
+		log_err("%s: unknown message type %u",
+		    pool_who(w), m.type);
 		kill(w->pid, SIGKILL);
 		pool_ctl_lost(w);
 	}
@@ -753,8 +767,8 @@ pool_assign(struct worker *w, struct conn *c)
 	atomic_store(&sl->bytes_out, 0);
 	if (ctl_send(w->ev.fd, c->msg, c->msg_len, fds,
 	    c->body_spool.fd >= 0 ? 2 : 1) < 0) {
-		log_err("worker %d (pid %d): sending request: %s", w->index,
-		    (int)w->pid, strerror(errno));
+		log_err("%s: sending request: %s", pool_who(w),
+		    strerror(errno));
 		kill(w->pid, SIGKILL);
 		pool_ctl_lost(w);
 		return -1;
@@ -772,8 +786,8 @@ pool_assign(struct worker *w, struct conn *c)
 	c->worker = w;
 	c->state = CONN_WORKER;
 	c->deadline = 0;
-	log_debug("request %llu handed to worker %d (pid %d)",
-	    (unsigned long long)c->req_id, w->index, (int)w->pid);
+	log_debug("request %llu handed to %s",
+	    (unsigned long long)c->req_id, pool_who(w));
 	return 0;
 }
 
@@ -785,8 +799,8 @@ pool_assign_slice(struct worker *w, const void *msg, size_t len, int fd,
 
 	atomic_store(&sl->bytes_out, 0);
 	if (ctl_send(w->ev.fd, msg, len, &fd, 1) < 0) {
-		log_err("worker %d (pid %d): sending a job slice: %s", w->index,
-		    (int)w->pid, strerror(errno));
+		log_err("%s: sending a job slice: %s", pool_who(w),
+		    strerror(errno));
 		kill(w->pid, SIGKILL);
 		pool_ctl_lost(w);
 		return -1;
@@ -973,15 +987,14 @@ pool_on_sigchld(void)
 		if (w == NULL)
 			continue;
 		if (WIFSIGNALED(status))
-			log_warn("worker %d (pid %d): killed by signal %d%s",
-			    w->index, (int)pid, WTERMSIG(status),
+			log_warn("%s: killed by signal %d%s",
+			    pool_who(w), WTERMSIG(status),
 			    WCOREDUMP(status) ? " (core dumped)" : "");
 		else if (WEXITSTATUS(status) != 0)
-			log_warn("worker %d (pid %d): exited with status %d",
-			    w->index, (int)pid, WEXITSTATUS(status));
+			log_warn("%s: exited with status %d",
+			    pool_who(w), WEXITSTATUS(status));
 		else
-			log_debug("worker %d (pid %d): exited", w->index,
-			    (int)pid);
+			log_debug("%s: exited", pool_who(w));
 		if (w->state == WORKER_STARTING)
 			w->killed_status = -1;	/* never became ready */
 		expected = w->quitting;
@@ -1034,8 +1047,8 @@ pool_tick(void)
 			break;
 		case WORKER_STARTING:
 			if (now >= w->deadline) {
-				log_err("worker %d (pid %d): not ready after "
-				    "%d ms; killing it", w->index, (int)w->pid,
+				log_err("%s: not ready after "
+				    "%d ms; killing it", pool_who(w),
 				    sup.cfg->startup_timeout_ms);
 				w->deadline = now + POOL_QUIT_GRACE_MS;
 				kill(w->pid, SIGKILL);
@@ -1044,14 +1057,14 @@ pool_tick(void)
 		case WORKER_BUSY:
 			if (now >= w->deadline && w->killed_status == 0) {
 				if (w->job) {
-					log_err("worker %d (pid %d): job slice "
+					log_err("%s: job slice "
 					    "over jobs.timeout (%d ms); killing "
-					    "it", w->index, (int)w->pid,
+					    "it", pool_who(w),
 					    sup.cfg->jobs_timeout_ms);
 				} else {
-					log_err("worker %d (pid %d): request "
+					log_err("%s: request "
 					    "over the %d ms timeout; killing "
-					    "it", w->index, (int)w->pid,
+					    "it", pool_who(w),
 					    sup.cfg->request_timeout_ms);
 					SUP_COUNT(timeouts, 1);
 				}

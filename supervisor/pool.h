@@ -52,6 +52,10 @@ struct worker {
 
 #define POOL_MAX	2048		/* two generations of the largest pool */
 
+/* "worker 3 (pid 1234)", with ", site NAME" in a farm: how log lines
+ * name w (a static buffer, one use per line). */
+const char *pool_who(const struct worker *w);
+
 int	 pool_init(void);
 int	 pool_start(void);
 /* SIGHUP with a valid new config (already in sup.cfg): start a new

@@ -115,6 +115,11 @@ sub site_is {
 my $booted = () = log_text($srv) =~ /left the same globals/g;
 is($booted, 3, 'three workers compared two bootstraps of their site and found them alike');
 log_unlike($srv, qr/depends on the request|warm mode off/, 'none is served cold');
+# Each worker's own lines name its site; without sites: they do not
+# (t0920 matches the plain form).
+my %named = map { $_ => 1 } log_text($srv) =~ /site (\w+)\.test: warm mode: .*left the same globals/g;
+is_deeply([sort keys %named], [qw(alpha beta gamma)], "each worker's log lines name its site")
+	or diag(log_text($srv));
 
 # Alternating hosts: each answer is its own site's, many times over.
 my @order = map { $names[$_ % 3] } 0 .. 17;
@@ -158,6 +163,8 @@ for my $n (qw(beta gamma)) {
 @got = map { sitename_of(get("$_.test", '/wiki/Main_Page')) } @order;
 is_deeply(\@got, [map { "Farm \u$_" } @order], '18 more alternating requests: still each site\'s own');
 ok(wait_until(sub { log_text($srv) =~ /replaced by worker/ }, 30), 'workers at recycle.max_requests were replaced');
+log_like($srv, qr/worker \d+ \(pid \d+, site (?:alpha|beta|gamma)\.test\): at its limit/,
+    'the supervisor names the site of the worker it replaces');
 @got = map { sitename_of(get("$_.test", '/wiki/Main_Page')) } @order[0 .. 5];
 is_deeply(\@got, [map { "Farm \u$_" } @order[0 .. 5]], 'by workers of their own site');
 

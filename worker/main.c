@@ -201,6 +201,7 @@ worker_pick_site(struct worker_self *w, const char *name)
 	free(w->cfg.mw_settings);
 	w->cfg.mw_settings = settings;
 	w->cfg.site = s->name;
+	log_set_site(s->name);
 }
 
 static void
