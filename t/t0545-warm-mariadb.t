@@ -187,18 +187,58 @@ my %got = %$s;
 delete @got{qw(id ua)};
 is_deeply(\%got, \%fresh, 'which is a new one') or diag(explain(\%got));
 
-# A POST gets a connection of its own; its edit is seen by the next GET.
+# A POST gets a load balancer of its own (MediaWiki follows its writes
+# from it), on a connection as new: the reads' connection, set back, from
+# the worker's idle links.  Its edit is seen by the next GET.
 sub api { MwTest::api($_[0], @_[1 .. $#_]) }
-(undef, $s) = state('none');
-$kept = $s->{id};
-my ($j, $r) = api(undef, POST => action => 'edit', title => 'Main Page',
-    text => 'mwsup-mariadb-marker', token => '+\\',
-    summary => 'test');
-is($j->{edit}{result}, 'Success', 'an anonymous edit by POST');
-$r = http(GET => '/index.php?title=Main_Page&action=raw');
+sub connections { sql($db, "SHOW GLOBAL STATUS LIKE 'Connections'") =~ /(\d+)$/ ? $1 : -1 }
+sub edit_post {
+	my ($text, $do) = @_;
+	my $r = http(POST => '/api.php?mwsup_db=' . ($do // 'none'),
+	    { 'Content-Type' => 'application/x-www-form-urlencoded' },
+	    form(action => 'edit', title => 'Main Page', text => $text,
+		token => '+\\', summary => 'test', format => 'json'));
+	my $j = eval { decode_json($r->{body}) } // {};
+	my $p = eval { decode_json($r->{headers}{'x-mwsup-db'} // '') } // {};
+	my %pgot = %$p;
+	delete @pgot{qw(id ua)};
+	return ($j->{edit}{result} // 'no result', \%pgot);
+}
+my $j;
+(undef, $s) = state('lock');
+my ($res, $pgot) = edit_post('mwsup-mariadb-marker');
+is($res, 'Success', 'an anonymous edit by POST');
+is_deeply($pgot, \%fresh, 'the POST found its connection as a new one would be (after a request that left locks)')
+	or diag(explain($pgot));
+my $r = http(GET => '/index.php?title=Main_Page&action=raw');
 like($r->{body}, qr/mwsup-mariadb-marker/, 'the next GET sees the edit');
+# The first POST opened its second connection (MediaWiki's autocommit
+# one); from then on the worker has both.
+# A POST's connections go back to the worker's idle links after its
+# response, set back at once: a lock it left is not held meanwhile.
+(undef, $s) = state('vars');
+my $before = connections();
+($res, $pgot) = edit_post('mwsup-mariadb-marker-2', 'lock');
+is($res, 'Success', 'a second edit by POST, which leaves locks');
+is_deeply($pgot, \%fresh, 'on a connection as new (after a request that left variables)')
+	or diag(explain($pgot));
+my $asked = 0;
+ok(wait_until(sub { $asked++; sql($db, "SELECT IS_FREE_LOCK('mwsup_raw')") eq '1' }, 5),
+    'after its response its lock is free, before any other request');
 (undef, $s) = state('none');
-isnt($s->{id}, $kept, 'the POST did not keep the connection of the reads');
+my %sgot = %$s;
+delete @sgot{qw(id ua)};
+is_deeply(\%sgot, \%fresh, 'the next request finds its connection as new') or diag(explain(\%sgot));
+$r = http(GET => '/index.php?title=Main_Page&action=raw');
+like($r->{body}, qr/mwsup-mariadb-marker-2/, 'a GET sees the edit');
+is(connections() - $before - $asked, 1,
+    'the POST and the GETs after it opened no connection (the one counted is this test\'s own)');
+# Idle links the server closed meanwhile (a restart) are not handed out.
+mariadb_stop($db);
+mariadb_start($db);
+($res, $pgot) = edit_post('mwsup-mariadb-marker-3');
+is($res, 'Success', 'MariaDB restarted after the POSTs: the next POST edits');
+is_deeply($pgot, \%fresh, 'on a connection as new') or diag(explain($pgot));
 
 # Logins and anonymous requests alternate.
 my $jar = cookie_jar();

@@ -70,6 +70,28 @@ append_settings($w, <<"PHP");
 	\$out->getRequest()->response()->header( 'X-Mwsup-Server-Id: ' .
 		\$db->selectField( '', '\@\@server_id', '', __METHOD__ ) );
 };
+// ?mwsup_r=ACTION: the state of the replica connection as the view
+// finds it (a header, JSON), then ACTION leaves some in its session.
+\$wgHooks['BeforePageDisplay'][] = static function ( \$out ) {
+	\$do = \$_GET['mwsup_r'] ?? null;
+	if ( \$do === null ) {
+		return;
+	}
+	\$db = MediaWiki\\MediaWikiServices::getInstance()->getDBLoadBalancer()
+		->getConnectionInternal( DB_REPLICA );
+	\$h = Closure::bind( function () {
+		return \$this->conn;
+	}, \$db, Wikimedia\\Rdbms\\Database::class )();
+	\$state = \$h->query( "SELECT CONNECTION_ID() AS id, \@mwsup AS var,
+		IS_USED_LOCK('mwsup_r') IS NOT NULL AS rlock, \@\@character_set_client AS cs" )->fetch_assoc();
+	\$state['temp'] = \$h->query( 'SELECT 1 FROM mwsup_tmp' ) !== false;
+	\$out->getRequest()->response()->header( 'X-Mwsup-Replica: ' . json_encode( \$state ) );
+	if ( \$do === 'lock' ) {
+		\$h->query( "SELECT GET_LOCK('mwsup_r', 0)" );
+		\$h->query( "SET \@mwsup = 'left'" );
+		\$h->query( 'CREATE TEMPORARY TABLE mwsup_tmp (a INT)' );
+	}
+};
 PHP
 my $srv = start_mwsup($w->{config});
 sub api { MwTest::api(@_) }
@@ -123,6 +145,34 @@ is(http(GET => '/wiki/Replicated')->{status}, 200, 'and pages are served');
 sql($replica, 'START SLAVE SQL_THREAD');
 ok(wait_until(sub { ($got = try_edit('caught up')) eq 'Success' }, 20),
     "replication started: edits again ($got)");
+# The load balancer is made per request, but not its connections: the
+# replica's, set back after each view, is the next view's.
+sub rstate {
+	my ($do) = @_;
+	my $r = http(GET => "/wiki/Replicated?mwsup_r=$do", { 'User-Agent' => 'reader' });
+	return eval { decode_json($r->{headers}{'x-mwsup-replica'} // '') } // {};
+}
+sub connections { sql($_[0], "SHOW GLOBAL STATUS LIKE 'Connections'") =~ /(\d+)$/ ? $1 : -1 }
+my $first = rstate('none');
+ok($first->{id}, 'a view reports its replica connection') or diag(explain($first));
+my %rfresh = %$first;
+delete $rfresh{id};
+my ($rc0, $pc0) = (connections($replica), connections($primary));
+my @ids = map { rstate('none')->{id} // 0 } 1 .. 10;
+my %distinct = map { $_ => 1 } @ids;
+is(scalar(keys %distinct), 1, 'ten more views, one after the other: all on one replica connection')
+	or diag("@ids");
+is(connections($replica) - $rc0, 1, 'they opened no connection to the replica (the one counted is this test\'s own)');
+is(connections($primary) - $pc0, 1, 'nor to the primary');
+my $left = rstate('lock');
+ok($left->{id}, 'a view leaves a lock, a variable and a temporary table on its replica connection');
+ok(wait_until(sub { sql($replica, "SELECT IS_FREE_LOCK('mwsup_r')") eq '1' }, 5),
+    'after its response the lock is free, before any other request');
+my $next = rstate('none');
+is($next->{id}, $left->{id}, 'the next view has the same connection');
+my %got = %$next;
+delete $got{id};
+is_deeply(\%got, \%rfresh, 'and finds it as a new one would be') or diag(explain(\%got));
 log_like($srv, qr/the services of snapshot.reset are made for each request: the database is not a single/,
     'with a replica nothing of the database layer is kept (logged)');
 log_unlike($srv, qr/PHP (Warning|Fatal)|recycling|DBConnectionError/, 'no warning, no recycling');

@@ -191,6 +191,59 @@ final class MwsupWarmStorage {
 		}, $db, Wikimedia\Rdbms\DatabaseMysqlBase::class )();
 	}
 
+	/** Most idle links kept per server, account, database and options. */
+	private const IDLE_LINKS = 4;
+
+	/** @var mysqli[][] idle MySQL links by key (warm-dbpool.php) */
+	private static $idleLinks = [];
+
+	/**
+	 * A MySQL connection MediaWiki closed (warm-dbpool.php), set back as
+	 * a new one is: COM_CHANGE_USER to the account and database it was
+	 * opened with rolls back a transaction, releases named and table
+	 * locks, drops temporary tables and user variables and sets every
+	 * session variable and the character set back, so that nothing of the
+	 * request waits with the idle link (a lock another client wants).
+	 * False when that fails (the server went away) or enough are idle:
+	 * MediaWiki then closes it.
+	 */
+	public static function giveLink( mysqli $conn, string $key, string $user,
+		string $password, string $db
+	): bool {
+		if ( count( self::$idleLinks[$key] ?? [] ) >= self::IDLE_LINKS ) {
+			return false;
+		}
+		try {
+			if ( !@$conn->change_user( $user, $password, $db ) ) {
+				return false;
+			}
+		} catch ( Throwable $e ) {
+			return false;
+		}
+		self::$idleLinks[$key][] = $conn;
+		return true;
+	}
+
+	/**
+	 * An idle link for $key that answers a ping (one round trip), or null;
+	 * those that do not (the server restarted or closed them after its
+	 * wait_timeout) are closed.
+	 */
+	public static function takeLink( string $key ): ?mysqli {
+		mysqli_report( MYSQLI_REPORT_OFF );
+		while ( self::$idleLinks[$key] ?? [] ) {
+			$conn = array_pop( self::$idleLinks[$key] );
+			try {
+				if ( @$conn->ping() ) {
+					return $conn;
+				}
+				@$conn->close();
+			} catch ( Throwable $e ) {
+			}
+		}
+		return null;
+	}
+
 	/**
 	 * Whether the kept MySQL connections are still there: the server may
 	 * have closed one since the last request (restarted, wait_timeout).
@@ -488,6 +541,11 @@ final class MwsupWarmStorage {
 	/** Once, while neither service exists: hand them the kept stores. */
 	public static function installManipulators() {
 		$services = MediaWikiServices::getInstance();
+		require_once __DIR__ . '/warm-dbpool.php';
+		$services->addServiceManipulator( 'DatabaseFactory', static function ( $factory ) {
+			return get_class( $factory ) === Wikimedia\Rdbms\DatabaseFactory::class ?
+				new MwsupWarmDatabaseFactory() : null;
+		} );
 		$services->addServiceManipulator( 'MainWANObjectCache', static function ( $wan ) {
 			$store = self::$keptCaches['wan'] ?? null;
 			if ( $store !== null && $wan instanceof WANObjectCache ) {
