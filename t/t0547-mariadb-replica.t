@@ -157,11 +157,14 @@ my $first = rstate('none');
 ok($first->{id}, 'a view reports its replica connection') or diag(explain($first));
 my %rfresh = %$first;
 delete $rfresh{id};
+# The wiki's connections to the replica now: the worker's idle links.
+my %links = map { $_ => 1 } split /\n/,
+    sql($replica, "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '$dbuser'");
 my ($rc0, $pc0) = (connections($replica), connections($primary));
 my @ids = map { rstate('none')->{id} // 0 } 1 .. 10;
-my %distinct = map { $_ => 1 } @ids;
-is(scalar(keys %distinct), 1, 'ten more views, one after the other: all on one replica connection')
-	or diag("@ids");
+is(scalar(grep { !$links{$_} } @ids), 0,
+    'ten more views, one after the other: each on a replica connection the worker had before')
+	or diag("views: @ids; before: @{[ sort keys %links ]}");
 is(connections($replica) - $rc0, 1, 'they opened no connection to the replica (the one counted is this test\'s own)');
 is(connections($primary) - $pc0, 1, 'nor to the primary');
 my $left = rstate('lock');
@@ -169,7 +172,8 @@ ok($left->{id}, 'a view leaves a lock, a variable and a temporary table on its r
 ok(wait_until(sub { sql($replica, "SELECT IS_FREE_LOCK('mwsup_r')") eq '1' }, 5),
     'after its response the lock is free, before any other request');
 my $next = rstate('none');
-is($next->{id}, $left->{id}, 'the next view has the same connection');
+ok($next->{id} && ($links{$next->{id}} || $next->{id} == $left->{id}),
+    'the next view is on one of the worker\'s connections') or diag(explain($next));
 my %got = %$next;
 delete $got{id};
 is_deeply(\%got, \%rfresh, 'and finds it as a new one would be') or diag(explain(\%got));
