@@ -5,8 +5,10 @@
 # request leaves in the session (an open transaction, a named lock, a
 # temporary table, user and session variables, the character set) is gone.
 # A connection the server closed meanwhile (killed, server restarted) is
-# replaced without an error; a POST gets a new connection and its edit is
-# seen; logins alternate with anonymous requests.  The object cache and
+# replaced without an error; a POST gets a new load balancer, on the
+# worker's idle connection set back as new (none opened), its locks freed
+# after its response, and its edit is seen; logins alternate with
+# anonymous requests.  The object cache and
 # sessions are in Redis, then in memcached (a session outlives the workers;
 # the memcached clients are kept across requests and set back as new).
 # One mariadbd for the file, started here on a unix socket.

@@ -7,8 +7,10 @@
 # in turn: the one that edits sees its edit on its next request (its
 # chronology cookie makes MediaWiki wait for the replica), the other, on
 # the same worker, reads the replica as it is (the old text), then the
-# new one once the replica caught up.  Nothing of the database layer is
-# kept across requests with more than one server (logged once).
+# new one once the replica caught up.  With more than one server the load
+# balancer is made per request (logged once), but its connections are the
+# worker's idle ones: views open none, and what a view leaves on its
+# replica connection is gone right after its response.
 use strict;
 use warnings;
 use FindBin;
