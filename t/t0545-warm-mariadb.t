@@ -275,6 +275,25 @@ log_unlike($srv, qr/recycling|PHP (Warning|Fatal|Notice)|DBConnectionError|DBQue
     'no warning, no database error, no recycling');
 stopped_cleanly($srv);
 
+# A request that sent nothing on the kept connection (mysqlnd counts the
+# packets each one sent) leaves it as the set-back after the request
+# before left it, and is not set back again.  Where PHP counts nothing
+# (mysqlnd.collect_statistics off) every connection is set back.
+set_yaml($w, 'php.mysqlnd.collect_statistics' => 0);
+$srv = start_mwsup($w->{config});
+state('none');
+for my $do (qw(lock vars)) {
+	state($do);
+	(undef, $s) = state('none');
+	my %got = %$s;
+	delete @got{qw(id ua)};
+	is_deeply(\%got, \%fresh,
+	    "mysqlnd.collect_statistics off: the next request finds the connection as new ($do)")
+		or diag(explain(\%got));
+}
+stopped_cleanly($srv);
+set_yaml($w, 'php.mysqlnd.collect_statistics' => undef);
+
 # Job slices on a MariaDB wiki.  Its job table is in MariaDB, which the
 # supervisor does not count: it polls with a slice every jobs.poll.  A
 # slice is a POST, but on MySQL it keeps and resets the connection as a
