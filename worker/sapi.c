@@ -288,11 +288,38 @@ static ZEND_NAMED_FUNCTION(mwsapi_fastcgi_finish_request)
 	RETURN_TRUE;
 }
 
+/* ---- mwsup_ini_changed() ---- */
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(mwsapi_arginfo_ini_changed, 0, 1,
+    _IS_BOOL, 0)
+	ZEND_ARG_TYPE_INFO(0, name, IS_STRING, 0)
+ZEND_END_ARG_INFO()
+
+/*
+ * Whether the php.ini setting name was changed at run time and not set
+ * back since: by the bootstrap, or by the request under way, even if it
+ * changed it back (the checkpoint's restore sets back only after the
+ * request).  php/warm-storage.php trusts mysqlnd's statistics only when
+ * mysqlnd.collect_statistics was not turned off meanwhile.
+ */
+static ZEND_NAMED_FUNCTION(mwsapi_ini_changed)
+{
+	zend_string *name;
+
+	ZEND_PARSE_PARAMETERS_START(1, 1)
+		Z_PARAM_STR(name)
+	ZEND_PARSE_PARAMETERS_END();
+	RETURN_BOOL(EG(modified_ini_directives) != NULL &&
+	    zend_hash_exists(EG(modified_ini_directives), name));
+}
+
 static const zend_function_entry mwsapi_functions[] = {
 	ZEND_RAW_FENTRY("fastcgi_finish_request",
 	    mwsapi_fastcgi_finish_request, mwsapi_arginfo_finish, 0)
 	ZEND_RAW_FENTRY("mwsup_put_back", mwsup_put_back,
 	    mwsup_arginfo_put_back, 0)
+	ZEND_RAW_FENTRY("mwsup_ini_changed", mwsapi_ini_changed,
+	    mwsapi_arginfo_ini_changed, 0)
 	ZEND_FE_END
 };
 

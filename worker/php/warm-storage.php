@@ -290,6 +290,14 @@ final class MwsupWarmStorage {
 	 * siteinfo request that runs no query) are skipped.
 	 */
 	private static function untouched( Wikimedia\Rdbms\DatabaseMysqli $conn ): bool {
+		// A request may turn the count off (ini_set), query, and turn it
+		// on again: then it is not trusted (mysqlnd.collect_statistics is
+		// a run-time setting, set back only after the request).
+		if ( !function_exists( 'mwsup_ini_changed' ) ||
+			mwsup_ini_changed( 'mysqlnd.collect_statistics' )
+		) {
+			return false;
+		}
 		$mysqli = self::handleOf( $conn );
 		$sent = $mysqli === null ? null : self::$sentAfterPing[spl_object_id( $mysqli )] ?? null;
 		return $sent !== null && self::packetsSent( $mysqli ) === $sent;
